@@ -1,0 +1,268 @@
+// Package quota knows every account's quota at every moment, cheaply: a
+// cache keyed by (account, model family), the decisions made on the
+// effective remaining fraction, a manager that syncs accounts from the
+// upstream (on demand and in a background monitor), a prioritizer that
+// ranks accounts for a model, an event hub, and run-out forecasts.
+package quota
+
+import (
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+)
+
+// Decision is what the engine says about using an account for a model.
+type Decision uint8
+
+// The decisions. Unknown means there is no data.
+const (
+	Unknown Decision = iota
+	Proceed
+	LowQuota
+	Exhausted
+)
+
+// String returns the decision's name.
+func (d Decision) String() string {
+	switch d {
+	case Proceed:
+		return "Proceed"
+	case LowQuota:
+		return "LowQuota"
+	case Exhausted:
+		return "Exhausted"
+	default:
+		return "Unknown"
+	}
+}
+
+// Thresholds set the decision boundaries, as fractions in [0, 1].
+type Thresholds struct {
+	Low     float64 // below this (and above Reserve) is LowQuota; default 0.10
+	Reserve float64 // at or below this is Exhausted; default 0
+}
+
+// DefaultThresholds are the product's defaults.
+var DefaultThresholds = Thresholds{Low: 0.10, Reserve: 0}
+
+// MakeDecision decides on an effective remaining fraction:
+// Exhausted at or below t.Reserve (0 by default), LowQuota below t.Low,
+// Proceed at or above t.Low, Unknown when the fraction is unknown.
+func MakeDecision(remaining cloudcode.Fraction, t Thresholds) Decision {
+	switch {
+	case !remaining.Known:
+		return Unknown
+	case remaining.Value <= t.Reserve:
+		return Exhausted
+	case remaining.Value < t.Low:
+		return LowQuota
+	default:
+		return Proceed
+	}
+}
+
+// BucketQuota is one bucket's figure.
+type BucketQuota struct {
+	Remaining cloudcode.Fraction
+	ResetTime time.Time // zero when unknown
+}
+
+// FamilyQuota is what an account has left in one model family.
+type FamilyQuota struct {
+	Family    cloudcode.Family
+	FiveHour  BucketQuota
+	Weekly    BucketQuota
+	Models    []cloudcode.ModelQuota // the family's models with their own 5h figure
+	Effective cloudcode.Fraction     // min over FiveHour, Weekly and every model's own figure
+	// Bottleneck names which window sets Effective: cloudcode.Window5h or
+	// cloudcode.WindowWeekly ("" when unknown).
+	Bottleneck cloudcode.Window
+	ResetTime  time.Time // reset time of the bottleneck bucket
+	FetchedAt  time.Time
+	Decision   Decision // MakeDecision(Effective); marks below are separate
+}
+
+// Mark is a reason an (account, family) is unusable until a time, set by
+// the proxy after an upstream error.
+type Mark struct {
+	Kind   MarkKind
+	Until  time.Time
+	Since  time.Time // when the error that set it was received
+	Reason string
+}
+
+// MarkKind tells an exhaustion lock from a short cooldown.
+type MarkKind uint8
+
+// The mark kinds.
+const (
+	NoMark MarkKind = iota
+	CooldownMark
+	ExhaustedMark
+)
+
+// AccountState mirrors store.AccountState for the dashboard without
+// importing the store into every user of quota.
+type AccountState string
+
+// The account states.
+const (
+	StateActive             AccountState = "active"
+	StateDisabled           AccountState = "disabled"
+	StateForbidden          AccountState = "forbidden"
+	StateValidationRequired AccountState = "validation_required"
+	StateNeedsLogin         AccountState = "needs_login"
+)
+
+// Status is a snapshot of one account for the dashboard and the
+// prioritizer. It is a copy: holding it holds no lock.
+type Status struct {
+	AccountID     int64
+	Email         string
+	Label         string // display name: label, else email
+	Tier          cloudcode.Tier
+	TierID        string
+	TierName      string
+	ProjectID     string
+	State         AccountState
+	StateReason   string
+	ValidationURL string
+	Families      [len(cloudcode.Families)]FamilyQuota // indexed like cloudcode.Families
+	Marks         [len(cloudcode.Families)]Mark        // active marks per family (Kind NoMark when none)
+	LastSync      time.Time
+	LastError     string // last sync error, "" after a success
+	LastUsed      time.Time
+}
+
+// Family returns the account's quota for f (zero FamilyQuota for unknown).
+func (s *Status) Family(f cloudcode.Family) *FamilyQuota {
+	for i, g := range cloudcode.Families {
+		if g == f {
+			return &s.Families[i]
+		}
+	}
+	return &FamilyQuota{Family: f}
+}
+
+// Check is the answer of Manager.CheckQuota for one (account, model).
+type Check struct {
+	Decision   Decision
+	Remaining  cloudcode.Fraction // effective: min of the model's 5h and its family's 5h and weekly
+	Bottleneck cloudcode.Window
+	ResetTime  time.Time
+	// Usable is false when the account is disabled, forbidden, needs a
+	// login, or its family is under a cooldown or exhaustion mark, or the
+	// decision is Exhausted. Reason says why (a constant string).
+	Usable bool
+	Reason string
+}
+
+// Candidate is one ranked account for a model.
+type Candidate struct {
+	AccountID int64
+	Label     string
+	Tier      cloudcode.Tier
+	Check     Check
+	LastUsed  time.Time
+}
+
+// EventKind names what happened.
+type EventKind uint8
+
+// The event kinds.
+const (
+	EventQuotaChanged EventKind = iota + 1
+	EventLowQuota
+	EventExhausted
+	EventRecovered
+	EventTierChanged
+	EventSyncStarted
+	EventSyncFinished
+	EventAccountError
+	EventSwitch          // published by the proxy
+	EventAccountDisabled // invalid_grant, forbidden, validation required
+)
+
+// String returns the event kind's name as stored.
+func (k EventKind) String() string {
+	switch k {
+	case EventQuotaChanged:
+		return "quota_changed"
+	case EventLowQuota:
+		return "low_quota"
+	case EventExhausted:
+		return "exhausted"
+	case EventRecovered:
+		return "recovered"
+	case EventTierChanged:
+		return "tier_changed"
+	case EventSyncStarted:
+		return "sync_started"
+	case EventSyncFinished:
+		return "sync_finished"
+	case EventAccountError:
+		return "account_error"
+	case EventSwitch:
+		return "switch"
+	case EventAccountDisabled:
+		return "account_disabled"
+	default:
+		return "unknown"
+	}
+}
+
+// Event is a discrete happening worth showing or keeping.
+type Event struct {
+	At        time.Time
+	Kind      EventKind
+	AccountID int64 // 0 when not about one account
+	Account   string
+	Family    cloudcode.Family
+	Message   string
+}
+
+// MonitorStats describes the background monitor and the cache.
+type MonitorStats struct {
+	SyncsRun       int64
+	Running        bool // a SyncAll is in progress
+	LastSyncStart  time.Time
+	LastSyncTook   time.Duration
+	LastSyncOK     int
+	LastSyncErrors int
+	NextSync       time.Time
+	PerAccount     map[int64]AccountSyncStats
+	Cache          CacheStats
+}
+
+// AccountSyncStats counts one account's syncs.
+type AccountSyncStats struct {
+	Successes int64
+	Errors    int64
+	LastError string
+}
+
+// CacheStats describes the quota cache.
+type CacheStats struct {
+	Active   int
+	Expired  int
+	Hits     uint64
+	Misses   uint64
+	HitRatio float64 // hits / (hits + misses), 0 when none
+}
+
+// SyncResult is the outcome of one SyncAll.
+type SyncResult struct {
+	Started time.Time
+	Took    time.Duration
+	OK      int
+	Errors  map[int64]error
+}
+
+// Forecast projects when an (account, family) runs out at its current pace.
+type Forecast struct {
+	Enough       bool          // false until there are enough points to say anything
+	BurnPerHour  float64       // fraction per hour, > 0 when draining
+	EmptyIn      time.Duration // projected time to empty; 0 when not draining
+	ResetIn      time.Duration // time to the bottleneck's reset
+	RunsOutFirst bool          // EmptyIn < ResetIn: warn
+}
