@@ -1,8 +1,22 @@
 // Package config holds quotatui's settings: defaults, the config file, the
 // environment and flags, with precedence flag > env > file > default.
+//
+// The file is TOML because people edit it by hand: it allows comments, its
+// values are typed (a string is quoted, a number is not, so a typo in a
+// number is an error rather than a surprise), and it has no significant
+// indentation to get wrong, unlike YAML. Every setting is also a flag and an
+// environment variable, so a service unit or a one-off run needs no file.
+//
+// Keys are derived from the Config struct's toml tags, so a field added to
+// Config is at once a file key, a flag and an environment variable; its
+// description lives in keys.go and a test fails when one is missing.
 package config
 
-import "time"
+import (
+	"os"
+	"path/filepath"
+	"time"
+)
 
 // Config is every setting quotatui has. Field tags name the key in the
 // config file; the environment variable is QUOTATUI_ plus the upper-cased
@@ -45,4 +59,57 @@ type Config struct {
 	} `toml:"quota"`
 
 	LogFile string `toml:"log_file"` // default: <user state dir>/quotatui/quotatui.log
+
+	// sources remembers where Load found each value, so Validate can say
+	// which layer to fix. It is nil for a Config built by hand.
+	sources *Sources
+}
+
+// Default returns the built-in settings, with the paths resolved from the
+// process environment (XDG_DATA_HOME, XDG_STATE_HOME, HOME).
+func Default() Config { return defaults(os.Getenv) }
+
+// defaults is Default with an injectable environment, so Load and tests do
+// not depend on the process's environment.
+func defaults(getenv func(string) string) Config {
+	var c Config
+	c.DBPath = userDir(getenv, "XDG_DATA_HOME", ".local/share", "quotatui.db")
+	c.Proxy.Listen = "127.0.0.1:8045"
+	c.Proxy.RetryAttempts = 3
+	c.Proxy.BodyLimit = 32 << 20
+	c.Proxy.SessionIdle = time.Hour
+	c.Proxy.PreRequestCheck = true
+	c.Upstream.BaseURLs = []string{
+		"https://daily-cloudcode-pa.googleapis.com/v1internal",
+		"https://cloudcode-pa.googleapis.com/v1internal",
+	}
+	c.Upstream.UserAgent = "antigravity/1.13.3 linux/amd64"
+	c.OAuth.AuthURL = "https://accounts.google.com/o/oauth2/v2/auth"
+	c.OAuth.TokenURL = "https://oauth2.googleapis.com/token"
+	c.OAuth.UserInfoURL = "https://www.googleapis.com/oauth2/v2/userinfo"
+	c.Quota.LowThreshold = 0.10
+	c.Quota.Reserve = 0
+	c.Quota.SyncInterval = 5 * time.Minute
+	c.Quota.SyncConcurrency = 16
+	c.Quota.AccountTimeout = 30 * time.Second
+	c.Quota.CacheTTL = 5 * time.Minute
+	c.Quota.TierTTL = 24 * time.Hour
+	c.Quota.Retention = 720 * time.Hour
+	c.LogFile = userDir(getenv, "XDG_STATE_HOME", ".local/state", "quotatui.log")
+	return c
+}
+
+// userDir returns <$xdgVar or $HOME/fallback>/quotatui/name, following the
+// XDG base directory rule that a relative $xdgVar is ignored. It returns ""
+// when neither is known; the user of the path then picks its own default.
+func userDir(getenv func(string) string, xdgVar, fallback, name string) string {
+	base := getenv(xdgVar)
+	if !filepath.IsAbs(base) {
+		home := getenv("HOME")
+		if home == "" {
+			return ""
+		}
+		base = filepath.Join(home, fallback)
+	}
+	return filepath.Join(base, "quotatui", name)
 }
