@@ -1,0 +1,421 @@
+package cloudcodetest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"math"
+	mathrand "math/rand"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+)
+
+// AccountSpec describes an account to add to the simulator.
+type AccountSpec struct {
+	Email string
+	// TierID is the raw tier id, e.g. "free-tier", "g1-pro-tier",
+	// "g1-ultra-tier". Default "free-tier".
+	TierID string
+	// Project is the Cloud project id; default derived from Email.
+	Project string
+}
+
+// Account is what a test needs to call the simulator as one account.
+type Account struct {
+	Email, Project, RefreshToken, AccessToken string
+}
+
+// Window lengths.
+const (
+	fiveHours = 5 * time.Hour
+	week      = 7 * 24 * time.Hour
+)
+
+// bucket is one quota window. Its window starts when the account is added
+// and restarts lazily at the first access after the reset time.
+type bucket struct {
+	capacity int
+	used     int
+	period   time.Duration
+	reset    time.Time
+}
+
+// roll refills the bucket and starts a new window once now reaches reset.
+func (b *bucket) roll(now time.Time) {
+	if !now.Before(b.reset) {
+		b.used = 0
+		b.reset = now.Add(b.period)
+	}
+}
+
+func (b *bucket) empty() bool { return b.used >= b.capacity }
+
+func (b *bucket) fraction() float64 {
+	if b.capacity <= 0 {
+		return 0
+	}
+	return float64(b.capacity-b.used) / float64(b.capacity)
+}
+
+// account is one simulated Google account. mu guards the mutable fields;
+// it is held only for short updates, never while waiting.
+type account struct {
+	email, project, tierID string
+	tier                   cloudcode.Tier
+	id                     string // numeric user id for userinfo
+	projectAsObject        bool   // loadCodeAssist sends {"id": ...}
+	wrapSummary            bool   // retrieveUserQuotaSummary uses the quotaSummary wrapper
+
+	mu            sync.Mutex
+	buckets       [3][2]bucket // [family][0=5h, 1=weekly]; index 0 (unknown family) unused
+	validationURL string
+	forbidReason  string
+	forbidden     bool
+	hang          chan struct{} // non-nil while hanging; closed to release
+	frozenProd    bool
+	rpmLog        []time.Time // times of recent generate calls, oldest first
+	accessTokens  []string    // issued, possibly expired (guarded by Server.mu)
+}
+
+type accessToken struct {
+	acct    *account
+	expires time.Time
+}
+
+type authCode struct {
+	acct        *account
+	clientID    string
+	redirectURI string
+	challenge   string
+	scope       string
+	expires     time.Time
+}
+
+func windowIndex(w cloudcode.Window) (int, bool) {
+	switch w {
+	case cloudcode.Window5h:
+		return 0, true
+	case cloudcode.WindowWeekly:
+		return 1, true
+	}
+	return 0, false
+}
+
+func emailHash(email string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(strings.ToLower(email)))
+	return h.Sum32()
+}
+
+// randomToken returns prefix followed by n random bytes in hex.
+func randomToken(prefix string, n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand panics instead)
+	return prefix + hex.EncodeToString(b)
+}
+
+// AddAccount adds an account (or returns the existing one with a fresh
+// access token) with full buckets whose windows start now.
+func (s *Server) AddAccount(spec AccountSpec) Account {
+	if spec.Email == "" {
+		panic("cloudcodetest: AddAccount without an email")
+	}
+	if spec.TierID == "" {
+		spec.TierID = "free-tier"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[strings.ToLower(spec.Email)]
+	if !ok {
+		a = s.newAccountLocked(spec)
+	}
+	refresh := s.issueRefreshLocked(a)
+	access := s.issueAccessLocked(a)
+	return Account{Email: a.email, Project: a.project, RefreshToken: refresh, AccessToken: access}
+}
+
+func (s *Server) newAccountLocked(spec AccountSpec) *account {
+	h := emailHash(spec.Email)
+	a := &account{
+		email:           spec.Email,
+		project:         spec.Project,
+		tierID:          spec.TierID,
+		tier:            cloudcode.NormalizeTier(spec.TierID, ""),
+		id:              fmt.Sprintf("1%020d", uint64(h)*2654435761),
+		projectAsObject: h&1 == 1,
+		wrapSummary:     h&2 == 2,
+	}
+	if a.project == "" {
+		local, _, _ := strings.Cut(strings.ToLower(spec.Email), "@")
+		local = strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+				return r
+			}
+			return '-'
+		}, local)
+		a.project = fmt.Sprintf("%s-%05d", local, h%100000)
+	}
+	now := s.clk.Now()
+	for _, f := range cloudcode.Families {
+		for wi, w := range [2]cloudcode.Window{cloudcode.Window5h, cloudcode.WindowWeekly} {
+			period := fiveHours
+			if wi == 1 {
+				period = week
+			}
+			a.buckets[f][wi] = bucket{capacity: s.opts.Capacity(a.tier, f, w), period: period, reset: now.Add(period)}
+		}
+	}
+	s.accounts[strings.ToLower(spec.Email)] = a
+	return a
+}
+
+func (s *Server) issueRefreshLocked(a *account) string {
+	t := randomToken("1//sim-", 24)
+	s.refresh[t] = a
+	return t
+}
+
+func (s *Server) issueAccessLocked(a *account) string {
+	now := s.clk.Now()
+	// Forget this account's expired tokens so long runs do not grow.
+	kept := a.accessTokens[:0]
+	for _, t := range a.accessTokens {
+		if at, ok := s.accessTokens[t]; ok && now.Before(at.expires) {
+			kept = append(kept, t)
+		} else {
+			delete(s.accessTokens, t)
+		}
+	}
+	t := randomToken("ya29.sim-", 24)
+	s.accessTokens[t] = &accessToken{acct: a, expires: now.Add(s.opts.AccessTokenTTL)}
+	a.accessTokens = append(kept, t)
+	return t
+}
+
+// AccessToken issues a fresh access token for the account, valid for
+// AccessTokenTTL from now on the sim clock. Tests that move the clock by
+// hours use it instead of going through the token endpoint.
+func (s *Server) AccessToken(email string) string {
+	a := s.mustAccount(email)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issueAccessLocked(a)
+}
+
+// lookupAccount returns the account or nil.
+func (s *Server) lookupAccount(email string) *account {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.accounts[strings.ToLower(email)]
+}
+
+// mustAccount returns the account; an unknown email is a bug in the test.
+func (s *Server) mustAccount(email string) *account {
+	a := s.lookupAccount(email)
+	if a == nil {
+		panic("cloudcodetest: unknown account " + email)
+	}
+	return a
+}
+
+// bearer resolves an access token: the account it belongs to (nil if
+// unknown) and whether it is still valid.
+func (s *Server) bearer(token string) (*account, bool) {
+	if token == "" {
+		return nil, false
+	}
+	s.mu.RLock()
+	at, ok := s.accessTokens[token]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	return at.acct, s.clk.Now().Before(at.expires)
+}
+
+// SetRemaining sets a bucket's remaining fraction (rounded to whole units),
+// keeping its current window.
+func (s *Server) SetRemaining(email string, f cloudcode.Family, w cloudcode.Window, fraction float64) {
+	a := s.mustAccount(email)
+	wi, ok := windowIndex(w)
+	if !ok || f == cloudcode.FamilyUnknown || int(f) >= len(a.buckets) {
+		panic(fmt.Sprintf("cloudcodetest: no bucket %s/%s", f, w))
+	}
+	fraction = math.Max(0, math.Min(1, fraction))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := &a.buckets[f][wi]
+	b.roll(s.clk.Now())
+	b.used = b.capacity - int(math.Round(fraction*float64(b.capacity)))
+}
+
+// Remaining returns a bucket's remaining fraction now.
+func (s *Server) Remaining(email string, f cloudcode.Family, w cloudcode.Window) float64 {
+	a := s.mustAccount(email)
+	wi, ok := windowIndex(w)
+	if !ok || f == cloudcode.FamilyUnknown || int(f) >= len(a.buckets) {
+		panic(fmt.Sprintf("cloudcodetest: no bucket %s/%s", f, w))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := &a.buckets[f][wi]
+	b.roll(s.clk.Now())
+	return b.fraction()
+}
+
+// ResetTime returns when a bucket's current window ends.
+func (s *Server) ResetTime(email string, f cloudcode.Family, w cloudcode.Window) time.Time {
+	a := s.mustAccount(email)
+	wi, ok := windowIndex(w)
+	if !ok || f == cloudcode.FamilyUnknown || int(f) >= len(a.buckets) {
+		panic(fmt.Sprintf("cloudcodetest: no bucket %s/%s", f, w))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := &a.buckets[f][wi]
+	b.roll(s.clk.Now())
+	return b.reset
+}
+
+// Drain empties the family's 5h bucket.
+func (s *Server) Drain(email string, f cloudcode.Family) {
+	s.SetRemaining(email, f, cloudcode.Window5h, 0)
+}
+
+// RevokeRefreshToken revokes every refresh token of the account: the next
+// refresh answers invalid_grant. A new login issues a working one.
+func (s *Server) RevokeRefreshToken(email string) {
+	a := s.mustAccount(email)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t, owner := range s.refresh {
+		if owner == a {
+			delete(s.refresh, t)
+		}
+	}
+}
+
+// ExpireAccessTokens expires every access token issued so far to the
+// account: the next call with one of them gets 401.
+func (s *Server) ExpireAccessTokens(email string) {
+	a := s.mustAccount(email)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range a.accessTokens {
+		delete(s.accessTokens, t)
+	}
+	a.accessTokens = nil
+}
+
+// FlagValidation makes every call of the account except loadCodeAssist
+// answer 403 VALIDATION_REQUIRED with url; loadCodeAssist lists the
+// ineligible tier with the url.
+func (s *Server) FlagValidation(email, url string) {
+	a := s.mustAccount(email)
+	a.mu.Lock()
+	a.validationURL = url
+	a.mu.Unlock()
+}
+
+// Forbid makes every call of the account answer 403 PERMISSION_DENIED;
+// reason (e.g. "SERVICE_DISABLED") goes in the ErrorInfo, none when empty.
+func (s *Server) Forbid(email, reason string) {
+	a := s.mustAccount(email)
+	a.mu.Lock()
+	a.forbidden, a.forbidReason = true, reason
+	a.mu.Unlock()
+}
+
+// Unflag clears FlagValidation and Forbid.
+func (s *Server) Unflag(email string) {
+	a := s.mustAccount(email)
+	a.mu.Lock()
+	a.validationURL, a.forbidden, a.forbidReason = "", false, ""
+	a.mu.Unlock()
+}
+
+// SetHang makes the account's calls block until the client gives up, the
+// server closes, or SetHang(email, false) releases them.
+func (s *Server) SetHang(email string, hang bool) {
+	a := s.mustAccount(email)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case hang && a.hang == nil:
+		a.hang = make(chan struct{})
+	case !hang && a.hang != nil:
+		close(a.hang)
+		a.hang = nil
+	}
+}
+
+// SetFrozenProd makes the prod host answer fetchAvailableModels for the
+// account with the frozen placeholder (100 %, reset now + 5h).
+func (s *Server) SetFrozenProd(email string, frozen bool) {
+	a := s.mustAccount(email)
+	a.mu.Lock()
+	a.frozenProd = frozen
+	a.mu.Unlock()
+}
+
+// SetNextLogin sets who the authorization endpoint logs in from now on; an
+// unknown email is created as a free-tier account at login.
+func (s *Server) SetNextLogin(email string) {
+	s.mu.Lock()
+	s.nextLogin = email
+	s.mu.Unlock()
+}
+
+// DenyAuthorization makes the authorization endpoint redirect with
+// error=access_denied, as when the user clicks Cancel.
+func (s *Server) DenyAuthorization(deny bool) {
+	s.mu.Lock()
+	s.denyAuth = deny
+	s.mu.Unlock()
+}
+
+// faultSource draws injected faults from a seeded source under a small lock.
+type faultSource struct {
+	mu  sync.Mutex
+	rnd *mathrand.Rand
+	f   Faults
+}
+
+func newFaultSource(seed int64) *faultSource {
+	return &faultSource{rnd: mathrand.New(mathrand.NewSource(seed))}
+}
+
+func (fs *faultSource) set(f Faults) {
+	fs.mu.Lock()
+	fs.f = f
+	fs.mu.Unlock()
+}
+
+type fault uint8
+
+const (
+	noFault fault = iota
+	bareFault
+	capacityFault
+)
+
+// draw decides one generate call's fault.
+func (fs *faultSource) draw() fault {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.f.BareRate <= 0 && fs.f.CapacityRate <= 0 {
+		return noFault // keep the sequence unconsumed when faults are off
+	}
+	x := fs.rnd.Float64()
+	switch {
+	case x < fs.f.BareRate:
+		return bareFault
+	case x < fs.f.BareRate+fs.f.CapacityRate:
+		return capacityFault
+	}
+	return noFault
+}

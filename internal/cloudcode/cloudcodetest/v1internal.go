@@ -1,0 +1,457 @@
+package cloudcodetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+)
+
+// maxBody bounds a request body the simulator reads.
+const maxBody = 32 << 20
+
+// simModel is one entry of the simulated model catalogue.
+type simModel struct {
+	id, name              string
+	maxTokens, maxOutput  int
+	recommended, thinking bool
+}
+
+// catalogue is what fetchAvailableModels lists, internal models included.
+var catalogue = []simModel{
+	{"gemini-3-flash", "Gemini 3 Flash", 1048576, 65535, true, true},
+	{"gemini-3-pro-high", "Gemini 3 Pro (High)", 1048576, 65535, true, true},
+	{"gemini-3-pro-low", "Gemini 3 Pro (Low)", 1048576, 65535, false, true},
+	{"gemini-2.5-flash", "Gemini 2.5 Flash", 1048576, 65535, false, true},
+	{"claude-sonnet-4-6", "Claude Sonnet 4.6", 200000, 64000, false, false},
+	{"claude-sonnet-4-6-thinking", "Claude Sonnet 4.6 (Thinking)", 200000, 64000, true, true},
+	{"claude-opus-4-6-thinking", "Claude Opus 4.6 (Thinking)", 200000, 64000, true, true},
+	{"gpt-oss-120b-medium", "GPT-OSS 120B (Medium)", 131072, 32768, false, true},
+	{"chat_20706", "chat_20706", 0, 0, false, false},
+	{"tab_flash_lite_preview", "tab_flash_lite_preview", 0, 0, false, false},
+}
+
+// deprecated maps retired model ids to their successors; generate calls
+// still accept the old ids, as the service does for a while.
+var deprecated = map[string]string{
+	"gemini-2.5-pro":             "gemini-3-pro-high",
+	"gemini-3-pro-preview":       "gemini-3-pro-high",
+	"claude-sonnet-4-5":          "claude-sonnet-4-6",
+	"claude-sonnet-4-5-thinking": "claude-sonnet-4-6-thinking",
+	"claude-opus-4-5-thinking":   "claude-opus-4-6-thinking",
+}
+
+// knownModel reports whether a generate call may use id (a "models/"
+// prefix allowed) and returns it without the prefix.
+func knownModel(id string) (string, bool) {
+	id = strings.TrimPrefix(id, "models/")
+	if _, ok := deprecated[id]; ok {
+		return id, true
+	}
+	for _, m := range catalogue {
+		if m.id == id && !cloudcode.IsInternalModel(id) {
+			return id, true
+		}
+	}
+	return id, false
+}
+
+// handleV1Internal runs the steps every v1internal call shares (count,
+// latency, host down, auth, hang, flags) and dispatches by method.
+func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host int, rpc string) {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	a, valid := s.bearer(token)
+	email := ""
+	if a != nil {
+		email = a.email
+	}
+	s.counts.add(email, rpc)
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+
+	if !s.sleep(r, time.Duration(s.latency.Load())) {
+		return
+	}
+	if status := int(s.hostDown[host].Load()); status != 0 {
+		writeGoogleError(w, status, statusName(status), "The service is currently unavailable.")
+		return
+	}
+	wantMethod := http.MethodPost
+	if rpc == "getCodeAssistGlobalUserSetting" {
+		wantMethod = http.MethodGet
+	}
+	if r.Method != wantMethod {
+		writeGoogleError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("Method %s not found for %s.", rpc, r.Method))
+		return
+	}
+	if !valid {
+		writeGoogleError(w, http.StatusUnauthorized, "UNAUTHENTICATED",
+			"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+			newErrorInfo("ACCESS_TOKEN_TYPE_UNSUPPORTED", map[string]string{"service": errorDomain, "method": "google.internal.cloud.code.v1internal.CloudCode." + rpc}))
+		return
+	}
+	if !s.waitHang(r, a) {
+		return
+	}
+	if s.writeFlagError(w, a, rpc) {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Could not read the request body.")
+		return
+	}
+	switch rpc {
+	case "loadCodeAssist":
+		s.loadCodeAssist(w, a)
+	case "fetchAvailableModels":
+		s.fetchAvailableModels(w, a, host, body)
+	case "retrieveUserQuotaSummary":
+		s.retrieveUserQuotaSummary(w, a, body)
+	case "generateContent", "streamGenerateContent":
+		s.generate(w, r, a, rpc, body)
+	case "countTokens":
+		s.countTokens(w, body)
+	default:
+		s.otherMethod(w, a, rpc)
+	}
+}
+
+// waitHang blocks while the account is set to hang. It reports false if
+// the request or the server ended first.
+func (s *Server) waitHang(r *http.Request, a *account) bool {
+	a.mu.Lock()
+	hang := a.hang
+	a.mu.Unlock()
+	if hang == nil {
+		return true
+	}
+	select {
+	case <-hang:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.closing:
+		return false
+	}
+}
+
+// writeFlagError answers 403 for a forbidden or validation-flagged
+// account and reports whether it did. loadCodeAssist still answers a
+// flagged account: that is where clients learn the validation URL.
+func (s *Server) writeFlagError(w http.ResponseWriter, a *account, rpc string) bool {
+	a.mu.Lock()
+	forbidden, reason, vurl := a.forbidden, a.forbidReason, a.validationURL
+	a.mu.Unlock()
+	switch {
+	case forbidden && reason == "":
+		writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED", "The caller does not have permission")
+	case forbidden:
+		writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED",
+			fmt.Sprintf("Cloud AI Companion API has not been used in project %s before or it is disabled (%s).", a.project, reason),
+			newErrorInfo(reason, map[string]string{"consumer": "projects/" + a.project, "service": errorDomain}))
+	case vurl != "" && rpc != "loadCodeAssist":
+		writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED", "To continue, verify your account at "+vurl,
+			newErrorInfo("VALIDATION_REQUIRED", map[string]string{"validation_link": vurl}))
+	default:
+		return false
+	}
+	return true
+}
+
+type tierJSON struct {
+	ID          string `json:"id"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	IsDefault   bool   `json:"isDefault,omitempty"`
+}
+
+type ineligibleTierJSON struct {
+	ReasonCode    string `json:"reasonCode"`
+	ReasonMessage string `json:"reasonMessage"`
+	TierID        string `json:"tierId"`
+	TierName      string `json:"tierName"`
+	ValidationURL string `json:"validationUrl"`
+}
+
+type loadCodeAssistJSON struct {
+	CurrentTier             *tierJSON            `json:"currentTier,omitempty"`
+	AllowedTiers            []tierJSON           `json:"allowedTiers"`
+	IneligibleTiers         []ineligibleTierJSON `json:"ineligibleTiers,omitempty"`
+	CloudaicompanionProject any                  `json:"cloudaicompanionProject,omitempty"`
+	PaidTier                *tierJSON            `json:"paidTier,omitempty"`
+	GCPManaged              bool                 `json:"gcpManaged"`
+}
+
+// tierName is the display name the service gives a tier id.
+func tierName(id string) string {
+	switch id {
+	case "free-tier":
+		return "Gemini Code Assist for individuals"
+	case "legacy-tier":
+		return "Gemini Code Assist (legacy)"
+	case "standard-tier":
+		return "Gemini Code Assist"
+	case "g1-pro-tier":
+		return "Google AI Pro"
+	case "g1-ultra-tier":
+		return "Google AI Ultra"
+	case "ws-ai-ultra-business-tier":
+		return "Google AI Ultra for Business"
+	case "g1-plus-tier":
+		return "Google AI Plus"
+	}
+	return id
+}
+
+func (s *Server) loadCodeAssist(w http.ResponseWriter, a *account) {
+	a.mu.Lock()
+	vurl := a.validationURL
+	a.mu.Unlock()
+	resp := loadCodeAssistJSON{
+		AllowedTiers: []tierJSON{
+			{ID: "free-tier", Name: tierName("free-tier"), IsDefault: a.tier == cloudcode.TierFree || a.tier == cloudcode.TierUnknown},
+			{ID: "standard-tier", Name: tierName("standard-tier"), IsDefault: a.tier == cloudcode.TierPro || a.tier == cloudcode.TierUltra},
+		},
+	}
+	switch a.tierID {
+	case "free-tier", "legacy-tier", "standard-tier":
+		resp.CurrentTier = &tierJSON{ID: a.tierID, Name: tierName(a.tierID), Description: "Code assistance for " + tierName(a.tierID)}
+	default:
+		// Paid plans show up as paidTier on top of the standard tier.
+		resp.CurrentTier = &tierJSON{ID: "standard-tier", Name: tierName("standard-tier")}
+		resp.PaidTier = &tierJSON{ID: a.tierID, Name: tierName(a.tierID)}
+	}
+	if a.projectAsObject {
+		resp.CloudaicompanionProject = map[string]string{"id": a.project, "name": a.project}
+	} else {
+		resp.CloudaicompanionProject = a.project
+	}
+	if vurl != "" {
+		resp.IneligibleTiers = []ineligibleTierJSON{{
+			ReasonCode:    "VALIDATION_REQUIRED",
+			ReasonMessage: "Verify your account to continue.",
+			TierID:        a.tierID,
+			TierName:      tierName(a.tierID),
+			ValidationURL: vurl,
+		}}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// projectBody is the body of the quota methods.
+type projectBody struct {
+	Project string `json:"project"`
+}
+
+// parseProject reads the optional project of a quota call, answering 400
+// on a body that is not JSON.
+func parseProject(w http.ResponseWriter, body []byte) (string, bool) {
+	var pb projectBody
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return "", true
+	}
+	if err := json.Unmarshal(body, &pb); err != nil {
+		writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload received. "+err.Error())
+		return "", false
+	}
+	return pb.Project, true
+}
+
+func writeProjectDenied(w http.ResponseWriter, project string) {
+	writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED",
+		fmt.Sprintf("Permission denied on resource project %s.", project),
+		newErrorInfo("CONSUMER_INVALID", map[string]string{"consumer": "projects/" + project, "service": errorDomain}))
+}
+
+// figure is one bucket's state at a moment.
+type figure struct {
+	fraction float64
+	reset    time.Time
+}
+
+// snapshot rolls the account's buckets and returns their figures,
+// indexed like account.buckets.
+func (s *Server) snapshot(a *account) (figs [3][2]figure, frozen bool) {
+	now := s.clk.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, f := range cloudcode.Families {
+		for wi := range a.buckets[f] {
+			b := &a.buckets[f][wi]
+			b.roll(now)
+			figs[f][wi] = figure{b.fraction(), b.reset}
+		}
+	}
+	return figs, a.frozenProd
+}
+
+type quotaInfoJSON struct {
+	RemainingFraction *float64 `json:"remainingFraction,omitempty"`
+	ResetTime         string   `json:"resetTime,omitempty"`
+}
+
+type modelJSON struct {
+	DisplayName      string         `json:"displayName"`
+	QuotaInfo        *quotaInfoJSON `json:"quotaInfo,omitempty"`
+	MaxTokens        int            `json:"maxTokens,omitempty"`
+	MaxOutputTokens  int            `json:"maxOutputTokens,omitempty"`
+	Recommended      bool           `json:"recommended,omitempty"`
+	SupportsThinking bool           `json:"supportsThinking,omitempty"`
+	ModelProvider    string         `json:"modelProvider,omitempty"`
+}
+
+type newModelJSON struct {
+	NewModelID string `json:"newModelId"`
+}
+
+type availableModelsJSON struct {
+	Models             map[string]modelJSON    `json:"models"`
+	DeprecatedModelIDs map[string]newModelJSON `json:"deprecatedModelIds"`
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func (s *Server) fetchAvailableModels(w http.ResponseWriter, a *account, host int, body []byte) {
+	project, ok := parseProject(w, body)
+	if !ok {
+		return
+	}
+	if project != "" && project != a.project {
+		writeProjectDenied(w, project)
+		return
+	}
+	figs, frozen := s.snapshot(a)
+	now := s.clk.Now()
+	resp := availableModelsJSON{Models: make(map[string]modelJSON, len(catalogue)), DeprecatedModelIDs: make(map[string]newModelJSON, len(deprecated))}
+	for old, repl := range deprecated {
+		resp.DeprecatedModelIDs[old] = newModelJSON{NewModelID: repl}
+	}
+	for _, m := range catalogue {
+		mj := modelJSON{DisplayName: m.name, MaxTokens: m.maxTokens, MaxOutputTokens: m.maxOutput, Recommended: m.recommended, SupportsThinking: m.thinking}
+		f := cloudcode.ModelFamily(m.id)
+		switch {
+		case f == cloudcode.FamilyUnknown:
+			// Internal models carry no quota.
+		case host == 1 && frozen:
+			// The prod host's frozen placeholder: full, resetting in 5h.
+			one := 1.0
+			mj.QuotaInfo = &quotaInfoJSON{RemainingFraction: &one, ResetTime: formatTime(now.Add(fiveHours))}
+		default:
+			fig := figs[f][0]
+			qi := &quotaInfoJSON{ResetTime: formatTime(fig.reset)}
+			switch {
+			case f == cloudcode.FamilyClaudeGPT && a.tier <= cloudcode.TierFree:
+				// Free accounts get no Claude/GPT figure: unknown, not 0.
+			case project == "":
+				// The real quirk: without a project every model reads 100 %.
+				one := 1.0
+				qi.RemainingFraction = &one
+			default:
+				v := fig.fraction
+				qi.RemainingFraction = &v
+			}
+			mj.QuotaInfo = qi
+		}
+		if f == cloudcode.FamilyClaudeGPT {
+			mj.ModelProvider = "MODEL_PROVIDER_ANTHROPIC"
+			if strings.HasPrefix(m.id, "gpt") {
+				mj.ModelProvider = "MODEL_PROVIDER_OPENAI"
+			}
+		}
+		resp.Models[m.id] = mj
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type summaryBucketJSON struct {
+	BucketID          string  `json:"bucketId"`
+	Window            string  `json:"window"`
+	RemainingFraction float64 `json:"remainingFraction"`
+	ResetTime         string  `json:"resetTime"`
+}
+
+type summaryGroupJSON struct {
+	DisplayName string              `json:"displayName"`
+	Buckets     []summaryBucketJSON `json:"buckets"`
+}
+
+type summaryJSON struct {
+	Groups []summaryGroupJSON `json:"groups"`
+}
+
+// bucketPrefix is the family's bucket id prefix in the quota summary.
+func bucketPrefix(f cloudcode.Family) string {
+	if f == cloudcode.FamilyGemini {
+		return "gemini"
+	}
+	return "3p"
+}
+
+func (s *Server) retrieveUserQuotaSummary(w http.ResponseWriter, a *account, body []byte) {
+	project, ok := parseProject(w, body)
+	if !ok {
+		return
+	}
+	if project != a.project {
+		writeProjectDenied(w, project)
+		return
+	}
+	figs, _ := s.snapshot(a)
+	var sum summaryJSON
+	for _, f := range cloudcode.Families {
+		g := summaryGroupJSON{DisplayName: f.Title()}
+		for wi, win := range [2]cloudcode.Window{cloudcode.Window5h, cloudcode.WindowWeekly} {
+			fig := figs[f][wi]
+			g.Buckets = append(g.Buckets, summaryBucketJSON{
+				BucketID:          bucketPrefix(f) + "-" + string(win),
+				Window:            string(win),
+				RemainingFraction: fig.fraction,
+				ResetTime:         formatTime(fig.reset),
+			})
+		}
+		sum.Groups = append(sum.Groups, g)
+	}
+	if a.wrapSummary {
+		writeJSON(w, http.StatusOK, map[string]any{"quotaSummary": sum})
+		return
+	}
+	writeJSON(w, http.StatusOK, sum)
+}
+
+// otherMethod answers the Code Assist methods quotatui does not use
+// itself with plausible bodies, so a passthrough proxy can be tested.
+func (s *Server) otherMethod(w http.ResponseWriter, a *account, rpc string) {
+	var resp any
+	switch rpc {
+	case "listExperiments":
+		resp = map[string]any{"experimentIds": []int{45000001, 45000002}, "flags": []map[string]any{{"flagId": 45000001, "boolValue": true}}}
+	case "retrieveUserQuota":
+		figs, _ := s.snapshot(a)
+		var buckets []map[string]any
+		for _, m := range catalogue {
+			f := cloudcode.ModelFamily(m.id)
+			if f == cloudcode.FamilyUnknown {
+				continue
+			}
+			fig := figs[f][0]
+			buckets = append(buckets, map[string]any{"modelId": m.id, "remainingFraction": fig.fraction, "resetTime": formatTime(fig.reset), "tokenType": "REQUESTS"})
+		}
+		resp = map[string]any{"buckets": buckets}
+	case "onboardUser":
+		resp = map[string]any{"name": "operations/sim-onboard", "done": true, "response": map[string]any{
+			"@type":                   "type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse",
+			"cloudaicompanionProject": map[string]string{"id": a.project, "name": a.project},
+		}}
+	case "getCodeAssistGlobalUserSetting", "setCodeAssistGlobalUserSetting":
+		resp = map[string]any{"cloudaicompanionProject": a.project, "freeTierDataCollectionOptin": false}
+	default:
+		// fetchAdminControls, recordCodeAssistMetrics and any newer method.
+		resp = map[string]any{}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
