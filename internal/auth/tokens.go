@@ -1,0 +1,366 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/quotatui/quotatui/internal/clock"
+	"github.com/quotatui/quotatui/internal/store"
+)
+
+// MinLeeway is the smallest refresh lead time Tokens accepts: an access
+// token is refreshed once it has less than this left, so a request that
+// starts with it does not meet a 401 halfway.
+const MinLeeway = 60 * time.Second
+
+// DefaultRefreshTimeout bounds one call to the token endpoint.
+const DefaultRefreshTimeout = 30 * time.Second
+
+// TokensOptions configures Tokens. The zero value is usable.
+type TokensOptions struct {
+	Clock      clock.Clock   // default clock.Real{}
+	HTTPClient *http.Client  // for the token and userinfo endpoints; default http.DefaultClient
+	Leeway     time.Duration // refresh this long before expiry; raised to MinLeeway
+	// RefreshTimeout bounds one refresh; default DefaultRefreshTimeout.
+	RefreshTimeout time.Duration
+	// OnNeedsLogin is called once when an account's refresh token is
+	// rejected (invalid_grant), after the account is marked needs_login.
+	OnNeedsLogin func(accountID int64, reason string)
+	Logger       *slog.Logger // default: discard
+}
+
+// NeedsLoginError means an account cannot get an access token until the
+// user logs in again: its refresh token was rejected (invalid_grant), or
+// the account is already marked needs_login.
+type NeedsLoginError struct {
+	AccountID int64
+	Reason    string
+}
+
+func (e *NeedsLoginError) Error() string {
+	return fmt.Sprintf("account %d needs a new login (run `quotatui login`): %s", e.AccountID, e.Reason)
+}
+
+// NeedsLogin reports true, so that packages that must not import auth can
+// recognise the error through a one-method interface.
+func (e *NeedsLoginError) NeedsLogin() bool { return true }
+
+// ErrDisabled is returned by Token for an account the user disabled.
+var ErrDisabled = errors.New("account is disabled")
+
+// Tokens hands out access tokens per account, refreshing them ahead of
+// expiry with one refresh in flight per account, and persisting every new
+// token in the store. It implements quota.TokenSource and the proxy's token
+// source. It is safe for concurrent use.
+type Tokens struct {
+	oauth        *oauth2.Config
+	cfg          OAuthConfig
+	st           *store.Store
+	clock        clock.Clock
+	client       *http.Client
+	leeway       time.Duration
+	timeout      time.Duration
+	onNeedsLogin func(int64, string)
+	log          *slog.Logger
+
+	flights singleflight.Group
+
+	mu      sync.Mutex
+	entries map[int64]*tokenEntry
+}
+
+// tokenEntry is the cached state of one account's tokens.
+type tokenEntry struct {
+	access  string
+	expiry  time.Time
+	refresh string
+	// stale is an access token that was invalidated: never hand it out
+	// again, even if the store still holds it.
+	stale string
+	// dead is set for an account that needs a login (or is disabled);
+	// deadRefresh is the refresh token that was rejected, so a new login
+	// (a new refresh token in the store) revives the account.
+	dead        error
+	deadRefresh string
+}
+
+// NewTokens returns a token source for the accounts in st.
+func NewTokens(cfg OAuthConfig, st *store.Store, opt TokensOptions) *Tokens {
+	if opt.Clock == nil {
+		opt.Clock = clock.Real{}
+	}
+	if opt.HTTPClient == nil {
+		opt.HTTPClient = http.DefaultClient
+	}
+	if opt.Leeway < MinLeeway {
+		opt.Leeway = MinLeeway
+	}
+	if opt.RefreshTimeout <= 0 {
+		opt.RefreshTimeout = DefaultRefreshTimeout
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.WithDefaults()
+	return &Tokens{
+		oauth:        cfg.OAuth2(""),
+		cfg:          cfg,
+		st:           st,
+		clock:        opt.Clock,
+		client:       opt.HTTPClient,
+		leeway:       opt.Leeway,
+		timeout:      opt.RefreshTimeout,
+		onNeedsLogin: opt.OnNeedsLogin,
+		log:          opt.Logger,
+		entries:      make(map[int64]*tokenEntry),
+	}
+}
+
+// Token returns a valid access token for the account, refreshing it when
+// it has less than the leeway left or was invalidated. Concurrent callers
+// for one account share a single refresh. An account that needs a login
+// returns a *NeedsLoginError without calling the token endpoint.
+func (t *Tokens) Token(ctx context.Context, accountID int64) (string, error) {
+	if tok, ok := t.cached(accountID); ok {
+		return tok, nil
+	}
+	ch := t.flights.DoChan(strconv.FormatInt(accountID, 10), func() (any, error) {
+		// The flight is shared: one caller giving up must not fail the
+		// others, so it runs on its own deadline.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.timeout)
+		defer cancel()
+		return t.load(fctx, accountID)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return "", res.Err
+		}
+		return res.Val.(string), nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("token for account %d: %w", accountID, ctx.Err())
+	}
+}
+
+// cached returns the cached access token when it is good for longer than
+// the leeway.
+func (t *Tokens) cached(id int64) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.entries[id]
+	if e == nil || e.dead != nil || !t.fresh(e.access, e.expiry, e.stale) {
+		return "", false
+	}
+	return e.access, true
+}
+
+// fresh reports whether an access token can be handed out.
+func (t *Tokens) fresh(access string, expiry time.Time, stale string) bool {
+	return access != "" && access != stale && expiry.Sub(t.clock.Now()) > t.leeway
+}
+
+// Invalidate makes the next Token call for the account refresh, after the
+// upstream rejected its access token with a 401.
+func (t *Tokens) Invalidate(accountID int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.entries[accountID]; e != nil {
+		e.stale = e.access
+		e.access = ""
+	}
+}
+
+// Forget drops the cached tokens of an account, after it was removed or
+// changed outside this process.
+func (t *Tokens) Forget(accountID int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.entries, accountID)
+}
+
+// load runs inside the account's flight: it re-reads the cache and the
+// store (another flight or another process may have refreshed already) and
+// refreshes only when neither has a usable token.
+func (t *Tokens) load(ctx context.Context, id int64) (string, error) {
+	t.mu.Lock()
+	e := t.entries[id]
+	if e == nil {
+		e = &tokenEntry{}
+		t.entries[id] = e
+	}
+	if e.dead == nil && t.fresh(e.access, e.expiry, e.stale) {
+		tok := e.access
+		t.mu.Unlock()
+		return tok, nil
+	}
+	stale, dead, deadRefresh := e.stale, e.dead, e.deadRefresh
+	t.mu.Unlock()
+
+	acct, err := t.st.Account(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("token for account %d: %w", id, err)
+	}
+	if dead != nil && acct.RefreshToken == deadRefresh && acct.State != store.StateActive {
+		// Nothing changed since the account was marked: no new login yet.
+		return "", dead
+	}
+	switch acct.State {
+	case store.StateDisabled:
+		err := fmt.Errorf("token for account %d: %w", id, ErrDisabled)
+		t.markDead(id, err, acct.RefreshToken)
+		return "", err
+	case store.StateNeedsLogin:
+		if dead == nil || acct.RefreshToken == deadRefresh {
+			err := &NeedsLoginError{AccountID: id, Reason: acct.StateReason}
+			t.markDead(id, err, acct.RefreshToken)
+			return "", err
+		}
+		// A new refresh token arrived (a login or an import): try it.
+	}
+	if acct.RefreshToken == "" {
+		err := &NeedsLoginError{AccountID: id, Reason: "no refresh token stored"}
+		t.markDead(id, err, "")
+		return "", err
+	}
+	if t.fresh(acct.AccessToken, acct.AccessExpiry, stale) {
+		t.remember(id, acct.AccessToken, acct.AccessExpiry, acct.RefreshToken)
+		return acct.AccessToken, nil
+	}
+	return t.refresh(ctx, acct)
+}
+
+// refresh exchanges the account's refresh token for a new access token and
+// persists it.
+func (t *Tokens) refresh(ctx context.Context, acct store.Account) (string, error) {
+	tok, err := t.exchangeRefresh(ctx, acct.RefreshToken)
+	if err != nil {
+		if reason, ok := invalidGrant(err); ok {
+			return "", t.needsLogin(ctx, acct, reason)
+		}
+		return "", fmt.Errorf("refresh token for account %d: %w", acct.ID, err)
+	}
+	// Google normally returns no new refresh token (oauth2 then echoes the
+	// old one); store one only when it really changed.
+	newRefresh := ""
+	if tok.RefreshToken != "" && tok.RefreshToken != acct.RefreshToken {
+		newRefresh = tok.RefreshToken
+	}
+	if err := t.st.UpdateTokens(ctx, acct.ID, tok.AccessToken, tok.Expiry, newRefresh); err != nil {
+		return "", fmt.Errorf("save refreshed token for account %d: %w", acct.ID, err)
+	}
+	refresh := acct.RefreshToken
+	if newRefresh != "" {
+		refresh = newRefresh
+	}
+	t.remember(acct.ID, tok.AccessToken, tok.Expiry, refresh)
+	t.log.Info("access token refreshed", "account", acct.ID,
+		"expires_in", tok.Expiry.Sub(t.clock.Now()).Round(time.Second).String(),
+		"refresh_token_rotated", newRefresh != "")
+	return tok.AccessToken, nil
+}
+
+// needsLogin marks the account needs_login in the store and in the cache,
+// tells OnNeedsLogin, and returns the error for the callers.
+func (t *Tokens) needsLogin(ctx context.Context, acct store.Account, reason string) error {
+	nle := &NeedsLoginError{AccountID: acct.ID, Reason: reason}
+	t.markDead(acct.ID, nle, acct.RefreshToken)
+	t.log.Warn("refresh token rejected, account needs a new login", "account", acct.ID, "reason", reason)
+	if err := t.st.SetState(ctx, acct.ID, store.StateNeedsLogin, reason, "", t.clock.Now()); err != nil {
+		return errors.Join(nle, fmt.Errorf("mark account %d needs_login: %w", acct.ID, err))
+	}
+	if t.onNeedsLogin != nil {
+		t.onNeedsLogin(acct.ID, reason)
+	}
+	return nle
+}
+
+func (t *Tokens) remember(id int64, access string, expiry time.Time, refresh string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.entries[id] = &tokenEntry{access: access, expiry: expiry, refresh: refresh}
+}
+
+func (t *Tokens) markDead(id int64, err error, refresh string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.entries[id] = &tokenEntry{dead: err, deadRefresh: refresh}
+}
+
+// refreshed is the result of one refresh, with the expiry computed on the
+// injected clock.
+type refreshed struct {
+	AccessToken  string
+	RefreshToken string
+	Expiry       time.Time
+}
+
+// exchangeRefresh performs one refresh_token grant. Errors are redacted.
+func (t *Tokens) exchangeRefresh(ctx context.Context, refreshToken string) (refreshed, error) {
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, t.client)
+	start := t.clock.Now()
+	tok, err := t.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	if err != nil {
+		return refreshed{}, redactErr(err)
+	}
+	if tok.AccessToken == "" {
+		return refreshed{}, errors.New("token endpoint returned no access token")
+	}
+	return refreshed{
+		AccessToken:  tok.AccessToken,
+		RefreshToken: tok.RefreshToken,
+		Expiry:       tokenExpiry(tok, start),
+	}, nil
+}
+
+// tokenExpiry computes the expiry on quotatui's clock from expires_in;
+// oauth2 computes Expiry from the wall clock, which is wrong under a fake
+// or scaled clock. Without expires_in Google's usual hour is assumed.
+func tokenExpiry(tok *oauth2.Token, start time.Time) time.Time {
+	if tok.ExpiresIn > 0 {
+		return start.Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	return start.Add(time.Hour)
+}
+
+// invalidGrant reports whether err is the token endpoint's invalid_grant,
+// with a reason fit for the account's state.
+func invalidGrant(err error) (string, bool) {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+		return "", false
+	}
+	reason := "refresh token rejected by Google (invalid_grant)"
+	if re.ErrorDescription != "" {
+		reason += ": " + Redact(re.ErrorDescription)
+	}
+	return reason, true
+}
+
+// Verify checks a refresh token with one refresh and returns the access
+// token it yields. It touches no account and no cache: import and
+// add-token use it before anything is stored.
+func (t *Tokens) Verify(ctx context.Context, refreshToken string) (access string, expiry time.Time, err error) {
+	tok, err := t.exchangeRefresh(ctx, refreshToken)
+	if err != nil {
+		if reason, ok := invalidGrant(err); ok {
+			return "", time.Time{}, fmt.Errorf("verify refresh token: %s", reason)
+		}
+		return "", time.Time{}, fmt.Errorf("verify refresh token: %w", err)
+	}
+	return tok.AccessToken, tok.Expiry, nil
+}
+
+// Email returns the account email an access token belongs to, from the
+// userinfo endpoint.
+func (t *Tokens) Email(ctx context.Context, accessToken string) (string, error) {
+	return fetchEmail(ctx, t.client, t.cfg.UserInfoURL, accessToken)
+}
