@@ -1,0 +1,301 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Sample is one bucket's figure for one account, as written by
+// RecordSync and read back by Latest.
+type Sample struct {
+	AccountID int64
+	Family    string // cloudcode.Family.String()
+	Window    string // cloudcode.Window ("5h", "weekly")
+	Fraction  float64
+	ResetTime time.Time // zero when unknown
+	// LastSeen is when the figure was last observed. Latest sets it;
+	// RecordSync ignores it and uses its at argument.
+	LastSeen time.Time
+}
+
+// Point is one row of a bucket's history: the figure first seen At and
+// still seen at LastSeen. Rolled-up points stand for one hour (At is the
+// hour's start) and carry the hour's lowest fraction and last reset time.
+type Point struct {
+	At, LastSeen time.Time
+	Fraction     float64
+	ResetTime    time.Time
+	RolledUp     bool
+}
+
+// SkippedError reports the part of a batch that RecordSync or AddEvents
+// left out because its account no longer exists (deleted while a sync was
+// running). The rest of the batch was committed. It matches ErrNotFound
+// under errors.Is.
+type SkippedError struct {
+	Samples, Events int
+	AccountIDs      []int64 // the missing accounts, ascending
+}
+
+// Error describes what was skipped.
+func (e *SkippedError) Error() string {
+	return fmt.Sprintf("skipped %d samples and %d events of deleted accounts %v", e.Samples, e.Events, e.AccountIDs)
+}
+
+// Unwrap makes errors.Is(err, ErrNotFound) true.
+func (e *SkippedError) Unwrap() error { return ErrNotFound }
+
+// accountChecker remembers, within one transaction, which account ids exist.
+type accountChecker struct {
+	stmt    *sql.Stmt
+	known   map[int64]bool
+	skipped SkippedError
+}
+
+func newAccountChecker(ctx context.Context, tx *sql.Tx) (*accountChecker, error) {
+	stmt, err := tx.PrepareContext(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?)`)
+	if err != nil {
+		return nil, err
+	}
+	return &accountChecker{stmt: stmt, known: make(map[int64]bool)}, nil
+}
+
+func (c *accountChecker) exists(ctx context.Context, id int64) (bool, error) {
+	if ok, seen := c.known[id]; seen {
+		return ok, nil
+	}
+	var ok bool
+	if err := c.stmt.QueryRowContext(ctx, id).Scan(&ok); err != nil {
+		return false, fmt.Errorf("check account %d: %w", id, err)
+	}
+	c.known[id] = ok
+	if !ok {
+		c.skipped.AccountIDs = append(c.skipped.AccountIDs, id)
+	}
+	return ok, nil
+}
+
+// err returns the SkippedError when anything was skipped, else nil.
+func (c *accountChecker) err() error {
+	if c.skipped.Samples == 0 && c.skipped.Events == 0 {
+		return nil
+	}
+	e := c.skipped
+	slices.Sort(e.AccountIDs)
+	return &e
+}
+
+func (c *accountChecker) close() { c.stmt.Close() }
+
+// RecordSync writes one sync's samples and events in one transaction. A
+// sample adds a history row only when its fraction or reset time differs
+// from the newest row of its (account, family, window); otherwise that
+// row's last_seen moves to at. Events with a zero At get at; a zero at
+// means now.
+//
+// Samples and events of accounts that no longer exist are skipped: the
+// rest of the batch is committed and the returned error is a
+// *SkippedError (errors.Is(err, ErrNotFound)). Any other error writes
+// nothing. An invalid sample (no family or window, or a fraction that is
+// not a finite number) fails the whole batch, naming its index.
+func (s *Store) RecordSync(ctx context.Context, at time.Time, samples []Sample, events []Event) error {
+	if at.IsZero() {
+		at = s.now()
+	}
+	for i, smp := range samples {
+		if err := smp.validate(); err != nil {
+			return fmt.Errorf("store: record sync: sample %d: %w", i, err)
+		}
+	}
+	for i, e := range events {
+		if e.Kind == "" {
+			return fmt.Errorf("store: record sync: event %d: empty kind", i)
+		}
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: record sync: %w", err)
+	}
+	defer tx.Rollback()
+	check, err := newAccountChecker(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("store: record sync: %w", err)
+	}
+	defer check.close()
+	if len(samples) > 0 {
+		w, err := prepareHistoryWriter(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("store: record sync: %w", err)
+		}
+		defer w.close()
+		atMS := ms(at)
+		for i, smp := range samples {
+			ok, err := check.exists(ctx, smp.AccountID)
+			if err != nil {
+				return fmt.Errorf("store: record sync: sample %d: %w", i, err)
+			}
+			if !ok {
+				check.skipped.Samples++
+				continue
+			}
+			if err := w.record(ctx, smp, atMS); err != nil {
+				return fmt.Errorf("store: record sync: sample %d (account %d %s %s): %w", i, smp.AccountID, smp.Family, smp.Window, err)
+			}
+		}
+	}
+	if err := insertEvents(ctx, tx, check, events, at); err != nil {
+		return fmt.Errorf("store: record sync: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: record sync: commit: %w", err)
+	}
+	if err := check.err(); err != nil {
+		return fmt.Errorf("store: record sync: %w", err)
+	}
+	return nil
+}
+
+func (smp Sample) validate() error {
+	switch {
+	case strings.TrimSpace(smp.Family) == "":
+		return errors.New("empty family")
+	case strings.TrimSpace(smp.Window) == "":
+		return errors.New("empty window")
+	case math.IsNaN(smp.Fraction) || math.IsInf(smp.Fraction, 0):
+		return fmt.Errorf("fraction %v is not a number", smp.Fraction)
+	}
+	return nil
+}
+
+// historyWriter holds RecordSync's statements, prepared once per batch.
+type historyWriter struct {
+	latest, touch, insert, setLatest *sql.Stmt
+}
+
+func prepareHistoryWriter(ctx context.Context, tx *sql.Tx) (*historyWriter, error) {
+	w := &historyWriter{}
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&w.latest, `SELECT h.id, h.fraction, h.reset_time FROM quota_latest l JOIN quota_history h ON h.id = l.history_id
+			WHERE l.account_id = ? AND l.family = ? AND l.bucket = ?`},
+		{&w.touch, `UPDATE quota_history SET last_seen = max(last_seen, ?) WHERE id = ?`},
+		{&w.insert, `INSERT INTO quota_history (account_id, family, bucket, fraction, reset_time, at, last_seen)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&w.setLatest, `INSERT INTO quota_latest (account_id, family, bucket, history_id) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account_id, family, bucket) DO UPDATE SET history_id = excluded.history_id`},
+	} {
+		stmt, err := tx.PrepareContext(ctx, p.query)
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		*p.dst = stmt
+	}
+	return w, nil
+}
+
+func (w *historyWriter) close() {
+	for _, s := range []*sql.Stmt{w.latest, w.touch, w.insert, w.setLatest} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+func (w *historyWriter) record(ctx context.Context, smp Sample, atMS int64) error {
+	var id, reset int64
+	var fraction float64
+	err := w.latest.QueryRowContext(ctx, smp.AccountID, smp.Family, smp.Window).Scan(&id, &fraction, &reset)
+	switch {
+	case err == nil && fraction == smp.Fraction && reset == ms(smp.ResetTime):
+		if _, err := w.touch.ExecContext(ctx, atMS, id); err != nil {
+			return fmt.Errorf("update last seen: %w", err)
+		}
+		return nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("read latest: %w", err)
+	}
+	res, err := w.insert.ExecContext(ctx, smp.AccountID, smp.Family, smp.Window, smp.Fraction, ms(smp.ResetTime), atMS, atMS)
+	if err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	if id, err = res.LastInsertId(); err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	if _, err := w.setLatest.ExecContext(ctx, smp.AccountID, smp.Family, smp.Window, id); err != nil {
+		return fmt.Errorf("set latest: %w", err)
+	}
+	return nil
+}
+
+// History returns the points of one (account, family, window) series seen
+// since since, oldest first, raw and rolled-up alike. The point that was
+// current at since (first seen before it, still seen after) is included,
+// so a figure that has not changed for a day still shows.
+func (s *Store) History(ctx context.Context, accountID int64, family, window string, since time.Time) ([]Point, error) {
+	// Both halves are range scans of the (account, family, bucket, at) index.
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT at, last_seen, fraction, reset_time, rolled_up FROM (
+			SELECT at, last_seen, fraction, reset_time, rolled_up FROM quota_history
+			WHERE account_id = ?1 AND family = ?2 AND bucket = ?3 AND at < ?4
+			ORDER BY at DESC LIMIT 1)
+		WHERE last_seen >= ?4
+		UNION ALL
+		SELECT at, last_seen, fraction, reset_time, rolled_up FROM quota_history
+		WHERE account_id = ?1 AND family = ?2 AND bucket = ?3 AND at >= ?4
+		ORDER BY at`, accountID, family, window, ms(since))
+	if err != nil {
+		return nil, fmt.Errorf("store: history of account %d %s %s: %w", accountID, family, window, err)
+	}
+	defer rows.Close()
+	var out []Point
+	for rows.Next() {
+		var at, seen, reset int64
+		var p Point
+		if err := rows.Scan(&at, &seen, &p.Fraction, &reset, &p.RolledUp); err != nil {
+			return nil, fmt.Errorf("store: history of account %d %s %s: %w", accountID, family, window, err)
+		}
+		p.At, p.LastSeen, p.ResetTime = fromMS(at), fromMS(seen), fromMS(reset)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: history of account %d %s %s: %w", accountID, family, window, err)
+	}
+	return out, nil
+}
+
+// Latest returns the newest figure of every (account, family, window),
+// ordered by account, family and window. It reads the quota_latest table
+// that RecordSync maintains, never the history itself.
+func (s *Store) Latest(ctx context.Context) ([]Sample, error) {
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT l.account_id, l.family, l.bucket, h.fraction, h.reset_time, h.last_seen
+		FROM quota_latest l JOIN quota_history h ON h.id = l.history_id
+		ORDER BY l.account_id, l.family, l.bucket`)
+	if err != nil {
+		return nil, fmt.Errorf("store: latest: %w", err)
+	}
+	defer rows.Close()
+	var out []Sample
+	for rows.Next() {
+		var smp Sample
+		var reset, seen int64
+		if err := rows.Scan(&smp.AccountID, &smp.Family, &smp.Window, &smp.Fraction, &reset, &seen); err != nil {
+			return nil, fmt.Errorf("store: latest: %w", err)
+		}
+		smp.ResetTime, smp.LastSeen = fromMS(reset), fromMS(seen)
+		out = append(out, smp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: latest: %w", err)
+	}
+	return out, nil
+}

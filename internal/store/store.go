@@ -1,0 +1,354 @@
+// Package store keeps quotatui's state in one SQLite file: accounts and
+// their tokens and tiers, the quota history of every bucket, events and
+// counters. It uses modernc.org/sqlite (no cgo), WAL with one writer
+// connection beside a pool of readers, and embedded numbered migrations
+// tracked by PRAGMA user_version.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// ErrNotFound is returned (wrapped) when an account does not exist.
+var ErrNotFound = errors.New("not found")
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// busyTimeoutMS is how long a connection waits for a lock before SQLITE_BUSY.
+const busyTimeoutMS = 5000
+
+// dsnParams are applied by the driver on every new connection, so every
+// pooled connection gets them, not only the first one.
+var dsnParams = "?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")" +
+	"&_pragma=journal_mode(WAL)" +
+	"&_pragma=foreign_keys(1)" +
+	"&_pragma=synchronous(NORMAL)" +
+	"&_txlock=immediate"
+
+// Store is an open quotatui database. It is safe for concurrent use.
+type Store struct {
+	path  string
+	write *sql.DB // one connection: SQLite has one writer anyway, and this queues writers in Go instead of in busy retries
+	read  *sql.DB // WAL lets these read beside the writer
+	now   func() time.Time
+}
+
+// DefaultPath returns where the database lives by default:
+// $XDG_DATA_HOME/quotatui/quotatui.db, else ~/.local/share/quotatui/quotatui.db
+// (on macOS and Windows, under os.UserConfigDir).
+func DefaultPath() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "quotatui", "quotatui.db"), nil
+	}
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		d, err := os.UserConfigDir()
+		if err != nil {
+			return "", fmt.Errorf("store: default path: %w", err)
+		}
+		return filepath.Join(d, "quotatui", "quotatui.db"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("store: default path: %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "quotatui", "quotatui.db"), nil
+}
+
+// Open opens (creating if needed) the database at path, applies the
+// pending migrations and checks the connection settings. An empty path
+// means DefaultPath. The parent directory is created with mode 0700 and
+// the file with mode 0600 (a looser existing file is tightened). A
+// database written by a newer quotatui is refused without being modified.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		p, err := DefaultPath()
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	if strings.ContainsRune(path, '?') {
+		// The driver splits its DSN at the first '?'.
+		return nil, fmt.Errorf("store: open %s: path must not contain '?'", path)
+	}
+	migs, err := loadMigrations()
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	latest := migs[len(migs)-1].version
+	if err := prepareFile(path, latest); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+
+	s := &Store{path: path, now: time.Now}
+	if s.write, err = sql.Open("sqlite", path+dsnParams); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s.write.SetMaxOpenConns(1)
+	s.write.SetMaxIdleConns(1)
+	s.write.SetConnMaxLifetime(0)
+	s.write.SetConnMaxIdleTime(0)
+	if err := checkPragmas(ctx, s.write); err != nil {
+		s.write.Close()
+		return nil, fmt.Errorf("store: open %s: writer: %w", path, err)
+	}
+	if err := migrate(ctx, s.write, migs); err != nil {
+		s.write.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// Readers open after migration, so the file is already in WAL mode and
+	// their journal_mode pragma is a no-op that takes no lock.
+	if s.read, err = sql.Open("sqlite", path+dsnParams); err != nil {
+		s.write.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	s.read.SetMaxOpenConns(n)
+	s.read.SetMaxIdleConns(n)
+	if err := checkPragmas(ctx, s.read); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: open %s: reader: %w", path, err)
+	}
+	return s, nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes both connection pools. The WAL is checkpointed into the
+// main file when the last connection closes.
+func (s *Store) Close() error {
+	// Readers first: the writer's close then is the last one and
+	// checkpoints the WAL.
+	var errs []error
+	if s.read != nil {
+		errs = append(errs, s.read.Close())
+	}
+	if s.write != nil {
+		errs = append(errs, s.write.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// prepareFile creates the directory (0700) and the file (0600) before
+// SQLite does, so the file never exists with the umask's looser mode, and
+// tightens an existing looser file. It also reads the schema version from
+// the file header, so a newer database is refused before SQLite opens it
+// (opening in WAL mode could otherwise rewrite its header).
+func prepareFile(path string, known int) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file")
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			return fmt.Errorf("restrict file mode: %w", err)
+		}
+	}
+	if fi.Size() == 0 {
+		return nil
+	}
+	var hdr [100]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return fmt.Errorf("not an SQLite database (short header)")
+	}
+	if string(hdr[:16]) != "SQLite format 3\x00" {
+		return fmt.Errorf("not an SQLite database")
+	}
+	if v := int(int32(binary.BigEndian.Uint32(hdr[60:64]))); v > known {
+		return newerSchemaError(v, known)
+	}
+	return nil
+}
+
+func newerSchemaError(found, known int) error {
+	return fmt.Errorf("database was written by a newer quotatui (schema %d, this build knows %d)", found, known)
+}
+
+// checkPragmas verifies on one connection of db that the DSN pragmas took
+// effect; a driver that silently ignored them would lose foreign keys or
+// durability without anyone noticing.
+func checkPragmas(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	return checkConnPragmas(ctx, conn)
+}
+
+func checkConnPragmas(ctx context.Context, conn *sql.Conn) error {
+	want := []struct{ name, value string }{
+		{"journal_mode", "wal"},
+		{"foreign_keys", "1"},
+		{"busy_timeout", strconv.Itoa(busyTimeoutMS)},
+		{"synchronous", "1"}, // NORMAL
+	}
+	for _, w := range want {
+		var got string
+		if err := conn.QueryRowContext(ctx, "PRAGMA "+w.name).Scan(&got); err != nil {
+			return fmt.Errorf("read pragma %s: %w", w.name, err)
+		}
+		if !strings.EqualFold(got, w.value) {
+			return fmt.Errorf("pragma %s is %q, want %q", w.name, got, w.value)
+		}
+	}
+	return nil
+}
+
+// migration is one embedded migrations/NNNN_name.sql file.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads the embedded migrations in order and checks that
+// they are numbered 1, 2, 3... without gaps.
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var migs []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", e.Name())
+		}
+		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
+		}
+		migs = append(migs, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+	for i, m := range migs {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: expected version %d", m.name, i+1)
+		}
+	}
+	if len(migs) == 0 {
+		return nil, errors.New("no migrations embedded")
+	}
+	return migs, nil
+}
+
+// migrate applies every migration newer than the database's user_version,
+// each in its own transaction together with the user_version bump, so a
+// failed migration leaves the previous schema intact.
+func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
+	known := migs[len(migs)-1].version
+	current, err := userVersion(ctx, db)
+	if err != nil {
+		return err
+	}
+	if current > known {
+		return newerSchemaError(current, known)
+	}
+	for _, m := range migs {
+		if m.version <= current {
+			continue
+		}
+		if err := applyMigration(ctx, db, m, known); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, m migration, known int) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	// Another process may have migrated between our read and our
+	// BEGIN IMMEDIATE: read the version again under the write lock.
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("read user_version: %w", err)
+	}
+	if v > known {
+		return newerSchemaError(v, known)
+	}
+	if v >= m.version {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	// PRAGMA takes no bound parameters; the version is our own integer.
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(m.version)); err != nil {
+		return fmt.Errorf("set user_version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func userVersion(ctx context.Context, db *sql.DB) (int, error) {
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read user_version: %w", err)
+	}
+	return v, nil
+}
+
+// SchemaVersion reports the database's schema version (PRAGMA user_version).
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	v, err := userVersion(ctx, s.read)
+	if err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	return v, nil
+}
+
+// ms converts a time to Unix milliseconds; the zero time is stored as 0.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMS is the inverse of ms: 0 reads back as the zero time.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v)
+}
