@@ -232,6 +232,8 @@ type MonitorStats struct {
 	NextSync       time.Time
 	PerAccount     map[int64]AccountSyncStats
 	Cache          CacheStats
+	Monitoring     bool   // StartMonitor is running
+	ResyncDropped  uint64 // ResyncSoon requests dropped (queue full or no monitor)
 }
 
 // AccountSyncStats counts one account's syncs.
@@ -256,6 +258,14 @@ type SyncResult struct {
 	Took    time.Duration
 	OK      int
 	Errors  map[int64]error
+	// Skipped counts accounts not synced because they are disabled or
+	// need a new login.
+	Skipped int
+	// AccountTime is the sum of the per-account sync durations and Workers
+	// the pool size, so AccountTime / (Took × Workers) is the parallel
+	// efficiency.
+	AccountTime time.Duration
+	Workers     int
 }
 
 // Forecast projects when an (account, family) runs out at its current pace.

@@ -1,0 +1,235 @@
+package quota
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+)
+
+// The reasons a Check gives. They are constants so a cache-hit CheckQuota
+// builds no string.
+const (
+	ReasonDisabled           = "account disabled"
+	ReasonForbidden          = "account forbidden"
+	ReasonValidationRequired = "account needs verification"
+	ReasonNeedsLogin         = "account needs a new login"
+	ReasonExhaustedMark      = "quota exhausted (upstream 429)"
+	ReasonCooldown           = "cooling down after an upstream error"
+	ReasonExhausted          = "quota exhausted"
+	ReasonLowQuota           = "low quota"
+	ReasonUnknown            = "quota unknown"
+	ReasonUnknownFamily      = "model family not tracked"
+)
+
+// CheckQuota says whether accountID should be used for model now. A cache
+// hit answers from memory without allocating. On a miss or an expired entry
+// it syncs the account from the upstream once, however many callers miss at
+// the same moment, then answers. When that sync fails the Check still says
+// what is known (an account found forbidden is not Usable) and the error is
+// returned alongside it.
+func (m *Manager) CheckQuota(ctx context.Context, accountID int64, model string) (Check, error) {
+	a := m.lookup(accountID)
+	if a == nil {
+		return Check{}, fmt.Errorf("check quota of account %d: %w", accountID, ErrUnknownAccount)
+	}
+	idx := familyIndex(cloudcode.ModelFamily(model))
+	now := m.clock.Now()
+	s := a.snap.Load()
+	if idx < 0 {
+		m.hits.Add(1)
+		return decideUnknownFamily(s, now), nil
+	}
+	if exp := s.expires[idx]; !exp.IsZero() && now.Before(exp) || !syncable(s.status.State) {
+		m.hits.Add(1)
+		return decide(s, idx, model, now, m.opt.Thresholds), nil
+	}
+	m.misses.Add(1)
+	err := m.syncShared(ctx, a)
+	c := decide(a.snap.Load(), idx, model, m.clock.Now(), m.opt.Thresholds)
+	if err != nil {
+		return c, fmt.Errorf("check quota of account %d: %w", accountID, err)
+	}
+	return c, nil
+}
+
+// syncShared runs one SyncAccount for a however many callers ask at once.
+// The sync runs under its own context (bounded by AccountTimeout) so one
+// caller giving up does not fail the others; each caller waits on its own
+// context.
+func (m *Manager) syncShared(ctx context.Context, a *account) error {
+	ch := m.sf.DoChan(strconv.FormatInt(a.id, 10), func() (any, error) {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opt.AccountTimeout)
+		defer cancel()
+		out, err := m.syncOne(sctx, a)
+		m.persist(sctx, out)
+		return nil, err
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// syncable reports whether accounts in state are synced at all.
+func syncable(s AccountState) bool {
+	return s != StateDisabled && s != StateNeedsLogin
+}
+
+// stateReason returns the reason an account in state s cannot be used, or
+// "" when it can.
+func stateReason(s AccountState) string {
+	switch s {
+	case StateDisabled:
+		return ReasonDisabled
+	case StateForbidden:
+		return ReasonForbidden
+	case StateValidationRequired:
+		return ReasonValidationRequired
+	case StateNeedsLogin:
+		return ReasonNeedsLogin
+	default:
+		return ""
+	}
+}
+
+// decideUnknownFamily answers for a model outside every tracked family: only
+// the account's state matters.
+func decideUnknownFamily(s *snapshot, now time.Time) Check {
+	if r := stateReason(s.status.State); r != "" {
+		return Check{Decision: Unknown, Reason: r}
+	}
+	return Check{Decision: Unknown, Usable: true, Reason: ReasonUnknownFamily}
+}
+
+// decide computes the Check for model in family index idx from s. It must not
+// allocate: it runs on every cache hit.
+func decide(s *snapshot, idx int, model string, now time.Time, t Thresholds) Check {
+	fq := &s.status.Families[idx]
+	c := effective(fq, model)
+	c.Decision = MakeDecision(c.Remaining, t)
+	c.Usable = true
+	switch c.Decision {
+	case Exhausted:
+		c.Usable, c.Reason = false, ReasonExhausted
+	case LowQuota:
+		c.Reason = ReasonLowQuota
+	case Unknown:
+		c.Reason = ReasonUnknown
+	}
+	if mk := &s.status.Marks[idx]; mk.Kind != NoMark && mk.Until.After(now) {
+		c.Usable = false
+		if mk.Kind == ExhaustedMark {
+			// The upstream said the pool is spent: that outranks a figure
+			// polled before the 429.
+			c.Decision, c.Reason = Exhausted, ReasonExhaustedMark
+		} else {
+			c.Reason = ReasonCooldown
+		}
+		if mk.Until.After(c.ResetTime) {
+			c.ResetTime = mk.Until
+		}
+	}
+	if r := stateReason(s.status.State); r != "" {
+		c.Usable, c.Reason = false, r
+	}
+	return c
+}
+
+// effective returns the effective remaining fraction for model in fq: the
+// lowest of the model's own 5h figure and the family's 5h and weekly
+// buckets. Unknown figures are ignored; the result is unknown only when all
+// are. On a tie the weekly bucket is named the bottleneck, since it holds
+// longer.
+func effective(fq *FamilyQuota, model string) Check {
+	var c Check
+	if mq := modelQuota(fq, model); mq != nil {
+		consider(&c, mq.Remaining, cloudcode.Window5h, mq.ResetTime)
+	}
+	consider(&c, fq.FiveHour.Remaining, cloudcode.Window5h, fq.FiveHour.ResetTime)
+	consider(&c, fq.Weekly.Remaining, cloudcode.WindowWeekly, fq.Weekly.ResetTime)
+	return c
+}
+
+// consider makes f the effective figure of c when it is known and lower
+// (or equal and weekly).
+func consider(c *Check, f cloudcode.Fraction, w cloudcode.Window, reset time.Time) {
+	if !f.Known {
+		return
+	}
+	if !c.Remaining.Known || f.Value < c.Remaining.Value || f.Value == c.Remaining.Value && w == cloudcode.WindowWeekly {
+		c.Remaining, c.Bottleneck, c.ResetTime = f, w, reset
+	}
+}
+
+// modelQuota finds model's own entry in fq, ignoring a "models/" prefix and
+// case.
+func modelQuota(fq *FamilyQuota, model string) *cloudcode.ModelQuota {
+	model = strings.TrimPrefix(model, "models/")
+	for i := range fq.Models {
+		if strings.EqualFold(fq.Models[i].ID, model) {
+			return &fq.Models[i]
+		}
+	}
+	return nil
+}
+
+// CacheStats describes the quota cache now: live and expired entries, hits
+// and misses since the manager started.
+func (m *Manager) CacheStats() CacheStats {
+	now := m.clock.Now()
+	var cs CacheStats
+	for _, a := range *m.accts.Load() {
+		s := a.snap.Load()
+		for _, exp := range s.expires {
+			switch {
+			case exp.IsZero():
+			case now.Before(exp):
+				cs.Active++
+			default:
+				cs.Expired++
+			}
+		}
+	}
+	cs.Hits, cs.Misses = m.hits.Load(), m.misses.Load()
+	if total := cs.Hits + cs.Misses; total > 0 {
+		cs.HitRatio = float64(cs.Hits) / float64(total)
+	}
+	return cs
+}
+
+// cleanExpired drops cache entries past their TTL and marks past their
+// until-time. The last known figures stay on display.
+func (m *Manager) cleanExpired() (removed int) {
+	now := m.clock.Now()
+	for _, a := range *m.accts.Load() {
+		s := a.snap.Load()
+		stale := false
+		for i := range s.expires {
+			if !s.expires[i].IsZero() && !now.Before(s.expires[i]) ||
+				s.status.Marks[i].Kind != NoMark && !s.status.Marks[i].Until.After(now) {
+				stale = true
+			}
+		}
+		if !stale {
+			continue
+		}
+		a.update(func(s *snapshot) {
+			for i := range s.expires {
+				if !s.expires[i].IsZero() && !now.Before(s.expires[i]) {
+					s.expires[i] = time.Time{}
+					removed++
+				}
+				if s.status.Marks[i].Kind != NoMark && !s.status.Marks[i].Until.After(now) {
+					s.status.Marks[i] = Mark{}
+				}
+			}
+		})
+	}
+	return removed
+}

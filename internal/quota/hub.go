@@ -1,0 +1,176 @@
+package quota
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/quotatui/quotatui/internal/store"
+)
+
+// maxPendingEvents bounds the events waiting to be written to the store;
+// beyond it the oldest unwritten events are kept and new ones dropped.
+const maxPendingEvents = 4096
+
+// hub fans updates out to subscribers without ever blocking the publisher,
+// and queues events for batched persistence.
+type hub struct {
+	mu    sync.RWMutex
+	feeds map[*Feed]struct{}
+
+	pendMu      sync.Mutex
+	pending     []Event
+	pendDropped atomic.Uint64
+}
+
+func (h *hub) init() {
+	h.feeds = map[*Feed]struct{}{}
+}
+
+// Feed is one subscriber's view of the manager's updates. Changed is a
+// coalescing signal (read the new state with GetAllQuotas); Events carries
+// discrete events through a bounded buffer that drops and counts when full.
+type Feed struct {
+	h       *hub
+	changed chan struct{}
+	events  chan Event
+	dropped atomic.Uint64
+	once    sync.Once
+}
+
+// Subscribe returns a new Feed. Close it when done.
+func (m *Manager) Subscribe() *Feed {
+	f := &Feed{
+		h:       &m.hub,
+		changed: make(chan struct{}, 1),
+		events:  make(chan Event, m.opt.EventBuffer),
+	}
+	m.hub.mu.Lock()
+	m.hub.feeds[f] = struct{}{}
+	m.hub.mu.Unlock()
+	return f
+}
+
+// Changed is signalled when any account's Status changed. Signals coalesce:
+// one receive may stand for many changes.
+func (f *Feed) Changed() <-chan struct{} { return f.changed }
+
+// Events returns the discrete events. It is closed by Close.
+func (f *Feed) Events() <-chan Event { return f.events }
+
+// Dropped counts the events this feed lost because its buffer was full.
+func (f *Feed) Dropped() uint64 { return f.dropped.Load() }
+
+// Close unsubscribes f and closes its channels. It is safe to call more
+// than once.
+func (f *Feed) Close() {
+	f.once.Do(func() {
+		f.h.mu.Lock()
+		delete(f.h.feeds, f)
+		close(f.changed)
+		close(f.events)
+		f.h.mu.Unlock()
+	})
+}
+
+// signal tells every subscriber that some Status changed.
+func (h *hub) signal() {
+	h.mu.RLock()
+	for f := range h.feeds {
+		select {
+		case f.changed <- struct{}{}:
+		default: // a signal is already waiting: coalesce
+		}
+	}
+	h.mu.RUnlock()
+}
+
+// broadcast sends e to every subscriber without blocking.
+func (h *hub) broadcast(e Event) {
+	h.mu.RLock()
+	for f := range h.feeds {
+		select {
+		case f.events <- e:
+		default:
+			f.dropped.Add(1)
+		}
+	}
+	h.mu.RUnlock()
+}
+
+// Publish sends e to every subscriber and queues it for the store. It never
+// blocks. The proxy publishes its account switches through it. Queued
+// events are written with the next sync or by the monitor every few
+// seconds.
+func (m *Manager) Publish(e Event) {
+	if e.At.IsZero() {
+		e.At = m.clock.Now()
+	}
+	if e.Account == "" && e.AccountID != 0 {
+		if a := m.lookup(e.AccountID); a != nil {
+			e.Account = a.snap.Load().status.Label
+		}
+	}
+	m.hub.broadcast(e)
+	if persisted(e.Kind) {
+		m.hub.queue(e)
+	}
+}
+
+// persisted reports whether events of kind k are kept in the store. Sync
+// start/finish and quota changes are too frequent to be worth keeping.
+func persisted(k EventKind) bool {
+	switch k {
+	case EventSyncStarted, EventSyncFinished, EventQuotaChanged:
+		return false
+	}
+	return true
+}
+
+// queue adds e to the events awaiting persistence.
+func (h *hub) queue(e Event) {
+	h.pendMu.Lock()
+	if len(h.pending) < maxPendingEvents {
+		h.pending = append(h.pending, e)
+	} else {
+		h.pendDropped.Add(1)
+	}
+	h.pendMu.Unlock()
+}
+
+// takePending removes and returns the events awaiting persistence.
+func (h *hub) takePending() []Event {
+	h.pendMu.Lock()
+	p := h.pending
+	h.pending = nil
+	h.pendMu.Unlock()
+	return p
+}
+
+// flushEvents writes the queued events to the store.
+func (m *Manager) flushEvents(ctx context.Context) {
+	p := m.hub.takePending()
+	if len(p) == 0 {
+		return
+	}
+	if err := m.st.AddEvents(ctx, toStoreEvents(p)); err != nil {
+		m.log.Warn("quota: persist events", "count", len(p), "err", err)
+	}
+}
+
+// toStoreEvents converts events to their stored form.
+func toStoreEvents(es []Event) []store.Event {
+	out := make([]store.Event, len(es))
+	for i, e := range es {
+		fam := ""
+		if e.Family != 0 {
+			fam = e.Family.String()
+		}
+		out[i] = store.Event{At: e.At, AccountID: e.AccountID, Kind: e.Kind.String(), Family: fam, Message: e.Message}
+	}
+	return out
+}
+
+// PendingDropped counts events that were not persisted because the queue
+// awaiting the store was full.
+func (m *Manager) PendingDropped() uint64 { return m.hub.pendDropped.Load() }

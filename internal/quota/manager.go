@@ -1,0 +1,335 @@
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/quotatui/quotatui/internal/clock"
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/store"
+)
+
+// Upstream is the part of the Cloud Code client the manager uses.
+// *cloudcode.Client satisfies it.
+type Upstream interface {
+	LoadCodeAssist(ctx context.Context, accessToken string) (*cloudcode.Subscription, error)
+	FetchAvailableModels(ctx context.Context, accessToken, project string) (*cloudcode.ModelCatalog, error)
+	RetrieveUserQuotaSummary(ctx context.Context, accessToken, project string) (*cloudcode.QuotaSummary, error)
+}
+
+// TokenSource hands out access tokens per account. *auth.Tokens satisfies it.
+type TokenSource interface {
+	Token(ctx context.Context, accountID int64) (string, error)
+	// Invalidate makes the next Token refresh (after a 401).
+	Invalidate(accountID int64)
+}
+
+// needsLogin is how the manager recognises a token source's "this account
+// needs a new login" error (auth.NeedsLoginError) without importing auth.
+type needsLogin interface {
+	NeedsLogin() bool
+}
+
+// storeAPI is the part of *store.Store the manager uses; tests may fake it.
+type storeAPI interface {
+	Accounts(ctx context.Context) ([]store.Account, error)
+	SetState(ctx context.Context, id int64, state store.AccountState, reason, validationURL string, at time.Time) error
+	SetTier(ctx context.Context, id int64, projectID, tierID, tierName, tier string, checkedAt time.Time) error
+	ClearTierCache(ctx context.Context) error
+	RecordSync(ctx context.Context, at time.Time, samples []store.Sample, events []store.Event) error
+	History(ctx context.Context, accountID int64, family, window string, since time.Time) ([]store.Point, error)
+	Compact(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) error
+	AddEvents(ctx context.Context, events []store.Event) error
+	Events(ctx context.Context, accountID int64, limit int) ([]store.Event, error)
+}
+
+// Options configure a Manager. Zero fields take the defaults named on each.
+type Options struct {
+	Clock          clock.Clock   // clock.Real{}
+	Thresholds     Thresholds    // DefaultThresholds (used when Low is 0)
+	CacheTTL       time.Duration // 5m
+	TierTTL        time.Duration // 24h
+	AccountTimeout time.Duration // 30s per account and sync
+	Interval       time.Duration // 5m between monitor syncs
+	Concurrency    int           // 16 accounts synced at once
+	EventBuffer    int           // 256 events per subscriber
+	Logger         *slog.Logger  // slog.Default(); tokens are never logged
+	// Retention is how long quota history is kept by the monitor's hourly
+	// compaction (720h); RollupAfter is the age past which history is rolled
+	// up per hour (24h).
+	Retention   time.Duration
+	RollupAfter time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Thresholds == (Thresholds{}) {
+		o.Thresholds = DefaultThresholds
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = 5 * time.Minute
+	}
+	if o.TierTTL <= 0 {
+		o.TierTTL = 24 * time.Hour
+	}
+	if o.AccountTimeout <= 0 {
+		o.AccountTimeout = 30 * time.Second
+	}
+	if o.Interval <= 0 {
+		o.Interval = 5 * time.Minute
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.EventBuffer <= 0 {
+		o.EventBuffer = 256
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Retention <= 0 {
+		o.Retention = 720 * time.Hour
+	}
+	if o.RollupAfter <= 0 {
+		o.RollupAfter = 24 * time.Hour
+	}
+	return o
+}
+
+// ErrUnknownAccount is returned for an account id the manager does not know.
+var ErrUnknownAccount = errors.New("unknown account")
+
+// ErrNotSyncable is returned by SyncAccount for an account that is disabled
+// or needs a new login: it is skipped until its state changes.
+var ErrNotSyncable = errors.New("account is disabled or needs a new login")
+
+// Manager is the quota engine: a cache of every account's quota per family,
+// the syncs that fill it, the marks the proxy sets, the event hub and the
+// background monitor. It is safe for concurrent use.
+type Manager struct {
+	up     Upstream
+	tokens TokenSource
+	st     storeAPI
+	opt    Options
+	clock  clock.Clock
+	log    *slog.Logger
+
+	// accts is a copy-on-write map so the hot path reads it without a lock.
+	accts    atomic.Pointer[map[int64]*account]
+	reloadMu sync.Mutex
+
+	hits   atomic.Uint64
+	misses atomic.Uint64
+
+	sf singleflight.Group
+
+	hub hub
+
+	mon monitorState
+}
+
+// account holds one account's state. Readers load snap; writers hold mu,
+// copy the snapshot, change the copy and store it.
+type account struct {
+	id       int64
+	mu       sync.Mutex
+	snap     atomic.Pointer[snapshot]
+	lastUsed atomic.Int64 // unix nanoseconds; 0 = never
+
+	// Guarded by mu.
+	episodes [len(cloudcode.Families)]episode
+	stats    AccountSyncStats
+}
+
+// snapshot is an immutable view of one account.
+type snapshot struct {
+	status Status
+	// expires is when each family's cache entry stops answering CheckQuota;
+	// zero means there is no entry (never fetched, cleared or cleaned up).
+	// status.Families keeps the last known figures for display either way.
+	expires       [len(cloudcode.Families)]time.Time
+	tierCheckedAt time.Time
+}
+
+// episode remembers which warnings fired for an (account, family) so each
+// fires once per episode.
+type episode struct {
+	lowFired       bool
+	exhaustedFired bool
+	resetTime      time.Time        // bottleneck reset at the last sync
+	bottleneck     cloudcode.Window // the window resetTime belongs to
+}
+
+// NewManager returns a Manager for the accounts in st. It starts no
+// goroutine: call StartMonitor for background syncs.
+func NewManager(ctx context.Context, up Upstream, tokens TokenSource, st *store.Store, opt Options) (*Manager, error) {
+	if st == nil {
+		return nil, errors.New("quota: nil store")
+	}
+	return newManager(ctx, up, tokens, st, opt)
+}
+
+func newManager(ctx context.Context, up Upstream, tokens TokenSource, st storeAPI, opt Options) (*Manager, error) {
+	if up == nil || tokens == nil {
+		return nil, errors.New("quota: nil upstream or token source")
+	}
+	opt = opt.withDefaults()
+	m := &Manager{up: up, tokens: tokens, st: st, opt: opt, clock: opt.Clock, log: opt.Logger}
+	empty := map[int64]*account{}
+	m.accts.Store(&empty)
+	m.hub.init()
+	m.mon.init()
+	if err := m.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Reload re-reads the accounts from the store (after a login, an import or a
+// removal). Cached quota and marks of accounts that remain are kept.
+func (m *Manager) Reload(ctx context.Context) error {
+	rows, err := m.st.Accounts(ctx)
+	if err != nil {
+		return fmt.Errorf("quota: load accounts: %w", err)
+	}
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
+	old := *m.accts.Load()
+	next := make(map[int64]*account, len(rows))
+	for _, r := range rows {
+		a := old[r.ID]
+		if a == nil {
+			a = &account{id: r.ID}
+			a.snap.Store(&snapshot{status: Status{AccountID: r.ID}})
+			for i, f := range cloudcode.Families {
+				a.snap.Load().status.Families[i].Family = f
+			}
+		}
+		a.update(func(s *snapshot) { applyAccountRow(s, r) })
+		next[r.ID] = a
+	}
+	m.accts.Store(&next)
+	m.hub.signal()
+	return nil
+}
+
+// applyAccountRow copies the store's view of an account into s. Tokens are
+// deliberately not kept: the TokenSource owns them.
+func applyAccountRow(s *snapshot, r store.Account) {
+	st := &s.status
+	st.Email = r.Email
+	st.Label = r.Label
+	if st.Label == "" {
+		st.Label = r.Email
+	}
+	st.ProjectID = r.ProjectID
+	st.TierID = r.TierID
+	st.TierName = r.TierName
+	st.Tier = cloudcode.ParseTier(r.Tier)
+	if r.Tier == "" && r.TierID != "" {
+		st.Tier = cloudcode.NormalizeTier(r.TierID, r.TierName)
+	}
+	st.State = AccountState(r.State)
+	if st.State == "" {
+		st.State = StateActive
+	}
+	st.StateReason = r.StateReason
+	st.ValidationURL = r.ValidationURL
+	s.tierCheckedAt = r.TierCheckedAt
+}
+
+// update replaces a's snapshot with a modified copy. The caller must not
+// hold a.mu.
+func (a *account) update(fn func(s *snapshot)) {
+	a.mu.Lock()
+	a.updateLocked(fn)
+	a.mu.Unlock()
+}
+
+// updateLocked is update for a caller that holds a.mu.
+func (a *account) updateLocked(fn func(s *snapshot)) {
+	next := *a.snap.Load()
+	fn(&next)
+	a.snap.Store(&next)
+}
+
+// lookup returns the account with id, or nil.
+func (m *Manager) lookup(id int64) *account {
+	return (*m.accts.Load())[id]
+}
+
+// sortedAccounts returns every account ordered by id.
+func (m *Manager) sortedAccounts() []*account {
+	all := *m.accts.Load()
+	out := make([]*account, 0, len(all))
+	for _, a := range all {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// statusOf returns a copy of the account's status with the marks that are
+// still in force and its last-used time.
+func (m *Manager) statusOf(a *account, now time.Time) Status {
+	st := a.snap.Load().status
+	for i := range st.Marks {
+		if !st.Marks[i].Until.After(now) {
+			st.Marks[i] = Mark{}
+		}
+	}
+	if n := a.lastUsed.Load(); n != 0 {
+		st.LastUsed = time.Unix(0, n)
+	}
+	return st
+}
+
+// GetAllQuotas returns a snapshot of every account, ordered by id. It does
+// no I/O.
+func (m *Manager) GetAllQuotas() []Status {
+	now := m.clock.Now()
+	accts := m.sortedAccounts()
+	out := make([]Status, len(accts))
+	for i, a := range accts {
+		out[i] = m.statusOf(a, now)
+	}
+	return out
+}
+
+// Account returns a snapshot of one account and whether it exists.
+func (m *Manager) Account(accountID int64) (Status, bool) {
+	a := m.lookup(accountID)
+	if a == nil {
+		return Status{}, false
+	}
+	return m.statusOf(a, m.clock.Now()), true
+}
+
+// ClearCache drops every cached quota entry, so the next CheckQuota of each
+// account asks the upstream. The last known figures stay on display.
+func (m *Manager) ClearCache() {
+	for _, a := range *m.accts.Load() {
+		a.update(func(s *snapshot) { s.expires = [len(cloudcode.Families)]time.Time{} })
+	}
+	m.hub.signal()
+}
+
+// familyIndex returns f's index in cloudcode.Families, or -1.
+func familyIndex(f cloudcode.Family) int {
+	for i, g := range cloudcode.Families {
+		if g == f {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,207 @@
+package quota
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// The monitor's housekeeping cadence and the resync queue's bound.
+const (
+	flushEvery    = 5 * time.Second
+	compactEvery  = time.Hour
+	resyncQueue   = 64
+	resyncWorkers = 4
+)
+
+// ErrMonitorRunning is returned by StartMonitor when a monitor already runs.
+var ErrMonitorRunning = errors.New("quota: monitor already running")
+
+// monitorState is the monitor's bookkeeping, guarded by mu.
+type monitorState struct {
+	mu         sync.Mutex
+	running    bool
+	syncing    bool
+	syncsRun   int64
+	lastStart  time.Time
+	lastTook   time.Duration
+	lastOK     int
+	lastErrors int
+	next       time.Time
+
+	resync  chan int64         // nil unless the monitor runs
+	queued  map[int64]struct{} // ids in resync, to deduplicate
+	dropped uint64             // resync requests dropped
+}
+
+func (s *monitorState) init() {
+	s.queued = map[int64]struct{}{}
+}
+
+func (s *monitorState) syncStarted(at time.Time) {
+	s.mu.Lock()
+	s.syncing = true
+	s.lastStart = at
+	s.mu.Unlock()
+}
+
+func (s *monitorState) syncFinished(r SyncResult) {
+	s.mu.Lock()
+	s.syncing = false
+	s.syncsRun++
+	s.lastTook = r.Took
+	s.lastOK = r.OK
+	s.lastErrors = len(r.Errors)
+	s.mu.Unlock()
+}
+
+// StartMonitor runs the background monitor until ctx ends: a SyncAll at
+// once, then every interval (Options.Interval when interval ≤ 0) with ±10 %
+// jitter; ResyncSoon requests; writing queued events every few seconds; and
+// an hourly store compaction. It returns nil once everything it started has
+// stopped, or ErrMonitorRunning if another monitor runs.
+func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		interval = m.opt.Interval
+	}
+	resync := make(chan int64, resyncQueue)
+	m.mon.mu.Lock()
+	if m.mon.running {
+		m.mon.mu.Unlock()
+		return ErrMonitorRunning
+	}
+	m.mon.running, m.mon.resync = true, resync
+	m.mon.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for range min(resyncWorkers, m.opt.Concurrency) {
+		wg.Go(func() { m.serveResyncs(ctx, resync) })
+	}
+	wg.Go(func() { m.housekeep(ctx) })
+
+	for {
+		m.SyncAll(ctx)
+		d := jitter(interval)
+		m.mon.mu.Lock()
+		m.mon.next = m.clock.Now().Add(d)
+		m.mon.mu.Unlock()
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+			continue
+		case <-ctx.Done():
+			t.Stop()
+		}
+		break
+	}
+	wg.Wait()
+
+	m.mon.mu.Lock()
+	m.mon.running, m.mon.resync, m.mon.next = false, nil, time.Time{}
+	clear(m.mon.queued)
+	m.mon.mu.Unlock()
+	// Events published while stopping still reach the store.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	m.flushEvents(wctx)
+	cancel()
+	return nil
+}
+
+// jitter spreads d by ±10 % so many instances do not sync in step.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
+}
+
+// serveResyncs syncs the accounts ResyncSoon queued until ctx ends.
+func (m *Manager) serveResyncs(ctx context.Context, resync <-chan int64) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-resync:
+			// Unqueue first: a request made during the sync queues another.
+			m.mon.mu.Lock()
+			delete(m.mon.queued, id)
+			m.mon.mu.Unlock()
+			if a := m.lookup(id); a != nil && syncable(a.snap.Load().status.State) {
+				if err := m.syncShared(ctx, a); err != nil {
+					m.log.Debug("quota: resync", "account", id, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// housekeep writes queued events, cleans the cache and compacts the store
+// until ctx ends.
+func (m *Manager) housekeep(ctx context.Context) {
+	flush := time.NewTicker(flushEvery)
+	defer flush.Stop()
+	compact := time.NewTicker(compactEvery)
+	defer compact.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-flush.C:
+			m.flushEvents(ctx)
+			m.cleanExpired()
+		case <-compact.C:
+			if err := m.st.Compact(ctx, m.clock.Now(), m.opt.RollupAfter, m.opt.Retention); err != nil && ctx.Err() == nil {
+				m.log.Warn("quota: compact history", "err", err)
+			}
+		}
+	}
+}
+
+// ResyncSoon asks the monitor to sync the account in the background soon,
+// for example after a bare 429 that may or may not mean exhaustion. Requests
+// are deduplicated and the queue is bounded; a request that does not fit,
+// or any request while no monitor runs, is dropped (counted in
+// MonitorStats.ResyncDropped), so it never blocks and never leaks.
+func (m *Manager) ResyncSoon(accountID int64) {
+	m.mon.mu.Lock()
+	defer m.mon.mu.Unlock()
+	if m.mon.resync == nil {
+		m.mon.dropped++
+		return
+	}
+	if _, ok := m.mon.queued[accountID]; ok {
+		return
+	}
+	select {
+	case m.mon.resync <- accountID:
+		m.mon.queued[accountID] = struct{}{}
+	default:
+		m.mon.dropped++
+	}
+}
+
+// MonitorStats describes the monitor's runs, each account's sync counts and
+// the cache.
+func (m *Manager) MonitorStats() MonitorStats {
+	m.mon.mu.Lock()
+	ms := MonitorStats{
+		SyncsRun:       m.mon.syncsRun,
+		Running:        m.mon.syncing,
+		LastSyncStart:  m.mon.lastStart,
+		LastSyncTook:   m.mon.lastTook,
+		LastSyncOK:     m.mon.lastOK,
+		LastSyncErrors: m.mon.lastErrors,
+		NextSync:       m.mon.next,
+		ResyncDropped:  m.mon.dropped,
+		Monitoring:     m.mon.running,
+	}
+	m.mon.mu.Unlock()
+	accts := *m.accts.Load()
+	ms.PerAccount = make(map[int64]AccountSyncStats, len(accts))
+	for id, a := range accts {
+		a.mu.Lock()
+		ms.PerAccount[id] = a.stats
+		a.mu.Unlock()
+	}
+	ms.Cache = m.CacheStats()
+	return ms
+}

@@ -1,0 +1,57 @@
+package quota
+
+import (
+	"sort"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+)
+
+// Rank orders every account for model, best first: usable accounts first;
+// then by tier (ULTRA > PRO > FREE > UNKNOWN); then by effective remaining
+// for the model (known before unknown, more first); then least recently
+// used; then by account id, so the order is deterministic. It reads the
+// last known figures (even past their cache TTL) and does no I/O.
+func (m *Manager) Rank(model string) []Candidate {
+	idx := familyIndex(cloudcode.ModelFamily(model))
+	now := m.clock.Now()
+	accts := m.sortedAccounts()
+	out := make([]Candidate, 0, len(accts))
+	for _, a := range accts {
+		s := a.snap.Load()
+		var c Check
+		if idx < 0 {
+			c = decideUnknownFamily(s, now)
+		} else {
+			c = decide(s, idx, model, now, m.opt.Thresholds)
+		}
+		cand := Candidate{AccountID: a.id, Label: s.status.Label, Tier: s.status.Tier, Check: c}
+		if n := a.lastUsed.Load(); n != 0 {
+			cand.LastUsed = time.Unix(0, n)
+		}
+		out = append(out, cand)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return rankLess(&out[i], &out[j]) })
+	return out
+}
+
+// rankLess reports whether a ranks before b.
+func rankLess(a, b *Candidate) bool {
+	if a.Check.Usable != b.Check.Usable {
+		return a.Check.Usable
+	}
+	if a.Tier != b.Tier {
+		return a.Tier > b.Tier
+	}
+	ra, rb := a.Check.Remaining, b.Check.Remaining
+	if ra.Known != rb.Known {
+		return ra.Known
+	}
+	if ra.Known && ra.Value != rb.Value {
+		return ra.Value > rb.Value
+	}
+	if !a.LastUsed.Equal(b.LastUsed) {
+		return a.LastUsed.Before(b.LastUsed)
+	}
+	return a.AccountID < b.AccountID
+}

@@ -1,0 +1,519 @@
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/store"
+)
+
+// storeWriteTimeout bounds a store write made after a sync, which runs on a
+// context detached from the sync's (a timed-out sync must still record why).
+const storeWriteTimeout = 10 * time.Second
+
+// failureBackoff is how long a failed sync keeps answering CheckQuota from
+// what is known before the next miss asks the upstream again, so a broken
+// upstream is not asked once per request.
+const failureBackoff = 30 * time.Second
+
+// syncOutput is what one account's sync leaves to persist.
+type syncOutput struct {
+	samples []store.Sample
+	events  []Event // already broadcast; still to be written
+}
+
+// fetched is one account's upstream answers.
+type fetched struct {
+	catalog *cloudcode.ModelCatalog
+	summary *cloudcode.QuotaSummary
+}
+
+// SyncAccount fetches accountID's tier (when its 24 h cache is stale) and
+// quota from the upstream, updates the cache, publishes the transitions and
+// records the history. Concurrent calls for one account share one sync.
+// Disabled accounts and accounts that need a new login are not synced
+// (ErrNotSyncable).
+func (m *Manager) SyncAccount(ctx context.Context, accountID int64) error {
+	a := m.lookup(accountID)
+	if a == nil {
+		return fmt.Errorf("sync account %d: %w", accountID, ErrUnknownAccount)
+	}
+	return m.syncShared(ctx, a)
+}
+
+// persist writes one sync's samples and events, with any events queued by
+// Publish, in one transaction.
+func (m *Manager) persist(ctx context.Context, out syncOutput) {
+	events := append(out.events, m.hub.takePending()...)
+	if len(out.samples) == 0 && len(events) == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	defer cancel()
+	if err := m.st.RecordSync(wctx, m.clock.Now(), out.samples, toStoreEvents(events)); err != nil {
+		m.log.Warn("quota: record sync", "samples", len(out.samples), "events", len(events), "err", err)
+	}
+}
+
+// withToken runs fn with the account's access token. After a 401 it
+// invalidates the token and runs fn once more with a fresh one.
+func (m *Manager) withToken(ctx context.Context, id int64, fn func(tok string) error) error {
+	for attempt := 0; ; attempt++ {
+		tok, err := m.tokens.Token(ctx, id)
+		if err != nil {
+			return fmt.Errorf("access token: %w", err)
+		}
+		err = fn(tok)
+		var ue *cloudcode.UnauthorizedError
+		if attempt == 0 && errors.As(err, &ue) {
+			m.tokens.Invalidate(id)
+			continue
+		}
+		return err
+	}
+}
+
+// syncOne syncs one account under ctx, which the caller bounds. It updates
+// the cache and account state and broadcasts events; the caller persists
+// the output.
+func (m *Manager) syncOne(ctx context.Context, a *account) (syncOutput, error) {
+	var out syncOutput
+	if !syncable(a.snap.Load().status.State) {
+		return out, fmt.Errorf("sync account %d: %w", a.id, ErrNotSyncable)
+	}
+	var data fetched
+	err := m.withToken(ctx, a.id, func(tok string) error {
+		sub, err := m.tierFor(ctx, a, tok, &out.events)
+		if err != nil {
+			return err
+		}
+		data, err = m.fetchQuota(ctx, tok, sub.ProjectID)
+		return err
+	})
+	now := m.clock.Now()
+	if err != nil {
+		m.syncFailed(ctx, a, err, now, &out.events)
+		return out, fmt.Errorf("sync account %d: %w", a.id, err)
+	}
+	out.samples = m.syncSucceeded(ctx, a, data, now, &out.events)
+	return out, nil
+}
+
+// fetchQuota asks for the model catalogue and the quota summary at once, so
+// a sync costs one round trip after the tier is known.
+func (m *Manager) fetchQuota(ctx context.Context, tok, project string) (fetched, error) {
+	var (
+		f      fetched
+		catErr error
+		wg     sync.WaitGroup
+	)
+	wg.Go(func() {
+		f.catalog, catErr = m.up.FetchAvailableModels(ctx, tok, project)
+	})
+	summary, sumErr := m.up.RetrieveUserQuotaSummary(ctx, tok, project)
+	wg.Wait()
+	f.summary = summary
+	if catErr != nil {
+		return fetched{}, fmt.Errorf("fetch available models: %w", catErr)
+	}
+	if sumErr != nil {
+		return fetched{}, fmt.Errorf("retrieve quota summary: %w", sumErr)
+	}
+	return f, nil
+}
+
+// tierFor returns the account's subscription: from the cache while it is
+// younger than TierTTL, else from loadCodeAssist, persisted in the store.
+// A tier change is appended to events and broadcast.
+func (m *Manager) tierFor(ctx context.Context, a *account, tok string, events *[]Event) (cloudcode.Subscription, error) {
+	now := m.clock.Now()
+	s := a.snap.Load()
+	if !s.tierCheckedAt.IsZero() && now.Sub(s.tierCheckedAt) < m.opt.TierTTL && s.status.ProjectID != "" {
+		return subscriptionOf(&s.status), nil
+	}
+	sub, err := m.up.LoadCodeAssist(ctx, tok)
+	if err != nil {
+		return cloudcode.Subscription{}, fmt.Errorf("load code assist: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	defer cancel()
+	if err := m.st.SetTier(wctx, a.id, sub.ProjectID, sub.TierID, sub.TierName, sub.Tier.String(), now); err != nil {
+		// Not fatal: the tier is cached in memory and asked again next time.
+		m.log.Warn("quota: persist tier", "account", a.id, "err", err)
+	}
+	var changed *Event
+	a.update(func(s *snapshot) {
+		st := &s.status
+		if st.TierID != "" && st.TierID != sub.TierID {
+			changed = &Event{At: now, Kind: EventTierChanged, AccountID: a.id, Account: st.Label,
+				Message: fmt.Sprintf("tier changed from %s to %s", st.Tier, sub.Tier)}
+		}
+		st.ProjectID, st.TierID, st.TierName, st.Tier = sub.ProjectID, sub.TierID, sub.TierName, sub.Tier
+		if sub.ValidationRequired && sub.ValidationURL != "" {
+			st.ValidationURL = sub.ValidationURL
+		}
+		s.tierCheckedAt = now
+	})
+	if changed != nil {
+		m.hub.broadcast(*changed)
+		*events = append(*events, *changed)
+	}
+	m.hub.signal()
+	return *sub, nil
+}
+
+// subscriptionOf rebuilds a Subscription from a cached status.
+func subscriptionOf(st *Status) cloudcode.Subscription {
+	return cloudcode.Subscription{
+		ProjectID: st.ProjectID, Tier: st.Tier, TierID: st.TierID, TierName: st.TierName,
+		ValidationRequired: st.ValidationURL != "", ValidationURL: st.ValidationURL,
+	}
+}
+
+// SubscriptionTier returns the account's subscription from the tier cache
+// (24 h by default, persisted in the store), asking loadCodeAssist when the
+// cache is stale.
+func (m *Manager) SubscriptionTier(ctx context.Context, accountID int64) (cloudcode.Subscription, error) {
+	a := m.lookup(accountID)
+	if a == nil {
+		return cloudcode.Subscription{}, fmt.Errorf("subscription tier of account %d: %w", accountID, ErrUnknownAccount)
+	}
+	var (
+		sub    cloudcode.Subscription
+		events []Event
+	)
+	err := m.withToken(ctx, accountID, func(tok string) error {
+		var err error
+		sub, err = m.tierFor(ctx, a, tok, &events)
+		return err
+	})
+	for _, e := range events {
+		m.hub.queue(e)
+	}
+	if err != nil {
+		return cloudcode.Subscription{}, fmt.Errorf("subscription tier of account %d: %w", accountID, err)
+	}
+	return sub, nil
+}
+
+// ClearTierCache forgets every account's tier check time, in memory and in
+// the store, so the next sync asks loadCodeAssist again.
+func (m *Manager) ClearTierCache(ctx context.Context) error {
+	if err := m.st.ClearTierCache(ctx); err != nil {
+		return fmt.Errorf("clear tier cache: %w", err)
+	}
+	for _, a := range *m.accts.Load() {
+		a.update(func(s *snapshot) { s.tierCheckedAt = time.Time{} })
+	}
+	return nil
+}
+
+// buildFamilies turns the upstream answers into one FamilyQuota per family.
+func buildFamilies(data fetched, now time.Time, t Thresholds) [len(cloudcode.Families)]FamilyQuota {
+	var out [len(cloudcode.Families)]FamilyQuota
+	for i, f := range cloudcode.Families {
+		fq := FamilyQuota{Family: f, FetchedAt: now}
+		if data.summary != nil {
+			if b, ok := data.summary.Bucket(f, cloudcode.Window5h); ok {
+				fq.FiveHour = BucketQuota{Remaining: b.Remaining, ResetTime: b.ResetTime}
+			}
+			if b, ok := data.summary.Bucket(f, cloudcode.WindowWeekly); ok {
+				fq.Weekly = BucketQuota{Remaining: b.Remaining, ResetTime: b.ResetTime}
+			}
+		}
+		var models Check // lowest of the family's own model figures
+		if data.catalog != nil {
+			for _, mq := range data.catalog.Models {
+				fam := mq.Family
+				if fam == cloudcode.FamilyUnknown {
+					fam = cloudcode.ModelFamily(mq.ID)
+				}
+				if fam != f {
+					continue
+				}
+				fq.Models = append(fq.Models, mq)
+				consider(&models, mq.Remaining, cloudcode.Window5h, mq.ResetTime)
+			}
+		}
+		// The models of a family share one 5h pool, so when the summary has
+		// no 5h bucket their figure stands for it (history and display).
+		if !fq.FiveHour.Remaining.Known && models.Remaining.Known {
+			fq.FiveHour = BucketQuota{Remaining: models.Remaining, ResetTime: models.ResetTime}
+		}
+		eff := models
+		consider(&eff, fq.FiveHour.Remaining, cloudcode.Window5h, fq.FiveHour.ResetTime)
+		consider(&eff, fq.Weekly.Remaining, cloudcode.WindowWeekly, fq.Weekly.ResetTime)
+		fq.Effective, fq.Bottleneck, fq.ResetTime = eff.Remaining, eff.Bottleneck, eff.ResetTime
+		fq.Decision = MakeDecision(fq.Effective, t)
+		out[i] = fq
+	}
+	return out
+}
+
+// samplesOf returns the history samples of one account's families.
+func samplesOf(id int64, fams *[len(cloudcode.Families)]FamilyQuota) []store.Sample {
+	out := make([]store.Sample, 0, 2*len(fams))
+	for i := range fams {
+		fq := &fams[i]
+		for _, b := range [...]struct {
+			w cloudcode.Window
+			q BucketQuota
+		}{{cloudcode.Window5h, fq.FiveHour}, {cloudcode.WindowWeekly, fq.Weekly}} {
+			if b.q.Remaining.Known {
+				out = append(out, store.Sample{AccountID: id, Family: fq.Family.String(), Window: string(b.w),
+					Fraction: b.q.Remaining.Value, ResetTime: b.q.ResetTime})
+			}
+		}
+	}
+	return out
+}
+
+// syncSucceeded stores a successful sync's figures, brings a forbidden or
+// unverified account back to active, and returns the history samples.
+func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, now time.Time, events *[]Event) []store.Sample {
+	fams := buildFamilies(data, now, m.opt.Thresholds)
+	var (
+		fired     []Event
+		recovered bool
+	)
+	a.mu.Lock()
+	a.stats.Successes++
+	a.stats.LastError = ""
+	a.updateLocked(func(s *snapshot) {
+		st := &s.status
+		for i := range fams {
+			fired = append(fired, a.transition(i, &fams[i], st.Label, now)...)
+			st.Families[i] = fams[i]
+			s.expires[i] = now.Add(m.opt.CacheTTL)
+		}
+		st.LastSync, st.LastError = now, ""
+		if st.State == StateForbidden || st.State == StateValidationRequired {
+			recovered = true
+			st.State, st.StateReason, st.ValidationURL = StateActive, "", ""
+		}
+	})
+	label := a.snap.Load().status.Label
+	a.mu.Unlock()
+	if recovered {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+		if err := m.st.SetState(wctx, a.id, store.AccountState(StateActive), "", "", now); err != nil {
+			m.log.Warn("quota: persist account state", "account", a.id, "err", err)
+		}
+		cancel()
+		fired = append(fired, Event{At: now, Kind: EventRecovered, AccountID: a.id, Account: label,
+			Message: "account answers again"})
+	}
+	for _, e := range fired {
+		m.hub.broadcast(e)
+	}
+	*events = append(*events, fired...)
+	m.hub.signal()
+	return samplesOf(a.id, &fams)
+}
+
+// transition returns the warnings a family's new figures fire. LowQuota and
+// Exhausted fire once per episode; the episode ends (and the warnings
+// re-arm) when the family is back at Proceed or its bottleneck window
+// resets. Recovered fires when an episode with a warning ends at Proceed.
+// The caller holds a.mu.
+func (a *account) transition(i int, fq *FamilyQuota, label string, now time.Time) []Event {
+	ep := &a.episodes[i]
+	// A later reset time on the same window means the window rolled over.
+	reset := !ep.resetTime.IsZero() && fq.Bottleneck == ep.bottleneck &&
+		fq.ResetTime.After(ep.resetTime.Add(time.Minute))
+	if fq.Bottleneck != "" {
+		ep.resetTime, ep.bottleneck = fq.ResetTime, fq.Bottleneck
+	}
+	ev := func(k EventKind, msg string) Event {
+		return Event{At: now, Kind: k, AccountID: a.id, Account: label, Family: fq.Family, Message: msg}
+	}
+	warned := ep.lowFired || ep.exhaustedFired
+	if reset {
+		ep.lowFired, ep.exhaustedFired = false, false
+	}
+	switch fq.Decision {
+	case Proceed:
+		ep.lowFired, ep.exhaustedFired = false, false
+		if warned {
+			return []Event{ev(EventRecovered, fmt.Sprintf("%s back to %s", fq.Family, pct(fq.Effective)))}
+		}
+	case LowQuota:
+		if !ep.lowFired && !ep.exhaustedFired {
+			ep.lowFired = true
+			return []Event{ev(EventLowQuota, fmt.Sprintf("%s low: %s left (%s window), resets in %s",
+				fq.Family, pct(fq.Effective), fq.Bottleneck, roundDur(fq.ResetTime.Sub(now))))}
+		}
+	case Exhausted:
+		if !ep.exhaustedFired {
+			ep.exhaustedFired = true
+			return []Event{ev(EventExhausted, fmt.Sprintf("%s exhausted (%s window), resets in %s",
+				fq.Family, fq.Bottleneck, roundDur(fq.ResetTime.Sub(now))))}
+		}
+	}
+	return nil
+}
+
+// pct formats a fraction as a percentage, or "?" when unknown.
+func pct(f cloudcode.Fraction) string {
+	if !f.Known {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f%%", f.Value*100)
+}
+
+// roundDur rounds d to the minute for messages; negative is 0.
+func roundDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return 0
+	}
+	return d.Round(time.Minute)
+}
+
+// syncFailed records a failed sync: the error, and the account state the
+// error implies (validation required, forbidden, needs login), persisted.
+// An account error event fires when the error differs from the last one.
+func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now time.Time, events *[]Event) {
+	var (
+		vr     *cloudcode.ValidationRequiredError
+		fe     *cloudcode.ForbiddenError
+		nl     needsLogin
+		state  AccountState
+		reason string
+		url    string
+	)
+	switch {
+	case errors.As(err, &vr):
+		state, reason, url = StateValidationRequired, vr.Message, vr.URL
+	case errors.As(err, &fe):
+		state, reason = StateForbidden, fe.Reason
+		if reason == "" {
+			reason = fe.Message
+		}
+	case errors.As(err, &nl) && nl.NeedsLogin():
+		state, reason = StateNeedsLogin, "the refresh token was rejected: log in again"
+	}
+	msg := err.Error()
+	var stateChanged, errChanged bool
+	var label string
+	a.mu.Lock()
+	a.stats.Errors++
+	a.stats.LastError = msg
+	a.updateLocked(func(s *snapshot) {
+		st := &s.status
+		label = st.Label
+		errChanged = st.LastError != msg
+		st.LastError = msg
+		if state != "" && (st.State != state || st.StateReason != reason || st.ValidationURL != url) {
+			stateChanged = true
+			st.State, st.StateReason, st.ValidationURL = state, reason, url
+		}
+		// Answer from what is known for a while rather than asking a
+		// failing upstream on every request.
+		for i := range s.expires {
+			s.expires[i] = now.Add(min(failureBackoff, m.opt.CacheTTL))
+		}
+	})
+	a.mu.Unlock()
+	var e *Event
+	switch {
+	case stateChanged:
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+		if serr := m.st.SetState(wctx, a.id, store.AccountState(state), reason, url, now); serr != nil {
+			m.log.Warn("quota: persist account state", "account", a.id, "err", serr)
+		}
+		cancel()
+		e = &Event{At: now, Kind: EventAccountDisabled, AccountID: a.id, Account: label,
+			Message: fmt.Sprintf("%s: %s", stateReason(state), reason)}
+	case errChanged:
+		e = &Event{At: now, Kind: EventAccountError, AccountID: a.id, Account: label, Message: msg}
+	}
+	m.log.Debug("quota: sync failed", "account", a.id, "err", err)
+	if e != nil {
+		m.hub.broadcast(*e)
+		*events = append(*events, *e)
+	}
+	m.hub.signal()
+}
+
+// SyncAll syncs every account that is not disabled or waiting for a login,
+// in parallel through a pool of Options.Concurrency workers, each account
+// under its own AccountTimeout: one failing or hanging account never
+// delays or fails another. All samples and events of the run are written in
+// one store transaction. Expired cache entries are cleaned afterwards.
+func (m *Manager) SyncAll(ctx context.Context) SyncResult {
+	wallStart := time.Now()
+	started := m.clock.Now()
+	m.mon.syncStarted(started)
+	m.hub.broadcast(Event{At: started, Kind: EventSyncStarted, Message: "sync started"})
+
+	var todo []*account
+	res := SyncResult{Started: started, Errors: map[int64]error{}}
+	for _, a := range m.sortedAccounts() {
+		if syncable(a.snap.Load().status.State) {
+			todo = append(todo, a)
+		} else {
+			res.Skipped++
+		}
+	}
+	type result struct {
+		id   int64
+		out  syncOutput
+		err  error
+		took time.Duration
+	}
+	res.Workers = min(m.opt.Concurrency, len(todo))
+	jobs := make(chan *account)
+	results := make(chan result, len(todo))
+	var wg sync.WaitGroup
+	for range res.Workers {
+		wg.Go(func() {
+			for a := range jobs {
+				t0 := time.Now()
+				actx, cancel := context.WithTimeout(ctx, m.opt.AccountTimeout)
+				out, err := m.syncOne(actx, a)
+				cancel()
+				results <- result{id: a.id, out: out, err: err, took: time.Since(t0)}
+			}
+		})
+	}
+	sent := 0
+feed:
+	for _, a := range todo {
+		select {
+		case jobs <- a:
+			sent++
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	close(results)
+	for _, a := range todo[sent:] {
+		res.Errors[a.id] = fmt.Errorf("sync account %d: %w", a.id, ctx.Err())
+	}
+
+	var all syncOutput
+	for r := range results {
+		res.AccountTime += r.took
+		all.samples = append(all.samples, r.out.samples...)
+		all.events = append(all.events, r.out.events...)
+		if r.err != nil {
+			res.Errors[r.id] = r.err
+		} else {
+			res.OK++
+		}
+	}
+	m.persist(ctx, all)
+	m.cleanExpired()
+	res.Took = time.Since(wallStart)
+	m.mon.syncFinished(res)
+	m.hub.broadcast(Event{At: m.clock.Now(), Kind: EventSyncFinished,
+		Message: fmt.Sprintf("synced %d accounts in %s, %d errors", res.OK, res.Took.Round(time.Millisecond), len(res.Errors))})
+	m.hub.signal()
+	return res
+}
