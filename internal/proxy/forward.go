@@ -1,0 +1,394 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+// maxUpstreamBody bounds a non-streaming upstream answer the proxy
+// buffers to validate it.
+const maxUpstreamBody = 64 << 20
+
+// statusClientGone is logged and counted when the client disconnected
+// before an answer (nginx's convention; nothing is sent).
+const statusClientGone = 499
+
+// call is one client request, ready to be sent to any account.
+type call struct {
+	rpc        string // upstream method after the colon
+	httpMethod string
+	query      url.Values // forwarded query, without the API key
+	env        map[string]json.RawMessage
+	raw        []byte // body to forward when env is nil
+	model      string
+	family     cloudcode.Family
+	session    string
+	generation bool // spends model quota: routed by model
+	stream     bool
+	setProject bool // always set project (generation calls)
+	gemini     bool // Gemini API: unwrap "response" on the way back
+	jsonArray  bool // Gemini API stream without alt=sse: answer a JSON array
+}
+
+// body returns the upstream body with project set to the account's.
+func (c *call) body(project string) ([]byte, error) {
+	if c.env == nil {
+		return c.raw, nil
+	}
+	if _, ok := c.env["project"]; ok || c.setProject {
+		if project == "" {
+			delete(c.env, "project") // never send the client's project with another account's token
+		} else {
+			p, _ := json.Marshal(project)
+			c.env["project"] = p
+		}
+	}
+	b, err := json.Marshal(c.env)
+	if err != nil {
+		return nil, fmt.Errorf("encode upstream body: %w", err)
+	}
+	return b, nil
+}
+
+// outcome is what one client request came to, for the log and counters.
+type outcome struct {
+	status   int
+	account  string
+	attempts int
+}
+
+// forward runs a call through the pool and answers the client.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
+	start := time.Now()
+	s.stats.requests.Add(1)
+	s.stats.inFlight.Add(1)
+	defer s.stats.inFlight.Add(-1)
+	out := s.attempt(w, r, c)
+	fam := ""
+	if c.model != "" {
+		fam = c.family.String()
+	}
+	s.stats.finished(out.status, fam)
+	lvl := slogLevel(out.status)
+	s.log.Log(r.Context(), lvl, "proxied request", "method", c.rpc, "model", c.model, "family", fam,
+		"account", out.account, "status", out.status, "attempts", out.attempts, "duration", time.Since(start))
+}
+
+// action is what the reactive path decided after an upstream error.
+type action uint8
+
+const (
+	moveOn    action = iota // try the next account
+	retrySame               // try the same account again (once)
+	stop                    // the error is the client's: relay it
+)
+
+// attempt is the retry loop: pick an account, send, and on an upstream
+// error act on it and try the next account, until the attempts run out.
+// Retries happen only before the first byte reached the client.
+func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcome {
+	ctx := r.Context()
+	limit := s.opt.RetryAttempts
+	if pool := len(s.q.GetAllQuotas()); pool < limit {
+		limit = max(pool, 1)
+	}
+	exclude := map[int64]bool{}
+	retried := map[int64]bool{} // accounts already retried once (401, short rate limit)
+	var (
+		ch      Choice
+		lastErr error
+		failed  int64 // account of the last failed attempt
+		same    bool
+		n       int
+	)
+	for {
+		if !same {
+			var err error
+			if c.generation {
+				ch, err = s.tm.pick(ctx, c.model, c.session, exclude)
+			} else {
+				ch, err = s.tm.pickAny(ctx, c.session, exclude)
+			}
+			if err != nil {
+				return outcome{status: s.fail(w, c, err, lastErr, n), attempts: n}
+			}
+			if failed != 0 && ch.AccountID != failed {
+				s.stats.reactiveSwitches.Add(1)
+				s.tm.publishSwitch(failed, ch, "reactive: "+short(lastErr))
+			}
+		}
+		same = false
+		n++
+		body, err := c.body(ch.Project)
+		if err != nil {
+			ch.Release()
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return outcome{status: http.StatusInternalServerError, account: ch.Label, attempts: n}
+		}
+		started := s.clk.Now()
+		t0 := time.Now()
+		resp, err := s.up.Do(ctx, cloudcode.Request{HTTPMethod: c.httpMethod, RPC: c.rpc, Query: c.query, Body: body, AccessToken: ch.AccessToken})
+		s.observe(time.Since(t0))
+		ch.Release() // the upstream has counted the request: the next may re-check
+		if err == nil {
+			status, ok := s.respond(w, c, ch, resp, started)
+			if ok {
+				return outcome{status: status, account: ch.Label, attempts: n}
+			}
+			err = errUnusableAnswer
+		}
+		if ctx.Err() != nil {
+			return outcome{status: statusClientGone, account: ch.Label, attempts: n}
+		}
+		lastErr = err
+		s.log.Debug("upstream attempt failed", "method", c.rpc, "model", c.model, "account", ch.Label, "attempt", n, "err", err)
+		switch s.react(ctx, c, &ch, err, retried) {
+		case retrySame:
+			same = true
+			continue
+		case stop:
+			return outcome{status: s.relay(w, err), account: ch.Label, attempts: n}
+		}
+		exclude[ch.AccountID] = true
+		failed = ch.AccountID
+		if n >= limit {
+			return outcome{status: s.exhaustedAttempts(w, c, lastErr, n), account: ch.Label, attempts: n}
+		}
+	}
+}
+
+// errUnusableAnswer is a 2xx whose body is not what the call promises (an
+// error page, an empty stream): never passed on as a success.
+var errUnusableAnswer = &cloudcode.MalformedResponseError{Status: http.StatusOK, Problem: "the upstream answered 2xx with a body that is not JSON or SSE"}
+
+// react applies the action an upstream error calls for and says what to
+// do next. A mark only ever applies to the (account, family) that answered.
+func (s *Server) react(ctx context.Context, c *call, ch *Choice, err error, retried map[int64]bool) action {
+	now := s.clk.Now()
+	id, fam := ch.AccountID, c.family
+	marks := fam != cloudcode.FamilyUnknown
+	var (
+		qe   *cloudcode.QuotaExhaustedError
+		rl   *cloudcode.RateLimitedError
+		ce   *cloudcode.CapacityExhaustedError
+		ue   *cloudcode.UnauthorizedError
+		ve   *cloudcode.ValidationRequiredError
+		fe   *cloudcode.ForbiddenError
+		nf   *cloudcode.NotFoundError
+		unk  *cloudcode.UnknownError
+		tr   *cloudcode.TransientError
+		_    = tr
+		from = ch.Label
+	)
+	switch {
+	case errors.As(err, &qe):
+		s.count429(qe.Status)
+		if !marks {
+			return moveOn
+		}
+		until := qe.ResetAt
+		if until.IsZero() && ch.Check.ResetTime.After(now) {
+			until = ch.Check.ResetTime
+		}
+		if until.IsZero() {
+			// No reset time at all: rest briefly and let the resync
+			// tell the truth rather than guess a lock.
+			s.q.MarkCooldown(id, fam, now.Add(time.Minute), "quota exhausted, no reset time given")
+		} else {
+			s.q.MarkExhausted(id, fam, until, now, qe.Message)
+		}
+		s.q.ResyncSoon(id)
+		msg := fmt.Sprintf("%s is out of quota for %s", from, fam.Title())
+		if !until.IsZero() {
+			msg += fmt.Sprintf(" until %s", until.UTC().Format(time.RFC3339))
+		}
+		s.q.Publish(quota.Event{At: now, Kind: quota.EventExhausted, AccountID: id, Account: from, Family: fam, Message: msg})
+		return moveOn
+	case errors.As(err, &rl):
+		s.count429(rl.Status)
+		if rl.Bare {
+			if marks {
+				s.q.MarkCooldown(id, fam, now.Add(s.opt.BareCooldown), "429 without details")
+			}
+			s.q.ResyncSoon(id)
+			return moveOn
+		}
+		if rl.RetryDelay > 0 && rl.RetryDelay <= 2*time.Second && !retried[id] {
+			retried[id] = true
+			if sleep(ctx, rl.RetryDelay) != nil {
+				return moveOn // the client is gone; the loop notices
+			}
+			return retrySame
+		}
+		if marks {
+			d := rl.RetryDelay
+			if d <= 0 {
+				d = s.opt.BareCooldown
+			}
+			s.q.MarkCooldown(id, fam, now.Add(d), "rate limited")
+		}
+		return moveOn
+	case errors.As(err, &ce):
+		s.count429(ce.Status)
+		return moveOn // Google's capacity, not the account's quota
+	case errors.As(err, &ue):
+		if retried[id] {
+			return moveOn
+		}
+		retried[id] = true
+		s.tokens.Invalidate(id)
+		tok, terr := s.tokens.Token(ctx, id)
+		if terr != nil {
+			return moveOn
+		}
+		ch.AccessToken = tok
+		return retrySame
+	case errors.As(err, &ve):
+		s.disable(ctx, ch, quota.StateValidationRequired, ve.Message, ve.URL)
+		return moveOn
+	case errors.As(err, &fe):
+		s.disable(ctx, ch, quota.StateForbidden, fmt.Sprintf("%s: %s", fe.Reason, fe.Message), "")
+		return moveOn
+	case errors.As(err, &nf):
+		return stop
+	case errors.As(err, &unk):
+		if unk.Status >= 400 && unk.Status < 500 && unk.Status != http.StatusTooManyRequests {
+			return stop // the request itself is wrong; every account would say so
+		}
+		s.count429(unk.Status)
+		return moveOn
+	default:
+		return moveOn
+	}
+}
+
+func (s *Server) count429(status int) {
+	if status == http.StatusTooManyRequests {
+		s.stats.upstream429s.Add(1)
+	}
+}
+
+// disable marks an account that needs a person and tells the dashboard.
+func (s *Server) disable(ctx context.Context, ch *Choice, st quota.AccountState, reason, link string) {
+	if err := s.q.MarkForbidden(context.WithoutCancel(ctx), ch.AccountID, st, reason, link); err != nil {
+		s.log.Warn("could not mark account", "account", ch.Label, "state", st, "err", err)
+	}
+	msg := fmt.Sprintf("%s was taken out of the pool (%s): %s", ch.Label, st, reason)
+	s.q.Publish(quota.Event{At: s.clk.Now(), Kind: quota.EventAccountDisabled, AccountID: ch.AccountID, Account: ch.Label, Message: msg})
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) observe(d time.Duration) {
+	s.stats.observe(d)
+	if s.opt.OnUpstreamLatency != nil {
+		s.opt.OnUpstreamLatency(d)
+	}
+}
+
+// fail answers a request for which no account could be picked.
+func (s *Server) fail(w http.ResponseWriter, c *call, err, lastErr error, attempts int) int {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return statusClientGone
+	}
+	var na *NoAccountError
+	if errors.As(err, &na) {
+		if na.Accounts == 0 || na.Unavailable {
+			writeError(w, http.StatusServiceUnavailable, na.Error())
+			return http.StatusServiceUnavailable
+		}
+		if ra := na.RetryAfter(); ra > 0 {
+			setRetryAfter(w, ra)
+		} else {
+			setRetryAfter(w, s.opt.BareCooldown)
+		}
+		writeError(w, http.StatusTooManyRequests, na.Error())
+		return http.StatusTooManyRequests
+	}
+	writeError(w, http.StatusInternalServerError, fmt.Sprintf("quotatui could not pick an account: %v", err))
+	return http.StatusInternalServerError
+}
+
+// exhaustedAttempts answers a request whose every attempt failed.
+func (s *Server) exhaustedAttempts(w http.ResponseWriter, c *call, lastErr error, n int) int {
+	var (
+		qe *cloudcode.QuotaExhaustedError
+		rl *cloudcode.RateLimitedError
+		ce *cloudcode.CapacityExhaustedError
+	)
+	what := c.model
+	if what == "" {
+		what = c.rpc
+	}
+	prefix := fmt.Sprintf("quotatui tried %d account(s) for %s and none could answer; ", n, what)
+	switch {
+	case errors.As(lastErr, &qe), errors.As(lastErr, &rl):
+		// When the pool is now spent, say when a retry can work.
+		if c.generation {
+			if na := s.tm.spent(c.model); na != nil {
+				return s.fail(w, c, na, lastErr, n)
+			}
+		}
+		d := s.opt.BareCooldown
+		if rl != nil && rl.RetryDelay > 0 {
+			d = rl.RetryDelay
+		}
+		setRetryAfter(w, d)
+		writeError(w, http.StatusTooManyRequests, prefix+"the last answered: "+lastErr.Error())
+		return http.StatusTooManyRequests
+	case errors.As(lastErr, &ce):
+		setRetryAfter(w, max(ce.RetryDelay, time.Second))
+		writeError(w, http.StatusServiceUnavailable, prefix+"Google is out of capacity for this model: "+ce.Message)
+		return http.StatusServiceUnavailable
+	default:
+		writeError(w, http.StatusBadGateway, prefix+"the last error was: "+lastErr.Error())
+		return http.StatusBadGateway
+	}
+}
+
+// relay passes an error that is the client's own (a bad request, an
+// unknown model) back in Google's envelope.
+func (s *Server) relay(w http.ResponseWriter, err error) int {
+	code, msg := http.StatusBadRequest, err.Error()
+	var (
+		nf  *cloudcode.NotFoundError
+		unk *cloudcode.UnknownError
+	)
+	switch {
+	case errors.As(err, &nf):
+		code, msg = http.StatusNotFound, "the upstream answered 404: "+nf.Message
+	case errors.As(err, &unk):
+		code, msg = unk.Status, unk.Message
+	}
+	writeError(w, code, msg)
+	return code
+}
+
+// short returns an error's text for an event message.
+func short(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:117] + "..."
+	}
+	return msg
+}

@@ -1,0 +1,209 @@
+package proxy
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+)
+
+// generationRPCs spend model quota and are routed by model.
+var generationRPCs = map[string]bool{"generateContent": true, "streamGenerateContent": true}
+
+// forwardQuery copies the client's query without the local API key.
+func forwardQuery(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		if k != "key" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// decodeObject parses a JSON object body, keeping every member raw so
+// unknown fields reach the upstream untouched.
+func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, errEmptyBody
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, err
+	}
+	if m == nil { // the body was "null"
+		return nil, errEmptyBody
+	}
+	return m, nil
+}
+
+// handleInternal is the Code Assist passthrough: any v1internal method,
+// with the chosen account's token and project swapped in.
+func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc string) {
+	if s.checkPaused(w) {
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	c := &call{rpc: rpc, httpMethod: r.Method, query: forwardQuery(r.URL.Query()),
+		generation: generationRPCs[rpc], stream: rpc == "streamGenerateContent"}
+	if r.Method == http.MethodPost && (len(bytes.TrimSpace(body)) > 0 || c.generation) {
+		env, err := decodeObject(body)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, jsonProblem(err))
+			return
+		}
+		c.env = env
+		if raw, ok := env["model"]; ok {
+			if err := json.Unmarshal(raw, &c.model); err != nil {
+				writeError(w, http.StatusBadRequest, "request body's model must be a string: "+jsonProblem(err))
+				return
+			}
+		}
+	}
+	if c.generation {
+		if c.model == "" {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("request body has no model: %s needs {\"model\": \"...\", \"request\": {...}}", rpc))
+			return
+		}
+		c.setProject = true
+	}
+	c.model = strings.TrimPrefix(c.model, "models/")
+	c.family = cloudcode.ModelFamily(c.model)
+	c.session = r.Header.Get("x-session-id")
+	if c.session == "" && c.generation {
+		c.session = SessionFromBody(c.env["request"], c.model)
+	}
+	s.forward(w, r, c)
+}
+
+// handleGemini serves the Gemini API's model calls by wrapping them into
+// the v1internal envelope.
+func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
+	model, method, ok := strings.Cut(r.PathValue("call"), ":")
+	if !ok || model == "" {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("quotatui proxy has no route for POST %s; use /v1beta/models/<model>:generateContent", r.URL.Path))
+		return
+	}
+	switch method {
+	case "generateContent", "streamGenerateContent", "countTokens":
+	default:
+		writeError(w, http.StatusNotFound, fmt.Sprintf("method %q is not supported by quotatui's Gemini API; use generateContent, streamGenerateContent or countTokens", method))
+		return
+	}
+	if s.checkPaused(w) {
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	req, err := decodeObject(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, jsonProblem(err))
+		return
+	}
+	c := &call{rpc: method, httpMethod: http.MethodPost, query: url.Values{}, model: model,
+		family: cloudcode.ModelFamily(model), gemini: true}
+	if method == "countTokens" {
+		// Code Assist counts {"request": {"model": "models/x", "contents": [...]}}.
+		inner := req
+		if g, ok := req["generateContentRequest"]; ok {
+			if inner, err = decodeObject(g); err != nil {
+				writeError(w, http.StatusBadRequest, "generateContentRequest: "+jsonProblem(err))
+				return
+			}
+		}
+		inner["model"], _ = json.Marshal("models/" + model)
+		b, _ := json.Marshal(inner)
+		c.env = map[string]json.RawMessage{"request": b}
+		s.forward(w, r, c)
+		return
+	}
+	c.generation = true
+	c.setProject = true
+	c.stream = method == "streamGenerateContent"
+	if c.stream {
+		c.jsonArray = r.URL.Query().Get("alt") != "sse"
+		c.query.Set("alt", "sse") // the array form is rebuilt from SSE events
+	}
+	mj, _ := json.Marshal(model)
+	c.env = map[string]json.RawMessage{
+		"model":       mj,
+		"userAgent":   json.RawMessage(`"antigravity"`),
+		"requestType": json.RawMessage(`"agent"`),
+		"requestId":   requestID(s.clk.Now()),
+		"request":     json.RawMessage(body),
+	}
+	c.session = r.Header.Get("x-session-id")
+	if c.session == "" {
+		c.session = SessionFromBody(body, model)
+	}
+	s.forward(w, r, c)
+}
+
+// requestID makes an Antigravity-style request id: agent/<ms>/<random>.
+func requestID(now time.Time) json.RawMessage {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	id, _ := json.Marshal(fmt.Sprintf("agent/%d/%s", now.UnixMilli(), hex.EncodeToString(b[:])))
+	return id
+}
+
+// geminiModel is one entry of the Gemini API's model list.
+type geminiModel struct {
+	Name                       string   `json:"name"`
+	BaseModelID                string   `json:"baseModelId"`
+	DisplayName                string   `json:"displayName"`
+	SupportedGenerationMethods []string `json:"supportedGenerationMethods"`
+}
+
+// poolModels lists the user models any account in the pool knows.
+func (s *Server) poolModels() []geminiModel {
+	seen := map[string]geminiModel{}
+	for _, st := range s.q.GetAllQuotas() {
+		for _, fq := range st.Families {
+			for _, m := range fq.Models {
+				if _, ok := seen[m.ID]; ok || cloudcode.IsInternalModel(m.ID) {
+					continue
+				}
+				seen[m.ID] = geminiModel{Name: "models/" + m.ID, BaseModelID: m.ID, DisplayName: cmp.Or(m.DisplayName, m.ID),
+					SupportedGenerationMethods: []string{"generateContent", "streamGenerateContent", "countTokens"}}
+			}
+		}
+	}
+	out := make([]geminiModel, 0, len(seen))
+	for _, m := range seen {
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b geminiModel) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+func (s *Server) handleListModels(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, struct {
+		Models []geminiModel `json:"models"`
+	}{s.poolModels()})
+}
+
+func (s *Server) handleGetModel(w http.ResponseWriter, r *http.Request) {
+	name := "models/" + strings.TrimPrefix(r.PathValue("model"), "models/")
+	for _, m := range s.poolModels() {
+		if m.Name == name {
+			writeJSON(w, http.StatusOK, m)
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no account in the pool offers %s; GET /v1beta/models lists the models it knows", name))
+}

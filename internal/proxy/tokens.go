@@ -1,0 +1,475 @@
+package proxy
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/clock"
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+// Choice is the account the token manager picked for one upstream call.
+type Choice struct {
+	AccountID   int64
+	Label       string
+	Project     string
+	AccessToken string
+	// Switched is set when the session was bound to another account and
+	// moved to this one.
+	Switched bool
+	// From is the account the session moved away from (0 when none).
+	From  int64
+	Check quota.Check
+
+	release func() // frees the low-zone gate; nil when none was taken
+}
+
+// Release frees what the choice holds (the low-zone gate of its account).
+// It is safe to call more than once.
+func (c *Choice) Release() {
+	if c.release != nil {
+		c.release()
+		c.release = nil
+	}
+}
+
+// binding ties a session to an account for one model family.
+type binding struct {
+	account  int64
+	lastUsed time.Time
+}
+
+type gateKey struct {
+	account int64
+	family  cloudcode.Family
+}
+
+// TokenManager picks the account for each request: a session keeps its
+// account while the quota engine says it can serve the model, and moves
+// to the best alternative before the request goes out when it cannot.
+type TokenManager struct {
+	q        Quota
+	tokens   TokenSource
+	clk      clock.Clock
+	idle     time.Duration
+	preCheck bool
+	stats    *counters
+	log      *slog.Logger
+
+	mu        sync.Mutex
+	sessions  map[string]*binding // session + "\x00" + family
+	lastSweep time.Time
+	// gates allow one request at a time on an (account, family) in the
+	// LowQuota zone: with the fresh check before each, concurrent requests
+	// cannot together spend more than the account has left.
+	gates map[gateKey]chan struct{}
+}
+
+func newTokenManager(q Quota, tokens TokenSource, clk clock.Clock, idle time.Duration, preCheck bool, st *counters, log *slog.Logger) *TokenManager {
+	return &TokenManager{q: q, tokens: tokens, clk: clk, idle: idle, preCheck: preCheck, stats: st, log: log,
+		sessions: map[string]*binding{}, gates: map[gateKey]chan struct{}{}}
+}
+
+// Token returns the account to use for model in session (which may be
+// empty for a one-shot call) and a fresh access token for it. It returns
+// a *NoAccountError when no account can serve the model.
+func (m *TokenManager) Token(ctx context.Context, model, session string) (Choice, error) {
+	return m.pick(ctx, model, session, nil)
+}
+
+// repick runs one selection again without the accounts that could not get
+// an access token, until it succeeds or fails for another reason.
+func repick(exclude map[int64]bool, once func(map[int64]bool) (Choice, error)) (Choice, error) {
+	for {
+		c, err := once(exclude)
+		ex, again := isRepick(err)
+		if !again {
+			return c, err
+		}
+		exclude = ex
+	}
+}
+
+func sessionKey(session string, f cloudcode.Family) string {
+	if session == "" {
+		return ""
+	}
+	return session + "\x00" + f.String()
+}
+
+// bound returns the session's live binding (0 when none or expired).
+func (m *TokenManager) bound(key string, now time.Time) int64 {
+	if key == "" {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.sessions[key]
+	if !ok {
+		return 0
+	}
+	if now.Sub(b.lastUsed) > m.idle {
+		delete(m.sessions, key)
+		return 0
+	}
+	return b.account
+}
+
+func (m *TokenManager) bind(key string, account int64, now time.Time) {
+	if key == "" {
+		return
+	}
+	m.mu.Lock()
+	m.sessions[key] = &binding{account: account, lastUsed: now}
+	if now.Sub(m.lastSweep) > time.Minute {
+		m.sweepLocked(now)
+	}
+	m.mu.Unlock()
+}
+
+// sweep drops bindings idle for longer than the idle time.
+func (m *TokenManager) sweep() {
+	now := m.clk.Now()
+	m.mu.Lock()
+	m.sweepLocked(now)
+	m.mu.Unlock()
+}
+
+func (m *TokenManager) sweepLocked(now time.Time) {
+	m.lastSweep = now
+	for k, b := range m.sessions {
+		if now.Sub(b.lastUsed) > m.idle {
+			delete(m.sessions, k)
+		}
+	}
+}
+
+func (m *TokenManager) activeSessions() int {
+	now := m.clk.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, b := range m.sessions {
+		if now.Sub(b.lastUsed) <= m.idle {
+			n++
+		}
+	}
+	return n
+}
+
+// keep reports whether a check allows staying on (or taking) an account.
+// Unknown with no mark is kept: there is no evidence the account is spent,
+// and moving would break the conversation's prompt cache.
+func keep(c quota.Check) bool {
+	return c.Usable && c.Decision != quota.Exhausted
+}
+
+// pick chooses an account for model, skipping the accounts in exclude
+// (the ones that already failed this client request).
+func (m *TokenManager) pick(ctx context.Context, model, session string, exclude map[int64]bool) (Choice, error) {
+	return repick(exclude, func(ex map[int64]bool) (Choice, error) { return m.pickOnce(ctx, model, session, ex) })
+}
+
+func (m *TokenManager) pickOnce(ctx context.Context, model, session string, exclude map[int64]bool) (Choice, error) {
+	fam := cloudcode.ModelFamily(model)
+	key := sessionKey(session, fam)
+	now := m.clk.Now()
+	from := m.bound(key, now)
+
+	if from != 0 && !exclude[from] {
+		c, release, ok, err := m.try(ctx, from, model, nil)
+		if err != nil {
+			return Choice{}, err
+		}
+		if ok {
+			return m.finish(ctx, key, c, release, 0, exclude)
+		}
+	}
+	cands := m.q.Rank(model)
+	for _, cand := range cands {
+		if exclude[cand.AccountID] || cand.AccountID == from {
+			continue
+		}
+		check := cand.Check
+		c, release, ok, err := m.try(ctx, cand.AccountID, model, &check)
+		if err != nil {
+			return Choice{}, err
+		}
+		if !ok {
+			continue
+		}
+		c.Label = cmp.Or(c.Label, cand.Label)
+		return m.finish(ctx, key, c, release, from, exclude)
+	}
+	return Choice{}, m.noAccount(fam, cands, now)
+}
+
+// try decides whether account can take a request for model now. With
+// the pre-request check, an account in the LowQuota zone is re-checked
+// against the upstream (holding its gate) before it is used.
+func (m *TokenManager) try(ctx context.Context, account int64, model string, known *quota.Check) (Choice, func(), bool, error) {
+	var check quota.Check
+	if known != nil {
+		check = *known
+	} else {
+		var err error
+		check, err = m.q.CheckQuota(ctx, account, model)
+		if err != nil {
+			if ctx.Err() != nil {
+				return Choice{}, nil, false, ctx.Err()
+			}
+			m.log.Debug("quota check failed", "account", account, "err", err)
+			return Choice{}, nil, false, nil
+		}
+	}
+	if !keep(check) {
+		return Choice{}, nil, false, nil
+	}
+	var release func()
+	if m.preCheck && check.Decision == quota.LowQuota {
+		var err error
+		release, err = m.acquire(ctx, gateKey{account, cloudcode.ModelFamily(model)})
+		if err != nil {
+			return Choice{}, nil, false, err
+		}
+		check, err = m.recheck(ctx, account, model)
+		if err != nil || !keep(check) {
+			release()
+			if ctx.Err() != nil {
+				return Choice{}, nil, false, ctx.Err()
+			}
+			return Choice{}, nil, false, nil
+		}
+	}
+	return Choice{AccountID: account, Check: check}, release, true, nil
+}
+
+// acquire takes the low-zone gate of an (account, family), waiting for
+// the request that holds it to reach the upstream.
+func (m *TokenManager) acquire(ctx context.Context, k gateKey) (func(), error) {
+	m.mu.Lock()
+	g, ok := m.gates[k]
+	if !ok {
+		g = make(chan struct{}, 1)
+		m.gates[k] = g
+	}
+	m.mu.Unlock()
+	select {
+	case g <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-g }) }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// recheck asks for a fresh figure: CheckQuotaFresh when the engine has
+// it, else a synchronous SyncAccount then CheckQuota, else ResyncSoon.
+func (m *TokenManager) recheck(ctx context.Context, account int64, model string) (quota.Check, error) {
+	switch q := m.q.(type) {
+	case interface {
+		CheckQuotaFresh(ctx context.Context, accountID int64, model string) (quota.Check, error)
+	}:
+		return q.CheckQuotaFresh(ctx, account, model)
+	case interface {
+		SyncAccount(ctx context.Context, accountID int64) error
+	}:
+		if err := q.SyncAccount(ctx, account); err != nil {
+			return quota.Check{}, fmt.Errorf("recheck account %d: %w", account, err)
+		}
+	default:
+		m.q.ResyncSoon(account)
+	}
+	return m.q.CheckQuota(ctx, account, model)
+}
+
+// finish gets the token, binds the session and counts a proactive switch.
+func (m *TokenManager) finish(ctx context.Context, key string, c Choice, release func(), from int64, exclude map[int64]bool) (Choice, error) {
+	c.release = release
+	tok, err := m.tokens.Token(ctx, c.AccountID)
+	if err != nil {
+		c.Release()
+		if ctx.Err() != nil {
+			return Choice{}, ctx.Err()
+		}
+		// The account cannot get a token (the auth layer disables it on
+		// invalid_grant): leave it out and pick again.
+		m.log.Warn("access token unavailable; trying another account", "account", c.AccountID, "err", err)
+		ex := map[int64]bool{c.AccountID: true}
+		for id := range exclude {
+			ex[id] = true
+		}
+		return Choice{}, errRepick{exclude: ex}
+	}
+	c.AccessToken = tok
+	if st, ok := m.q.Account(c.AccountID); ok {
+		c.Project = st.ProjectID
+		c.Label = cmp.Or(st.Label, st.Email, c.Label)
+	}
+	now := m.clk.Now()
+	m.q.Touch(c.AccountID, now)
+	m.bind(key, c.AccountID, now)
+	if from != 0 && from != c.AccountID {
+		c.Switched, c.From = true, from
+		if !exclude[from] {
+			// Moved before the request went out: the bound account
+			// could no longer serve the model.
+			m.stats.proactiveSwitches.Add(1)
+			m.publishSwitch(from, c, "proactive: the account ran out before the request")
+		}
+	}
+	return c, nil
+}
+
+func (m *TokenManager) publishSwitch(from int64, c Choice, why string) {
+	fromLabel := fmt.Sprint(from)
+	if st, ok := m.q.Account(from); ok {
+		fromLabel = cmp.Or(st.Label, st.Email, fromLabel)
+	}
+	m.q.Publish(quota.Event{At: m.clk.Now(), Kind: quota.EventSwitch, AccountID: c.AccountID, Account: c.Label,
+		Message: fmt.Sprintf("session moved from %s to %s (%s)", fromLabel, c.Label, why)})
+}
+
+// errRepick asks pick's caller to try again without the accounts that
+// could not get a token.
+type errRepick struct{ exclude map[int64]bool }
+
+func (errRepick) Error() string { return "repick" }
+
+// noAccount builds the error for a family no account can serve, with the
+// earliest time one becomes usable again.
+func (m *TokenManager) noAccount(fam cloudcode.Family, cands []quota.Candidate, now time.Time) error {
+	e := &NoAccountError{Family: fam, Accounts: len(cands), Now: now}
+	if len(cands) == 0 {
+		e.Accounts = len(m.q.GetAllQuotas())
+	}
+	waitable := 0
+	for _, c := range cands {
+		st, ok := m.q.Account(c.AccountID)
+		if ok && st.State != "" && st.State != quota.StateActive {
+			continue // waiting does not help a disabled account
+		}
+		waitable++
+		at := time.Time{}
+		if c.Check.Decision == quota.Exhausted && c.Check.ResetTime.After(now) {
+			at = c.Check.ResetTime
+		}
+		if ok {
+			for i, f := range cloudcode.Families {
+				if mk := st.Marks[i]; f == fam && mk.Kind != quota.NoMark && mk.Until.After(at) {
+					at = mk.Until
+				}
+			}
+		}
+		if !at.IsZero() && (e.Reset.IsZero() || at.Before(e.Reset)) {
+			e.Reset = at
+		}
+	}
+	e.Unavailable = len(cands) > 0 && waitable == 0
+	return e
+}
+
+// pickAny chooses an account for a call that spends no model quota
+// (loadCodeAssist, countTokens, ...): the session's account when it is
+// active, else the active account with the best tier, least recently used.
+func (m *TokenManager) pickAny(ctx context.Context, session string, exclude map[int64]bool) (Choice, error) {
+	return repick(exclude, func(ex map[int64]bool) (Choice, error) { return m.pickAnyOnce(ctx, session, ex) })
+}
+
+func (m *TokenManager) pickAnyOnce(ctx context.Context, session string, exclude map[int64]bool) (Choice, error) {
+	key := sessionKey(session, cloudcode.FamilyUnknown)
+	now := m.clk.Now()
+	all := m.q.GetAllQuotas()
+	from := m.bound(key, now)
+	active := slices.DeleteFunc(all, func(s quota.Status) bool {
+		return exclude[s.AccountID] || (s.State != quota.StateActive && s.State != "")
+	})
+	if len(active) == 0 {
+		return Choice{}, &NoAccountError{Accounts: len(all), Unavailable: len(all) > 0, Now: now}
+	}
+	slices.SortStableFunc(active, func(a, b quota.Status) int {
+		switch {
+		case a.AccountID == from:
+			return -1
+		case b.AccountID == from:
+			return 1
+		}
+		return cmp.Or(cmp.Compare(b.Tier, a.Tier), a.LastUsed.Compare(b.LastUsed), cmp.Compare(a.AccountID, b.AccountID))
+	})
+	c := Choice{AccountID: active[0].AccountID, Label: cmp.Or(active[0].Label, active[0].Email)}
+	return m.finish(ctx, key, c, nil, 0, exclude)
+}
+
+// SessionFromBody derives a session key from a generation request when
+// the client sent no x-session-id: the request's sessionId, else a hash
+// of the first user message's text and the model family.
+func SessionFromBody(request json.RawMessage, model string) string {
+	var r struct {
+		SessionID string `json:"sessionId"`
+		Contents  []struct {
+			Role  string `json:"role"`
+			Parts []struct {
+				Text string `json:"text"`
+			} `json:"parts"`
+		} `json:"contents"`
+	}
+	if len(request) == 0 || json.Unmarshal(request, &r) != nil {
+		return ""
+	}
+	if r.SessionID != "" {
+		return r.SessionID
+	}
+	for _, c := range r.Contents {
+		if c.Role != "" && c.Role != "user" {
+			continue
+		}
+		h := sha256.New()
+		h.Write([]byte(cloudcode.ModelFamily(model).String()))
+		text := false
+		for _, p := range c.Parts {
+			if p.Text != "" {
+				h.Write([]byte{0})
+				h.Write([]byte(p.Text))
+				text = true
+			}
+		}
+		if !text {
+			return ""
+		}
+		return "h:" + hex.EncodeToString(h.Sum(nil)[:12])
+	}
+	return ""
+}
+
+// isRepick unwraps errRepick.
+func isRepick(err error) (map[int64]bool, bool) {
+	var r errRepick
+	if errors.As(err, &r) {
+		return r.exclude, true
+	}
+	return nil, false
+}
+
+// spent returns the NoAccountError for model when no account can serve it
+// now, without touching sessions or tokens; nil when one can.
+func (m *TokenManager) spent(model string) *NoAccountError {
+	cands := m.q.Rank(model)
+	for _, c := range cands {
+		if keep(c.Check) {
+			return nil
+		}
+	}
+	var na *NoAccountError
+	errors.As(m.noAccount(cloudcode.ModelFamily(model), cands, m.clk.Now()), &na)
+	return na
+}
