@@ -1,0 +1,249 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/proxy"
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+// quotasMsg carries a fresh snapshot of every account. fromFeed says the
+// feed wait produced it, so the wait must be re-armed.
+type quotasMsg struct {
+	statuses []quota.Status
+	fromFeed bool
+}
+
+// eventsMsg carries events read from the feed in one go.
+type eventsMsg struct {
+	events  []quota.Event
+	dropped uint64
+}
+
+// statsMsg is the tick: counters pulled from the monitor and the proxy.
+type statsMsg struct {
+	now      time.Time
+	mon      quota.MonitorStats
+	pstats   proxy.Stats
+	hasProxy bool
+}
+
+// historyMsg carries fetched history and forecasts.
+type historyMsg struct {
+	data map[int64]*accountHistory
+}
+
+// detailEventsMsg carries the recent events of the account in detail.
+type detailEventsMsg struct {
+	accountID int64
+	events    []quota.Event
+	err       error
+}
+
+// actionMsg is the result of a keyboard action.
+type actionMsg struct {
+	act      action
+	text     string
+	err      error
+	statuses []quota.Status // fresh snapshot after the action, nil if unchanged
+	paused   *bool
+}
+
+// maxBatchEvents bounds how many queued events one wake-up reads, so a
+// burst is drawn in one frame without starving other messages.
+const maxBatchEvents = 64
+
+// waitFeed waits for the next feed signal. It returns nil when the context
+// ends or the feed closes, so its goroutine never outlives the program.
+// It is re-armed by Update after each message it produced.
+func (m Model) waitFeed() tea.Cmd {
+	feed, eng, ctx := m.deps.Feed, m.deps.Engine, m.ctx
+	if feed == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-feed.Changed():
+			if !ok {
+				return nil
+			}
+			return quotasMsg{statuses: eng.GetAllQuotas(), fromFeed: true}
+		case e, ok := <-feed.Events():
+			if !ok {
+				return nil
+			}
+			evs := []quota.Event{e}
+			for len(evs) < maxBatchEvents {
+				select {
+				case e, ok := <-feed.Events():
+					if !ok {
+						return eventsMsg{events: evs, dropped: feed.Dropped()}
+					}
+					evs = append(evs, e)
+					continue
+				default:
+				}
+				break
+			}
+			return eventsMsg{events: evs, dropped: feed.Dropped()}
+		}
+	}
+}
+
+// tick waits one period, then pulls the monitor's and the proxy's
+// counters (cheap copies). Unlike tea.Tick it gives up when the context
+// ends, so no timer goroutine survives the program.
+func (m Model) tick() tea.Cmd {
+	d, ctx, eng, prx, clk := m.deps.Tick, m.ctx, m.deps.Engine, m.deps.Proxy, m.deps.Clock
+	return func() tea.Msg {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		msg := statsMsg{now: clk.Now(), mon: eng.MonitorStats()}
+		if prx != nil {
+			msg.pstats, msg.hasProxy = prx.Stats(), true
+		}
+		return msg
+	}
+}
+
+// statusVersion identifies what an account's history depends on: when it
+// changes, the cached history is stale.
+func statusVersion(s *quota.Status) string {
+	var sb strings.Builder
+	sb.WriteString(strconv.FormatInt(s.LastSync.UnixNano(), 36))
+	for i := range s.Families {
+		sb.WriteByte('/')
+		sb.WriteString(strconv.FormatInt(s.Families[i].FetchedAt.UnixNano(), 36))
+	}
+	return sb.String()
+}
+
+// startHistory returns a command fetching the history of every account
+// whose cache is stale, or nil when none is or a fetch is already running
+// (one fetch at a time: it re-checks when it finishes).
+func (m *Model) startHistory() tea.Cmd {
+	if m.histBusy {
+		return nil
+	}
+	type want struct {
+		id      int64
+		version string
+	}
+	var stale []want
+	for i := range m.accounts {
+		s := &m.accounts[i]
+		v := statusVersion(s)
+		if h, ok := m.history[s.AccountID]; ok && h.version == v {
+			continue
+		}
+		stale = append(stale, want{s.AccountID, v})
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	m.histBusy = true
+	ctx, hist, eng, since := m.ctx, m.deps.History, m.deps.Engine, m.now.Add(-historyWindow)
+	return func() tea.Msg {
+		out := make(map[int64]*accountHistory, len(stale))
+		for _, w := range stale {
+			if ctx.Err() != nil {
+				break
+			}
+			h := &accountHistory{version: w.version}
+			var errs []string
+			for i, f := range cloudcode.Families {
+				if hist != nil {
+					pts, err := hist(ctx, w.id, f, since)
+					if err != nil {
+						errs = append(errs, fmt.Sprintf("history %s: %v", f, err))
+					}
+					h.points[i] = pts
+				}
+				fc, err := eng.Forecast(ctx, w.id, f)
+				if err != nil {
+					errs = append(errs, fmt.Sprintf("forecast %s: %v", f, err))
+				}
+				h.forecasts[i] = fc
+			}
+			h.err = strings.Join(errs, "; ")
+			out[w.id] = h
+		}
+		return historyMsg{data: out}
+	}
+}
+
+// fetchDetailEvents returns a command reading an account's recent events.
+func (m Model) fetchDetailEvents(id int64) tea.Cmd {
+	ctx, eng := m.ctx, m.deps.Engine
+	return func() tea.Msg {
+		evs, err := eng.RecentEvents(ctx, id, recentEvents)
+		return detailEventsMsg{accountID: id, events: evs, err: err}
+	}
+}
+
+// actionCmd returns the command doing act. label names the selected
+// account for messages.
+func (m Model) actionCmd(act action, id int64, label string) tea.Cmd {
+	ctx, eng, prx, clk := m.ctx, m.deps.Engine, m.deps.Proxy, m.deps.Clock
+	return func() tea.Msg {
+		switch act {
+		case actResync:
+			start := clk.Now()
+			err := eng.SyncAccount(ctx, id)
+			took := clk.Now().Sub(start)
+			if err != nil {
+				return actionMsg{act: act, err: fmt.Errorf("resync %s: %w", label, err), statuses: eng.GetAllQuotas()}
+			}
+			return actionMsg{act: act, text: fmt.Sprintf("synced %s in %s", label, roundDur(took)), statuses: eng.GetAllQuotas()}
+		case actResyncAll:
+			res := eng.SyncAll(ctx)
+			text := fmt.Sprintf("synced %d accounts in %s", res.OK+len(res.Errors), roundDur(res.Took))
+			switch n := len(res.Errors); n {
+			case 0:
+			case 1:
+				text += ", 1 error"
+			default:
+				text += fmt.Sprintf(", %d errors", n)
+			}
+			return actionMsg{act: act, text: text, statuses: eng.GetAllQuotas()}
+		case actClearCache:
+			eng.ClearCache()
+			return actionMsg{act: act, text: "quota cache cleared", statuses: eng.GetAllQuotas()}
+		case actClearTiers:
+			if err := eng.ClearTierCache(ctx); err != nil {
+				return actionMsg{act: act, err: fmt.Errorf("clear tier cache: %w", err)}
+			}
+			return actionMsg{act: act, text: "tier cache cleared"}
+		case actPause:
+			paused := !prx.Paused()
+			prx.SetPaused(paused)
+			text := "proxy resumed"
+			if paused {
+				text = "proxy paused"
+			}
+			return actionMsg{act: act, text: text, paused: &paused}
+		}
+		return nil
+	}
+}
+
+// roundDur rounds a duration for display in a result line.
+func roundDur(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}

@@ -1,0 +1,106 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// fit truncates s (which may hold escape codes) to w cells with "…" and
+// pads it with spaces to exactly w cells.
+func fit(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	sw := ansi.StringWidth(s)
+	if sw > w {
+		return ansi.Truncate(s, w, "…")
+	}
+	return s + strings.Repeat(" ", w-sw)
+}
+
+// clip truncates s to at most w cells without padding.
+func clip(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(s) > w {
+		return ansi.Truncate(s, w, "…")
+	}
+	return s
+}
+
+// fitRight right-aligns s in w cells.
+func fitRight(s string, w int) string {
+	sw := ansi.StringWidth(s)
+	if sw >= w {
+		return clip(s, w)
+	}
+	return strings.Repeat(" ", w-sw) + s
+}
+
+// shortDur renders a duration in at most two units ("3d4h", "2h10m",
+// "4m05s", "12s"), the way a glance at a countdown wants it.
+func shortDur(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%02dm", d/time.Hour, (d%time.Hour)/time.Minute)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm%02ds", d/time.Minute, (d%time.Minute)/time.Second)
+	default:
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+}
+
+// untilText renders the time from now to t, "–" when t is unknown.
+func untilText(now, t time.Time) string {
+	if t.IsZero() {
+		return "–"
+	}
+	return shortDur(t.Sub(now))
+}
+
+// clockText renders a wall-clock time as HH:MM:SS, "–" when unknown.
+func clockText(t time.Time) string {
+	if t.IsZero() {
+		return "–"
+	}
+	return t.Format("15:04:05")
+}
+
+// joinColumns lays blocks of lines side by side, each padded to its width,
+// separated by gap.
+func joinColumns(gap string, widths []int, blocks ...[]string) []string {
+	h := 0
+	for _, b := range blocks {
+		h = max(h, len(b))
+	}
+	out := make([]string, h)
+	var sb strings.Builder
+	for i := range h {
+		sb.Reset()
+		for j, b := range blocks {
+			if j > 0 {
+				sb.WriteString(gap)
+			}
+			line := ""
+			if i < len(b) {
+				line = b[i]
+			}
+			if j == len(blocks)-1 {
+				sb.WriteString(clip(line, widths[j]))
+			} else {
+				sb.WriteString(fit(line, widths[j]))
+			}
+		}
+		out[i] = strings.TrimRight(sb.String(), " ")
+	}
+	return out
+}

@@ -1,0 +1,178 @@
+package tui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+// panelLines lays out the monitor, proxy and warnings panels: side by
+// side when wide, monitor and proxy paired over the warnings when medium,
+// stacked and terse when narrow.
+func (m Model) panelLines(vc viewContext) []string {
+	mon := m.monitorPanel(vc)
+	var prx []string
+	if m.deps.Proxy != nil {
+		prx = m.proxyPanel(vc)
+	}
+	w := vc.width
+	switch {
+	case w >= wideFrom:
+		warnW := w - 2*36 - 2*2
+		warn := m.warningsPanel(vc, warnW, max(len(mon), len(prx)))
+		if prx == nil {
+			return append([]string{""}, joinColumns("  ", []int{36, w - 38}, mon, warn)...)
+		}
+		return append([]string{""}, joinColumns("  ", []int{36, 36, warnW}, mon, prx, warn)...)
+	case w >= 2*30+2 && prx != nil:
+		half := (w - 2) / 2
+		top := joinColumns("  ", []int{half, w - half - 2}, mon, prx)
+		out := append([]string{""}, top...)
+		return append(out, m.warningsPanel(vc, w, 4)...)
+	default:
+		out := append([]string{""}, mon...)
+		out = append(out, prx...)
+		return append(out, m.warningsPanel(vc, w, 3)...)
+	}
+}
+
+// monitorPanel shows the background monitor and the cache.
+func (m Model) monitorPanel(vc viewContext) []string {
+	st := vc.styles
+	ms := &m.mon
+	lines := []string{st.Title.Render("MONITOR")}
+	if ms.LastSyncStart.IsZero() {
+		lines = append(lines, "last sync  never")
+	} else {
+		lines = append(lines, fmt.Sprintf("last sync  %s took %s", clockText(ms.LastSyncStart), roundDur(ms.LastSyncTook)))
+	}
+	switch {
+	case ms.Running:
+		lines = append(lines, "next sync  "+st.Accent.Render("syncing now…"))
+	case ms.NextSync.IsZero():
+		lines = append(lines, "next sync  –")
+	default:
+		lines = append(lines, "next sync  in "+untilText(vc.now, ms.NextSync))
+	}
+	res := fmt.Sprintf("result     %d ok", ms.LastSyncOK)
+	if ms.LastSyncErrors > 0 {
+		res += ", " + st.Error.Render(fmt.Sprintf("%d errors", ms.LastSyncErrors))
+	} else {
+		res += ", 0 errors"
+	}
+	lines = append(lines, res)
+	c := &ms.Cache
+	lines = append(lines, fmt.Sprintf("cache      %d active, %d expired", c.Active, c.Expired))
+	lines = append(lines, fmt.Sprintf("hit ratio  %.1f%% (%d/%d)", c.HitRatio*100, c.Hits, c.Hits+c.Misses))
+	return lines
+}
+
+// proxyPanel shows the proxy's counters and where each family routes now.
+func (m Model) proxyPanel(vc viewContext) []string {
+	st := vc.styles
+	ps := &m.pstats
+	state := st.Good.Render("RUNNING")
+	if ps.Paused {
+		state = st.Warn.Render("PAUSED")
+	}
+	lines := []string{st.Title.Render("PROXY") + " " + state + " " + ps.Listen}
+	rate := "–"
+	if m.haveRate {
+		rate = fmt.Sprintf("%.1f", m.rps)
+	}
+	lines = append(lines, fmt.Sprintf("req/s %s  in flight %d  sessions %d", rate, ps.InFlight, ps.ActiveSessions))
+	lines = append(lines, fmt.Sprintf("switches %d proactive, %d reactive", ps.ProactiveSwitches, ps.ReactiveSwitches))
+	c429 := fmt.Sprintf("%d", ps.Client429s)
+	if ps.Client429s > 0 {
+		c429 = st.Error.Render(c429)
+	}
+	lines = append(lines, fmt.Sprintf("429s to clients %s (upstream %d)", c429, ps.Upstream429s))
+	for _, f := range cloudcode.Families {
+		to, ok := ps.RoutedTo[f.String()]
+		if !ok || to == "" {
+			to = st.Bad.Render("none available")
+		}
+		lines = append(lines, fmt.Sprintf("%-10s → %s", f, to))
+	}
+	// Families the proxy routes that this build does not know, in order.
+	var extra []string
+	for f := range ps.RoutedTo {
+		if cloudcode.ParseFamily(f) == cloudcode.FamilyUnknown {
+			extra = append(extra, f)
+		}
+	}
+	slices.Sort(extra)
+	for _, f := range extra {
+		lines = append(lines, fmt.Sprintf("%-10s → %s", f, ps.RoutedTo[f]))
+	}
+	return lines
+}
+
+// warningsPanel shows the newest warnings first in at most h lines of
+// width w (title included), from the scroll offset when focused.
+func (m Model) warningsPanel(vc viewContext, w, h int) []string {
+	st := vc.styles
+	title := st.Title.Render("WARNINGS")
+	if m.focus == focusLog {
+		title += " " + st.Accent.Render("◂ focus (tab)")
+	}
+	if m.dropped > 0 {
+		title += " " + st.Error.Render(fmt.Sprintf("%d events dropped", m.dropped))
+	}
+	lines := []string{title}
+	if len(m.warnings) == 0 {
+		return append(lines, st.Dim.Render("none"))
+	}
+	start := 0
+	if m.focus == focusLog {
+		start = m.logOffset
+	}
+	for i := start; i < len(m.warnings) && len(lines) < max(h, 2); i++ {
+		lines = append(lines, clip(eventLine(vc, &m.warnings[i]), w))
+	}
+	return lines
+}
+
+// eventGlyph marks an event's kind, with the severity's colour.
+func eventGlyph(k quota.EventKind) (string, Severity) {
+	switch k {
+	case quota.EventLowQuota:
+		return "!", SevLow
+	case quota.EventExhausted:
+		return "✗", SevExhausted
+	case quota.EventRecovered:
+		return "✓", SevOK
+	case quota.EventSwitch:
+		return "⇄", SevUnknown
+	case quota.EventAccountError:
+		return "×", SevForbidden
+	case quota.EventAccountDisabled:
+		return "⊘", SevForbidden
+	default:
+		return "•", SevUnknown
+	}
+}
+
+// eventLine renders "HH:MM:SS ✗ account family: message".
+func eventLine(vc viewContext, e *quota.Event) string {
+	g, sev := eventGlyph(e.Kind)
+	var sb strings.Builder
+	sb.WriteString(e.At.Format("15:04:05"))
+	sb.WriteByte(' ')
+	sb.WriteString(vc.styles.Severity[sev].Render(g))
+	if e.Account != "" {
+		sb.WriteString(" " + e.Account)
+	}
+	if e.Family != cloudcode.FamilyUnknown {
+		sb.WriteString(" " + e.Family.String())
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = strings.ReplaceAll(e.Kind.String(), "_", " ")
+	}
+	sb.WriteString(": " + msg)
+	return sb.String()
+}

@@ -1,0 +1,209 @@
+package tui
+
+import (
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+// Severity is the one judgement of how an account (or one of its model
+// families) is doing. It decides the word, the glyph, the colour and the
+// "worst first" order, so they can never disagree.
+type Severity uint8
+
+// The severities, from best to worst for sorting; Unknown sorts between
+// the usable and the unusable ones because missing data is a worry, not a
+// failure.
+const (
+	SevOK Severity = iota
+	SevUnknown
+	SevLow
+	SevCooling
+	SevExhausted
+	SevDisabled
+	SevForbidden
+	SevNeedsLogin
+)
+
+// Word returns the severity's upper-case label, shown next to its glyph so
+// colour is never the only signal.
+func (s Severity) Word() string {
+	switch s {
+	case SevOK:
+		return "OK"
+	case SevLow:
+		return "LOW"
+	case SevExhausted:
+		return "EXHAUSTED"
+	case SevCooling:
+		return "COOLING"
+	case SevForbidden:
+		return "FORBIDDEN"
+	case SevNeedsLogin:
+		return "NEEDS LOGIN"
+	case SevDisabled:
+		return "DISABLED"
+	default:
+		return "UNKNOWN"
+	}
+}
+
+// Short returns an abbreviation of Word for the compact view.
+func (s Severity) Short() string {
+	switch s {
+	case SevOK:
+		return "OK"
+	case SevLow:
+		return "LOW"
+	case SevExhausted:
+		return "EXH"
+	case SevCooling:
+		return "COOL"
+	case SevForbidden:
+		return "FORB"
+	case SevNeedsLogin:
+		return "LOGIN"
+	case SevDisabled:
+		return "OFF"
+	default:
+		return "?"
+	}
+}
+
+// Glyph returns the one-cell symbol of the severity.
+func (s Severity) Glyph() string {
+	switch s {
+	case SevOK:
+		return "✓"
+	case SevLow:
+		return "!"
+	case SevExhausted:
+		return "✗"
+	case SevCooling:
+		return "◷"
+	case SevForbidden:
+		return "⊘"
+	case SevNeedsLogin:
+		return "⚿"
+	case SevDisabled:
+		return "–"
+	default:
+		return "?"
+	}
+}
+
+// severity computes an account's severity: its state first (a human must
+// act), then marks set by the proxy, then the worst family decision.
+func severity(s *quota.Status) Severity {
+	switch s.State {
+	case quota.StateNeedsLogin, quota.StateValidationRequired:
+		return SevNeedsLogin
+	case quota.StateForbidden:
+		return SevForbidden
+	case quota.StateDisabled:
+		return SevDisabled
+	}
+	worst := SevOK
+	known := false
+	for i := range cloudcode.Families {
+		fs := familySeverity(&s.Families[i], s.Marks[i])
+		if fs != SevUnknown {
+			known = true
+			worst = max(worst, fs)
+		}
+	}
+	if !known {
+		return SevUnknown
+	}
+	return worst
+}
+
+// familySeverity judges one family of an account: a mark outranks the
+// decision because it comes from a real upstream error.
+func familySeverity(fq *quota.FamilyQuota, mk quota.Mark) Severity {
+	switch mk.Kind {
+	case quota.ExhaustedMark:
+		return SevExhausted
+	case quota.CooldownMark:
+		return SevCooling
+	}
+	switch fq.Decision {
+	case quota.Proceed:
+		return SevOK
+	case quota.LowQuota:
+		return SevLow
+	case quota.Exhausted:
+		return SevExhausted
+	}
+	// The decision may be unset in a hand-made Status: fall back on the
+	// fraction itself so "unknown" only means no data.
+	if !fq.Effective.Known {
+		return SevUnknown
+	}
+	switch quota.MakeDecision(fq.Effective, quota.DefaultThresholds) {
+	case quota.Exhausted:
+		return SevExhausted
+	case quota.LowQuota:
+		return SevLow
+	default:
+		return SevOK
+	}
+}
+
+// Styles is every style the dashboard uses, built once. Colours are ANSI
+// palette indexes 0–15 so the dashboard follows the terminal's theme; with
+// NoColor every style is plain and no escape code is emitted.
+type Styles struct {
+	Title, Header, Dim, Selected, Key, Error, Good, Warn, Bad, Accent lipgloss.Style
+	Severity                                                          [SevNeedsLogin + 1]lipgloss.Style
+	Tier                                                              [cloudcode.TierUltra + 1]lipgloss.Style
+}
+
+// NewStyles builds the Styles; noColor turns every attribute off.
+func NewStyles(noColor bool) Styles {
+	var st Styles
+	if noColor {
+		plain := lipgloss.NewStyle()
+		st.Title, st.Header, st.Dim, st.Selected, st.Key = plain, plain, plain, plain, plain
+		st.Error, st.Good, st.Warn, st.Bad, st.Accent = plain, plain, plain, plain, plain
+		for i := range st.Severity {
+			st.Severity[i] = plain
+		}
+		for i := range st.Tier {
+			st.Tier[i] = plain
+		}
+		return st
+	}
+	// BasicColor emits the 16-colour SGR codes, which every terminal maps
+	// through its own palette.
+	col := func(n int) lipgloss.Style { return lipgloss.NewStyle().Foreground(ansi.BasicColor(n)) }
+	st.Title = lipgloss.NewStyle().Bold(true)
+	st.Header = lipgloss.NewStyle().Bold(true).Underline(true)
+	st.Dim = col(8)
+	st.Selected = lipgloss.NewStyle().Reverse(true)
+	st.Key = col(6).Bold(true)
+	st.Error = col(9)
+	st.Good = col(2)
+	st.Warn = col(3)
+	st.Bad = col(1)
+	st.Accent = col(4)
+	st.Severity = [...]lipgloss.Style{
+		SevOK:         st.Good,
+		SevUnknown:    st.Dim,
+		SevLow:        st.Warn,
+		SevCooling:    col(5),
+		SevExhausted:  st.Bad.Bold(true),
+		SevDisabled:   st.Dim,
+		SevForbidden:  st.Bad,
+		SevNeedsLogin: col(11),
+	}
+	st.Tier = [...]lipgloss.Style{
+		cloudcode.TierUnknown: st.Dim,
+		cloudcode.TierFree:    col(7),
+		cloudcode.TierPro:     col(12),
+		cloudcode.TierUltra:   col(13).Bold(true),
+	}
+	return st
+}

@@ -1,0 +1,256 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+// Column widths of the accounts table.
+const (
+	selW      = 2
+	tierW     = 5
+	stateW    = 13 // "⚿ NEEDS LOGIN"
+	resetW    = 6
+	sparkW    = 12 // one cell per hour of historyWindow
+	forecastW = 25 // "empty 2h10m < reset 4h00m"
+	minAcctW  = 14
+)
+
+// tableLayout is the set of columns that fits a width.
+type tableLayout struct {
+	compact  bool
+	acct     int
+	barW     int // 0: no bar, only the percentage
+	spark    bool
+	forecast bool
+}
+
+// famW is the width of one family cell: bar, percentage, window.
+func (l tableLayout) famW() int {
+	if l.barW == 0 {
+		return 4 + 1 + 2
+	}
+	return l.barW + 1 + 4 + 1 + 2
+}
+
+// fixed is the width of every column but the account's, separators
+// included.
+func (l tableLayout) fixed() int {
+	w := selW + 1 + tierW + 1 + stateW + 2*(1+l.famW()) + 1 + resetW
+	if l.spark {
+		w += 1 + sparkW
+	}
+	if l.forecast {
+		w += 1 + forecastW
+	}
+	return w
+}
+
+// layoutFor picks the richest layout whose account column still reads,
+// dropping the forecast, then narrowing bars, then the sparkline, then
+// bars, and going compact below compactBelow.
+func layoutFor(width int) tableLayout {
+	if width < compactBelow {
+		return tableLayout{compact: true, acct: max(width-compactFixed, 4)}
+	}
+	steps := []tableLayout{
+		{barW: 6, spark: true, forecast: true},
+		{barW: 6, spark: true},
+		{barW: 3, spark: true},
+		{barW: 3},
+		{},
+	}
+	for _, l := range steps {
+		if l.spark && width < sparkFrom {
+			continue
+		}
+		if width-l.fixed() >= minAcctW {
+			l.acct = width - l.fixed()
+			return l
+		}
+	}
+	l := steps[len(steps)-1]
+	l.acct = max(width-l.fixed(), 4)
+	return l
+}
+
+// compactFixed is the width of the compact row without the label:
+// glyph+word, two family percentages and the reset.
+const compactFixed = 2 + 6 + 1 + 1 + 6 + 6 + 1 + resetW
+
+// tableLines renders the header and the visible rows in h lines.
+func (m Model) tableLines(vc viewContext, h int) []string {
+	if h <= 0 {
+		return nil
+	}
+	l := layoutFor(vc.width)
+	st := vc.styles
+	out := make([]string, 0, h)
+	out = append(out, st.Header.Render(clip(tableHeader(l), vc.width)))
+	if len(m.rows) == 0 {
+		msg := "no accounts yet: add one with `quotatui login`"
+		if len(m.accounts) > 0 {
+			msg = "no account matches the filter (esc clears it)"
+		}
+		return append(out, st.Dim.Render(msg))
+	}
+	n := h - 1
+	end := min(m.offset+n, len(m.rows))
+	for i := m.offset; i < end; i++ {
+		s := &m.accounts[m.rows[i]]
+		sel := i == m.cursor
+		var line string
+		if l.compact {
+			line = compactRow(vc, s, l, sel)
+		} else {
+			line = m.fullRow(vc, s, l, sel)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// tableHeader names the columns of a layout.
+func tableHeader(l tableLayout) string {
+	if l.compact {
+		return fit("  STATE", 2+6) + " " + fit("ACCOUNT", l.acct) + " " + fit(" GEM", 6) + fit(" C/G", 6) + " " + fit("RESET", resetW)
+	}
+	var sb strings.Builder
+	sb.WriteString(strings.Repeat(" ", selW))
+	sb.WriteString(fit("ACCOUNT", l.acct))
+	sb.WriteString(" " + fit("TIER", tierW))
+	sb.WriteString(" " + fit("STATE", stateW))
+	sb.WriteString(" " + fit("GEMINI", l.famW()))
+	sb.WriteString(" " + fit("CLAUDE/GPT", l.famW()))
+	sb.WriteString(" " + fit("RESET", resetW))
+	if l.spark {
+		sb.WriteString(" " + fit("LAST 12H", sparkW))
+	}
+	if l.forecast {
+		sb.WriteString(" " + fit("FORECAST", forecastW))
+	}
+	return sb.String()
+}
+
+// fullRow renders one account in the table's full layout.
+func (m Model) fullRow(vc viewContext, s *quota.Status, l tableLayout, sel bool) string {
+	st := vc.styles
+	sev := severity(s)
+	var sb strings.Builder
+	if sel {
+		sb.WriteString("▸ ")
+	} else {
+		sb.WriteString("  ")
+	}
+	name := fit(displayName(s), l.acct)
+	if sel {
+		name = st.Selected.Render(name)
+	}
+	sb.WriteString(name)
+	sb.WriteString(" " + st.Tier[s.Tier].Render(fit(tierBadge(s.Tier), tierW)))
+	sb.WriteString(" " + st.Severity[sev].Render(fit(sev.Glyph()+" "+sev.Word(), stateW)))
+	for i := range s.Families {
+		sb.WriteString(" " + famCell(vc, &s.Families[i], s.Marks[i], l.barW))
+	}
+	sb.WriteString(" " + fitRight(untilText(vc.now, nextReset(s)), resetW))
+	h := m.history[s.AccountID]
+	if l.spark {
+		sb.WriteString(" " + st.Accent.Render(fit(m.sparkFor(vc, s, h), sparkW)))
+	}
+	if l.forecast {
+		sb.WriteString(" " + st.Warn.Render(fit(forecastText(s, h), forecastW)))
+	}
+	return sb.String()
+}
+
+// famCell renders a family's effective remaining: bar, percentage and the
+// bottleneck window, coloured by the family's severity.
+func famCell(vc viewContext, fq *quota.FamilyQuota, mk quota.Mark, barW int) string {
+	sev := familySeverity(fq, mk)
+	cell := pctText(fq.Effective) + " " + windowText(fq.Bottleneck)
+	if barW > 0 {
+		cell = bar(fq.Effective, barW) + " " + cell
+	}
+	return vc.styles.Severity[sev].Render(cell)
+}
+
+// compactRow renders one account on a narrow screen: state, label, the
+// two families' percentages and the reset.
+func compactRow(vc viewContext, s *quota.Status, l tableLayout, sel bool) string {
+	st := vc.styles
+	sev := severity(s)
+	mark := "  "
+	if sel {
+		mark = "▸ "
+	}
+	name := fit(displayName(s), l.acct)
+	if sel {
+		name = st.Selected.Render(name)
+	}
+	var sb strings.Builder
+	sb.WriteString(mark)
+	sb.WriteString(st.Severity[sev].Render(fit(sev.Glyph()+" "+sev.Short(), 6)))
+	sb.WriteString(" " + name + " ")
+	for i := range s.Families {
+		fs := familySeverity(&s.Families[i], s.Marks[i])
+		sb.WriteString(st.Severity[fs].Render(fit(" "+pctText(s.Families[i].Effective), 6)))
+	}
+	sb.WriteString(" " + fitRight(untilText(vc.now, nextReset(s)), resetW))
+	return sb.String()
+}
+
+// tierBadge is the tier's short name; UNKNOWN would crowd the column.
+func tierBadge(t cloudcode.Tier) string {
+	if t == cloudcode.TierUnknown {
+		return "?"
+	}
+	return t.String()
+}
+
+// worstFamily is the index of the family with the lowest known effective
+// fraction (0 when none is known): the one the sparkline and forecast
+// follow.
+func worstFamily(s *quota.Status) int {
+	best, idx := 2.0, 0
+	for i := range s.Families {
+		if e := s.Families[i].Effective; e.Known && e.Value < best {
+			best, idx = e.Value, i
+		}
+	}
+	return idx
+}
+
+// sparkFor draws the worst family's history over the last hours, one cell
+// per hour; blank until the history has been fetched.
+func (m Model) sparkFor(vc viewContext, s *quota.Status, h *accountHistory) string {
+	if h == nil {
+		return ""
+	}
+	pts := h.points[worstFamily(s)]
+	if len(pts) == 0 {
+		return ""
+	}
+	return sparkline(sample(pts, vc.now.Add(-historyWindow), vc.now, sparkW))
+}
+
+// forecastText warns when a family runs out before its reset, the family
+// that runs out soonest first; "" otherwise.
+func forecastText(s *quota.Status, h *accountHistory) string {
+	if h == nil {
+		return ""
+	}
+	best := -1
+	for i, fc := range h.forecasts {
+		if fc.Enough && fc.RunsOutFirst && (best < 0 || fc.EmptyIn < h.forecasts[best].EmptyIn) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	fc := h.forecasts[best]
+	return fmt.Sprintf("empty %s < reset %s", shortDur(fc.EmptyIn), shortDur(fc.ResetIn))
+}

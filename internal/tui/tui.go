@@ -1,0 +1,262 @@
+// Package tui is quotatui's live dashboard: a Bubble Tea v2 program that
+// shows every account's quota, the background monitor, the proxy and a
+// warnings log, and lets the user act from the keyboard. It reads the
+// quota engine and the proxy through small interfaces declared here, is fed
+// by the engine's coalescing feed and a 1 s tick, and never blocks either.
+package tui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"github.com/quotatui/quotatui/internal/clock"
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/proxy"
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+// Engine is what the dashboard uses of the quota engine (*quota.Manager).
+// GetAllQuotas and MonitorStats are cheap copies; the others may do I/O
+// and are only called from commands.
+type Engine interface {
+	GetAllQuotas() []quota.Status
+	MonitorStats() quota.MonitorStats
+	SyncAccount(ctx context.Context, accountID int64) error
+	SyncAll(ctx context.Context) quota.SyncResult
+	ClearCache()
+	ClearTierCache(ctx context.Context) error
+	Forecast(ctx context.Context, accountID int64, f cloudcode.Family) (quota.Forecast, error)
+	RecentEvents(ctx context.Context, accountID int64, n int) ([]quota.Event, error)
+}
+
+// HistoryFunc returns an (account, family)'s effective remaining fraction
+// since a time, oldest first (quota.Manager.History, with store.Point
+// converted to Point).
+type HistoryFunc func(ctx context.Context, accountID int64, f cloudcode.Family, since time.Time) ([]Point, error)
+
+// Feed is a subscription to the engine's hub (*quota.Feed): Changed is
+// signalled, coalesced, when any account's status changed; Events carries
+// discrete events from a bounded buffer that counts what it drops.
+type Feed interface {
+	Changed() <-chan struct{}
+	Events() <-chan quota.Event
+	Dropped() uint64
+}
+
+// Proxy is what the dashboard uses of the proxy (*proxy.Server).
+type Proxy interface {
+	Stats() proxy.Stats
+	SetPaused(paused bool)
+	Paused() bool
+}
+
+// Deps is everything the dashboard reads and acts on.
+type Deps struct {
+	Engine  Engine      // required
+	Feed    Feed        // live updates; nil: the dashboard only refreshes on its tick
+	History HistoryFunc // sparklines and charts; nil: none drawn
+	Proxy   Proxy       // nil: the proxy panel is hidden
+	Clock   clock.Clock // nil: clock.Real
+	NoColor bool        // true when NO_COLOR is set: no escape codes for colour
+	Version string
+	// Tick is the stats refresh period; 0 means 1 s.
+	Tick time.Duration
+}
+
+// Tunables of the dashboard.
+const (
+	historyWindow = 12 * time.Hour // span of sparklines and detail charts
+	maxWarnings   = 200            // bounded warnings log
+	recentEvents  = 20             // events shown in the detail view
+)
+
+// sortMode orders the accounts table.
+type sortMode uint8
+
+const (
+	sortWorst sortMode = iota
+	sortName
+	sortTier
+	sortReset
+	numSortModes
+)
+
+func (s sortMode) String() string {
+	return [...]string{"worst", "name", "tier", "reset"}[s]
+}
+
+// focusArea is which part receives the movement keys.
+type focusArea uint8
+
+const (
+	focusTable focusArea = iota
+	focusLog
+)
+
+// action is a keyboard action that runs as a command.
+type action uint8
+
+const (
+	actResync action = iota
+	actResyncAll
+	actClearCache
+	actClearTiers
+	actPause
+	numActions
+)
+
+func (a action) running() string {
+	return [...]string{"syncing…", "syncing all accounts…", "clearing quota cache…", "clearing tier cache…", "toggling proxy…"}[a]
+}
+
+// accountHistory is one account's cached history and forecasts.
+type accountHistory struct {
+	version   string
+	points    [len(cloudcode.Families)][]Point
+	forecasts [len(cloudcode.Families)]quota.Forecast
+	err       string
+}
+
+// viewContext is the shared context of the components: sizes, theme and
+// the time the frame is drawn at.
+type viewContext struct {
+	width, height int
+	now           time.Time
+	styles        *Styles
+}
+
+// Model is the root Bubble Tea model of the dashboard. It owns layout and
+// message routing; the components render strings from its state.
+type Model struct {
+	deps   Deps
+	ctx    context.Context
+	keys   KeyMap
+	styles *Styles
+	help   help.Model
+	filter lineInput
+	spin   spinner.Model
+
+	width, height int
+	now           time.Time
+
+	accounts []quota.Status // latest from the engine, in engine order
+	rows     []int          // indexes into accounts: sorted and filtered
+	cursor   int            // index into rows
+	selected int64          // account id under the cursor, kept across re-sorts
+	offset   int            // first visible row
+	sortBy   sortMode
+
+	filtering bool
+	focus     focusArea
+	logOffset int
+	detail    bool
+	detailID  int64
+	showHelp  bool
+
+	mon        quota.MonitorStats
+	pstats     proxy.Stats
+	prevReq    uint64
+	prevAt     time.Time
+	rps        float64
+	haveRate   bool
+	history    map[int64]*accountHistory
+	histBusy   bool
+	detailEvts []quota.Event
+	detailErr  string
+
+	warnings []quota.Event // newest first
+	dropped  uint64
+
+	running [numActions]bool
+	status  string
+	statErr bool
+
+	initHist tea.Cmd // the first history fetch, started by Init
+}
+
+// New builds the dashboard's model and takes a first snapshot of the
+// engine (and the proxy) so the first frame is complete. The model uses
+// context.Background for its commands; Run binds it to its context.
+func New(deps Deps) Model {
+	if deps.Clock == nil {
+		deps.Clock = clock.Real{}
+	}
+	if deps.Tick <= 0 {
+		deps.Tick = time.Second
+	}
+	st := NewStyles(deps.NoColor)
+	m := Model{
+		deps:    deps,
+		ctx:     context.Background(),
+		keys:    DefaultKeyMap(),
+		styles:  &st,
+		help:    help.New(),
+		spin:    spinner.New(spinner.WithSpinner(spinner.MiniDot)),
+		now:     deps.Clock.Now(),
+		history: map[int64]*accountHistory{},
+	}
+	if deps.NoColor {
+		m.help.Styles = help.Styles{}
+	} else {
+		m.help.Styles.ShortKey = st.Key
+		m.help.Styles.FullKey = st.Key
+		m.help.Styles.ShortDesc = lipgloss.NewStyle()
+		m.help.Styles.FullDesc = lipgloss.NewStyle()
+		m.help.Styles.ShortSeparator = st.Dim
+		m.help.Styles.FullSeparator = st.Dim
+		m.help.Styles.Ellipsis = st.Dim
+	}
+	m.spin.Style = st.Accent
+	m.filter.limit = 64
+	m.setAccounts(deps.Engine.GetAllQuotas())
+	m.mon = deps.Engine.MonitorStats()
+	if deps.Proxy != nil {
+		m.pstats = deps.Proxy.Stats()
+		m.prevReq, m.prevAt = m.pstats.Requests, m.now
+	}
+	m.initHist = m.startHistory()
+	return m
+}
+
+// WithContext returns a copy of m whose commands stop when ctx ends.
+func (m Model) WithContext(ctx context.Context) Model {
+	m.ctx = ctx
+	return m
+}
+
+// Run runs the dashboard on the terminal until the user quits or ctx
+// ends. Its commands are bound to a context cancelled when it returns, so
+// no goroutine outlives it. opts are passed to tea.NewProgram (tests give
+// input, output and a size).
+func Run(ctx context.Context, deps Deps, opts ...tea.ProgramOption) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m := New(deps).WithContext(ctx)
+	all := []tea.ProgramOption{tea.WithContext(ctx)}
+	if deps.NoColor {
+		all = append(all, tea.WithColorProfile(colorprofile.Ascii))
+	}
+	all = append(all, opts...)
+	if _, err := tea.NewProgram(m, all...).Run(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	return nil
+}
+
+// Init starts the live feeds: the wait on the engine's feed, the stats
+// tick, and the first history fetch.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(m.waitFeed(), m.tick(), m.initHist)
+}
+
+// vc returns the shared view context of the current frame.
+func (m *Model) vc() viewContext {
+	return viewContext{width: m.width, height: m.height, now: m.now, styles: m.styles}
+}

@@ -1,0 +1,401 @@
+package tui
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+// Update routes a message to the state it changes. It does no I/O: work
+// is returned as commands.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+		m.clampScroll()
+		return m, nil
+	case tea.KeyPressMsg:
+		return m.handleKey(msg)
+	case quotasMsg:
+		m.setAccounts(msg.statuses)
+		cmds := []tea.Cmd{m.startHistory()}
+		if msg.fromFeed {
+			cmds = append(cmds, m.waitFeed())
+		}
+		return m, tea.Batch(cmds...)
+	case eventsMsg:
+		m.addWarnings(msg.events)
+		m.dropped = msg.dropped
+		return m, m.waitFeed()
+	case statsMsg:
+		m.applyStats(msg)
+		return m, m.tick()
+	case historyMsg:
+		m.histBusy = false
+		for id, h := range msg.data {
+			m.history[id] = h
+		}
+		return m, m.startHistory()
+	case detailEventsMsg:
+		if msg.accountID == m.detailID {
+			m.detailEvts = msg.events
+			m.detailErr = ""
+			if msg.err != nil {
+				m.detailErr = msg.err.Error()
+			}
+		}
+		return m, nil
+	case actionMsg:
+		return m.finishAction(msg)
+	case spinner.TickMsg:
+		if !m.busy() {
+			return m, nil // let the spinner stop: its tick is not re-armed
+		}
+		var cmd tea.Cmd
+		m.spin, cmd = m.spin.Update(msg)
+		return m, cmd
+	}
+	return m, nil
+}
+
+// applyStats takes the tick's counters and derives the request rate from
+// the change of the request count since the previous tick.
+func (m *Model) applyStats(msg statsMsg) {
+	m.now = msg.now
+	m.mon = msg.mon
+	if !msg.hasProxy {
+		return
+	}
+	if dt := msg.now.Sub(m.prevAt); dt > 0 && msg.pstats.Requests >= m.prevReq {
+		m.rps = float64(msg.pstats.Requests-m.prevReq) / dt.Seconds()
+		m.haveRate = true
+	}
+	m.pstats = msg.pstats
+	m.prevReq, m.prevAt = msg.pstats.Requests, msg.now
+}
+
+// busy reports whether any action is running.
+func (m *Model) busy() bool {
+	for _, r := range m.running {
+		if r {
+			return true
+		}
+	}
+	return false
+}
+
+// start marks act running and returns its command with the spinner's, or
+// only a note when it already runs, so a second press never starts it
+// twice.
+func (m *Model) start(act action, id int64, label string) tea.Cmd {
+	if m.running[act] {
+		m.status, m.statErr = "already "+act.running(), false
+		return nil
+	}
+	wasBusy := m.busy()
+	m.running[act] = true
+	m.status, m.statErr = "", false
+	cmd := m.actionCmd(act, id, label)
+	if !wasBusy {
+		return tea.Batch(cmd, m.spin.Tick)
+	}
+	return cmd
+}
+
+// finishAction shows an action's result and applies what it returned.
+func (m Model) finishAction(msg actionMsg) (tea.Model, tea.Cmd) {
+	m.running[msg.act] = false
+	if msg.err != nil {
+		m.status, m.statErr = msg.err.Error(), true
+	} else {
+		m.status, m.statErr = msg.text, false
+	}
+	if msg.paused != nil {
+		m.pstats.Paused = *msg.paused
+	}
+	var cmd tea.Cmd
+	if msg.statuses != nil {
+		m.setAccounts(msg.statuses)
+		cmd = m.startHistory()
+	}
+	return m, cmd
+}
+
+// handleKey maps a key press to its action for the current mode.
+func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	if msg.String() == "ctrl+c" {
+		return m, tea.Quit
+	}
+	if m.filtering {
+		return m.handleFilterKey(msg)
+	}
+	if m.showHelp {
+		switch {
+		case key.Matches(msg, k.Quit):
+			return m, tea.Quit
+		case key.Matches(msg, k.Help, k.Back):
+			m.showHelp = false
+		}
+		return m, nil
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+	case key.Matches(msg, k.Back):
+		switch {
+		case m.detail:
+			m.detail = false
+		case m.filter.Value() != "":
+			m.filter.SetValue("")
+			m.rebuildRows()
+		}
+	case key.Matches(msg, k.Enter):
+		if !m.detail && len(m.rows) > 0 {
+			m.detail, m.detailID = true, m.selected
+			m.detailEvts, m.detailErr = nil, ""
+			return m, m.fetchDetailEvents(m.detailID)
+		}
+	case key.Matches(msg, k.Tab):
+		if m.focus == focusTable {
+			m.focus = focusLog
+		} else {
+			m.focus = focusTable
+		}
+	case key.Matches(msg, k.Filter):
+		m.filtering = true
+	case key.Matches(msg, k.Sort):
+		m.sortBy = (m.sortBy + 1) % numSortModes
+		m.rebuildRows()
+	case key.Matches(msg, k.Up):
+		m.move(-1)
+	case key.Matches(msg, k.Down):
+		m.move(1)
+	case key.Matches(msg, k.PageUp):
+		m.move(-max(m.tableRows()-1, 1))
+	case key.Matches(msg, k.PageDown):
+		m.move(max(m.tableRows()-1, 1))
+	case key.Matches(msg, k.Resync):
+		id := m.selected
+		if m.detail {
+			id = m.detailID
+		}
+		s := m.account(id)
+		if s == nil {
+			m.status, m.statErr = "no account selected", true
+			return m, nil
+		}
+		return m, m.start(actResync, id, s.Label)
+	case key.Matches(msg, k.ResyncAll):
+		return m, m.start(actResyncAll, 0, "")
+	case key.Matches(msg, k.ClearCache):
+		return m, m.start(actClearCache, 0, "")
+	case key.Matches(msg, k.ClearTiers):
+		return m, m.start(actClearTiers, 0, "")
+	case key.Matches(msg, k.Pause):
+		if m.deps.Proxy == nil {
+			m.status, m.statErr = "no proxy running", true
+			return m, nil
+		}
+		return m, m.start(actPause, 0, "")
+	}
+	return m, nil
+}
+
+// handleFilterKey edits the filter: enter keeps it, esc clears it.
+func (m Model) handleFilterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch msg.String() {
+	case "enter":
+		m.filtering = false
+		return m, nil
+	case "esc":
+		m.filtering = false
+		m.filter.SetValue("")
+		m.rebuildRows()
+		return m, nil
+	}
+	if m.filter.Update(msg) {
+		m.rebuildRows()
+	}
+	return m, nil
+}
+
+// move moves the focused list by delta.
+func (m *Model) move(delta int) {
+	if m.focus == focusLog {
+		m.logOffset = min(max(m.logOffset+delta, 0), max(len(m.warnings)-1, 0))
+		return
+	}
+	if len(m.rows) == 0 || m.detail {
+		return
+	}
+	m.cursor = min(max(m.cursor+delta, 0), len(m.rows)-1)
+	m.selected = m.accounts[m.rows[m.cursor]].AccountID
+	m.clampScroll()
+}
+
+// clampScroll keeps the cursor's row on screen.
+func (m *Model) clampScroll() {
+	n := m.tableRows()
+	if n <= 0 {
+		return
+	}
+	if m.cursor < m.offset {
+		m.offset = m.cursor
+	}
+	if m.cursor >= m.offset+n {
+		m.offset = m.cursor - n + 1
+	}
+	m.offset = min(max(m.offset, 0), max(len(m.rows)-n, 0))
+}
+
+// account returns the latest status of an account, nil if gone.
+func (m *Model) account(id int64) *quota.Status {
+	for i := range m.accounts {
+		if m.accounts[i].AccountID == id {
+			return &m.accounts[i]
+		}
+	}
+	return nil
+}
+
+// setAccounts takes a new snapshot and rebuilds the table's rows.
+func (m *Model) setAccounts(s []quota.Status) {
+	m.accounts = s
+	m.rebuildRows()
+}
+
+// addWarnings prepends the events worth a warning line, newest first, and
+// keeps the log bounded.
+func (m *Model) addWarnings(evs []quota.Event) {
+	for _, e := range evs {
+		if !isWarning(e.Kind) {
+			continue
+		}
+		m.warnings = append(m.warnings, quota.Event{})
+		copy(m.warnings[1:], m.warnings)
+		m.warnings[0] = e
+		if m.logOffset > 0 {
+			m.logOffset++ // keep the line the user is reading in place
+		}
+	}
+	if len(m.warnings) > maxWarnings {
+		m.warnings = m.warnings[:maxWarnings]
+	}
+	m.logOffset = min(m.logOffset, max(len(m.warnings)-1, 0))
+}
+
+// isWarning tells the events the warnings log shows.
+func isWarning(k quota.EventKind) bool {
+	switch k {
+	case quota.EventLowQuota, quota.EventExhausted, quota.EventRecovered, quota.EventSwitch,
+		quota.EventAccountError, quota.EventAccountDisabled, quota.EventTierChanged:
+		return true
+	}
+	return false
+}
+
+// rebuildRows filters and sorts the accounts and puts the cursor back on
+// the selected account.
+func (m *Model) rebuildRows() {
+	q := strings.ToLower(strings.TrimSpace(m.filter.Value()))
+	m.rows = m.rows[:0]
+	for i := range m.accounts {
+		s := &m.accounts[i]
+		if q != "" && !strings.Contains(strings.ToLower(s.Label), q) && !strings.Contains(strings.ToLower(s.Email), q) {
+			continue
+		}
+		m.rows = append(m.rows, i)
+	}
+	keys := make([]sortKey, len(m.accounts))
+	for _, i := range m.rows {
+		keys[i] = makeSortKey(&m.accounts[i])
+	}
+	by := m.sortBy
+	slices.SortStableFunc(m.rows, func(a, b int) int {
+		return compareRows(by, &keys[a], &keys[b])
+	})
+	m.cursor = 0
+	for i, r := range m.rows {
+		if m.accounts[r].AccountID == m.selected {
+			m.cursor = i
+			break
+		}
+	}
+	if len(m.rows) > 0 {
+		m.selected = m.accounts[m.rows[m.cursor]].AccountID
+	}
+	m.clampScroll()
+}
+
+// sortKey holds what the sorts compare, computed once per rebuild.
+type sortKey struct {
+	sev   Severity
+	worst float64 // lowest known effective fraction, 2 when none known
+	name  string
+	tier  int
+	reset time.Time
+	id    int64
+}
+
+func makeSortKey(s *quota.Status) sortKey {
+	k := sortKey{sev: severity(s), worst: 2, name: strings.ToLower(displayName(s)), tier: int(s.Tier), reset: nextReset(s), id: s.AccountID}
+	for i := range s.Families {
+		if e := s.Families[i].Effective; e.Known && e.Value < k.worst {
+			k.worst = e.Value
+		}
+	}
+	return k
+}
+
+// compareRows orders two rows for a sort mode; every mode ends on the
+// name and the id so the order is total and stable between frames.
+func compareRows(by sortMode, a, b *sortKey) int {
+	var c int
+	switch by {
+	case sortWorst:
+		c = cmp.Or(cmp.Compare(b.sev, a.sev), cmp.Compare(a.worst, b.worst))
+	case sortTier:
+		c = cmp.Compare(b.tier, a.tier)
+	case sortReset:
+		switch {
+		case a.reset.IsZero() && !b.reset.IsZero():
+			c = 1
+		case !a.reset.IsZero() && b.reset.IsZero():
+			c = -1
+		default:
+			c = a.reset.Compare(b.reset)
+		}
+	}
+	return cmp.Or(c, strings.Compare(a.name, b.name), cmp.Compare(a.id, b.id))
+}
+
+// displayName is the account's label, else its email.
+func displayName(s *quota.Status) string {
+	if s.Label != "" {
+		return s.Label
+	}
+	return s.Email
+}
+
+// nextReset is the soonest reset of the account's bottleneck buckets.
+func nextReset(s *quota.Status) time.Time {
+	var t time.Time
+	for i := range s.Families {
+		r := s.Families[i].ResetTime
+		if !r.IsZero() && (t.IsZero() || r.Before(t)) {
+			t = r
+		}
+	}
+	return t
+}
