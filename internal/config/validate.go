@@ -77,8 +77,12 @@ func (c Config) Validate() error {
 		v.fail("proxy.listen", err.Error())
 	} else if c.Proxy.APIKey == "" && !isLoopback(c.Proxy.Listen) {
 		// Without a key, anyone on the network could spend the accounts.
+		listen := c.Proxy.Listen
+		if src := v.source("proxy.listen"); src.Layer != LayerDefault {
+			listen += ", from " + src.String()
+		}
 		v.failValue("proxy.api_key", "[not set]",
-			fmt.Sprintf("required when proxy.listen (%s) is not a loopback address", c.Proxy.Listen))
+			fmt.Sprintf("required when proxy.listen (%s) is not a loopback address", listen))
 	}
 	switch {
 	case c.Proxy.RetryAttempts < 1:
