@@ -73,6 +73,13 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 
+	// Read the body first: net/http notices a client that went away (and
+	// cancels r.Context) only once the body has been consumed.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Could not read the request body.")
+		return
+	}
 	if !s.sleep(r, time.Duration(s.latency.Load())) {
 		return
 	}
@@ -98,11 +105,6 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 		return
 	}
 	if s.writeFlagError(w, a, rpc) {
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	if err != nil {
-		writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Could not read the request body.")
 		return
 	}
 	switch rpc {
