@@ -211,12 +211,8 @@ func (m Model) actionCmd(act action, id int64, label string) tea.Cmd {
 		case actResyncAll:
 			res := eng.SyncAll(ctx)
 			text := fmt.Sprintf("synced %d accounts in %s", res.OK+len(res.Errors), roundDur(res.Took))
-			switch n := len(res.Errors); n {
-			case 0:
-			case 1:
-				text += ", 1 error"
-			default:
-				text += fmt.Sprintf(", %d errors", n)
+			if n := len(res.Errors); n > 0 {
+				text += ", " + plural(n, "error")
 			}
 			return actionMsg{act: act, text: text, statuses: eng.GetAllQuotas()}
 		case actClearCache:

@@ -67,6 +67,14 @@ func untilText(now, t time.Time) string {
 	return shortDur(t.Sub(now))
 }
 
+// plural renders "1 error", "2 errors".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
 // clockText renders a wall-clock time as HH:MM:SS, "–" when unknown.
 func clockText(t time.Time) string {
 	if t.IsZero() {

@@ -39,6 +39,11 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Help, k.Resync, k.Enter, k.Filter, k.Sort, k.Pause, k.Quit}
 }
 
+// DetailHelp returns the bindings of the one-line help in the detail view.
+func (k KeyMap) DetailHelp() []key.Binding {
+	return []key.Binding{k.Back, k.Resync, k.Help, k.Quit}
+}
+
 // FullHelp returns the bindings of the help overlay, by column (help.KeyMap).
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{

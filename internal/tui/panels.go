@@ -12,7 +12,10 @@ import (
 // panelLines lays out the monitor, proxy and warnings panels: side by
 // side when wide, monitor and proxy paired over the warnings when medium,
 // stacked and terse when narrow.
-func (m Model) panelLines(vc viewContext) []string {
+func (m Model) panelLines(vc viewContext, terse bool, budget int) []string {
+	if terse {
+		return m.tersePanels(vc, budget)
+	}
 	mon := m.monitorPanel(vc)
 	var prx []string
 	if m.deps.Proxy != nil {
@@ -22,10 +25,11 @@ func (m Model) panelLines(vc viewContext) []string {
 	switch {
 	case w >= wideFrom:
 		warnW := w - 2*36 - 2*2
-		warn := m.warningsPanel(vc, warnW, max(len(mon), len(prx)))
 		if prx == nil {
+			warn := m.warningsPanel(vc, w-38, len(mon))
 			return append([]string{""}, joinColumns("  ", []int{36, w - 38}, mon, warn)...)
 		}
+		warn := m.warningsPanel(vc, warnW, max(len(mon), len(prx)))
 		return append([]string{""}, joinColumns("  ", []int{36, 36, warnW}, mon, prx, warn)...)
 	case w >= 2*30+2 && prx != nil:
 		half := (w - 2) / 2
@@ -37,6 +41,45 @@ func (m Model) panelLines(vc viewContext) []string {
 		out = append(out, prx...)
 		return append(out, m.warningsPanel(vc, w, 3)...)
 	}
+}
+
+// tersePanels packs the monitor and the proxy into two lines each for
+// short terminals; the warnings get what is left of budget (at least two
+// lines).
+func (m Model) tersePanels(vc viewContext, budget int) []string {
+	st := vc.styles
+	ms, c := &m.mon, &m.mon.Cache
+	next := "next " + untilText(vc.now, ms.NextSync)
+	if ms.Running {
+		next = st.Accent.Render("syncing…")
+	}
+	out := []string{"",
+		fmt.Sprintf("%s %s %s · %s · %d ok %d err", st.Title.Render("SYNC"), clockText(ms.LastSyncStart), roundDur(ms.LastSyncTook), next, ms.LastSyncOK, ms.LastSyncErrors),
+		fmt.Sprintf("cache %d active %d expired · hit %.1f%%", c.Active, c.Expired, c.HitRatio*100),
+	}
+	if m.deps.Proxy != nil {
+		ps := &m.pstats
+		state := st.Good.Render("RUNNING")
+		if ps.Paused {
+			state = st.Warn.Render("PAUSED")
+		}
+		rate := "–"
+		if m.haveRate {
+			rate = fmt.Sprintf("%.1f", m.rps)
+		}
+		var routes []string
+		for _, f := range cloudcode.Families {
+			to := ps.RoutedTo[f.String()]
+			if to == "" {
+				to = "none"
+			}
+			routes = append(routes, f.String()+"→"+to)
+		}
+		out = append(out,
+			fmt.Sprintf("%s %s %s req/s · %d in flight · 429s %d", st.Title.Render("PROXY"), state, rate, ps.InFlight, ps.Client429s),
+			fmt.Sprintf("sw %d/%d · sess %d · %s", ps.ProactiveSwitches, ps.ReactiveSwitches, ps.ActiveSessions, strings.Join(routes, " ")))
+	}
+	return append(out, m.warningsPanel(vc, vc.width, max(budget-len(out), 2))...)
 }
 
 // monitorPanel shows the background monitor and the cache.
@@ -57,11 +100,11 @@ func (m Model) monitorPanel(vc viewContext) []string {
 	default:
 		lines = append(lines, "next sync  in "+untilText(vc.now, ms.NextSync))
 	}
-	res := fmt.Sprintf("result     %d ok", ms.LastSyncOK)
+	res := fmt.Sprintf("result     %d ok, ", ms.LastSyncOK)
 	if ms.LastSyncErrors > 0 {
-		res += ", " + st.Error.Render(fmt.Sprintf("%d errors", ms.LastSyncErrors))
+		res += st.Error.Render(plural(ms.LastSyncErrors, "error"))
 	} else {
-		res += ", 0 errors"
+		res += "0 errors"
 	}
 	lines = append(lines, res)
 	c := &ms.Cache

@@ -72,6 +72,16 @@ func (s Severity) Short() string {
 	}
 }
 
+// rank orders severities for "worst first": what needs a human, then
+// what is spent, then what is low; a disabled account was turned off on
+// purpose and sorts last.
+func (s Severity) rank() int {
+	if s == SevDisabled {
+		return -1
+	}
+	return int(s)
+}
+
 // Glyph returns the one-cell symbol of the severity.
 func (s Severity) Glyph() string {
 	switch s {

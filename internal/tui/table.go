@@ -79,7 +79,10 @@ func layoutFor(width int) tableLayout {
 
 // compactFixed is the width of the compact row without the label:
 // glyph+word, two family percentages and the reset.
-const compactFixed = 2 + 6 + 1 + 1 + 6 + 6 + 1 + resetW
+const compactFixed = 2 + compactStateW + 1 + 1 + 6 + 6 + 1 + resetW
+
+// compactStateW fits a glyph and the longest short word ("⚿ LOGIN").
+const compactStateW = 7
 
 // tableLines renders the header and the visible rows in h lines.
 func (m Model) tableLines(vc viewContext, h int) []string {
@@ -116,7 +119,7 @@ func (m Model) tableLines(vc viewContext, h int) []string {
 // tableHeader names the columns of a layout.
 func tableHeader(l tableLayout) string {
 	if l.compact {
-		return fit("  STATE", 2+6) + " " + fit("ACCOUNT", l.acct) + " " + fit(" GEM", 6) + fit(" C/G", 6) + " " + fit("RESET", resetW)
+		return fit("  STATE", 2+compactStateW) + " " + fit("ACCOUNT", l.acct) + " " + fit(" GEM", 6) + fit(" C/G", 6) + " " + fit("RESET", resetW)
 	}
 	var sb strings.Builder
 	sb.WriteString(strings.Repeat(" ", selW))
@@ -192,7 +195,7 @@ func compactRow(vc viewContext, s *quota.Status, l tableLayout, sel bool) string
 	}
 	var sb strings.Builder
 	sb.WriteString(mark)
-	sb.WriteString(st.Severity[sev].Render(fit(sev.Glyph()+" "+sev.Short(), 6)))
+	sb.WriteString(st.Severity[sev].Render(fit(sev.Glyph()+" "+sev.Short(), compactStateW)))
 	sb.WriteString(" " + name + " ")
 	for i := range s.Families {
 		fs := familySeverity(&s.Families[i], s.Marks[i])

@@ -364,7 +364,7 @@ func compareRows(by sortMode, a, b *sortKey) int {
 	var c int
 	switch by {
 	case sortWorst:
-		c = cmp.Or(cmp.Compare(b.sev, a.sev), cmp.Compare(a.worst, b.worst))
+		c = cmp.Or(cmp.Compare(b.sev.rank(), a.sev.rank()), cmp.Compare(a.worst, b.worst))
 	case sortTier:
 		c = cmp.Compare(b.tier, a.tier)
 	case sortReset:

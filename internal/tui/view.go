@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -119,6 +120,12 @@ func (m Model) hintLine(vc viewContext) string {
 	}
 	h := m.help
 	h.SetWidth(vc.width)
+	switch {
+	case m.showHelp:
+		return h.ShortHelpView([]key.Binding{m.keys.Help, m.keys.Quit})
+	case m.detail:
+		return h.ShortHelpView(m.keys.DetailHelp())
+	}
 	return h.ShortHelpView(m.keys.ShortHelp())
 }
 
@@ -166,18 +173,28 @@ func wrapItems(items []string, sep string, w int) []string {
 // mainLines is the table with the panels under it; the table gets what
 // the panels leave, but always a few rows.
 func (m Model) mainLines(vc viewContext, h int) []string {
-	panels := m.panelLines(vc)
-	tableMin := 1 + min(len(m.rows), 4)
-	if len(m.rows) == 0 {
-		tableMin = 2
-	}
-	maxPanels := max(h-tableMin, 0)
-	if len(panels) > maxPanels {
-		panels = panels[:maxPanels]
-	}
-	table := m.tableLines(vc, h-len(panels))
-	out := append(table, make([]string, max(h-len(panels)-len(table), 0))...)
+	tableH, panels := m.split(vc, h)
+	table := m.tableLines(vc, tableH)
+	out := append(table, make([]string, max(tableH-len(table), 0))...)
 	return append(out, panels...)
+}
+
+// split shares h lines between the table and the panels: the table always
+// keeps up to half the height (all its rows when they fit); the panels go
+// terse, then get cut, when they would leave it less.
+func (m Model) split(vc viewContext, h int) (tableH int, panels []string) {
+	tableWant := 1 + max(len(m.rows), 1)
+	tableMin := min(tableWant, max(h/2, 3))
+	panels = m.panelLines(vc, false, 0)
+	if h-len(panels) < tableWant {
+		if terse := m.panelLines(vc, true, h-tableWant); len(terse) < len(panels) {
+			panels = terse
+		}
+	}
+	if len(panels) > h-tableMin {
+		panels = panels[:max(h-tableMin, 0)]
+	}
+	return h - len(panels), panels
 }
 
 // tableRows is how many account rows the table shows at the current size.
@@ -185,10 +202,6 @@ func (m *Model) tableRows() int {
 	if m.height <= 0 {
 		return 0
 	}
-	vc := m.vc()
-	h := max(m.height-3, 0)
-	panels := len(m.panelLines(vc))
-	tableMin := 1 + min(len(m.rows), 4)
-	panels = min(panels, max(h-tableMin, 0))
-	return max(h-panels-1, 1)
+	tableH, _ := m.split(m.vc(), max(m.height-3, 0))
+	return max(tableH-1, 1)
 }
