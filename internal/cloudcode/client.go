@@ -178,66 +178,48 @@ func (c *Client) send(ctx context.Context, base string, r Request) (*http.Respon
 	return c.hc.Do(req)
 }
 
-// call makes a typed JSON call and returns the answer body of a 2xx.
-func (c *Client) call(ctx context.Context, rpc, accessToken string, payload any) (int, []byte, error) {
+// typedCall makes a JSON call and parses a 2xx answer with parse. A body
+// the parser rejects is a MalformedResponseError carrying the real status.
+func typedCall[T any](ctx context.Context, c *Client, rpc, accessToken string, payload any, parse func([]byte) (*T, error)) (*T, error) {
 	body, err := json.Marshal(payload)
 	if err != nil {
-		return 0, nil, fmt.Errorf("cloudcode %s: encode request: %w", rpc, err)
+		return nil, fmt.Errorf("cloudcode %s: encode request: %w", rpc, err)
 	}
 	resp, err := c.Do(ctx, Request{RPC: rpc, Body: body, AccessToken: accessToken})
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBody))
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return 0, nil, fmt.Errorf("cloudcode %s: %w", rpc, ctxErr)
+			return nil, fmt.Errorf("cloudcode %s: %w", rpc, ctxErr)
 		}
-		return 0, nil, &TransientError{Status: resp.StatusCode, Message: fmt.Sprintf("%s: read answer: %v", rpc, err), Err: err}
+		return nil, &TransientError{Status: resp.StatusCode, Message: fmt.Sprintf("%s: read answer: %v", rpc, err), Err: err}
 	}
-	return resp.StatusCode, answer, nil
-}
-
-// withStatus stamps the real HTTP status on a parser's MalformedResponseError.
-func withStatus(status int, err error) error {
+	v, err := parse(answer)
 	var me *MalformedResponseError
 	if errors.As(err, &me) {
-		me.Status = status
+		me.Status = resp.StatusCode
 	}
-	return err
+	return v, err
 }
 
 // LoadCodeAssist asks which project and plan the account has.
 func (c *Client) LoadCodeAssist(ctx context.Context, accessToken string) (*Subscription, error) {
 	payload := map[string]any{"metadata": map[string]string{"ideType": "ANTIGRAVITY"}}
-	status, body, err := c.call(ctx, rpcLoadCodeAssist, accessToken, payload)
-	if err != nil {
-		return nil, err
-	}
-	sub, err := ParseLoadCodeAssist(body)
-	return sub, withStatus(status, err)
+	return typedCall(ctx, c, rpcLoadCodeAssist, accessToken, payload, ParseLoadCodeAssist)
 }
 
 // FetchAvailableModels asks for the model catalogue and each model's
 // 5-hour quota. The project is always sent: without it the upstream shows
 // exhausted accounts at 100 %.
 func (c *Client) FetchAvailableModels(ctx context.Context, accessToken, project string) (*ModelCatalog, error) {
-	status, body, err := c.call(ctx, rpcFetchAvailableModels, accessToken, map[string]string{"project": project})
-	if err != nil {
-		return nil, err
-	}
-	cat, err := ParseAvailableModels(body)
-	return cat, withStatus(status, err)
+	return typedCall(ctx, c, rpcFetchAvailableModels, accessToken, map[string]string{"project": project}, ParseAvailableModels)
 }
 
 // RetrieveUserQuotaSummary asks for the grouped 5-hour and weekly buckets.
 // The project is sent; the upstream answers 403 without it.
 func (c *Client) RetrieveUserQuotaSummary(ctx context.Context, accessToken, project string) (*QuotaSummary, error) {
-	status, body, err := c.call(ctx, rpcQuotaSummary, accessToken, map[string]string{"project": project})
-	if err != nil {
-		return nil, err
-	}
-	sum, err := ParseQuotaSummary(body)
-	return sum, withStatus(status, err)
+	return typedCall(ctx, c, rpcQuotaSummary, accessToken, map[string]string{"project": project}, ParseQuotaSummary)
 }

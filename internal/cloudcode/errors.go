@@ -18,6 +18,7 @@ type QuotaExhaustedError struct {
 	Message string
 }
 
+// Error describes the failure, with the status and the upstream's message.
 func (e *QuotaExhaustedError) Error() string {
 	if e.ResetAt.IsZero() {
 		return fmt.Sprintf("quota exhausted (HTTP %d): %s", e.Status, e.Message)
@@ -34,6 +35,7 @@ type RateLimitedError struct {
 	Message    string
 }
 
+// Error describes the failure, with the status and the upstream's message.
 func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("rate limited (HTTP %d, retry in %s): %s", e.Status, e.RetryDelay, e.Message)
 }
@@ -46,6 +48,7 @@ type CapacityExhaustedError struct {
 	Message    string
 }
 
+// Error describes the failure, with the status and the upstream's message.
 func (e *CapacityExhaustedError) Error() string {
 	return fmt.Sprintf("model capacity exhausted (HTTP %d, retry in %s): %s", e.Status, e.RetryDelay, e.Message)
 }
@@ -56,6 +59,7 @@ type UnauthorizedError struct {
 	Message string
 }
 
+// Error describes the failure, with the status and the upstream's message.
 func (e *UnauthorizedError) Error() string {
 	return fmt.Sprintf("unauthorized (HTTP %d): %s", e.Status, e.Message)
 }
@@ -67,6 +71,7 @@ type ValidationRequiredError struct {
 	Message string
 }
 
+// Error describes the failure, with the status and the upstream's message.
 func (e *ValidationRequiredError) Error() string {
 	return fmt.Sprintf("account needs verification at %s (HTTP %d)", e.URL, e.Status)
 }
@@ -78,6 +83,7 @@ type ForbiddenError struct {
 	Message string
 }
 
+// Error describes the failure, with the status and the upstream's message.
 func (e *ForbiddenError) Error() string {
 	return fmt.Sprintf("forbidden (HTTP %d, %s): %s", e.Status, e.Reason, e.Message)
 }
@@ -88,6 +94,7 @@ type NotFoundError struct {
 	Message string
 }
 
+// Error describes the failure, with the status and the upstream's message.
 func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("not found (HTTP %d): %s", e.Status, e.Message)
 }
@@ -100,6 +107,7 @@ type TransientError struct {
 	Err     error // the network error, if any
 }
 
+// Error describes the failure, with the status and the upstream's message.
 func (e *TransientError) Error() string {
 	if e.Status == 0 {
 		return fmt.Sprintf("transient failure: %s", e.Message)
@@ -118,6 +126,7 @@ type MalformedResponseError struct {
 	Problem string // what was wrong, e.g. "body is not JSON" or "models: want object, got array"
 }
 
+// Error describes the failure, with the status and the upstream's message.
 func (e *MalformedResponseError) Error() string {
 	return fmt.Sprintf("malformed %s response (HTTP %d): %s", e.Method, e.Status, e.Problem)
 }
@@ -128,6 +137,7 @@ type UnknownError struct {
 	Message string
 }
 
+// Error describes the failure, with the status and the upstream's message.
 func (e *UnknownError) Error() string {
 	return fmt.Sprintf("upstream error (HTTP %d): %s", e.Status, e.Message)
 }

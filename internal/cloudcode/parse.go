@@ -397,19 +397,15 @@ func ParseQuotaSummary(body []byte) (*QuotaSummary, error) {
 }
 
 // bucketFamily maps a summary bucket to its family: by the group's display
-// name first, then by the bucket id's prefix.
+// name first, then by the bucket id's prefix ("gemini-", "3p-", "claude-").
 func bucketFamily(group, bucketID string) Family {
 	if f := familyOfGroup(group); f != FamilyUnknown {
 		return f
 	}
-	id := strings.ToLower(bucketID)
-	switch {
-	case strings.HasPrefix(id, "gemini"):
-		return FamilyGemini
-	case strings.HasPrefix(id, "3p"), strings.HasPrefix(id, "claude"), strings.HasPrefix(id, "gpt"):
+	if strings.HasPrefix(strings.ToLower(bucketID), "3p") {
 		return FamilyClaudeGPT
 	}
-	return FamilyUnknown
+	return ModelFamily(bucketID)
 }
 
 // bucketWindow normalises a bucket's window, falling back to the bucket id
