@@ -18,7 +18,7 @@ type QuotaExhaustedError struct {
 	Message string
 }
 
-// Error describes the failure, with the status and the upstream's message.
+// Error describes the failure for logs and the UI; it never holds a token.
 func (e *QuotaExhaustedError) Error() string {
 	if e.ResetAt.IsZero() {
 		return fmt.Sprintf("quota exhausted (HTTP %d): %s", e.Status, e.Message)
@@ -35,7 +35,7 @@ type RateLimitedError struct {
 	Message    string
 }
 
-// Error describes the failure, with the status and the upstream's message.
+// Error describes the failure for logs and the UI; it never holds a token.
 func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("rate limited (HTTP %d, retry in %s): %s", e.Status, e.RetryDelay, e.Message)
 }
@@ -48,7 +48,7 @@ type CapacityExhaustedError struct {
 	Message    string
 }
 
-// Error describes the failure, with the status and the upstream's message.
+// Error describes the failure for logs and the UI; it never holds a token.
 func (e *CapacityExhaustedError) Error() string {
 	return fmt.Sprintf("model capacity exhausted (HTTP %d, retry in %s): %s", e.Status, e.RetryDelay, e.Message)
 }
@@ -59,7 +59,7 @@ type UnauthorizedError struct {
 	Message string
 }
 
-// Error describes the failure, with the status and the upstream's message.
+// Error describes the failure for logs and the UI; it never holds a token.
 func (e *UnauthorizedError) Error() string {
 	return fmt.Sprintf("unauthorized (HTTP %d): %s", e.Status, e.Message)
 }
@@ -71,7 +71,7 @@ type ValidationRequiredError struct {
 	Message string
 }
 
-// Error describes the failure, with the status and the upstream's message.
+// Error describes the failure for logs and the UI; it never holds a token.
 func (e *ValidationRequiredError) Error() string {
 	return fmt.Sprintf("account needs verification at %s (HTTP %d)", e.URL, e.Status)
 }
@@ -83,7 +83,7 @@ type ForbiddenError struct {
 	Message string
 }
 
-// Error describes the failure, with the status and the upstream's message.
+// Error describes the failure for logs and the UI; it never holds a token.
 func (e *ForbiddenError) Error() string {
 	return fmt.Sprintf("forbidden (HTTP %d, %s): %s", e.Status, e.Reason, e.Message)
 }
@@ -94,7 +94,7 @@ type NotFoundError struct {
 	Message string
 }
 
-// Error describes the failure, with the status and the upstream's message.
+// Error describes the failure for logs and the UI; it never holds a token.
 func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("not found (HTTP %d): %s", e.Status, e.Message)
 }
@@ -107,7 +107,7 @@ type TransientError struct {
 	Err     error // the network error, if any
 }
 
-// Error describes the failure, with the status and the upstream's message.
+// Error describes the failure for logs and the UI; it never holds a token.
 func (e *TransientError) Error() string {
 	if e.Status == 0 {
 		return fmt.Sprintf("transient failure: %s", e.Message)
@@ -126,7 +126,7 @@ type MalformedResponseError struct {
 	Problem string // what was wrong, e.g. "body is not JSON" or "models: want object, got array"
 }
 
-// Error describes the failure, with the status and the upstream's message.
+// Error describes the failure for logs and the UI; it never holds a token.
 func (e *MalformedResponseError) Error() string {
 	return fmt.Sprintf("malformed %s response (HTTP %d): %s", e.Method, e.Status, e.Problem)
 }
@@ -137,7 +137,7 @@ type UnknownError struct {
 	Message string
 }
 
-// Error describes the failure, with the status and the upstream's message.
+// Error describes the failure for logs and the UI; it never holds a token.
 func (e *UnknownError) Error() string {
 	return fmt.Sprintf("upstream error (HTTP %d): %s", e.Status, e.Message)
 }
