@@ -48,7 +48,7 @@ func (m *Manager) CheckQuota(ctx context.Context, accountID int64, model string)
 		return decide(s, idx, model, now, m.opt.Thresholds), nil
 	}
 	m.misses.Add(1)
-	err := m.syncShared(ctx, a)
+	err := m.syncShared(ctx, a, idx)
 	c := decide(a.snap.Load(), idx, model, m.clock.Now(), m.opt.Thresholds)
 	if err != nil {
 		return c, fmt.Errorf("check quota of account %d: %w", accountID, err)
@@ -56,12 +56,18 @@ func (m *Manager) CheckQuota(ctx context.Context, accountID int64, model string)
 	return c, nil
 }
 
-// syncShared runs one SyncAccount for a however many callers ask at once.
-// The sync runs under its own context (bounded by AccountTimeout) so one
-// caller giving up does not fail the others; each caller waits on its own
-// context.
-func (m *Manager) syncShared(ctx context.Context, a *account) error {
+// syncShared runs one sync of a however many callers ask at once. With
+// fresh ≥ 0 the sync is skipped when that family's cache entry became
+// fresh meanwhile (a caller that missed just as another sync finished). The
+// sync runs under its own context, bounded by AccountTimeout, so one caller
+// giving up does not fail the others; each caller waits on its own context.
+func (m *Manager) syncShared(ctx context.Context, a *account, fresh int) error {
 	ch := m.sf.DoChan(strconv.FormatInt(a.id, 10), func() (any, error) {
+		if fresh >= 0 {
+			if exp := a.snap.Load().expires[fresh]; !exp.IsZero() && m.clock.Now().Before(exp) {
+				return nil, nil
+			}
+		}
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opt.AccountTimeout)
 		defer cancel()
 		out, err := m.syncOne(sctx, a)

@@ -209,11 +209,12 @@ func (m *Manager) Reload(ctx context.Context) error {
 	for _, r := range rows {
 		a := old[r.ID]
 		if a == nil {
-			a = &account{id: r.ID}
-			a.snap.Store(&snapshot{status: Status{AccountID: r.ID}})
+			s := &snapshot{status: Status{AccountID: r.ID}}
 			for i, f := range cloudcode.Families {
-				a.snap.Load().status.Families[i].Family = f
+				s.status.Families[i].Family = f
 			}
+			a = &account{id: r.ID}
+			a.snap.Store(s)
 		}
 		a.update(func(s *snapshot) { applyAccountRow(s, r) })
 		next[r.ID] = a

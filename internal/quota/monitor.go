@@ -126,7 +126,7 @@ func (m *Manager) serveResyncs(ctx context.Context, resync <-chan int64) {
 			delete(m.mon.queued, id)
 			m.mon.mu.Unlock()
 			if a := m.lookup(id); a != nil && syncable(a.snap.Load().status.State) {
-				if err := m.syncShared(ctx, a); err != nil {
+				if err := m.syncShared(ctx, a, -1); err != nil {
 					m.log.Debug("quota: resync", "account", id, "err", err)
 				}
 			}

@@ -42,7 +42,7 @@ func (m *Manager) SyncAccount(ctx context.Context, accountID int64) error {
 	if a == nil {
 		return fmt.Errorf("sync account %d: %w", accountID, ErrUnknownAccount)
 	}
-	return m.syncShared(ctx, a)
+	return m.syncShared(ctx, a, -1)
 }
 
 // persist writes one sync's samples and events, with any events queued by
