@@ -168,7 +168,8 @@ func (c *Client) send(ctx context.Context, base string, r Request) (*http.Respon
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", c.userAgent)
 	}
-	if r.Body != nil && req.Header.Get("Content-Type") == "" {
+	// Every v1internal POST carries JSON, even an empty one; a GET has none.
+	if method != http.MethodGet && method != http.MethodHead && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Del("Authorization")

@@ -366,7 +366,7 @@ func TestDoHeaders(t *testing.T) {
 	host := newHost(t, answer(200, `{}`))
 	c := newClient(t, nil, host.base())
 	resp, err := c.Do(context.Background(), cloudcode.Request{
-		HTTPMethod: http.MethodGet, RPC: "getCodeAssistGlobalUserSetting", AccessToken: testToken,
+		HTTPMethod: http.MethodGet, RPC: "getCodeAssistGlobalUserSetting", AccessToken: testToken, Body: []byte{},
 		Header: http.Header{"Authorization": {"Bearer client-token"}, "User-Agent": {"GeminiCLI/1.0"}, "X-Goog-Api-Client": {"gl-node/22"}},
 	})
 	if err != nil {
