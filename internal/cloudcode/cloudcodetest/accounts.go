@@ -118,8 +118,9 @@ func randomToken(prefix string, n int) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-// AddAccount adds an account (or returns the existing one with a fresh
-// access token) with full buckets whose windows start now.
+// AddAccount adds an account with full buckets whose windows start now.
+// For an email already known it keeps the account as it is (tier, project,
+// buckets) and issues it a fresh refresh token and access token.
 func (s *Server) AddAccount(spec AccountSpec) Account {
 	if spec.Email == "" {
 		panic("cloudcodetest: AddAccount without an email")
@@ -237,47 +238,40 @@ func (s *Server) bearer(token string) (*account, bool) {
 	return at.acct, s.clk.Now().Before(at.expires)
 }
 
-// SetRemaining sets a bucket's remaining fraction (rounded to whole units),
-// keeping its current window.
-func (s *Server) SetRemaining(email string, f cloudcode.Family, w cloudcode.Window, fraction float64) {
+// lockBucket returns the account's bucket for (f, w), rolled to now, with
+// the account locked; the caller unlocks. Unknown names are test bugs.
+func (s *Server) lockBucket(email string, f cloudcode.Family, w cloudcode.Window) (*account, *bucket) {
 	a := s.mustAccount(email)
 	wi, ok := windowIndex(w)
 	if !ok || f == cloudcode.FamilyUnknown || int(f) >= len(a.buckets) {
 		panic(fmt.Sprintf("cloudcodetest: no bucket %s/%s", f, w))
 	}
-	fraction = math.Max(0, math.Min(1, fraction))
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	b := &a.buckets[f][wi]
 	b.roll(s.clk.Now())
+	return a, b
+}
+
+// SetRemaining sets a bucket's remaining fraction (rounded to whole units),
+// keeping its current window.
+func (s *Server) SetRemaining(email string, f cloudcode.Family, w cloudcode.Window, fraction float64) {
+	fraction = math.Max(0, math.Min(1, fraction))
+	a, b := s.lockBucket(email, f, w)
+	defer a.mu.Unlock()
 	b.used = b.capacity - int(math.Round(fraction*float64(b.capacity)))
 }
 
 // Remaining returns a bucket's remaining fraction now.
 func (s *Server) Remaining(email string, f cloudcode.Family, w cloudcode.Window) float64 {
-	a := s.mustAccount(email)
-	wi, ok := windowIndex(w)
-	if !ok || f == cloudcode.FamilyUnknown || int(f) >= len(a.buckets) {
-		panic(fmt.Sprintf("cloudcodetest: no bucket %s/%s", f, w))
-	}
-	a.mu.Lock()
+	a, b := s.lockBucket(email, f, w)
 	defer a.mu.Unlock()
-	b := &a.buckets[f][wi]
-	b.roll(s.clk.Now())
 	return b.fraction()
 }
 
 // ResetTime returns when a bucket's current window ends.
 func (s *Server) ResetTime(email string, f cloudcode.Family, w cloudcode.Window) time.Time {
-	a := s.mustAccount(email)
-	wi, ok := windowIndex(w)
-	if !ok || f == cloudcode.FamilyUnknown || int(f) >= len(a.buckets) {
-		panic(fmt.Sprintf("cloudcodetest: no bucket %s/%s", f, w))
-	}
-	a.mu.Lock()
+	a, b := s.lockBucket(email, f, w)
 	defer a.mu.Unlock()
-	b := &a.buckets[f][wi]
-	b.roll(s.clk.Now())
 	return b.reset
 }
 

@@ -3,9 +3,9 @@ package cloudcodetest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
-	"fmt"
 	"net/url"
 	"sync"
 	"testing"

@@ -37,8 +37,10 @@ type retryInfo struct {
 	RetryDelay string `json:"retryDelay"`
 }
 
+const errorInfoType = "type.googleapis.com/google.rpc.ErrorInfo"
+
 func newErrorInfo(reason string, metadata map[string]string) errorInfo {
-	return errorInfo{Type: "type.googleapis.com/google.rpc.ErrorInfo", Reason: reason, Domain: errorDomain, Metadata: metadata}
+	return errorInfo{Type: errorInfoType, Reason: reason, Domain: errorDomain, Metadata: metadata}
 }
 
 func newRetryInfo(d time.Duration) retryInfo {

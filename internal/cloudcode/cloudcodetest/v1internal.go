@@ -96,9 +96,18 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 		return
 	}
 	if !valid {
+		reason := "ACCESS_TOKEN_TYPE_UNSUPPORTED" // a token the server never issued
+		switch {
+		case token == "":
+			reason = "CREDENTIALS_MISSING"
+		case a != nil:
+			reason = "ACCESS_TOKEN_EXPIRED"
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="invalid_token"`)
 		writeGoogleError(w, http.StatusUnauthorized, "UNAUTHENTICATED",
 			"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
-			newErrorInfo("ACCESS_TOKEN_TYPE_UNSUPPORTED", map[string]string{"service": errorDomain, "method": "google.internal.cloud.code.v1internal.CloudCode." + rpc}))
+			errorInfo{Type: errorInfoType, Reason: reason, Domain: "googleapis.com",
+				Metadata: map[string]string{"service": errorDomain, "method": "google.internal.cloud.code.v1internal.CloudCode." + rpc}})
 		return
 	}
 	if !s.waitHang(r, a) {
