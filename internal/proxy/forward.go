@@ -184,9 +184,6 @@ func (s *Server) react(ctx context.Context, c *call, ch *Choice, err error, retr
 		fe   *cloudcode.ForbiddenError
 		nf   *cloudcode.NotFoundError
 		unk  *cloudcode.UnknownError
-		tr   *cloudcode.TransientError
-		_    = tr
-		from = ch.Label
 	)
 	switch {
 	case errors.As(err, &qe):
@@ -194,23 +191,10 @@ func (s *Server) react(ctx context.Context, c *call, ch *Choice, err error, retr
 		if !marks {
 			return moveOn
 		}
-		until := qe.ResetAt
-		if until.IsZero() && ch.Check.ResetTime.After(now) {
-			until = ch.Check.ResetTime
-		}
-		if until.IsZero() {
-			// No reset time at all: rest briefly and let the resync
-			// tell the truth rather than guess a lock.
-			s.q.MarkCooldown(id, fam, now.Add(time.Minute), "quota exhausted, no reset time given")
-		} else {
-			s.q.MarkExhausted(id, fam, until, now, qe.Message)
-		}
+		// A zero ResetAt lets the engine use the cached reset (never a
+		// cap below what the server said); it publishes the event.
+		s.q.MarkExhausted(id, fam, qe.ResetAt, now, qe.Message)
 		s.q.ResyncSoon(id)
-		msg := fmt.Sprintf("%s is out of quota for %s", from, fam.Title())
-		if !until.IsZero() {
-			msg += fmt.Sprintf(" until %s", until.UTC().Format(time.RFC3339))
-		}
-		s.q.Publish(quota.Event{At: now, Kind: quota.EventExhausted, AccountID: id, Account: from, Family: fam, Message: msg})
 		return moveOn
 	case errors.As(err, &rl):
 		s.count429(rl.Status)
@@ -276,13 +260,12 @@ func (s *Server) count429(status int) {
 	}
 }
 
-// disable marks an account that needs a person and tells the dashboard.
+// disable marks an account that needs a person; the engine publishes the
+// event the dashboard shows.
 func (s *Server) disable(ctx context.Context, ch *Choice, st quota.AccountState, reason, link string) {
 	if err := s.q.MarkForbidden(context.WithoutCancel(ctx), ch.AccountID, st, reason, link); err != nil {
 		s.log.Warn("could not mark account", "account", ch.Label, "state", st, "err", err)
 	}
-	msg := fmt.Sprintf("%s was taken out of the pool (%s): %s", ch.Label, st, reason)
-	s.q.Publish(quota.Event{At: s.clk.Now(), Kind: quota.EventAccountDisabled, AccountID: ch.AccountID, Account: ch.Label, Message: msg})
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

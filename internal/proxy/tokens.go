@@ -187,7 +187,7 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 	from := m.bound(key, now)
 
 	if from != 0 && !exclude[from] {
-		c, release, ok, err := m.try(ctx, from, model, nil)
+		c, release, ok, err := m.try(ctx, from, model)
 		if err != nil {
 			return Choice{}, err
 		}
@@ -200,8 +200,10 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 		if exclude[cand.AccountID] || cand.AccountID == from {
 			continue
 		}
-		check := cand.Check
-		c, release, ok, err := m.try(ctx, cand.AccountID, model, &check)
+		if !keep(cand.Check) {
+			continue // Rank's figures are cheap and say this one cannot serve
+		}
+		c, release, ok, err := m.try(ctx, cand.AccountID, model)
 		if err != nil {
 			return Choice{}, err
 		}
@@ -217,27 +219,21 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 // try decides whether account can take a request for model now. With
 // the pre-request check, an account in the LowQuota zone is re-checked
 // against the upstream (holding its gate) before it is used.
-func (m *TokenManager) try(ctx context.Context, account int64, model string, known *quota.Check) (Choice, func(), bool, error) {
-	var check quota.Check
-	if known != nil {
-		check = *known
-	} else {
-		var err error
-		check, err = m.q.CheckQuota(ctx, account, model)
-		if err != nil {
-			if ctx.Err() != nil {
-				return Choice{}, nil, false, ctx.Err()
-			}
-			m.log.Debug("quota check failed", "account", account, "err", err)
-			return Choice{}, nil, false, nil
+func (m *TokenManager) try(ctx context.Context, account int64, model string) (Choice, func(), bool, error) {
+	check, err := m.q.CheckQuota(ctx, account, model)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Choice{}, nil, false, ctx.Err()
 		}
+		// The Check still says what is known (a failed sync of a
+		// forbidden account is not Usable): decide on it.
+		m.log.Debug("quota check failed", "account", account, "err", err)
 	}
 	if !keep(check) {
 		return Choice{}, nil, false, nil
 	}
 	var release func()
 	if m.preCheck && check.Decision == quota.LowQuota {
-		var err error
 		release, err = m.acquire(ctx, gateKey{account, cloudcode.ModelFamily(model)})
 		if err != nil {
 			return Choice{}, nil, false, err

@@ -1,0 +1,356 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/clock"
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+var t0 = time.Date(2026, 11, 27, 16, 50, 0, 0, time.UTC)
+
+// fakeAccount is one account of fakeQuota. remaining maps a family to its
+// effective fraction; a missing family is unknown.
+type fakeAccount struct {
+	id        int64
+	label     string
+	project   string
+	tier      cloudcode.Tier
+	state     quota.AccountState
+	remaining map[cloudcode.Family]float64
+	reset     time.Time
+	marks     map[cloudcode.Family]quota.Mark
+	lastUsed  time.Time
+}
+
+// fakeQuota is a small quota engine: decisions from fixed fractions,
+// marks kept per (account, family), and a log of every call the proxy made.
+type fakeQuota struct {
+	clk clock.Clock
+
+	mu       sync.Mutex
+	accts    []*fakeAccount
+	log      []string
+	starts   []time.Time // RecordSuccess startedAt values
+	events   []quota.Event
+	syncs    map[int64]int
+	onSync   func(id int64) // runs inside SyncAccount, under no lock
+	noSyncer bool
+}
+
+func newFakeQuota(clk clock.Clock, n int) *fakeQuota {
+	q := &fakeQuota{clk: clk, syncs: map[int64]int{}}
+	for i := 1; i <= n; i++ {
+		q.accts = append(q.accts, &fakeAccount{
+			id: int64(i), label: fmt.Sprintf("acct%d", i), project: fmt.Sprintf("proj-%d", i), tier: cloudcode.TierPro,
+			state:     quota.StateActive,
+			remaining: map[cloudcode.Family]float64{cloudcode.FamilyGemini: 0.8, cloudcode.FamilyClaudeGPT: 0.8},
+			reset:     t0.Add(2*time.Hour + 10*time.Minute), marks: map[cloudcode.Family]quota.Mark{},
+		})
+	}
+	return q
+}
+
+func (q *fakeQuota) acct(id int64) *fakeAccount {
+	for _, a := range q.accts {
+		if a.id == id {
+			return a
+		}
+	}
+	return nil
+}
+
+func (q *fakeQuota) set(id int64, f cloudcode.Family, rem float64) {
+	q.mu.Lock()
+	q.acct(id).remaining[f] = rem
+	q.mu.Unlock()
+}
+
+func (q *fakeQuota) record(format string, args ...any) {
+	q.log = append(q.log, fmt.Sprintf(format, args...))
+}
+
+// Log returns the calls recorded so far.
+func (q *fakeQuota) Log() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.log)
+}
+
+func (q *fakeQuota) checkLocked(a *fakeAccount, model string) quota.Check {
+	f := cloudcode.ModelFamily(model)
+	var c quota.Check
+	if r, ok := a.remaining[f]; ok {
+		c.Remaining = cloudcode.KnownFraction(r)
+		c.ResetTime = a.reset
+	}
+	c.Decision = quota.MakeDecision(c.Remaining, quota.DefaultThresholds)
+	c.Usable = c.Decision != quota.Exhausted
+	if mk, ok := a.marks[f]; ok && mk.Until.After(q.clk.Now()) {
+		c.Usable = false
+		if mk.Kind == quota.ExhaustedMark {
+			c.Decision = quota.Exhausted
+		}
+		if mk.Until.After(c.ResetTime) {
+			c.ResetTime = mk.Until
+		}
+	}
+	if a.state != quota.StateActive {
+		c.Usable = false
+	}
+	return c
+}
+
+func (q *fakeQuota) CheckQuota(ctx context.Context, id int64, model string) (quota.Check, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	a := q.acct(id)
+	if a == nil {
+		return quota.Check{}, fmt.Errorf("no account %d", id)
+	}
+	return q.checkLocked(a, model), nil
+}
+
+func (q *fakeQuota) SyncAccount(ctx context.Context, id int64) error {
+	q.mu.Lock()
+	q.syncs[id]++
+	fn := q.onSync
+	q.mu.Unlock()
+	if fn != nil {
+		fn(id)
+	}
+	return nil
+}
+
+func (q *fakeQuota) Syncs(id int64) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.syncs[id]
+}
+
+func (q *fakeQuota) Rank(model string) []quota.Candidate {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []quota.Candidate
+	for _, a := range q.accts {
+		out = append(out, quota.Candidate{AccountID: a.id, Label: a.label, Tier: a.tier, Check: q.checkLocked(a, model), LastUsed: a.lastUsed})
+	}
+	slices.SortStableFunc(out, func(a, b quota.Candidate) int {
+		switch {
+		case a.Check.Usable == b.Check.Usable:
+			return 0
+		case a.Check.Usable:
+			return -1
+		default:
+			return 1
+		}
+	})
+	return out
+}
+
+func (q *fakeQuota) statusLocked(a *fakeAccount) quota.Status {
+	st := quota.Status{AccountID: a.id, Label: a.label, Tier: a.tier, ProjectID: a.project, State: a.state, LastUsed: a.lastUsed}
+	for i, f := range cloudcode.Families {
+		st.Families[i].Family = f
+		st.Families[i].Models = []cloudcode.ModelQuota{{ID: map[cloudcode.Family]string{cloudcode.FamilyGemini: "gemini-3-flash", cloudcode.FamilyClaudeGPT: "claude-sonnet-4-6"}[f], DisplayName: "Model " + f.String(), Family: f}}
+		if mk, ok := a.marks[f]; ok {
+			st.Marks[i] = mk
+		}
+	}
+	return st
+}
+
+func (q *fakeQuota) Account(id int64) (quota.Status, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	a := q.acct(id)
+	if a == nil {
+		return quota.Status{}, false
+	}
+	return q.statusLocked(a), true
+}
+
+func (q *fakeQuota) GetAllQuotas() []quota.Status {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []quota.Status
+	for _, a := range q.accts {
+		out = append(out, q.statusLocked(a))
+	}
+	return out
+}
+
+func (q *fakeQuota) MarkExhausted(id int64, f cloudcode.Family, until, receivedAt time.Time, reason string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.record("exhausted %d %s until %s", id, f, until.Format(time.RFC3339))
+	q.acct(id).marks[f] = quota.Mark{Kind: quota.ExhaustedMark, Until: until, Since: receivedAt, Reason: reason}
+}
+
+func (q *fakeQuota) MarkCooldown(id int64, f cloudcode.Family, until time.Time, reason string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.record("cooldown %d %s for %s", id, f, until.Sub(q.clk.Now()))
+	q.acct(id).marks[f] = quota.Mark{Kind: quota.CooldownMark, Until: until, Since: q.clk.Now(), Reason: reason}
+}
+
+func (q *fakeQuota) MarkForbidden(ctx context.Context, id int64, st quota.AccountState, reason, link string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.record("state %d %s %s", id, st, link)
+	q.acct(id).state = st
+	return nil
+}
+
+func (q *fakeQuota) RecordSuccess(id int64, f cloudcode.Family, startedAt time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.record("success %d %s", id, f)
+	q.starts = append(q.starts, startedAt)
+}
+
+func (q *fakeQuota) Touch(id int64, at time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.acct(id).lastUsed = at
+}
+
+func (q *fakeQuota) ResyncSoon(id int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.record("resync %d", id)
+}
+
+func (q *fakeQuota) Publish(e quota.Event) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.events = append(q.events, e)
+}
+
+func (q *fakeQuota) Events() []quota.Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.events)
+}
+
+// fakeTokens hands out "tok-<id>-<generation>"; Invalidate bumps the
+// generation, as a refresh would.
+type fakeTokens struct {
+	mu  sync.Mutex
+	gen map[int64]int
+	inv []int64
+}
+
+func (t *fakeTokens) Token(ctx context.Context, id int64) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return fmt.Sprintf("tok-%d-%d", id, t.gen[id]), nil
+}
+
+func (t *fakeTokens) Invalidate(id int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gen == nil {
+		t.gen = map[int64]int{}
+	}
+	t.gen[id]++
+	t.inv = append(t.inv, id)
+}
+
+// fakeUpstream answers each call with fn and records the requests.
+type fakeUpstream struct {
+	mu    sync.Mutex
+	calls []cloudcode.Request
+	fn    func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error)
+}
+
+func (u *fakeUpstream) Do(ctx context.Context, r cloudcode.Request) (*http.Response, error) {
+	u.mu.Lock()
+	u.calls = append(u.calls, r)
+	n := len(u.calls)
+	u.mu.Unlock()
+	return u.fn(ctx, n, r)
+}
+
+func (u *fakeUpstream) Calls() []cloudcode.Request {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.calls)
+}
+
+// accountOf returns the account id a request's token belongs to.
+func accountOf(r cloudcode.Request) int64 {
+	var id, gen int64
+	fmt.Sscanf(r.AccessToken, "tok-%d-%d", &id, &gen)
+	return id
+}
+
+func jsonResponse(status int, body string) *http.Response {
+	return &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(body))}
+}
+
+const okAnswer = `{"response":{"candidates":[{"content":{"role":"model","parts":[{"text":"hello"}]}}]},"traceId":"t1"}`
+
+// harness is a proxy over the fakes, served by httptest.
+type harness struct {
+	t      *testing.T
+	clk    *clock.Fake
+	q      *fakeQuota
+	tokens *fakeTokens
+	up     *fakeUpstream
+	srv    *Server
+	ts     *httptest.Server
+}
+
+func newHarness(t *testing.T, accounts int, opt Options, fn func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error)) *harness {
+	t.Helper()
+	clk := clock.NewFake(t0)
+	h := &harness{t: t, clk: clk, q: newFakeQuota(clk, accounts), tokens: &fakeTokens{}, up: &fakeUpstream{fn: fn}}
+	opt.Clock = clk
+	srv, err := New(h.q, h.tokens, h.up, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = srv
+	h.ts = httptest.NewServer(srv.Handler())
+	t.Cleanup(h.ts.Close)
+	return h
+}
+
+// post sends a JSON body to path and returns the response with its body read.
+func (h *harness) post(path, body string, hdr ...string) (*http.Response, string) {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := h.ts.Client().Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func genBody(model, text string) string {
+	return fmt.Sprintf(`{"model":%q,"project":"client-project","request":{"contents":[{"role":"user","parts":[{"text":%q}]}]}}`, model, text)
+}
