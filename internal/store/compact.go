@@ -13,12 +13,13 @@ const (
 	DefaultRetention   = 30 * 24 * time.Hour
 )
 
-// pruneChunk is how many rows one pruning transaction deletes, so a big
-// prune never holds the writer for long: syncs interleave between chunks.
-const pruneChunk = 5000
+// defaultPruneChunk is how many rows one pruning transaction deletes, so
+// a big prune never holds the writer for long: syncs interleave between
+// chunks.
+const defaultPruneChunk = 5000
 
 // Compact keeps the database small. First it deletes history rows last
-// seen before now-retention and events older than that, pruneChunk rows
+// seen before now-retention and events older than that, 5000 rows
 // per transaction. Then it rolls the raw history rows older than
 // now-rollupAfter (rounded down to the hour) up into one row per hour per
 // (account, family, window), with the hour's lowest fraction, its last
@@ -64,7 +65,7 @@ func (s *Store) Compact(ctx context.Context, now time.Time, rollupAfter, retenti
 // deletes fewer than a chunk, each run in its own transaction.
 func (s *Store) deleteChunked(ctx context.Context, what, query string, cut int64) error {
 	for {
-		res, err := s.write.ExecContext(ctx, query, cut, pruneChunk)
+		res, err := s.write.ExecContext(ctx, query, cut, s.pruneChunk)
 		if err != nil {
 			return fmt.Errorf("store: compact: prune %s: %w", what, err)
 		}
@@ -72,7 +73,7 @@ func (s *Store) deleteChunked(ctx context.Context, what, query string, cut int64
 		if err != nil {
 			return fmt.Errorf("store: compact: prune %s: %w", what, err)
 		}
-		if n < pruneChunk {
+		if n < int64(s.pruneChunk) {
 			return nil
 		}
 	}

@@ -48,6 +48,8 @@ type Store struct {
 	write *sql.DB // one connection: SQLite has one writer anyway, and this queues writers in Go instead of in busy retries
 	read  *sql.DB // WAL lets these read beside the writer
 	now   func() time.Time
+
+	pruneChunk int // rows per pruning transaction; tests make it small
 }
 
 // DefaultPath returns where the database lives by default:
@@ -97,7 +99,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 
-	s := &Store{path: path, now: time.Now}
+	s := &Store{path: path, now: time.Now, pruneChunk: defaultPruneChunk}
 	if s.write, err = sql.Open("sqlite", path+dsnParams); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
