@@ -102,7 +102,11 @@ func (m Model) statusLine(vc viewContext) string {
 				parts = append(parts, action(a).running())
 			}
 		}
-		return st.Accent.Render(m.spin.View()) + " " + strings.Join(parts, " · ")
+		line := st.Accent.Render(m.spin.View()) + " " + strings.Join(parts, " · ")
+		if m.status != "" {
+			line += " · " + st.Dim.Render(m.status)
+		}
+		return line
 	}
 	if m.status == "" {
 		return ""
