@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,9 +28,9 @@ const (
 	DefaultRetryAttempts = 3
 	DefaultBodyLimit     = 32 << 20
 	DefaultSessionIdle   = time.Hour
-	// shutdownGrace bounds how long Serve waits for in-flight requests
-	// before it cancels them.
-	shutdownGrace = 5 * time.Second
+	// DefaultShutdownGrace bounds how long Serve waits for in-flight
+	// requests before it cancels them.
+	DefaultShutdownGrace = 5 * time.Second
 )
 
 // Quota is what the proxy needs from the quota engine; *quota.Manager
@@ -82,6 +83,9 @@ type Options struct {
 	// BareCooldown is how long an (account, family) rests after a 429
 	// with no details; default 10 s.
 	BareCooldown time.Duration
+	// ShutdownGrace is how long Serve lets in-flight requests finish once
+	// its context ends; default 5 s.
+	ShutdownGrace time.Duration
 }
 
 // NewOptions returns Options with the product's defaults, including the
@@ -128,6 +132,9 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	if opt.BareCooldown <= 0 {
 		opt.BareCooldown = 10 * time.Second
 	}
+	if opt.ShutdownGrace <= 0 {
+		opt.ShutdownGrace = DefaultShutdownGrace
+	}
 	if opt.Clock == nil {
 		opt.Clock = clock.Real{}
 	}
@@ -162,7 +169,7 @@ func isLoopback(addr string) bool {
 }
 
 // Serve answers on ln until ctx ends, then stops accepting, lets in-flight
-// requests finish for up to 5 s, cancels the rest and returns. It refuses a
+// requests finish for up to Options.ShutdownGrace, cancels the rest and returns. It refuses a
 // non-loopback listener without an API key.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	addr := ln.Addr().String()
@@ -176,8 +183,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// over, so streams still running at shutdown end with their upstream.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
+	// Track handlers: http.Server.Close does not wait for them, and Serve
+	// promises nothing of the request is left running when it returns.
+	var handlers sync.WaitGroup
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			handlers.Add(1)
+			defer handlers.Done()
+			s.handler.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -194,7 +208,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		case <-sweep.C:
 			s.tm.sweep()
 		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			sctx, cancel := context.WithTimeout(context.Background(), s.opt.ShutdownGrace)
 			err := srv.Shutdown(sctx)
 			cancel()
 			if err != nil {
@@ -202,8 +216,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				_ = srv.Close()
 			}
 			<-errc // http.ErrServerClosed
+			waitBounded(&handlers, s.opt.ShutdownGrace)
 			return nil
 		}
+	}
+}
+
+// waitBounded waits for wg, giving up after d (a handler stuck in a call
+// that ignores its context must not hang shutdown forever).
+func waitBounded(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 	}
 }
 
