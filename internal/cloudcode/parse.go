@@ -67,15 +67,15 @@ func parseBody(method string, body []byte) (object, error) {
 		// 502 page) sent with a 2xx status is not a success.
 		return nil, malformed(method, "body is HTML, not JSON")
 	}
-	if !json.Valid(trimmed) {
-		return nil, malformed(method, "body is not valid JSON")
-	}
 	if k := jsonKind(trimmed); k != "object" {
+		if !json.Valid(trimmed) {
+			return nil, malformed(method, "body is not valid JSON")
+		}
 		return nil, malformed(method, "body: want object, got %s", k)
 	}
 	var o object
 	if err := json.Unmarshal(trimmed, &o); err != nil {
-		return nil, malformed(method, "body: %v", err)
+		return nil, malformed(method, "body is not valid JSON: %v", err)
 	}
 	return o, nil
 }
