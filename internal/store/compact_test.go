@@ -6,17 +6,18 @@ import (
 	"time"
 )
 
-// TestCompactRollsUpAndPrunes records three days of 5-minute samples that
-// all differ, then compacts with a 24h rollup and a 48h retention: the
-// first day is deleted (in several small chunks), the second rolled up to
-// one point per hour, the third left raw.
+// TestCompactRollsUpAndPrunes records six hours of 5-minute samples that
+// all differ, then compacts with a 2h rollup and a 4h retention: the
+// first two hours are deleted (in several small chunks), the next two
+// rolled up to one point per hour, the last two left raw. (Real settings
+// are days; the rules are the same and the test stays fast.)
 func TestCompactRollsUpAndPrunes(t *testing.T) {
 	s, _ := openTest(t)
-	s.pruneChunk = 50 // 288 rows to prune: several chunks
+	s.pruneChunk = 5 // 24 rows to prune: several chunks
 	ctx := context.Background()
 	id := addAccounts(t, s, 1)[0]
 	const step = 5 * time.Minute
-	const n = 3 * 24 * 12
+	const n = 6 * 12
 	type rec struct {
 		at, reset time.Time
 		fraction  float64
@@ -25,7 +26,7 @@ func TestCompactRollsUpAndPrunes(t *testing.T) {
 	for i := range recs {
 		recs[i] = rec{
 			at:       t0.Add(time.Duration(i) * step),
-			reset:    t0.Add(time.Duration(i/7+1) * time.Hour), // changes inside some hours
+			reset:    t0.Add(time.Duration(i/5+1) * time.Hour), // changes inside each hour
 			fraction: float64((i*7)%100) / 100,                 // never equal to the previous one
 		}
 		smp := Sample{AccountID: id, Family: "gemini", Window: "5h", Fraction: recs[i].fraction, ResetTime: recs[i].reset}
@@ -33,17 +34,17 @@ func TestCompactRollsUpAndPrunes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.AddEvents(ctx, []Event{{At: t0, Kind: "old"}, {At: t0.Add(47 * time.Hour), Kind: "recent"}}); err != nil {
+	if err := s.AddEvents(ctx, []Event{{At: t0, Kind: "old"}, {At: t0.Add(2*time.Hour + time.Minute), Kind: "recent"}}); err != nil {
 		t.Fatal(err)
 	}
-	now := t0.Add(72 * time.Hour)
-	if err := s.Compact(ctx, now, 24*time.Hour, 48*time.Hour); err != nil {
+	now := t0.Add(6 * time.Hour)
+	if err := s.Compact(ctx, now, 2*time.Hour, 4*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 
 	// What the rules say, computed the simple way.
 	var want []Point
-	pruneCut, rollCut := t0.Add(24*time.Hour), t0.Add(48*time.Hour)
+	pruneCut, rollCut := t0.Add(2*time.Hour), t0.Add(4*time.Hour)
 	for h := pruneCut; h.Before(rollCut); h = h.Add(time.Hour) {
 		p := Point{At: h, Fraction: 2, RolledUp: true}
 		for _, r := range recs {
@@ -74,7 +75,7 @@ func TestCompactRollsUpAndPrunes(t *testing.T) {
 	}
 
 	// Compacting again changes nothing.
-	if err := s.Compact(ctx, now, 24*time.Hour, 48*time.Hour); err != nil {
+	if err := s.Compact(ctx, now, 2*time.Hour, 4*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	again, err := s.History(ctx, id, "gemini", "5h", time.Time{})

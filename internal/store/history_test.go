@@ -255,9 +255,9 @@ func TestCounters(t *testing.T) {
 func TestConcurrentReadersWhileWriting(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := context.Background()
-	const accounts = 20
+	const accounts = 10
 	ids := addAccounts(t, s, accounts)
-	const syncs = 30
+	const syncs = 12
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
