@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/tui"
+)
+
+func runDashboard(ctx context.Context, c *cli, args []string) error {
+	fs := flag.NewFlagSet("quotatui", flag.ContinueOnError)
+	cfg, _, err := loadConfig(c, fs, args)
+	if err != nil {
+		return err
+	}
+	log, closer, err := openLog(cfg.LogFile, slog.LevelInfo)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return runLive(ctx, c, s, nil)
+}
+
+// runLive runs the monitor, the proxy and the dashboard until the user
+// quits or ctx ends. extra, when set, runs beside them (the demo's traffic)
+// and is stopped with them.
+func runLive(ctx context.Context, c *cli, s *stack, extra func(context.Context)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	feed := s.quota.Subscribe()
+	defer feed.Close()
+
+	stackErr := make(chan error, 1)
+	go func() { stackErr <- s.run(ctx) }()
+	extraDone := make(chan struct{})
+	go func() {
+		defer close(extraDone)
+		if extra != nil {
+			extra(ctx)
+		}
+	}()
+
+	deps := tui.Deps{
+		Engine:  s.quota,
+		Feed:    feed,
+		History: historyFunc(s),
+		Clock:   s.clock,
+		NoColor: c.getenv("NO_COLOR") != "",
+		Version: version,
+	}
+	if s.proxy != nil {
+		deps.Proxy = s.proxy
+	}
+	uiErr := tui.Run(ctx, deps)
+	cancel()
+	<-extraDone
+	err := <-stackErr
+	if uiErr != nil {
+		return fmt.Errorf("dashboard: %w", uiErr)
+	}
+	return err
+}
+
+// historyFunc adapts the quota manager's history to the dashboard's point
+// type, so the dashboard does not import the store.
+func historyFunc(s *stack) tui.HistoryFunc {
+	return func(ctx context.Context, id int64, f cloudcode.Family, since time.Time) ([]tui.Point, error) {
+		pts, err := s.quota.History(ctx, id, f, since)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]tui.Point, len(pts))
+		for i, p := range pts {
+			out[i] = tui.Point{At: p.At, LastSeen: p.LastSeen, Fraction: p.Fraction, ResetTime: p.ResetTime}
+		}
+		return out, nil
+	}
+}

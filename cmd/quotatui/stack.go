@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/quotatui/quotatui/internal/auth"
+	"github.com/quotatui/quotatui/internal/clock"
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/config"
+	"github.com/quotatui/quotatui/internal/metrics"
+	"github.com/quotatui/quotatui/internal/proxy"
+	"github.com/quotatui/quotatui/internal/quota"
+	"github.com/quotatui/quotatui/internal/store"
+)
+
+// loadConfig parses a subcommand's flags (registered on fs by the caller)
+// together with every setting's flag, and returns the effective config.
+func loadConfig(c *cli, fs *flag.FlagSet, args []string) (config.Config, config.Sources, error) {
+	fs.SetOutput(c.stderr)
+	flags := config.Register(fs)
+	cfg, src, err := config.Load(fs, flags, args, c.getenv)
+	if err != nil {
+		return cfg, src, err
+	}
+	return cfg, src, nil
+}
+
+// stack is every long-lived part of quotatui, wired together.
+type stack struct {
+	cfg     config.Config
+	log     *slog.Logger
+	clock   clock.Clock
+	store   *store.Store
+	client  *cloudcode.Client
+	oauth   auth.OAuthConfig
+	tokens  *auth.Tokens
+	quota   *quota.Manager
+	proxy   *proxy.Server // nil without the proxy
+	metrics *metrics.Metrics
+	ln      net.Listener // the proxy's listener, bound by openStack
+}
+
+type stackOptions struct {
+	clock     clock.Clock  // default clock.Real
+	withProxy bool         // bind the listener and build the proxy
+	http      *http.Client // for the upstream and OAuth; default http.DefaultClient
+}
+
+func oauthConfig(cfg config.Config) auth.OAuthConfig {
+	return auth.OAuthConfig{
+		ClientID:     cfg.OAuth.ClientID,
+		ClientSecret: cfg.OAuth.ClientSecret,
+		AuthURL:      cfg.OAuth.AuthURL,
+		TokenURL:     cfg.OAuth.TokenURL,
+		UserInfoURL:  cfg.OAuth.UserInfoURL,
+	}.WithDefaults()
+}
+
+func quotaOptions(cfg config.Config, clk clock.Clock, log *slog.Logger) quota.Options {
+	return quota.Options{
+		Clock:          clk,
+		Thresholds:     quota.Thresholds{Low: cfg.Quota.LowThreshold, Reserve: cfg.Quota.Reserve},
+		CacheTTL:       cfg.Quota.CacheTTL,
+		TierTTL:        cfg.Quota.TierTTL,
+		AccountTimeout: cfg.Quota.AccountTimeout,
+		Interval:       cfg.Quota.SyncInterval,
+		Concurrency:    cfg.Quota.SyncConcurrency,
+		Logger:         log,
+		Retention:      cfg.Quota.Retention,
+	}
+}
+
+// openStack opens the store and builds the client, token source, quota
+// manager and (optionally) the proxy with its listener. Close releases them.
+func openStack(ctx context.Context, cfg config.Config, log *slog.Logger, o stackOptions) (_ *stack, err error) {
+	if o.clock == nil {
+		o.clock = clock.Real{}
+	}
+	if o.http == nil {
+		o.http = http.DefaultClient
+	}
+	s := &stack{cfg: cfg, log: log, clock: o.clock, oauth: oauthConfig(cfg)}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.store, err = store.Open(ctx, cfg.DBPath); err != nil {
+		return nil, err
+	}
+	s.client = cloudcode.New(cloudcode.Config{BaseURLs: cfg.Upstream.BaseURLs, UserAgent: cfg.Upstream.UserAgent, HTTPClient: o.http, Clock: o.clock})
+	s.tokens = auth.NewTokens(s.oauth, s.store, auth.TokensOptions{
+		Clock:      o.clock,
+		HTTPClient: o.http,
+		Logger:     log,
+		OnNeedsLogin: func(id int64, reason string) {
+			if s.quota == nil {
+				return
+			}
+			label := fmt.Sprintf("account %d", id)
+			if st, ok := s.quota.Account(id); ok {
+				label = st.Label
+			}
+			s.quota.Publish(quota.Event{At: o.clock.Now(), Kind: quota.EventAccountDisabled, AccountID: id, Account: label,
+				Message: "needs a new login (quotatui login): " + auth.Redact(reason)})
+		},
+	})
+	if s.quota, err = quota.NewManager(ctx, s.client, s.tokens, s.store, quotaOptions(cfg, o.clock, log)); err != nil {
+		return nil, err
+	}
+	if !o.withProxy {
+		return s, nil
+	}
+	popt := proxy.NewOptions()
+	popt.Listen = cfg.Proxy.Listen
+	popt.APIKey = cfg.Proxy.APIKey
+	popt.RetryAttempts = cfg.Proxy.RetryAttempts
+	popt.BodyLimit = cfg.Proxy.BodyLimit
+	popt.SessionIdle = cfg.Proxy.SessionIdle
+	popt.PreRequestCheck = cfg.Proxy.PreRequestCheck
+	popt.Clock = o.clock
+	popt.Logger = log
+	// The metrics read the proxy's stats, and the proxy serves the metrics:
+	// the handler is looked up at request time to break the cycle.
+	popt.Metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.metrics.Handler().ServeHTTP(w, r) })
+	popt.OnUpstreamLatency = func(d time.Duration) { s.metrics.ObserveUpstreamLatency(d) }
+	if s.proxy, err = proxy.New(s.quota, s.tokens, s.client, popt); err != nil {
+		return nil, err
+	}
+	s.metrics = metrics.New(s.quota, s.proxy)
+	if s.ln, err = net.Listen("tcp", cfg.Proxy.Listen); err != nil {
+		return nil, fmt.Errorf("proxy: listen on %s: %w (set --proxy-listen or QUOTATUI_PROXY_LISTEN to another address)", cfg.Proxy.Listen, err)
+	}
+	return s, nil
+}
+
+// proxyURL is the base URL clients use to reach the proxy.
+func (s *stack) proxyURL() string {
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// run starts the monitor and the proxy and blocks until ctx ends or one of
+// them fails; it returns only when both have stopped.
+func (s *stack) run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		err := s.quota.StartMonitor(ctx, s.cfg.Quota.SyncInterval)
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	})
+	if s.proxy != nil {
+		ln := s.ln
+		s.ln = nil // Serve owns and closes it now
+		g.Go(func() error {
+			err := s.proxy.Serve(ctx, ln)
+			if errors.Is(err, context.Canceled) || errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// Close releases what openStack acquired.
+func (s *stack) Close() {
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+}
+
+// openLog returns a logger writing to path (created 0600, its directory
+// 0700) that redacts anything looking like a token.
+func openLog(path string, level slog.Level) (*slog.Logger, io.Closer, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, nil, fmt.Errorf("log file: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log file: %w", err)
+	}
+	return newLogger(f, level), f, nil
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(auth.NewRedactingHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})))
+}

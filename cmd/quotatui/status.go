@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/config"
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+// Exit statuses of `quotatui status`, for scripts and status bars.
+const (
+	exitOK         = 0 // every account is usable for every family it reports
+	exitExhausted  = 3 // at least one account is exhausted for some family
+	exitNeedsHuman = 4 // at least one account needs a login, a verification, or is forbidden
+	exitBoth       = 5 // both of the above
+)
+
+func runStatus(ctx context.Context, c *cli, args []string) error {
+	fs := flag.NewFlagSet("quotatui status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	cfg, _, err := loadConfig(c, fs, args)
+	if err != nil {
+		return err
+	}
+	s, err := openStack(ctx, cfg, discardLogger(), stackOptions{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res := s.quota.SyncAll(ctx)
+	all := s.quota.GetAllQuotas()
+	if *asJSON {
+		if err := writeStatusJSON(c.stdout, all, s.clock.Now()); err != nil {
+			return err
+		}
+	} else {
+		if len(all) == 0 {
+			fmt.Fprintln(c.stdout, "no accounts yet: add one with 'quotatui login' or 'quotatui accounts import FILE'")
+		}
+		ids := make([]int64, len(all))
+		for i, st := range all {
+			ids[i] = st.AccountID
+		}
+		printStatusTable(c.stdout, s, ids)
+		if n := len(res.Errors); n > 0 {
+			fmt.Fprintf(c.stdout, "\n%d account(s) failed to sync; see LAST ERROR\n", n)
+		}
+	}
+	if code := statusExit(all); code != exitOK {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+func statusExit(all []quota.Status) int {
+	exhausted, human := false, false
+	for _, st := range all {
+		switch st.State {
+		case quota.StateNeedsLogin, quota.StateValidationRequired, quota.StateForbidden:
+			human = true
+		}
+		for _, fq := range st.Families {
+			if fq.Decision == quota.Exhausted {
+				exhausted = true
+			}
+		}
+	}
+	switch {
+	case exhausted && human:
+		return exitBoth
+	case human:
+		return exitNeedsHuman
+	case exhausted:
+		return exitExhausted
+	}
+	return exitOK
+}
+
+// stateWord is the state column: the account's state, else the worst
+// decision over its families.
+func stateWord(st quota.Status) string {
+	switch st.State {
+	case quota.StateDisabled:
+		return "DISABLED"
+	case quota.StateNeedsLogin:
+		return "NEEDS LOGIN"
+	case quota.StateValidationRequired:
+		return "VERIFY"
+	case quota.StateForbidden:
+		return "FORBIDDEN"
+	}
+	word := "UNKNOWN"
+	for i, fq := range st.Families {
+		switch {
+		case fq.Decision == quota.Exhausted:
+			return "EXHAUSTED"
+		case st.Marks[i].Kind == quota.CooldownMark:
+			word = "COOLING"
+		case fq.Decision == quota.LowQuota && word != "COOLING":
+			word = "LOW"
+		case fq.Decision == quota.Proceed && word == "UNKNOWN":
+			word = "OK"
+		}
+	}
+	return word
+}
+
+func percent(f cloudcode.Fraction) string {
+	if !f.Known {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f%%", f.Value*100)
+}
+
+func untilText(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := t.Sub(now).Round(time.Minute)
+	if d <= 0 {
+		return "now"
+	}
+	return strings.TrimSuffix(d.String(), "0s")
+}
+
+func printStatusTable(w io.Writer, s *stack, ids []int64) {
+	now := s.clock.Now()
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "ID\tACCOUNT\tTIER\tSTATE")
+	for _, f := range cloudcode.Families {
+		fmt.Fprintf(tw, "\t%s\tRESET", strings.ToUpper(f.String()))
+	}
+	fmt.Fprintln(tw, "\tLAST ERROR")
+	for _, id := range ids {
+		st, ok := s.quota.Account(id)
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s", st.AccountID, st.Label, st.Tier, stateWord(st))
+		for _, fq := range st.Families {
+			win := ""
+			if fq.Bottleneck == cloudcode.WindowWeekly {
+				win = " wk"
+			}
+			fmt.Fprintf(tw, "\t%s%s\t%s", percent(fq.Effective), win, untilText(fq.ResetTime, now))
+		}
+		errText := st.LastError
+		if st.ValidationURL != "" {
+			errText = "verify at " + st.ValidationURL
+		}
+		if len(errText) > 60 {
+			errText = errText[:59] + "…"
+		}
+		fmt.Fprintf(tw, "\t%s\n", errText)
+	}
+	tw.Flush()
+}
+
+type statusFamilyJSON struct {
+	Effective  *float64 `json:"effective"` // null when unknown
+	FiveHour   *float64 `json:"five_hour"`
+	Weekly     *float64 `json:"weekly"`
+	Bottleneck string   `json:"bottleneck,omitempty"`
+	ResetTime  string   `json:"reset_time,omitempty"`
+	Decision   string   `json:"decision"`
+	Mark       string   `json:"mark,omitempty"`
+	MarkUntil  string   `json:"mark_until,omitempty"`
+}
+
+type statusJSON struct {
+	ID            int64                       `json:"id"`
+	Email         string                      `json:"email"`
+	Label         string                      `json:"label"`
+	Tier          string                      `json:"tier"`
+	TierID        string                      `json:"tier_id,omitempty"`
+	Project       string                      `json:"project,omitempty"`
+	State         string                      `json:"state"`
+	Status        string                      `json:"status"`
+	StateReason   string                      `json:"state_reason,omitempty"`
+	ValidationURL string                      `json:"validation_url,omitempty"`
+	LastSync      string                      `json:"last_sync,omitempty"`
+	LastError     string                      `json:"last_error,omitempty"`
+	Families      map[string]statusFamilyJSON `json:"families"`
+}
+
+func fractionPtr(f cloudcode.Fraction) *float64 {
+	if !f.Known {
+		return nil
+	}
+	v := f.Value
+	return &v
+}
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func writeStatusJSON(w io.Writer, all []quota.Status, now time.Time) error {
+	out := make([]statusJSON, 0, len(all))
+	for _, st := range all {
+		sj := statusJSON{
+			ID: st.AccountID, Email: st.Email, Label: st.Label, Tier: st.Tier.String(), TierID: st.TierID,
+			Project: st.ProjectID, State: string(st.State), Status: stateWord(st), StateReason: st.StateReason,
+			ValidationURL: st.ValidationURL, LastSync: timeText(st.LastSync), LastError: st.LastError,
+			Families: map[string]statusFamilyJSON{},
+		}
+		for i, fq := range st.Families {
+			fj := statusFamilyJSON{
+				Effective: fractionPtr(fq.Effective), FiveHour: fractionPtr(fq.FiveHour.Remaining), Weekly: fractionPtr(fq.Weekly.Remaining),
+				Bottleneck: string(fq.Bottleneck), ResetTime: timeText(fq.ResetTime), Decision: fq.Decision.String(),
+			}
+			if m := st.Marks[i]; m.Kind != quota.NoMark && m.Until.After(now) {
+				fj.Mark = map[quota.MarkKind]string{quota.CooldownMark: "cooldown", quota.ExhaustedMark: "exhausted"}[m.Kind]
+				fj.MarkUntil = timeText(m.Until)
+			}
+			sj.Families[cloudcode.Families[i].String()] = fj
+		}
+		out = append(out, sj)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func runConfig(_ context.Context, c *cli, args []string) error {
+	fs := flag.NewFlagSet("quotatui config", flag.ContinueOnError)
+	ref := fs.Bool("reference", false, "print every setting with its default and description (Markdown)")
+	cfg, src, err := loadConfig(c, fs, args)
+	if err != nil {
+		return err
+	}
+	if *ref {
+		return config.WriteReference(c.stdout)
+	}
+	return config.Print(c.stdout, cfg, src)
+}
