@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
@@ -107,4 +108,38 @@ func BenchmarkGenerateParallel(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// BenchmarkFanout1000 calls loadCodeAssist (a small answer, so JSON work
+// does not hide the waiting) for 1000 accounts at once with 100 ms of
+// latency each. If the simulator serialised anything while
+// sleeping, a round would take far longer than 100 ms; it reports the
+// parallel efficiency (latency / round time).
+func BenchmarkFanout1000(b *testing.B) {
+	const accounts, latency = 1000, 100 * time.Millisecond
+	srv := cloudcodetest.NewServer(cloudcodetest.Options{Latency: latency})
+	defer srv.Close()
+	client := cloudcode.New(cloudcode.Config{BaseURLs: srv.BaseURLs(), HTTPClient: srv.Client()})
+	accts := make([]cloudcodetest.Account, accounts)
+	for i := range accts {
+		accts[i] = srv.AddAccount(cloudcodetest.AccountSpec{Email: fmt.Sprintf("f%d@example.com", i), TierID: "g1-pro-tier"})
+	}
+	var total time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		began := time.Now()
+		var wg sync.WaitGroup
+		for _, a := range accts {
+			wg.Go(func() {
+				if _, err := client.LoadCodeAssist(context.Background(), a.AccessToken); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		total += time.Since(began)
+	}
+	round := total / time.Duration(b.N)
+	b.ReportMetric(float64(round)/float64(time.Millisecond), "ms/round")
+	b.ReportMetric(100*float64(latency)/float64(round), "%efficiency")
 }

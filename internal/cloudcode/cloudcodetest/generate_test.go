@@ -473,3 +473,48 @@ func TestOtherMethodsPassThrough(t *testing.T) {
 		})
 	}
 }
+
+// Without alt=sse the service answers the whole stream as one JSON array.
+func TestStreamWithoutSSEIsAnArray(t *testing.T) {
+	s := newSim(t, cloudcodetest.Options{StreamChunks: 3})
+	acct := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "array@example.com", TierID: "g1-pro-tier"})
+	status, body := s.raw(t, http.MethodPost, "streamGenerateContent", acct.AccessToken, genBody(acct.Project, "gemini-3-flash"))
+	var chunks []struct {
+		Response answer `json:"response"`
+	}
+	if err := json.Unmarshal(body, &chunks); status != http.StatusOK || err != nil || len(chunks) != 3 {
+		t.Fatalf("got %d %s (%v), want an array of 3", status, body, err)
+	}
+	if chunks[0].Response.UsageMetadata != nil || chunks[2].Response.UsageMetadata == nil {
+		t.Errorf("usage must be in the last chunk only")
+	}
+}
+
+// The same seed gives the same faults, so a failing run can be replayed.
+func TestFaultsAreSeeded(t *testing.T) {
+	run := func(seed int64) string {
+		s := newSim(t, cloudcodetest.Options{Seed: seed})
+		acct := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "seed@example.com", TierID: "g1-ultra-tier"})
+		s.srv.SetFaults(cloudcodetest.Faults{BareRate: 0.5})
+		var out strings.Builder
+		for range 40 {
+			status, _ := s.raw(t, http.MethodPost, "generateContent", acct.AccessToken, genBody(acct.Project, "gemini-3-flash"))
+			if status == http.StatusOK {
+				out.WriteByte('.')
+			} else {
+				out.WriteByte('x')
+			}
+		}
+		return out.String()
+	}
+	a, b, c := run(1), run(1), run(2)
+	if a != b {
+		t.Errorf("seed 1 gave %s then %s", a, b)
+	}
+	if a == c {
+		t.Errorf("seeds 1 and 2 gave the same sequence %s", a)
+	}
+	if !strings.Contains(a, "x") || !strings.Contains(a, ".") {
+		t.Errorf("rate 0.5 gave %s", a)
+	}
+}
