@@ -129,6 +129,11 @@ func decide(s *snapshot, idx int, model string, now time.Time, t Thresholds) Che
 		c.Reason = ReasonUnknown
 	}
 	if mk := &s.status.Marks[idx]; mk.Kind != NoMark && mk.Until.After(now) {
+		// ResetTime becomes when the account is usable again: the mark's
+		// end, or the bucket's reset if the figures say it is spent longer.
+		if c.Decision != Exhausted || mk.Until.After(c.ResetTime) {
+			c.ResetTime = mk.Until
+		}
 		c.Usable = false
 		if mk.Kind == ExhaustedMark {
 			// The upstream said the pool is spent: that outranks a figure
@@ -136,9 +141,6 @@ func decide(s *snapshot, idx int, model string, now time.Time, t Thresholds) Che
 			c.Decision, c.Reason = Exhausted, ReasonExhaustedMark
 		} else {
 			c.Reason = ReasonCooldown
-		}
-		if mk.Until.After(c.ResetTime) {
-			c.ResetTime = mk.Until
 		}
 	}
 	if r := stateReason(s.status.State); r != "" {

@@ -207,3 +207,17 @@ func kinds(es []Event, id int64) []EventKind {
 	}
 	return out
 }
+
+// pointF is a history point in minutes after t0.
+type pointF struct {
+	min int
+	f   float64
+}
+
+func points(ps []pointF, at func(int) time.Time) []store.Point {
+	out := make([]store.Point, len(ps))
+	for i, p := range ps {
+		out[i] = store.Point{At: at(p.min), LastSeen: at(p.min), Fraction: p.f}
+	}
+	return out
+}
