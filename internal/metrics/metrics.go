@@ -37,6 +37,7 @@ type ProxySource interface {
 // Metrics owns a Prometheus registry holding quotatui's series.
 type Metrics struct {
 	reg     *prometheus.Registry
+	handler http.Handler
 	latency prometheus.Histogram
 	syncs   *prometheus.HistogramVec
 }
@@ -64,15 +65,14 @@ func New(q QuotaSource, p ProxySource) *Metrics {
 	m.reg.MustRegister(m.latency, m.syncs, &collector{q: q, p: p},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	return m
 }
 
-// Handler serves the registry in the Prometheus exposition format. A
-// problem with one series is reported in the log of the scraper rather
-// than failing the whole scrape.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
-}
+// Handler serves the registry in the Prometheus exposition format. A bad
+// series is left out and the rest served, rather than the whole scrape
+// failing. It returns the same handler on every call.
+func (m *Metrics) Handler() http.Handler { return m.handler }
 
 // Registry returns the registry, for callers that add their own series.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }

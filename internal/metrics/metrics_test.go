@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,12 @@ import (
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/proxy"
 	"github.com/quotatui/quotatui/internal/quota"
+)
+
+// The real sources must satisfy the interfaces this package declares.
+var (
+	_ QuotaSource = (*quota.Manager)(nil)
+	_ ProxySource = (*proxy.Server)(nil)
 )
 
 type fakeQuota struct {
@@ -353,5 +360,29 @@ func TestInvalidLabelDoesNotBreakScrape(t *testing.T) {
 	fams := scrape(t, New(q, p))
 	if _, ok := sample(fams, "quotatui_proxy_client_429_total", L{}); !ok {
 		t.Error("the other series were lost with one bad label")
+	}
+}
+
+// BenchmarkScrape measures one full scrape (collect, encode) with 1000
+// accounts, the size the product targets.
+func BenchmarkScrape(b *testing.B) {
+	q, p := fixtures()
+	base := q.statuses[0]
+	q.statuses = q.statuses[:0]
+	for i := range 1000 {
+		s := base
+		s.AccountID = int64(i + 1)
+		s.Label = "acct-" + strconv.Itoa(i)
+		q.statuses = append(q.statuses, s)
+	}
+	h := New(q, p).Handler()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
 	}
 }
