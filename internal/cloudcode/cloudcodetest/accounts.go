@@ -48,8 +48,19 @@ type bucket struct {
 func (b *bucket) roll(now time.Time) {
 	if !now.Before(b.reset) {
 		b.used = 0
-		b.reset = now.Add(b.period)
+		b.reset = windowEnd(now, b.period)
 	}
+}
+
+// windowEnd is when a window of period starting at now ends, rounded up to
+// a whole second: answers carry reset times in whole seconds, and a caller
+// waiting until the reported time must find the bucket refilled.
+func windowEnd(now time.Time, period time.Duration) time.Time {
+	end := now.Add(period)
+	if t := end.Truncate(time.Second); !t.Equal(end) {
+		end = t.Add(time.Second)
+	}
+	return end
 }
 
 func (b *bucket) empty() bool { return b.used >= b.capacity }
@@ -167,7 +178,7 @@ func (s *Server) newAccountLocked(spec AccountSpec) *account {
 			if wi == 1 {
 				period = week
 			}
-			a.buckets[f][wi] = bucket{capacity: s.opts.Capacity(a.tier, f, w), period: period, reset: now.Add(period)}
+			a.buckets[f][wi] = bucket{capacity: s.opts.Capacity(a.tier, f, w), period: period, reset: windowEnd(now, period)}
 		}
 	}
 	s.accounts[strings.ToLower(spec.Email)] = a

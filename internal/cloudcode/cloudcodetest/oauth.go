@@ -132,6 +132,7 @@ func (s *Server) clientOK(r *http.Request) bool {
 // refresh_token grants.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
+		s.counts.add("", "token")
 		writeJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "The token endpoint takes POST."})
 		return
 	}

@@ -287,3 +287,24 @@ func TestHostDownFallbackAndFrozenProd(t *testing.T) {
 		t.Errorf("hosts back up: %v, want 0.25", got)
 	}
 }
+
+// A window that starts between seconds still reports a reset time the
+// caller can rely on: at the reported second the bucket is full again.
+func TestReportedResetIsReliable(t *testing.T) {
+	s := newSim(t, cloudcodetest.Options{})
+	s.clk.Advance(1500 * time.Millisecond)
+	acct := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "edge@example.com", TierID: "g1-pro-tier"})
+	s.srv.Drain(acct.Email, cloudcode.FamilyGemini)
+	sum, err := s.client.RetrieveUserQuotaSummary(context.Background(), acct.AccessToken, acct.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := sum.Bucket(cloudcode.FamilyGemini, cloudcode.Window5h)
+	if want := start.Add(5*time.Hour + 2*time.Second); !b.ResetTime.Equal(want) {
+		t.Fatalf("reported reset %s, want %s (rounded up)", b.ResetTime, want)
+	}
+	s.clk.Set(b.ResetTime)
+	if _, err := s.generate(context.Background(), s.srv.AccessToken(acct.Email), acct.Project, "gemini-3-flash"); err != nil {
+		t.Errorf("at the reported reset time: %v", err)
+	}
+}
