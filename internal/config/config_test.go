@@ -238,6 +238,9 @@ func TestLoadFileErrors(t *testing.T) {
 		{"unknown key", "[proxy]\nlisten = \"127.0.0.1:1\"\nlistn = \"x\"\n", []string{"config.toml", "line 3", "unknown key proxy.listn", "did you mean proxy.listen?"}},
 		{"unknown top-level key", "\ndatabase = \"x\"\n", []string{"line 2", "unknown key database"}},
 		{"unknown table", "[proxi]\nlisten = \"x\"\n", []string{"line 1", "unknown key proxi"}},
+		{"table as value", "\nproxy = \"x\"\n", []string{"line 2", "proxy: want a table ([proxy]), got a string"}},
+		{"array of tables", "[[quota]]\nretention = \"1h\"\n", []string{"line 1", "quota: want a table ([quota]), got an array"}},
+		{"table for a value", "[db]\npath = \"x\"\n", []string{"line 1", "db: want a quoted string, got a table"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -598,5 +601,33 @@ func TestPrintedConfigLoadsBack(t *testing.T) {
 	c.sources, c2.sources = nil, nil
 	if !reflect.DeepEqual(c, c2) {
 		t.Errorf("round trip changed the config:\n%+v\n%+v", c, c2)
+	}
+}
+
+func TestRegisterAddsEveryFlag(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	Register(fs)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n != len(settings)+1 {
+		t.Errorf("Register added %d flags, want one per setting (%d) plus --config", n, len(settings))
+	}
+	for _, k := range Keys() {
+		f := fs.Lookup(strings.TrimPrefix(k.Flag, "--"))
+		if f == nil {
+			t.Errorf("no flag %s for %s", k.Flag, k.Key)
+			continue
+		}
+		if k.Secret && strings.Contains(f.Usage, "default") {
+			t.Errorf("flag %s shows a default for a secret: %q", k.Flag, f.Usage)
+		}
+	}
+}
+
+func TestLoadHelp(t *testing.T) {
+	_, _, err := load(t, []string{"--help"}, nil, "")
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("Load(--help) = %v, want flag.ErrHelp", err)
 	}
 }

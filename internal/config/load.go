@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -282,6 +283,26 @@ func loadFile(cfg *Config, src *Sources, path string) (found bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("read config file: %w", err)
 	}
+	// A first pass into a plain map catches syntax errors and tables
+	// written as values ("proxy = 1"), which the typed pass below would
+	// report in terms of its internal struct type.
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return true, fileError(path, err)
+	}
+	var errs []error
+	for _, table := range tables() {
+		if v, ok := raw[table]; ok {
+			if _, isTable := v.(map[string]any); !isTable {
+				errs = append(errs, fmt.Errorf("config file %s, line %d: %s: want a table ([%s]), got %s",
+					path, keyLine(string(data), toml.Key{table}), table, table, tomlType(v)))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return true, errors.Join(errs...)
+	}
+
 	shape := reflect.New(fileShape(reflect.TypeFor[Config]())).Elem()
 	leaves := make([]*fileLeaf, len(settings))
 	for i, s := range settings {
@@ -290,15 +311,7 @@ func loadFile(cfg *Config, src *Sources, path string) (found bool, err error) {
 	}
 	md, err := toml.Decode(string(data), shape.Addr().Interface())
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			msg := pe.Message
-			if pe.LastKey != "" {
-				msg = pe.LastKey + ": " + msg
-			}
-			return true, fmt.Errorf("config file %s, line %d: %s", path, pe.Position.Line, msg)
-		}
-		return true, fmt.Errorf("config file %s: %w", path, err)
+		return true, fileError(path, err)
 	}
 	for i, l := range leaves {
 		if l.set {
@@ -306,6 +319,30 @@ func loadFile(cfg *Config, src *Sources, path string) (found bool, err error) {
 		}
 	}
 	return true, unknownKeys(path, string(data), md.Undecoded())
+}
+
+// fileError names the file, the line and the key of a decoding error.
+func fileError(path string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		msg := pe.Message
+		if pe.LastKey != "" {
+			msg = pe.LastKey + ": " + msg
+		}
+		return fmt.Errorf("config file %s, line %d: %s", path, pe.Position.Line, msg)
+	}
+	return fmt.Errorf("config file %s: %w", path, err)
+}
+
+// tables lists the top-level keys that are tables ("proxy", "quota", ...).
+func tables() []string {
+	var out []string
+	for _, s := range settings {
+		if t, _, ok := strings.Cut(s.key, "."); ok && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // unknownKeys turns the keys the decoder did not use into one error per
