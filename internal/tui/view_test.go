@@ -15,7 +15,12 @@ import (
 	"github.com/quotatui/quotatui/internal/clock"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+// updating reports the -update flag, which x/exp/golden (through teatest)
+// already defines for the same purpose: rewrite the golden files.
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // fixture is a model over fakes plus the fakes, for pure tests.
 type fixture struct {
@@ -89,7 +94,7 @@ func (f *fixture) view() string { return f.m.View().Content }
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
-	if *update {
+	if updating() {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
