@@ -92,6 +92,8 @@ type account struct {
 	accessTokens  []string    // issued, possibly expired (guarded by Server.mu)
 }
 
+// accessToken is an issued access token's record; never modified once
+// stored in Server.accessTokens.
 type accessToken struct {
 	acct    *account
 	expires time.Time
@@ -310,10 +312,13 @@ func (s *Server) ExpireAccessTokens(email string) {
 	a := s.mustAccount(email)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Records are immutable once stored (bearer reads them after
+	// unlocking), so replace each with an expired copy.
 	for _, t := range a.accessTokens {
-		delete(s.accessTokens, t)
+		if _, ok := s.accessTokens[t]; ok {
+			s.accessTokens[t] = &accessToken{acct: a}
+		}
 	}
-	a.accessTokens = nil
 }
 
 // FlagValidation makes every call of the account except loadCodeAssist

@@ -518,3 +518,25 @@ func TestFaultsAreSeeded(t *testing.T) {
 		t.Errorf("rate 0.5 gave %s", a)
 	}
 }
+
+// The 401's ErrorInfo says why, as Google's does.
+func TestUnauthorizedReasons(t *testing.T) {
+	s := newSim(t, cloudcodetest.Options{})
+	acct := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "why@example.com"})
+	expired := s.srv.AccessToken(acct.Email)
+	s.srv.ExpireAccessTokens(acct.Email)
+	tests := []struct{ name, token, reason string }{
+		{"missing", "", "CREDENTIALS_MISSING"},
+		{"unknown", "ya29.never-issued", "ACCESS_TOKEN_TYPE_UNSUPPORTED"},
+		{"expired", expired, "ACCESS_TOKEN_EXPIRED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := s.raw(t, http.MethodPost, "loadCodeAssist", tt.token, []byte(`{}`))
+			if status != http.StatusUnauthorized || !strings.Contains(string(body), `"status":"UNAUTHENTICATED"`) ||
+				!strings.Contains(string(body), `"reason":"`+tt.reason+`"`) {
+				t.Errorf("got %d %s, want 401 with reason %s", status, body, tt.reason)
+			}
+		})
+	}
+}
