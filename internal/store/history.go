@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -53,9 +54,31 @@ func (e *SkippedError) Unwrap() error { return ErrNotFound }
 
 // accountChecker remembers, within one transaction, which account ids exist.
 type accountChecker struct {
-	stmt    *sql.Stmt
-	known   map[int64]bool
-	skipped SkippedError
+	stmt      *sql.Stmt
+	known     map[int64]bool
+	preloaded bool // known holds every account: a missing id does not exist
+	skipped   SkippedError
+}
+
+// preload reads every account id in one scan.
+func (c *accountChecker) preload(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM accounts`)
+	if err != nil {
+		return fmt.Errorf("read account ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("read account ids: %w", err)
+		}
+		c.known[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read account ids: %w", err)
+	}
+	c.preloaded = true
+	return nil
 }
 
 func newAccountChecker(ctx context.Context, tx *sql.Tx) (*accountChecker, error) {
@@ -67,7 +90,11 @@ func newAccountChecker(ctx context.Context, tx *sql.Tx) (*accountChecker, error)
 }
 
 func (c *accountChecker) exists(ctx context.Context, id int64) (bool, error) {
-	if ok, seen := c.known[id]; seen {
+	if ok, seen := c.known[id]; seen || c.preloaded {
+		if !seen {
+			c.known[id] = false
+			c.skipped.AccountIDs = append(c.skipped.AccountIDs, id)
+		}
 		return ok, nil
 	}
 	var ok bool
@@ -134,6 +161,14 @@ func (s *Store) RecordSync(ctx context.Context, at time.Time, samples []Sample, 
 			return fmt.Errorf("store: record sync: %w", err)
 		}
 		defer w.close()
+		if len(samples) >= s.bulkSamples {
+			if err := w.preload(ctx, tx); err != nil {
+				return fmt.Errorf("store: record sync: %w", err)
+			}
+			if err := check.preload(ctx, tx); err != nil {
+				return fmt.Errorf("store: record sync: %w", err)
+			}
+		}
 		atMS := ms(at)
 		for i, smp := range samples {
 			ok, err := check.exists(ctx, smp.AccountID)
@@ -147,6 +182,9 @@ func (s *Store) RecordSync(ctx context.Context, at time.Time, samples []Sample, 
 			if err := w.record(ctx, smp, atMS); err != nil {
 				return fmt.Errorf("store: record sync: sample %d (account %d %s %s): %w", i, smp.AccountID, smp.Family, smp.Window, err)
 			}
+		}
+		if err := w.flush(ctx, tx, atMS); err != nil {
+			return fmt.Errorf("store: record sync: %w", err)
 		}
 	}
 	if err := insertEvents(ctx, tx, check, events, at); err != nil {
@@ -173,20 +211,40 @@ func (smp Sample) validate() error {
 	return nil
 }
 
-// historyWriter holds RecordSync's statements, prepared once per batch.
+// defaultBulkSamples is the batch size from which RecordSync reads every
+// series' latest row and every account id up front, in two scans, instead
+// of one indexed lookup per sample: a full sync touches nearly all of them.
+const defaultBulkSamples = 64
+
+// seriesKey names one (account, family, window) series.
+type seriesKey struct {
+	account        int64
+	family, bucket string
+}
+
+// latestRow is the newest history row of a series.
+type latestRow struct {
+	id       int64
+	fraction float64
+	reset    int64
+}
+
+// historyWriter applies RecordSync's samples inside one transaction.
 type historyWriter struct {
-	latest, touch, insert, setLatest *sql.Stmt
+	latest, insert, setLatest *sql.Stmt
+	rows                      map[seriesKey]latestRow // known latest rows (all of them when preloaded)
+	preloaded                 bool
+	touched                   []int64 // rows whose last_seen moves to the sync's time
 }
 
 func prepareHistoryWriter(ctx context.Context, tx *sql.Tx) (*historyWriter, error) {
-	w := &historyWriter{}
+	w := &historyWriter{rows: make(map[seriesKey]latestRow)}
 	for _, p := range []struct {
 		dst   **sql.Stmt
 		query string
 	}{
 		{&w.latest, `SELECT h.id, h.fraction, h.reset_time FROM quota_latest l JOIN quota_history h ON h.id = l.history_id
 			WHERE l.account_id = ? AND l.family = ? AND l.bucket = ?`},
-		{&w.touch, `UPDATE quota_history SET last_seen = max(last_seen, ?) WHERE id = ?`},
 		{&w.insert, `INSERT INTO quota_history (account_id, family, bucket, fraction, reset_time, at, last_seen)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		{&w.setLatest, `INSERT INTO quota_latest (account_id, family, bucket, history_id) VALUES (?, ?, ?, ?)
@@ -203,35 +261,91 @@ func prepareHistoryWriter(ctx context.Context, tx *sql.Tx) (*historyWriter, erro
 }
 
 func (w *historyWriter) close() {
-	for _, s := range []*sql.Stmt{w.latest, w.touch, w.insert, w.setLatest} {
+	for _, s := range []*sql.Stmt{w.latest, w.insert, w.setLatest} {
 		if s != nil {
 			s.Close()
 		}
 	}
 }
 
-func (w *historyWriter) record(ctx context.Context, smp Sample, atMS int64) error {
-	var id, reset int64
-	var fraction float64
-	err := w.latest.QueryRowContext(ctx, smp.AccountID, smp.Family, smp.Window).Scan(&id, &fraction, &reset)
-	switch {
-	case err == nil && fraction == smp.Fraction && reset == ms(smp.ResetTime):
-		if _, err := w.touch.ExecContext(ctx, atMS, id); err != nil {
-			return fmt.Errorf("update last seen: %w", err)
-		}
-		return nil
-	case err != nil && !errors.Is(err, sql.ErrNoRows):
+// preload reads every series' latest row in one scan.
+func (w *historyWriter) preload(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT l.account_id, l.family, l.bucket, h.id, h.fraction, h.reset_time
+		FROM quota_latest l JOIN quota_history h ON h.id = l.history_id`)
+	if err != nil {
 		return fmt.Errorf("read latest: %w", err)
 	}
-	res, err := w.insert.ExecContext(ctx, smp.AccountID, smp.Family, smp.Window, smp.Fraction, ms(smp.ResetTime), atMS, atMS)
+	defer rows.Close()
+	for rows.Next() {
+		var k seriesKey
+		var r latestRow
+		if err := rows.Scan(&k.account, &k.family, &k.bucket, &r.id, &r.fraction, &r.reset); err != nil {
+			return fmt.Errorf("read latest: %w", err)
+		}
+		w.rows[k] = r
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read latest: %w", err)
+	}
+	w.preloaded = true
+	return nil
+}
+
+func (w *historyWriter) lookup(ctx context.Context, k seriesKey) (latestRow, bool, error) {
+	if r, ok := w.rows[k]; ok || w.preloaded {
+		return r, ok, nil
+	}
+	var r latestRow
+	err := w.latest.QueryRowContext(ctx, k.account, k.family, k.bucket).Scan(&r.id, &r.fraction, &r.reset)
+	if errors.Is(err, sql.ErrNoRows) {
+		return latestRow{}, false, nil
+	}
+	if err != nil {
+		return latestRow{}, false, fmt.Errorf("read latest: %w", err)
+	}
+	w.rows[k] = r
+	return r, true, nil
+}
+
+func (w *historyWriter) record(ctx context.Context, smp Sample, atMS int64) error {
+	k := seriesKey{smp.AccountID, smp.Family, smp.Window}
+	reset := ms(smp.ResetTime)
+	old, ok, err := w.lookup(ctx, k)
+	if err != nil {
+		return err
+	}
+	if ok && old.fraction == smp.Fraction && old.reset == reset {
+		w.touched = append(w.touched, old.id)
+		return nil
+	}
+	res, err := w.insert.ExecContext(ctx, smp.AccountID, smp.Family, smp.Window, smp.Fraction, reset, atMS, atMS)
 	if err != nil {
 		return fmt.Errorf("insert: %w", err)
 	}
-	if id, err = res.LastInsertId(); err != nil {
+	id, err := res.LastInsertId()
+	if err != nil {
 		return fmt.Errorf("insert: %w", err)
 	}
 	if _, err := w.setLatest.ExecContext(ctx, smp.AccountID, smp.Family, smp.Window, id); err != nil {
 		return fmt.Errorf("set latest: %w", err)
+	}
+	// A second sample of the series in this batch compares with this one.
+	w.rows[k] = latestRow{id: id, fraction: smp.Fraction, reset: reset}
+	return nil
+}
+
+// flush moves last_seen of every unchanged series in one statement.
+func (w *historyWriter) flush(ctx context.Context, tx *sql.Tx, atMS int64) error {
+	if len(w.touched) == 0 {
+		return nil
+	}
+	ids, err := json.Marshal(w.touched)
+	if err != nil {
+		return fmt.Errorf("update last seen: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE quota_history SET last_seen = max(last_seen, ?)
+		WHERE id IN (SELECT value FROM json_each(?))`, atMS, string(ids)); err != nil {
+		return fmt.Errorf("update last seen: %w", err)
 	}
 	return nil
 }

@@ -29,8 +29,24 @@ func addAccounts(t testing.TB, s *Store, n int) []int64 {
 	return ids
 }
 
-func TestRecordSyncStoresChangesOnly(t *testing.T) {
-	s, _ := openTest(t)
+// bothLookups runs f on a store that looks every series up one by one
+// and on one that preloads them all (RecordSync picks by batch size).
+func bothLookups(t *testing.T, f func(t *testing.T, s *Store)) {
+	for _, tt := range []struct {
+		name string
+		bulk int
+	}{{"per sample", math.MaxInt}, {"preloaded", 1}} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := openTest(t)
+			s.bulkSamples = tt.bulk
+			f(t, s)
+		})
+	}
+}
+
+func TestRecordSyncStoresChangesOnly(t *testing.T) { bothLookups(t, testRecordSyncStoresChangesOnly) }
+
+func testRecordSyncStoresChangesOnly(t *testing.T, s *Store) {
 	ctx := context.Background()
 	id := addAccounts(t, s, 1)[0]
 	reset1, reset2 := t0.Add(5*time.Hour), t0.Add(10*time.Hour)
@@ -86,6 +102,28 @@ func assertPoints(t *testing.T, got, want []Point) {
 	}
 }
 
+func TestRecordSyncSameSeriesTwiceInABatch(t *testing.T) {
+	bothLookups(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		id := addAccounts(t, s, 1)[0]
+		smp := func(f float64) Sample { return Sample{AccountID: id, Family: "gemini", Window: "5h", Fraction: f} }
+		if err := s.RecordSync(ctx, t0, []Sample{smp(0.5), smp(0.5), smp(0.4)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordSync(ctx, t0.Add(time.Minute), []Sample{smp(0.4)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.History(ctx, id, "gemini", "5h", time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The batch's last sample is the latest; the next sync only extends it.
+		if len(got) != 2 || got[1].Fraction != 0.4 || !got[1].LastSeen.Equal(t0.Add(time.Minute)) {
+			t.Errorf("history = %+v", got)
+		}
+	})
+}
+
 func TestHistorySince(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := context.Background()
@@ -131,7 +169,10 @@ func TestHistorySince(t *testing.T) {
 }
 
 func TestRecordSyncSkipsDeletedAccounts(t *testing.T) {
-	s, _ := openTest(t)
+	bothLookups(t, testRecordSyncSkipsDeletedAccounts)
+}
+
+func testRecordSyncSkipsDeletedAccounts(t *testing.T, s *Store) {
 	ctx := context.Background()
 	ids := addAccounts(t, s, 2)
 	const deleted = 9999

@@ -49,7 +49,8 @@ type Store struct {
 	read  *sql.DB // WAL lets these read beside the writer
 	now   func() time.Time
 
-	pruneChunk int // rows per pruning transaction; tests make it small
+	pruneChunk  int // rows per pruning transaction; tests make it small
+	bulkSamples int // RecordSync batch size that preloads; tests vary it
 }
 
 // DefaultPath returns where the database lives by default:
@@ -99,7 +100,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 
-	s := &Store{path: path, now: time.Now, pruneChunk: defaultPruneChunk}
+	s := &Store{path: path, now: time.Now, pruneChunk: defaultPruneChunk, bulkSamples: defaultBulkSamples}
 	if s.write, err = sql.Open("sqlite", path+dsnParams); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
