@@ -63,8 +63,8 @@ func TestGenerateContentAnswer(t *testing.T) {
 	if got := s.srv.Remaining(acct.Email, cloudcode.FamilyClaudeGPT, cloudcode.WindowWeekly); got != 0.998 {
 		t.Errorf("weekly after one call = %v, want 499/500", got)
 	}
-	if got := s.srv.Requests(acct.Email, "generateContent"); got != 1 {
-		t.Errorf("Requests = %d, want 1", got)
+	if got := s.srv.Requests("Gen@Example.com", "generateContent"); got != 1 {
+		t.Errorf("Requests (email in another case) = %d, want 1", got)
 	}
 }
 

@@ -90,6 +90,8 @@ const (
 )
 
 // Server is a running simulator. Its methods are safe for concurrent use.
+// Emails match case-insensitively. The control methods panic on an email
+// that was never added, since that is a bug in the test.
 type Server struct {
 	// URL is the root URL, e.g. "http://127.0.0.1:41234".
 	URL string
@@ -290,6 +292,7 @@ type counters struct {
 }
 
 func (c *counters) add(email, rpc string) {
+	email = strings.ToLower(email) // emails match case-insensitively, as accounts do
 	c.mu.Lock()
 	c.m[counterKey{anyAccount, rpc}]++
 	if email != "" {
@@ -299,6 +302,9 @@ func (c *counters) add(email, rpc string) {
 }
 
 func (c *counters) get(email, rpc string) int {
+	if email != anyAccount {
+		email = strings.ToLower(email)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.m[counterKey{email, rpc}]
