@@ -303,3 +303,14 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestImportVerificationFailureInSingleObjectFile(t *testing.T) {
+	e := newEnv(t)
+	v := &fakeVerifier{reject: map[string]bool{"1//test-dave": true}}
+	_, err := Import(context.Background(), e.st, ImportOptions{Verifier: v, Paths: []string{td("cliproxyapi-antigravity-dave.json")}})
+	want := "import testdata/cliproxyapi-antigravity-dave.json: refresh_token: verification failed for dave@example.com"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Import error = %v\nwant prefix %q", err, want)
+	}
+	assertNothingStored(t, e)
+}

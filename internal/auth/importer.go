@@ -1,11 +1,13 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -312,6 +314,7 @@ type ImportOptions struct {
 	Verifier Verifier // required unless NoVerify; *Tokens satisfies it
 	// Concurrency bounds parallel verifications; default 4.
 	Concurrency int
+	Logger      *slog.Logger // default: discard
 }
 
 // FileReport is what Import did with one file.
@@ -379,6 +382,9 @@ func Import(ctx context.Context, st *store.Store, opt ImportOptions) (ImportRepo
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 4
 	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
 	var rep ImportReport
 	var errs []error
 	for _, path := range opt.Paths {
@@ -386,6 +392,10 @@ func Import(ctx context.Context, st *store.Store, opt ImportOptions) (ImportRepo
 		if fr.Err != nil {
 			fr.Added, fr.Updated, fr.Skipped = 0, 0, 0
 			errs = append(errs, fr.Err)
+			opt.Logger.Warn("import failed, nothing written", "file", path, "err", fr.Err)
+		} else {
+			opt.Logger.Info("imported", "file", path, "format", string(fr.Format),
+				"added", fr.Added, "updated", fr.Updated, "skipped", fr.Skipped)
 		}
 		rep.Files = append(rep.Files, fr)
 	}
@@ -406,6 +416,12 @@ func importFile(ctx context.Context, st *store.Store, opt ImportOptions, path st
 		return fr
 	}
 
+	// Entries of a single-object file have no number in errors.
+	entryNo := func(i int) int { return i + 1 }
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		entryNo = func(int) int { return 0 }
+	}
+
 	// Plan: drop duplicates within the file (the first entry wins) and
 	// accounts already stored with the same refresh token.
 	type planned struct {
@@ -424,14 +440,14 @@ func importFile(ctx context.Context, st *store.Store, opt ImportOptions, path st
 		old, err := st.AccountByEmail(ctx, a.Email)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			plan = append(plan, planned{entry: i + 1, acct: a, isNew: true})
+			plan = append(plan, planned{entry: entryNo(i), acct: a, isNew: true})
 		case err != nil:
-			fr.Err = fmt.Errorf("import %s: entry %d (%s): %w", path, i+1, a.Email, err)
+			fr.Err = fmt.Errorf("import %s: %s: %w", path, a.Email, err)
 			return fr
 		case old.RefreshToken == a.RefreshToken:
 			fr.Skipped++
 		default:
-			plan = append(plan, planned{entry: i + 1, acct: a})
+			plan = append(plan, planned{entry: entryNo(i), acct: a})
 		}
 	}
 

@@ -101,7 +101,11 @@ func Login(ctx context.Context, opt LoginOptions) (store.Account, error) {
 		oauth2.S256ChallengeOption(verifier))
 
 	results := make(chan callbackResult, 2)
-	srv := &http.Server{Handler: callbackHandler(results), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           callbackHandler(results),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(opt.Logger.Handler(), slog.LevelDebug),
+	}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
