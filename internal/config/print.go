@@ -22,6 +22,7 @@ func Print(w io.Writer, cfg Config, src Sources) error {
 	if _, err := fmt.Fprintf(w, "# config file: %s (%s; path from %s)\n", file, state, src.FileFrom); err != nil {
 		return fmt.Errorf("print config: %w", err)
 	}
+	const maxAlign = 60
 	lines := make([]string, len(settings))
 	width := 0
 	for i, s := range settings {
@@ -35,7 +36,11 @@ func Print(w io.Writer, cfg Config, src Sources) error {
 			value = s.format(s.field(&cfg))
 		}
 		lines[i] = s.key + " = " + value
-		width = max(width, len(lines[i]))
+		// A very long value (the base URL list) would push every comment
+		// off screen: it gets its comment at the usual column's end instead.
+		if len(lines[i]) <= maxAlign {
+			width = max(width, len(lines[i]))
+		}
 	}
 	var b strings.Builder
 	for i, s := range settings {
