@@ -411,21 +411,25 @@ const (
 	noFault fault = iota
 	bareFault
 	capacityFault
+	capacity429Fault
 )
 
 // draw decides one generate call's fault.
 func (fs *faultSource) draw() fault {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if fs.f.BareRate <= 0 && fs.f.CapacityRate <= 0 {
+	f := fs.f
+	if f.BareRate <= 0 && f.CapacityRate <= 0 && f.Capacity429Rate <= 0 {
 		return noFault // keep the sequence unconsumed when faults are off
 	}
 	x := fs.rnd.Float64()
 	switch {
-	case x < fs.f.BareRate:
+	case x < f.BareRate:
 		return bareFault
-	case x < fs.f.BareRate+fs.f.CapacityRate:
+	case x < f.BareRate+f.CapacityRate:
 		return capacityFault
+	case x < f.BareRate+f.CapacityRate+f.Capacity429Rate:
+		return capacity429Fault
 	}
 	return noFault
 }

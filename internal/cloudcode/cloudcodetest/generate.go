@@ -81,10 +81,10 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 		writeGoogleError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", bareExhaustedMessage)
 		return
 	case capacityFault:
-		writeGoogleError(w, http.StatusServiceUnavailable, "UNAVAILABLE",
-			fmt.Sprintf("No capacity available for model %s on the server", model),
-			newErrorInfo("MODEL_CAPACITY_EXHAUSTED", map[string]string{"model": model}),
-			newRetryInfo(40*time.Second))
+		writeCapacityError(w, http.StatusServiceUnavailable, "UNAVAILABLE", model)
+		return
+	case capacity429Fault:
+		writeCapacityError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", model)
 		return
 	}
 	if reset, spent := s.consume(a, family, now); spent {
@@ -106,6 +106,14 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 		return
 	}
 	s.stream(w, r, model, prompt)
+}
+
+// writeCapacityError answers that Google is out of capacity for model.
+func writeCapacityError(w http.ResponseWriter, code int, status, model string) {
+	writeGoogleError(w, code, status,
+		fmt.Sprintf("No capacity available for model %s on the server", model),
+		newErrorInfo("MODEL_CAPACITY_EXHAUSTED", map[string]string{"model": model}),
+		newRetryInfo(40*time.Second))
 }
 
 // rateLimit applies the per-account RPM limit over the last minute of sim

@@ -248,6 +248,13 @@ func TestFaults(t *testing.T) {
 	if got := s.srv.Requests(acct.Email, "generateContent"); got != 3 {
 		t.Errorf("requests = %d, want 3", got)
 	}
+	s.srv.SetFaults(cloudcodetest.Faults{Capacity429Rate: 1})
+	if ce := asErr[*cloudcode.CapacityExhaustedError](t, call()); ce.Status != http.StatusTooManyRequests {
+		t.Errorf("capacity error = %+v, want it sent as 429", ce)
+	}
+	if got := s.srv.Requests(acct.Email, "generateContent"); got != 4 {
+		t.Errorf("requests = %d, want 4: a 429 is not retried on the next host", got)
+	}
 	if got := s.srv.Remaining(acct.Email, cloudcode.FamilyClaudeGPT, cloudcode.Window5h); got != 1 {
 		t.Errorf("faulted calls drained the bucket to %v", got)
 	}

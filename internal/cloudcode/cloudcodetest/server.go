@@ -81,6 +81,9 @@ func DefaultCapacity(tier cloudcode.Tier, _ cloudcode.Family, w cloudcode.Window
 type Faults struct {
 	BareRate     float64 // bare 429 RESOURCE_EXHAUSTED with no details
 	CapacityRate float64 // 503 MODEL_CAPACITY_EXHAUSTED
+	// Capacity429Rate sends MODEL_CAPACITY_EXHAUSTED as a 429, as the
+	// service sometimes does; it says nothing about the account's quota.
+	Capacity429Rate float64
 }
 
 // The two simulated hosts, as they appear in BaseURLs and SetHostDown.
