@@ -2,11 +2,13 @@ package quota
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
+	"github.com/quotatui/quotatui/internal/store"
 )
 
 func TestWarningsOncePerEpisode(t *testing.T) {
@@ -181,6 +183,83 @@ func TestMergeEffective(t *testing.T) {
 	for i, w := range want {
 		if !got[i].At.Equal(at(w.min)) || got[i].Fraction != w.f {
 			t.Errorf("point %d = %s %.2f, want %s %.2f", i, got[i].At, got[i].Fraction, at(w.min), w.f)
+		}
+	}
+}
+
+func TestResyncSoonDeduplicatesAndBounds(t *testing.T) {
+	e := newEnv(t, cloudcodetest.Options{}, Options{}, cloudcodetest.AccountSpec{Email: "a@example.com"})
+	// Stand in for a running monitor whose workers are busy: a queue of two.
+	q := make(chan int64, 2)
+	e.m.mon.mu.Lock()
+	e.m.mon.resync = q
+	e.m.mon.mu.Unlock()
+	for _, id := range []int64{1, 1, 1, 2, 3} {
+		e.m.ResyncSoon(id)
+	}
+	if len(q) != 2 || <-q != 1 || <-q != 2 {
+		t.Errorf("queue holds %d, want accounts 1 and 2 once each", len(q))
+	}
+	if d := e.m.MonitorStats().ResyncDropped; d != 1 {
+		t.Errorf("dropped %d, want 1 (account 3, queue full)", d)
+	}
+}
+
+func TestReload(t *testing.T) {
+	e := newEnv(t, cloudcodetest.Options{}, Options{}, cloudcodetest.AccountSpec{Email: "a@example.com", TierID: "g1-pro-tier"})
+	ctx := context.Background()
+	e.check("a@example.com", "gemini-3-flash")
+	rows, err := e.st.UpsertAccounts(ctx, []store.Account{{Email: "b@example.com", Label: "work", State: store.AccountState(StateActive)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.m.Account(rows[0].ID); ok {
+		t.Fatal("new account known before Reload")
+	}
+	if err := e.m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, ok := e.m.Account(rows[0].ID)
+	if !ok || st.Label != "work" || st.Email != "b@example.com" || st.State != StateActive {
+		t.Errorf("reloaded account %+v %v", st, ok)
+	}
+	// The cache of the account that stayed is kept.
+	if cs := e.m.CacheStats(); cs.Active != 2 {
+		t.Errorf("cache after Reload: %+v", cs)
+	}
+	if err := e.st.DeleteAccount(ctx, e.id("a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.CheckQuota(ctx, e.id("a@example.com"), "gemini-3-flash"); !errors.Is(err, ErrUnknownAccount) {
+		t.Errorf("removed account: %v", err)
+	}
+	if got := e.m.GetAllQuotas(); len(got) != 1 || got[0].AccountID != rows[0].ID {
+		t.Errorf("GetAllQuotas after removal: %d accounts", len(got))
+	}
+}
+
+func TestCancelledSyncAllRecordsNoErrors(t *testing.T) {
+	e := newEnv(t, cloudcodetest.Options{}, Options{},
+		cloudcodetest.AccountSpec{Email: "a@example.com"}, cloudcodetest.AccountSpec{Email: "b@example.com"})
+	feed := e.m.Subscribe()
+	defer feed.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := e.m.SyncAll(ctx)
+	if res.OK != 0 || len(res.Errors) != 2 {
+		t.Errorf("cancelled SyncAll: %+v", res)
+	}
+	for _, ev := range drainEvents(feed) {
+		if ev.Kind == EventAccountError || ev.Kind == EventAccountDisabled {
+			t.Errorf("stopping produced %s: %s", ev.Kind, ev.Message)
+		}
+	}
+	for _, st := range e.m.GetAllQuotas() {
+		if st.LastError != "" || st.State != StateActive {
+			t.Errorf("account %d after a cancelled sync: %q %s", st.AccountID, st.LastError, st.State)
 		}
 	}
 }

@@ -95,6 +95,11 @@ func (m *Manager) syncOne(ctx context.Context, a *account) (syncOutput, error) {
 		return err
 	})
 	now := m.clock.Now()
+	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// The caller gave up (the monitor is stopping): that says nothing
+		// about the account, so nothing is recorded.
+		return out, fmt.Errorf("sync account %d: %w", a.id, err)
+	}
 	if err != nil {
 		m.syncFailed(ctx, a, err, now, &out.events)
 		return out, fmt.Errorf("sync account %d: %w", a.id, err)
@@ -431,7 +436,11 @@ func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now tim
 	case errChanged:
 		e = &Event{At: now, Kind: EventAccountError, AccountID: a.id, Account: label, Message: msg}
 	}
-	m.log.Debug("quota: sync failed", "account", a.id, "err", err)
+	if stateChanged {
+		m.log.Warn("quota: account state changed", "account", a.id, "state", state, "reason", reason)
+	} else {
+		m.log.Debug("quota: sync failed", "account", a.id, "err", err)
+	}
 	if e != nil {
 		m.hub.broadcast(*e)
 		*events = append(*events, *e)
