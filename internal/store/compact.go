@@ -18,6 +18,15 @@ const (
 // chunks.
 const defaultPruneChunk = 5000
 
+// The pruning statements delete one chunk (?2 rows) older than ?1.
+// last_seen >= at, so "at < ?1" in the history's only narrows the scan to
+// the at index; the row that was current at the cut is kept.
+const (
+	pruneHistoryQuery = `DELETE FROM quota_history WHERE id IN (
+		SELECT id FROM quota_history WHERE at < ?1 AND last_seen < ?1 LIMIT ?2)`
+	pruneEventsQuery = `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?1 LIMIT ?2)`
+)
+
 // Compact keeps the database small. First it deletes history rows last
 // seen before now-retention and events older than that, 5000 rows
 // per transaction. Then it rolls the raw history rows older than
@@ -34,15 +43,10 @@ func (s *Store) Compact(ctx context.Context, now time.Time, rollupAfter, retenti
 		retention = DefaultRetention
 	}
 	cut := ms(now.Add(-retention))
-	// last_seen >= at, so "at < cut" only narrows the scan to the at index;
-	// the row that was current at the cut keeps the figure at that moment.
-	if err := s.deleteChunked(ctx, "history",
-		`DELETE FROM quota_history WHERE id IN (
-			SELECT id FROM quota_history WHERE at < ?1 AND last_seen < ?1 LIMIT ?2)`, cut); err != nil {
+	if err := s.deleteChunked(ctx, "history", pruneHistoryQuery, cut); err != nil {
 		return err
 	}
-	if err := s.deleteChunked(ctx, "events",
-		`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?1 LIMIT ?2)`, cut); err != nil {
+	if err := s.deleteChunked(ctx, "events", pruneEventsQuery, cut); err != nil {
 		return err
 	}
 	rollupCut := now.Add(-rollupAfter).Truncate(time.Hour)
@@ -113,6 +117,14 @@ type hourKey struct {
 
 const hourMS = int64(time.Hour / time.Millisecond)
 
+// rawRowsQuery finds an account's (?1) raw rows older than ?2, except the
+// newest of each series. The partial index on raw rows makes this cheap
+// however long the rolled-up history is.
+const rawRowsQuery = `SELECT id, family, bucket, fraction, reset_time, at, last_seen, rolled_up
+	FROM quota_history INDEXED BY quota_history_raw
+	WHERE account_id = ?1 AND rolled_up = 0 AND at < ?2
+	AND id NOT IN (SELECT history_id FROM quota_latest WHERE account_id = ?1)`
+
 // rollupAccount rolls up one account's raw rows older than cut (an hour
 // boundary) in one transaction. Each hour that holds a raw row is merged
 // with any row already rolled up for that hour (a series' newest row is
@@ -123,12 +135,7 @@ func (s *Store) rollupAccount(ctx context.Context, accountID, cut int64) error {
 		return err
 	}
 	defer tx.Rollback()
-	// The partial index on raw rows makes this cheap however long the
-	// rolled-up history is.
-	raw, err := queryHistRows(ctx, tx, `SELECT id, family, bucket, fraction, reset_time, at, last_seen, rolled_up
-		FROM quota_history INDEXED BY quota_history_raw
-		WHERE account_id = ?1 AND rolled_up = 0 AND at < ?2
-		AND id NOT IN (SELECT history_id FROM quota_latest WHERE account_id = ?1)`, accountID, cut)
+	raw, err := queryHistRows(ctx, tx, rawRowsQuery, accountID, cut)
 	if err != nil {
 		return err
 	}

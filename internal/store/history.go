@@ -350,22 +350,25 @@ func (w *historyWriter) flush(ctx context.Context, tx *sql.Tx, atMS int64) error
 	return nil
 }
 
+// historyQuery reads one series since ?4. Both halves are range scans of
+// the (account, family, bucket, at) index.
+const historyQuery = `
+	SELECT at, last_seen, fraction, reset_time, rolled_up FROM (
+		SELECT at, last_seen, fraction, reset_time, rolled_up FROM quota_history
+		WHERE account_id = ?1 AND family = ?2 AND bucket = ?3 AND at < ?4
+		ORDER BY at DESC LIMIT 1)
+	WHERE last_seen >= ?4
+	UNION ALL
+	SELECT at, last_seen, fraction, reset_time, rolled_up FROM quota_history
+	WHERE account_id = ?1 AND family = ?2 AND bucket = ?3 AND at >= ?4
+	ORDER BY at`
+
 // History returns the points of one (account, family, window) series seen
 // since since, oldest first, raw and rolled-up alike. The point that was
 // current at since (first seen before it, still seen after) is included,
 // so a figure that has not changed for a day still shows.
 func (s *Store) History(ctx context.Context, accountID int64, family, window string, since time.Time) ([]Point, error) {
-	// Both halves are range scans of the (account, family, bucket, at) index.
-	rows, err := s.read.QueryContext(ctx, `
-		SELECT at, last_seen, fraction, reset_time, rolled_up FROM (
-			SELECT at, last_seen, fraction, reset_time, rolled_up FROM quota_history
-			WHERE account_id = ?1 AND family = ?2 AND bucket = ?3 AND at < ?4
-			ORDER BY at DESC LIMIT 1)
-		WHERE last_seen >= ?4
-		UNION ALL
-		SELECT at, last_seen, fraction, reset_time, rolled_up FROM quota_history
-		WHERE account_id = ?1 AND family = ?2 AND bucket = ?3 AND at >= ?4
-		ORDER BY at`, accountID, family, window, ms(since))
+	rows, err := s.read.QueryContext(ctx, historyQuery, accountID, family, window, ms(since))
 	if err != nil {
 		return nil, fmt.Errorf("store: history of account %d %s %s: %w", accountID, family, window, err)
 	}
@@ -386,14 +389,17 @@ func (s *Store) History(ctx context.Context, accountID int64, family, window str
 	return out, nil
 }
 
+// latestQuery walks quota_latest in key order and fetches each row by id.
+const latestQuery = `
+	SELECT l.account_id, l.family, l.bucket, h.fraction, h.reset_time, h.last_seen
+	FROM quota_latest l JOIN quota_history h ON h.id = l.history_id
+	ORDER BY l.account_id, l.family, l.bucket`
+
 // Latest returns the newest figure of every (account, family, window),
 // ordered by account, family and window. It reads the quota_latest table
 // that RecordSync maintains, never the history itself.
 func (s *Store) Latest(ctx context.Context) ([]Sample, error) {
-	rows, err := s.read.QueryContext(ctx, `
-		SELECT l.account_id, l.family, l.bucket, h.fraction, h.reset_time, h.last_seen
-		FROM quota_latest l JOIN quota_history h ON h.id = l.history_id
-		ORDER BY l.account_id, l.family, l.bucket`)
+	rows, err := s.read.QueryContext(ctx, latestQuery)
 	if err != nil {
 		return nil, fmt.Errorf("store: latest: %w", err)
 	}

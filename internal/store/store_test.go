@@ -444,3 +444,47 @@ func TestErrorsNeverShowTokens(t *testing.T) {
 		t.Errorf("UpdateTokens on missing account: %v", err)
 	}
 }
+
+// TestQueriesUseIndexes guards the plans of the queries that run often or
+// over big tables: none may scan quota_history or events.
+func TestQueriesUseIndexes(t *testing.T) {
+	s, _ := openTest(t)
+	tests := []struct {
+		name, query string
+		args        []any
+		want        string // a line the plan must hold
+	}{
+		{"Latest", latestQuery, nil, "SEARCH h USING INTEGER PRIMARY KEY"},
+		{"History", historyQuery, []any{1, "gemini", "5h", 0}, "USING INDEX quota_history_series"},
+		{"prune history", pruneHistoryQuery, []any{0, 10}, "USING INDEX quota_history_at"},
+		{"prune events", pruneEventsQuery, []any{0, 10}, "INDEX events_at"},
+		{"rollup", rawRowsQuery, []any{1, 0}, "USING INDEX quota_history_raw"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := s.read.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			all := strings.Join(plan, "\n")
+			if !strings.Contains(all, tt.want) {
+				t.Errorf("plan lacks %q:\n%s", tt.want, all)
+			}
+			for _, line := range plan {
+				if line == "SCAN quota_history" || line == "SCAN events" || strings.HasPrefix(line, "SCAN h") {
+					t.Errorf("full scan in plan:\n%s", all)
+				}
+			}
+		})
+	}
+}
