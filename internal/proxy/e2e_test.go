@@ -22,9 +22,10 @@ import (
 // e2e is the real stack (simulator, store, auth, quota engine, proxy) on
 // a fake clock, with every account synced once.
 type e2e struct {
-	t   *testing.T
-	clk *clock.Fake
-	st  *proxytest.Stack
+	t      *testing.T
+	clk    *clock.Fake
+	st     *proxytest.Stack
+	client *http.Client
 }
 
 var emails = []string{"a@example.com", "b@example.com", "c@example.com"}
@@ -52,7 +53,11 @@ func startE2E(t *testing.T, preCheck bool) *e2e {
 	if err := st.SyncAll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &e2e{t: t, clk: clk, st: st}
+	// Its own transport, closed before the stack: connections dialed but
+	// never used would otherwise hold the proxy's graceful shutdown.
+	tr := &http.Transport{MaxIdleConnsPerHost: 100}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &e2e{t: t, clk: clk, st: st, client: &http.Client{Transport: tr}}
 }
 
 func (e *e2e) id(email string) int64 { return e.st.IDs[email] }
@@ -72,7 +77,7 @@ func (e *e2e) generate(model, session string) (*http.Response, string) {
 	if session != "" {
 		req.Header.Set("x-session-id", session)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -213,7 +218,7 @@ func TestE2EBurstLeavesOthersUsable(t *testing.T) {
 	for i := range 100 {
 		wg.Go(func() {
 			body := fmt.Sprintf(`{"model":"claude-sonnet-4-6","request":{"contents":[{"role":"user","parts":[{"text":"burst %d"}]}]}}`, i)
-			resp, err := http.Post(e.st.URL+"/v1internal:generateContent", "application/json", strings.NewReader(body))
+			resp, err := e.client.Post(e.st.URL+"/v1internal:generateContent", "application/json", strings.NewReader(body))
 			if err != nil {
 				codes <- 0
 				return
@@ -267,7 +272,7 @@ func TestE2EAccountErrors(t *testing.T) {
 // client and simulator.
 func TestE2EGeminiStream(t *testing.T) {
 	e := startE2E(t, true)
-	resp, err := http.Post(e.st.URL+"/v1beta/models/gemini-3-flash:streamGenerateContent?alt=sse", "application/json",
+	resp, err := e.client.Post(e.st.URL+"/v1beta/models/gemini-3-flash:streamGenerateContent?alt=sse", "application/json",
 		strings.NewReader(`{"contents":[{"role":"user","parts":[{"text":"stream please"}]}]}`))
 	if err != nil {
 		t.Fatal(err)

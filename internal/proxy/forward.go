@@ -176,14 +176,14 @@ func (s *Server) react(ctx context.Context, c *call, ch *Choice, err error, retr
 	id, fam := ch.AccountID, c.family
 	marks := fam != cloudcode.FamilyUnknown
 	var (
-		qe   *cloudcode.QuotaExhaustedError
-		rl   *cloudcode.RateLimitedError
-		ce   *cloudcode.CapacityExhaustedError
-		ue   *cloudcode.UnauthorizedError
-		ve   *cloudcode.ValidationRequiredError
-		fe   *cloudcode.ForbiddenError
-		nf   *cloudcode.NotFoundError
-		unk  *cloudcode.UnknownError
+		qe  *cloudcode.QuotaExhaustedError
+		rl  *cloudcode.RateLimitedError
+		ce  *cloudcode.CapacityExhaustedError
+		ue  *cloudcode.UnauthorizedError
+		ve  *cloudcode.ValidationRequiredError
+		fe  *cloudcode.ForbiddenError
+		nf  *cloudcode.NotFoundError
+		unk *cloudcode.UnknownError
 	)
 	switch {
 	case errors.As(err, &qe):

@@ -65,8 +65,10 @@ func TestReactivePath(t *testing.T) {
 			reactive: 1,
 		},
 		{
-			name:       "short rate limit is waited out once on the same account",
-			first:      func() (*http.Response, error) { return nil, classified(429, strings.Replace(rateBody, "%s", "0.02s", 1)) },
+			name: "short rate limit is waited out once on the same account",
+			first: func() (*http.Response, error) {
+				return nil, classified(429, strings.Replace(rateBody, "%s", "0.02s", 1))
+			},
 			wantStatus: 200, wantAcct: "acct1", wantCalls: []int64{1, 1},
 			wantLog: []string{"success 1 gemini"},
 		},
@@ -610,4 +612,3 @@ func TestNoAccountMessage(t *testing.T) {
 		}
 	}
 }
-

@@ -38,18 +38,23 @@ type Options struct {
 	Monitor         bool
 	MonitorInterval time.Duration
 	Logger          *slog.Logger
+	// WrapUpstream, when set, wraps the client the proxy sends through
+	// (the quota engine keeps the bare client), so a harness can watch
+	// every proxied call.
+	WrapUpstream func(proxy.Upstream) proxy.Upstream
 }
 
 // Stack is a running simulator, quota engine and proxy.
 type Stack struct {
-	Sim    *cloudcodetest.Server
-	Store  *store.Store
-	Tokens *auth.Tokens
-	Quota  *quota.Manager
-	Client *cloudcode.Client
-	Proxy  *proxy.Server
-	URL    string           // the proxy's root URL
-	IDs    map[string]int64 // account id by email
+	Sim      *cloudcodetest.Server
+	Store    *store.Store
+	Tokens   *auth.Tokens
+	Quota    *quota.Manager
+	Client   *cloudcode.Client
+	Proxy    *proxy.Server
+	URL      string            // the proxy's root URL
+	IDs      map[string]int64  // account id by email
+	Projects map[string]string // project by email
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -67,7 +72,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Stack{IDs: map[string]int64{}}
+	s := &Stack{IDs: map[string]int64{}, Projects: map[string]string{}}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -91,6 +96,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	var rows []store.Account
 	for _, spec := range opt.Accounts {
 		a := s.Sim.AddAccount(spec)
+		s.Projects[a.Email] = a.Project
 		rows = append(rows, store.Account{Email: a.Email, Label: a.Email, RefreshToken: a.RefreshToken,
 			AccessToken: a.AccessToken, AccessExpiry: opt.Clock.Now().Add(50 * time.Minute), ProjectID: a.Project})
 	}
@@ -125,7 +131,11 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if popt.Logger == nil {
 		popt.Logger = opt.Logger
 	}
-	s.Proxy, err = proxy.New(s.Quota, s.Tokens, s.Client, popt)
+	var up proxy.Upstream = s.Client
+	if opt.WrapUpstream != nil {
+		up = opt.WrapUpstream(up)
+	}
+	s.Proxy, err = proxy.New(s.Quota, s.Tokens, up, popt)
 	if err != nil {
 		return nil, fmt.Errorf("proxytest: proxy: %w", err)
 	}

@@ -1,0 +1,292 @@
+// Command quotabench measures quotatui's proxy against the simulator, all
+// in-process and on loopback: concurrent clients (streaming and not,
+// Gemini and Claude models, sticky sessions and one-shot calls) drain every
+// account to zero, once with the pre-request check and once without, and
+// then the proxy's added latency is measured against calling the
+// simulator directly. It prints a table and can write it as Markdown.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
+	"github.com/quotatui/quotatui/internal/proxy"
+	"github.com/quotatui/quotatui/internal/proxy/proxytest"
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+type config struct {
+	accounts   int
+	clients    int
+	after      int
+	seed       uint64
+	deadline   time.Duration
+	cacheTTL   time.Duration
+	units      int
+	latencyN   int
+	out        string
+	simLatency time.Duration
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.accounts, "accounts", 4, "accounts in the pool (tiers rotate ULTRA, PRO, FREE)")
+	flag.IntVar(&c.clients, "clients", 12, "concurrent clients")
+	flag.IntVar(&c.after, "after", 5, "requests each client makes once every account is spent")
+	flag.Uint64Var(&c.seed, "seed", 1, "workload seed")
+	flag.DurationVar(&c.deadline, "duration", 45*time.Second, "upper bound on each drain run")
+	flag.DurationVar(&c.cacheTTL, "cache-ttl", 100*time.Millisecond, "quota cache TTL (the monitor's freshness)")
+	flag.IntVar(&c.units, "units", 120, "5-hour bucket size of a PRO account in requests (FREE half, ULTRA double; weekly 5x)")
+	flag.IntVar(&c.latencyN, "latency-requests", 2000, "requests for the added-latency measurement (each way)")
+	flag.DurationVar(&c.simLatency, "sim-latency", 2*time.Millisecond, "latency the simulator adds to each call in the drain runs")
+	flag.StringVar(&c.out, "out", "", "write the results as Markdown to this file (e.g. docs/bench/proxy.md)")
+	flag.Parse()
+	if err := run(context.Background(), c, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "quotabench:", err)
+		os.Exit(1)
+	}
+}
+
+var tierIDs = []string{"g1-ultra-tier", "g1-pro-tier", "free-tier"}
+
+func specs(n int) ([]cloudcodetest.AccountSpec, []string) {
+	var out []cloudcodetest.AccountSpec
+	var emails []string
+	for i := range n {
+		e := fmt.Sprintf("user%d@example.com", i+1)
+		out = append(out, cloudcodetest.AccountSpec{Email: e, TierID: tierIDs[i%len(tierIDs)]})
+		emails = append(emails, e)
+	}
+	return out, emails
+}
+
+func (c config) capacity(tier cloudcode.Tier, _ cloudcode.Family, w cloudcode.Window) int {
+	n := c.units
+	switch tier {
+	case cloudcode.TierUltra:
+		n *= 2
+	case cloudcode.TierPro:
+	default:
+		n /= 2
+	}
+	if w == cloudcode.WindowWeekly {
+		n *= 5
+	}
+	return n
+}
+
+// drainRun drains the pool once with the pre-request check on or off.
+func drainRun(ctx context.Context, c config, preCheck bool) (result, error) {
+	sp, emails := specs(c.accounts)
+	popt := proxy.NewOptions()
+	popt.PreRequestCheck = preCheck
+	w := newWatcher()
+	st, err := proxytest.Start(ctx, proxytest.Options{
+		Accounts: sp,
+		Sim:      cloudcodetest.Options{Capacity: c.capacity, Latency: c.simLatency, StreamInterval: time.Millisecond, Seed: int64(c.seed)},
+		Quota:    quota.Options{CacheTTL: c.cacheTTL, Logger: slog.New(slog.DiscardHandler)},
+		Proxy:    popt,
+		Monitor:  true, MonitorInterval: time.Hour,
+		WrapUpstream: func(up proxy.Upstream) proxy.Upstream {
+			w.next = up
+			return w
+		},
+	})
+	if err != nil {
+		return result{}, err
+	}
+	defer st.Close()
+	t := truth{sim: st.Sim, emails: emails}
+	w.truth = t // set before the first proxied call
+	for email, p := range st.Projects {
+		w.project[p] = email
+	}
+	if err := st.SyncAll(ctx); err != nil {
+		return result{}, fmt.Errorf("first sync: %w", err)
+	}
+	res := drive(ctx, st.URL, t, c.clients, c.after, c.seed, c.deadline)
+	ps := st.Proxy.Stats()
+	res.proactive, res.reactive = ps.ProactiveSwitches, ps.ReactiveSwitches
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	res.upstreamGens, res.other429 = w.gens, w.other429
+	for _, f := range cloudcode.Families {
+		res.postSpent += w.postSpent[f]
+		for _, e := range emails {
+			if !t.hasQuota(e, f) {
+				res.ranOut++
+			}
+			n := w.quota429[e+"/"+f.String()]
+			res.upstream429 += n
+			res.max429PerPair = max(res.max429PerPair, n)
+		}
+	}
+	return res, nil
+}
+
+// latency is the added-latency measurement.
+type latency struct {
+	n                    int
+	directP50, directP99 time.Duration
+	proxyP50, proxyP99   time.Duration
+}
+
+// latencyRun times generateContent straight to the simulator and through
+// the proxy, interleaved, on a pool with quota to spare.
+func latencyRun(ctx context.Context, c config) (latency, error) {
+	sp, emails := specs(2)
+	st, err := proxytest.Start(ctx, proxytest.Options{
+		Accounts: sp,
+		Sim:      cloudcodetest.Options{Capacity: func(cloudcode.Tier, cloudcode.Family, cloudcode.Window) int { return 1 << 30 }},
+		Quota:    quota.Options{Logger: slog.New(slog.DiscardHandler)},
+		Proxy:    proxy.NewOptions(),
+	})
+	if err != nil {
+		return latency{}, err
+	}
+	defer st.Close()
+	if err := st.SyncAll(ctx); err != nil {
+		return latency{}, fmt.Errorf("first sync: %w", err)
+	}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	tok := st.Sim.AccessToken(emails[0])
+	inner := `{"contents":[{"role":"user","parts":[{"text":"how long does this take?"}]}]}`
+	directBody := fmt.Sprintf(`{"model":"gemini-3-flash","project":%q,"request":%s}`, st.Projects[emails[0]], inner)
+	proxyBody := fmt.Sprintf(`{"model":"gemini-3-flash","project":"x","request":%s}`, inner)
+	timeOne := func(url, body, bearer string) (time.Duration, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		start := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		d := time.Since(start)
+		if err == nil && resp.StatusCode != 200 {
+			err = fmt.Errorf("%s: status %d", url, resp.StatusCode)
+		}
+		return d, err
+	}
+	direct := make([]time.Duration, 0, c.latencyN)
+	via := make([]time.Duration, 0, c.latencyN)
+	warm := c.latencyN / 10
+	for i := range c.latencyN + warm {
+		d1, err := timeOne(st.Sim.BaseURLs()[0]+":generateContent", directBody, tok)
+		if err != nil {
+			return latency{}, err
+		}
+		d2, err := timeOne(st.URL+"/v1internal:generateContent", proxyBody, "")
+		if err != nil {
+			return latency{}, err
+		}
+		if i >= warm {
+			direct, via = append(direct, d1), append(via, d2)
+		}
+	}
+	slices.Sort(direct)
+	slices.Sort(via)
+	pct := func(d []time.Duration, p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))] }
+	return latency{n: c.latencyN, directP50: pct(direct, 0.5), directP99: pct(direct, 0.99), proxyP50: pct(via, 0.5), proxyP99: pct(via, 0.99)}, nil
+}
+
+func run(ctx context.Context, c config, stdout io.Writer) error {
+	start := time.Now()
+	on, err := drainRun(ctx, c, true)
+	if err != nil {
+		return fmt.Errorf("drain with pre-request check: %w", err)
+	}
+	off, err := drainRun(ctx, c, false)
+	if err != nil {
+		return fmt.Errorf("drain without pre-request check: %w", err)
+	}
+	lat, err := latencyRun(ctx, c)
+	if err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	report := render(c, on, off, lat, time.Since(start))
+	fmt.Fprint(stdout, report)
+	for _, r := range []result{on, off} {
+		if r.sampleErrorBody != "" {
+			fmt.Fprintf(os.Stderr, "sample unexpected client error: %s\n", strings.TrimSpace(r.sampleErrorBody))
+		}
+	}
+	if c.out != "" {
+		if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", c.out, err)
+		}
+	}
+	return nil
+}
+
+func pctOf(n, d int) string {
+	if d == 0 {
+		return "0 %"
+	}
+	return fmt.Sprintf("%.2f %%", 100*float64(n)/float64(d))
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
+
+func render(c config, on, off result, lat latency, took time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Proxy benchmark (cmd/quotabench)\n\n")
+	fmt.Fprintf(&b, "Command: `go run ./cmd/quotabench -accounts %d -clients %d -seed %d -units %d -cache-ttl %s -sim-latency %s -latency-requests %d`\n\n",
+		c.accounts, c.clients, c.seed, c.units, c.cacheTTL, c.simLatency, c.latencyN)
+	fmt.Fprintf(&b, "Whole stack in-process on loopback: simulator, SQLite store, auth.Tokens against the simulator's token endpoint, quota.Manager (cache TTL %s, monitor on), proxy. "+
+		"%d accounts (tiers rotate ULTRA, PRO, FREE; 5h buckets of %d/%d/%d requests per family), %d clients: half Gemini and half Claude/GPT models, 30 %% streaming, half Gemini API and half Code Assist form, 70 %% in sticky sessions of 3–10 requests, 30 %% one-shot. "+
+		"Each run drains every account to zero, then every client makes %d more requests. Run took %s in all.\n\n",
+		c.cacheTTL, c.accounts, 2*c.units, c.units, c.units/2, c.clients, c.after, took.Round(100*time.Millisecond))
+	fmt.Fprintf(&b, "| figure | pre-request check on | off (reactive only) | target |\n|---|---|---|---|\n")
+	row := func(name string, x, y any, target string) {
+		fmt.Fprintf(&b, "| %s | %v | %v | %s |\n", name, x, y, target)
+	}
+	row("client requests", on.requests, off.requests, "")
+	row("answered 200", on.ok, off.ok, "")
+	row("client 429 while an account still had quota for the family", fmt.Sprintf("%d (%s)", on.bad429, pctOf(on.bad429, on.requests)), fmt.Sprintf("%d (%s)", off.bad429, pctOf(off.bad429, off.requests)), "0 %")
+	row("client 429 once the family was spent everywhere", on.client429-on.bad429, off.client429-off.bad429, "(expected)")
+	row("other client errors", on.otherErrors, off.otherErrors, "0")
+	row("(account, family) pairs that ran out", on.ranOut, off.ranOut, "")
+	row("upstream QUOTA_EXHAUSTED 429s provoked (total)", on.upstream429, off.upstream429, "")
+	row("… per pair that ran out (mean / max)", fmt.Sprintf("%.2f / %d", ratio(on.upstream429, on.ranOut), on.max429PerPair), fmt.Sprintf("%.2f / %d", ratio(off.upstream429, off.ranOut), off.max429PerPair), "≤ 1; 0 with the check")
+	row("other upstream 429s (rate limit, bare)", on.other429, off.other429, "")
+	row("upstream generate calls after the family was spent everywhere", on.postSpent, off.postSpent, "0")
+	row("upstream generate calls (total)", on.upstreamGens, off.upstreamGens, "")
+	row("proactive switches", on.proactive, off.proactive, "")
+	row("reactive switches", on.reactive, off.reactive, "")
+	row("conversations that changed account", fmt.Sprintf("%d of %d", on.sessionsSwitch, on.sessions), fmt.Sprintf("%d of %d", off.sessionsSwitch, off.sessions), "")
+	row("drained every account", on.drainedAll, off.drainedAll, "yes")
+	row("run time", on.took.Round(time.Millisecond), off.took.Round(time.Millisecond), "")
+	fmt.Fprintf(&b, "\nAdded latency, generateContent through the proxy vs straight to the simulator, same run, %d sequential calls each way, interleaved:\n\n", lat.n)
+	fmt.Fprintf(&b, "| | direct | through the proxy | added | target |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| p50 | %s | %s | %s | |\n", ms(lat.directP50), ms(lat.proxyP50), ms(lat.proxyP50-lat.directP50))
+	fmt.Fprintf(&b, "| p99 | %s | %s | %s | ≤ 2 ms |\n", ms(lat.directP99), ms(lat.proxyP99), ms(lat.proxyP99-lat.directP99))
+	return b.String()
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
