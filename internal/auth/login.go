@@ -304,22 +304,22 @@ func callbackHandler(results chan<- callbackResult) http.Handler {
 	return mux
 }
 
-// readPasted reads one line from in: a redirected URL, a query string or a
-// bare code.
+// readPasted reads lines from in until one is not blank: a redirected
+// URL, a query string or a bare code.
 func readPasted(in io.Reader, results chan<- callbackResult) {
-	line, err := bufio.NewReader(in).ReadString('\n')
-	line = strings.TrimSpace(line)
-	if line == "" {
-		if err != nil {
-			return // EOF without input: keep waiting for the browser
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		select {
+		case results <- parsePasted(line):
+		default: // the browser won
 		}
 		return
 	}
-	res := parsePasted(line)
-	select {
-	case results <- res:
-	default:
-	}
+	// EOF or a read error: keep waiting for the browser.
 }
 
 // parsePasted understands "http://127.0.0.1:port/oauth-callback?code=…",

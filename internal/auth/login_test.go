@@ -212,6 +212,7 @@ func TestLoginPasteFallback(t *testing.T) {
 	}{
 		{"redirected URL", func(loc *url.URL) string { return loc.String() }},
 		{"bare code", func(loc *url.URL) string { return loc.Query().Get("code") }},
+		{"after a blank line", func(loc *url.URL) string { return "\n  " + loc.String() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

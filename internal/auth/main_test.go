@@ -38,7 +38,7 @@ type env struct {
 	hc   *http.Client
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	clk := clock.NewFake(t0)
 	sim := cloudcodetest.NewServer(cloudcodetest.Options{Clock: clk})
@@ -83,7 +83,7 @@ func (e *env) tokens(opt TokensOptions) *Tokens {
 
 // addAccount creates the account in the simulator and stores it with an
 // access token expiring at expiry.
-func (e *env) addAccount(t *testing.T, email string, expiry time.Time) (cloudcodetest.Account, store.Account) {
+func (e *env) addAccount(t testing.TB, email string, expiry time.Time) (cloudcodetest.Account, store.Account) {
 	t.Helper()
 	sa := e.sim.AddAccount(cloudcodetest.AccountSpec{Email: email, TierID: "g1-pro-tier"})
 	stored, err := e.st.UpsertAccounts(context.Background(), []store.Account{{

@@ -74,7 +74,7 @@ type Tokens struct {
 
 	flights singleflight.Group
 
-	mu      sync.Mutex
+	mu      sync.RWMutex // read-locked on the hot path: a cached token
 	entries map[int64]*tokenEntry
 }
 
@@ -154,8 +154,8 @@ func (t *Tokens) Token(ctx context.Context, accountID int64) (string, error) {
 // cached returns the cached access token when it is good for longer than
 // the leeway.
 func (t *Tokens) cached(id int64) (string, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	e := t.entries[id]
 	if e == nil || e.dead != nil || !t.fresh(e.access, e.expiry, e.stale) {
 		return "", false

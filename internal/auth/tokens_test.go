@@ -263,17 +263,11 @@ func TestRefreshTokenRotation(t *testing.T) {
 					"token_type": "Bearer", "refresh_token": tt.newRefresh})
 			}))
 			defer ts.Close()
-			stored, err := e.st.UpsertAccounts(context.Background(), []store.Account{{Email: "rot@example.com", RefreshToken: "1//original"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := e.cfg
-			cfg.TokenURL = ts.URL
-			tk := NewTokens(cfg, e.st, TokensOptions{Clock: e.clk, HTTPClient: ts.Client()})
-			if tok, err := tk.Token(context.Background(), stored[0].ID); err != nil || tok != "ya29.new" {
+			tk, id := e.bareTokens(t, ts, "1//original")
+			if tok, err := tk.Token(context.Background(), id); err != nil || tok != "ya29.new" {
 				t.Fatalf("Token = %q, %v", tok, err)
 			}
-			got, err := e.st.Account(context.Background(), stored[0].ID)
+			got, err := e.st.Account(context.Background(), id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,24 +291,18 @@ func TestTokenCallerCancelDoesNotCancelSharedRefresh(t *testing.T) {
 		json.NewEncoder(w).Encode(map[string]any{"access_token": "ya29.shared", "expires_in": 3599})
 	}))
 	defer ts.Close()
-	stored, err := e.st.UpsertAccounts(context.Background(), []store.Account{{Email: "c@example.com", RefreshToken: "1//c"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := e.cfg
-	cfg.TokenURL = ts.URL
-	tk := NewTokens(cfg, e.st, TokensOptions{Clock: e.clk, HTTPClient: ts.Client()})
+	tk, id := e.bareTokens(t, ts, "1//c")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
 	go func() {
-		_, err := tk.Token(ctx, stored[0].ID)
+		_, err := tk.Token(ctx, id)
 		first <- err
 	}()
 	<-entered
 	second := make(chan string, 1)
 	go func() {
-		tok, _ := tk.Token(context.Background(), stored[0].ID)
+		tok, _ := tk.Token(context.Background(), id)
 		second <- tok
 	}()
 	cancel()
@@ -347,4 +335,42 @@ func TestVerify(t *testing.T) {
 		t.Fatal("Verify accepted a revoked token")
 	}
 	assertNoSecrets(t, "Verify error", err.Error(), sa.RefreshToken)
+}
+
+// BenchmarkTokenCached measures the hot path the proxy takes on every
+// request: a cached, fresh access token, from many goroutines at once.
+func BenchmarkTokenCached(b *testing.B) {
+	e := newEnv(b)
+	_, acct := e.addAccount(b, "bench@example.com", t0.Add(time.Hour))
+	tk := e.tokens(TokensOptions{})
+	ctx := context.Background()
+	if _, err := tk.Token(ctx, acct.ID); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := tk.Token(ctx, acct.ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	if n := e.sim.TotalRequests("token"); n != 0 {
+		b.Errorf("%d refreshes on the cached path", n)
+	}
+}
+
+// bareTokens stores an account with the refresh token and returns a Tokens
+// whose token endpoint is ts, for behaviour the simulator does not have.
+func (e *env) bareTokens(t *testing.T, ts *httptest.Server, refresh string) (*Tokens, int64) {
+	t.Helper()
+	stored, err := e.st.UpsertAccounts(context.Background(), []store.Account{{Email: "bare@example.com", RefreshToken: refresh}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.cfg
+	cfg.TokenURL = ts.URL
+	return NewTokens(cfg, e.st, TokensOptions{Clock: e.clk, HTTPClient: ts.Client()}), stored[0].ID
 }
