@@ -24,28 +24,7 @@ func (s *Store) AddEvents(ctx context.Context, events []Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	for i, e := range events {
-		if e.Kind == "" {
-			return fmt.Errorf("store: add events: event %d: empty kind", i)
-		}
-	}
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: add events: %w", err)
-	}
-	defer tx.Rollback()
-	check, err := newAccountChecker(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("store: add events: %w", err)
-	}
-	defer check.close()
-	if err := insertEvents(ctx, tx, check, events, s.now()); err != nil {
-		return fmt.Errorf("store: add events: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: add events: commit: %w", err)
-	}
-	if err := check.err(); err != nil {
+	if err := s.writeBatch(ctx, s.now(), nil, events); err != nil {
 		return fmt.Errorf("store: add events: %w", err)
 	}
 	return nil

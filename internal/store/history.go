@@ -135,68 +135,74 @@ func (s *Store) RecordSync(ctx context.Context, at time.Time, samples []Sample, 
 	if at.IsZero() {
 		at = s.now()
 	}
+	if err := s.writeBatch(ctx, at, samples, events); err != nil {
+		return fmt.Errorf("store: record sync: %w", err)
+	}
+	return nil
+}
+
+// writeBatch is RecordSync and AddEvents: one transaction for samples and
+// events, skipping those of deleted accounts (see RecordSync).
+func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, events []Event) error {
 	for i, smp := range samples {
 		if err := smp.validate(); err != nil {
-			return fmt.Errorf("store: record sync: sample %d: %w", i, err)
+			return fmt.Errorf("sample %d: %w", i, err)
 		}
 	}
 	for i, e := range events {
 		if e.Kind == "" {
-			return fmt.Errorf("store: record sync: event %d: empty kind", i)
+			return fmt.Errorf("event %d: empty kind", i)
 		}
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: record sync: %w", err)
+		return err
 	}
 	defer tx.Rollback()
 	check, err := newAccountChecker(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("store: record sync: %w", err)
+		return err
 	}
 	defer check.close()
 	if len(samples) > 0 {
 		w, err := prepareHistoryWriter(ctx, tx)
 		if err != nil {
-			return fmt.Errorf("store: record sync: %w", err)
+			return err
 		}
 		defer w.close()
 		if len(samples) >= s.bulkSamples {
 			if err := w.preload(ctx, tx); err != nil {
-				return fmt.Errorf("store: record sync: %w", err)
+				return err
 			}
 			if err := check.preload(ctx, tx); err != nil {
-				return fmt.Errorf("store: record sync: %w", err)
+				return err
 			}
 		}
 		atMS := ms(at)
 		for i, smp := range samples {
 			ok, err := check.exists(ctx, smp.AccountID)
 			if err != nil {
-				return fmt.Errorf("store: record sync: sample %d: %w", i, err)
+				return fmt.Errorf("sample %d: %w", i, err)
 			}
 			if !ok {
 				check.skipped.Samples++
 				continue
 			}
 			if err := w.record(ctx, smp, atMS); err != nil {
-				return fmt.Errorf("store: record sync: sample %d (account %d %s %s): %w", i, smp.AccountID, smp.Family, smp.Window, err)
+				return fmt.Errorf("sample %d (account %d %s %s): %w", i, smp.AccountID, smp.Family, smp.Window, err)
 			}
 		}
 		if err := w.flush(ctx, tx, atMS); err != nil {
-			return fmt.Errorf("store: record sync: %w", err)
+			return err
 		}
 	}
 	if err := insertEvents(ctx, tx, check, events, at); err != nil {
-		return fmt.Errorf("store: record sync: %w", err)
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: record sync: commit: %w", err)
+		return fmt.Errorf("commit: %w", err)
 	}
-	if err := check.err(); err != nil {
-		return fmt.Errorf("store: record sync: %w", err)
-	}
-	return nil
+	return check.err()
 }
 
 func (smp Sample) validate() error {
