@@ -56,6 +56,33 @@ func (m *Manager) CheckQuota(ctx context.Context, accountID int64, model string)
 	return c, nil
 }
 
+// CheckQuotaFresh is CheckQuota after a sync of the account, whatever the
+// cache holds: for a caller about to spend an account's last units. The
+// sync is shared with any other running for the account.
+func (m *Manager) CheckQuotaFresh(ctx context.Context, accountID int64, model string) (Check, error) {
+	a := m.lookup(accountID)
+	if a == nil {
+		return Check{}, fmt.Errorf("check quota of account %d: %w", accountID, ErrUnknownAccount)
+	}
+	idx := familyIndex(cloudcode.ModelFamily(model))
+	var err error
+	if syncable(a.snap.Load().status.State) {
+		m.misses.Add(1)
+		err = m.syncShared(ctx, a, -1)
+	}
+	now := m.clock.Now()
+	var c Check
+	if idx < 0 {
+		c = decideUnknownFamily(a.snap.Load(), now)
+	} else {
+		c = decide(a.snap.Load(), idx, model, now, m.opt.Thresholds)
+	}
+	if err != nil {
+		return c, fmt.Errorf("check quota of account %d: %w", accountID, err)
+	}
+	return c, nil
+}
+
 // syncShared runs one sync of a however many callers ask at once. With
 // fresh ≥ 0 the sync is skipped when that family's cache entry became
 // fresh meanwhile (a caller that missed just as another sync finished). The

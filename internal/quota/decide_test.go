@@ -420,3 +420,23 @@ func TestSyncAllErrorIsolation(t *testing.T) {
 		t.Errorf("second sync OK = %d, want 4: %v", res.OK, res.Errors)
 	}
 }
+
+func TestCheckQuotaFreshAsksUpstream(t *testing.T) {
+	const email = "a@example.com"
+	e := newEnv(t, cloudcodetest.Options{}, Options{}, cloudcodetest.AccountSpec{Email: email, TierID: "g1-pro-tier"})
+	e.srv.SetRemaining(email, cloudcode.FamilyGemini, cloudcode.Window5h, 0.05)
+	if c := e.check(email, "gemini-3-flash"); c.Decision != LowQuota {
+		t.Fatalf("first check: %+v", c)
+	}
+	e.srv.SetRemaining(email, cloudcode.FamilyGemini, cloudcode.Window5h, 0)
+	if c := e.check(email, "gemini-3-flash"); c.Decision != LowQuota {
+		t.Fatalf("cached check should still say LowQuota: %+v", c)
+	}
+	c, err := e.m.CheckQuotaFresh(context.Background(), e.id(email), "gemini-3-flash")
+	if err != nil || c.Decision != Exhausted || c.Usable {
+		t.Errorf("fresh check: %+v %v, want Exhausted", c, err)
+	}
+	if n := e.srv.Requests(email, "retrieveUserQuotaSummary"); n != 2 {
+		t.Errorf("%d summary calls, want 2", n)
+	}
+}
