@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/quotatui/quotatui/internal/config"
 )
 
 // Google's OAuth endpoints, used when the configuration leaves them empty.
@@ -120,4 +122,16 @@ func (c OAuthConfig) OAuth2(redirectURL string) *oauth2.Config {
 		RedirectURL: redirectURL,
 		Scopes:      c.Scopes,
 	}
+}
+
+// FromConfig takes the OAuth settings from quotatui's configuration; the
+// scopes are always DefaultScopes.
+func FromConfig(c config.Config) OAuthConfig {
+	return OAuthConfig{
+		ClientID:     c.OAuth.ClientID,
+		ClientSecret: c.OAuth.ClientSecret,
+		AuthURL:      c.OAuth.AuthURL,
+		TokenURL:     c.OAuth.TokenURL,
+		UserInfoURL:  c.OAuth.UserInfoURL,
+	}.WithDefaults()
 }

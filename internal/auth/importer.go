@@ -45,6 +45,8 @@ type ParseError struct {
 	Problem string
 }
 
+// Error reads "file: entry N: field: problem", leaving out the parts that
+// do not apply.
 func (e *ParseError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)

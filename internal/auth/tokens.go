@@ -46,6 +46,7 @@ type NeedsLoginError struct {
 	Reason    string
 }
 
+// Error says which account needs a login, how to do it, and why.
 func (e *NeedsLoginError) Error() string {
 	return fmt.Sprintf("account %d needs a new login (run `quotatui login`): %s", e.AccountID, e.Reason)
 }
