@@ -69,6 +69,9 @@ func (s *Store) Compact(ctx context.Context, now time.Time, rollupAfter, retenti
 // deletes fewer than a chunk, each run in its own transaction.
 func (s *Store) deleteChunked(ctx context.Context, what, query string, cut int64) error {
 	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("store: compact: prune %s: %w", what, err)
+		}
 		res, err := s.write.ExecContext(ctx, query, cut, s.pruneChunk)
 		if err != nil {
 			return fmt.Errorf("store: compact: prune %s: %w", what, err)

@@ -359,15 +359,15 @@ func (w *historyWriter) flush(ctx context.Context, tx *sql.Tx, atMS int64) error
 // historyQuery reads one series since ?4. Both halves are range scans of
 // the (account, family, bucket, at) index.
 const historyQuery = `
-	SELECT at, last_seen, fraction, reset_time, rolled_up FROM (
-		SELECT at, last_seen, fraction, reset_time, rolled_up FROM quota_history
+	SELECT at, last_seen, fraction, reset_time, rolled_up, id FROM (
+		SELECT at, last_seen, fraction, reset_time, rolled_up, id FROM quota_history
 		WHERE account_id = ?1 AND family = ?2 AND bucket = ?3 AND at < ?4
-		ORDER BY at DESC LIMIT 1)
+		ORDER BY at DESC, id DESC LIMIT 1)
 	WHERE last_seen >= ?4
 	UNION ALL
-	SELECT at, last_seen, fraction, reset_time, rolled_up FROM quota_history
+	SELECT at, last_seen, fraction, reset_time, rolled_up, id FROM quota_history
 	WHERE account_id = ?1 AND family = ?2 AND bucket = ?3 AND at >= ?4
-	ORDER BY at`
+	ORDER BY at, id`
 
 // History returns the points of one (account, family, window) series seen
 // since since, oldest first, raw and rolled-up alike. The point that was
@@ -381,9 +381,10 @@ func (s *Store) History(ctx context.Context, accountID int64, family, window str
 	defer rows.Close()
 	var out []Point
 	for rows.Next() {
-		var at, seen, reset int64
+		var at, seen, reset, id int64
 		var p Point
-		if err := rows.Scan(&at, &seen, &p.Fraction, &reset, &p.RolledUp); err != nil {
+		// id only orders rows of one sync (a series sampled twice in a batch).
+		if err := rows.Scan(&at, &seen, &p.Fraction, &reset, &p.RolledUp, &id); err != nil {
 			return nil, fmt.Errorf("store: history of account %d %s %s: %w", accountID, family, window, err)
 		}
 		p.At, p.LastSeen, p.ResetTime = fromMS(at), fromMS(seen), fromMS(reset)

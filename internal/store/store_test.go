@@ -349,6 +349,14 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err := s.RecordSync(ctx, t0, samples, events); err != nil {
 		t.Fatal(err)
 	}
+	samples[0].Fraction = 0.2 // a second history row for the first series
+	if err := s.RecordSync(ctx, t0.Add(5*time.Minute), samples, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantHistory, err := s.History(ctx, accts[0].ID, "gemini", "5h", time.Time{})
+	if err != nil || len(wantHistory) != 2 {
+		t.Fatalf("history before reopen: %+v, %v", wantHistory, err)
+	}
 	if err := s.SaveCounters(ctx, map[string]int64{"requests": 42, "switches": 3}); err != nil {
 		t.Fatal(err)
 	}
@@ -387,10 +395,15 @@ func TestReopenKeepsEverything(t *testing.T) {
 	for i, smp := range samples {
 		l := latest[i]
 		if l.AccountID != smp.AccountID || l.Family != smp.Family || l.Window != smp.Window ||
-			l.Fraction != smp.Fraction || !l.ResetTime.Equal(smp.ResetTime) || !l.LastSeen.Equal(t0) {
+			l.Fraction != smp.Fraction || !l.ResetTime.Equal(smp.ResetTime) || !l.LastSeen.Equal(t0.Add(5*time.Minute)) {
 			t.Errorf("latest[%d] = %+v, want %+v", i, l, smp)
 		}
 	}
+	gotHistory, err := s.History(ctx, accts[0].ID, "gemini", "5h", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertPoints(t, gotHistory, wantHistory)
 	gotEvents, err := s.Events(ctx, 0, 0)
 	if err != nil {
 		t.Fatal(err)
