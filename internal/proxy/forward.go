@@ -96,10 +96,7 @@ const (
 // Retries happen only before the first byte reached the client.
 func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcome {
 	ctx := r.Context()
-	limit := s.opt.RetryAttempts
-	if pool := len(s.q.GetAllQuotas()); pool < limit {
-		limit = max(pool, 1)
-	}
+	limit := 0 // computed at the first failure: the pool size costs a copy
 	exclude := map[int64]bool{}
 	retried := map[int64]bool{} // accounts already retried once (401, short rate limit)
 	var (
@@ -159,6 +156,9 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		}
 		exclude[ch.AccountID] = true
 		failed = ch.AccountID
+		if limit == 0 {
+			limit = min(s.opt.RetryAttempts, max(len(s.q.GetAllQuotas()), 1))
+		}
 		if n >= limit {
 			return outcome{status: s.exhaustedAttempts(w, c, lastErr, n), account: ch.Label, attempts: n}
 		}
