@@ -81,9 +81,8 @@ type Tokens struct {
 
 // tokenEntry is the cached state of one account's tokens.
 type tokenEntry struct {
-	access  string
-	expiry  time.Time
-	refresh string
+	access string
+	expiry time.Time
 	// stale is an access token that was invalidated: never hand it out
 	// again, even if the store still holds it.
 	stale string
@@ -192,19 +191,16 @@ func (t *Tokens) Forget(accountID int64) {
 // store (another flight or another process may have refreshed already) and
 // refreshes only when neither has a usable token.
 func (t *Tokens) load(ctx context.Context, id int64) (string, error) {
-	t.mu.Lock()
-	e := t.entries[id]
-	if e == nil {
-		e = &tokenEntry{}
-		t.entries[id] = e
+	t.mu.RLock()
+	var e tokenEntry
+	if p := t.entries[id]; p != nil {
+		e = *p
 	}
+	t.mu.RUnlock()
 	if e.dead == nil && t.fresh(e.access, e.expiry, e.stale) {
-		tok := e.access
-		t.mu.Unlock()
-		return tok, nil
+		return e.access, nil
 	}
 	stale, dead, deadRefresh := e.stale, e.dead, e.deadRefresh
-	t.mu.Unlock()
 
 	acct, err := t.st.Account(ctx, id)
 	if err != nil {
@@ -233,7 +229,7 @@ func (t *Tokens) load(ctx context.Context, id int64) (string, error) {
 		return "", err
 	}
 	if t.fresh(acct.AccessToken, acct.AccessExpiry, stale) {
-		t.remember(id, acct.AccessToken, acct.AccessExpiry, acct.RefreshToken)
+		t.remember(id, acct.AccessToken, acct.AccessExpiry)
 		return acct.AccessToken, nil
 	}
 	return t.refresh(ctx, acct)
@@ -258,11 +254,7 @@ func (t *Tokens) refresh(ctx context.Context, acct store.Account) (string, error
 	if err := t.st.UpdateTokens(ctx, acct.ID, tok.AccessToken, tok.Expiry, newRefresh); err != nil {
 		return "", fmt.Errorf("save refreshed token for account %d: %w", acct.ID, err)
 	}
-	refresh := acct.RefreshToken
-	if newRefresh != "" {
-		refresh = newRefresh
-	}
-	t.remember(acct.ID, tok.AccessToken, tok.Expiry, refresh)
+	t.remember(acct.ID, tok.AccessToken, tok.Expiry)
 	t.log.Info("access token refreshed", "account", acct.ID,
 		"expires_in", tok.Expiry.Sub(t.clock.Now()).Round(time.Second).String(),
 		"refresh_token_rotated", newRefresh != "")
@@ -284,10 +276,10 @@ func (t *Tokens) needsLogin(ctx context.Context, acct store.Account, reason stri
 	return nle
 }
 
-func (t *Tokens) remember(id int64, access string, expiry time.Time, refresh string) {
+func (t *Tokens) remember(id int64, access string, expiry time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.entries[id] = &tokenEntry{access: access, expiry: expiry, refresh: refresh}
+	t.entries[id] = &tokenEntry{access: access, expiry: expiry}
 }
 
 func (t *Tokens) markDead(id int64, err error, refresh string) {
