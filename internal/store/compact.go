@@ -18,9 +18,10 @@ const (
 // chunks.
 const defaultPruneChunk = 5000
 
-// The pruning statements delete one chunk (?2 rows) older than ?1.
-// last_seen >= at, so "at < ?1" in the history's only narrows the scan to
-// the at index; the row that was current at the cut is kept.
+// The pruning statements delete one chunk (?2 rows) older than ?1. A
+// history row goes when it was last seen before the cut; since last_seen
+// >= at, the "at < ?1" term changes nothing but lets the scan use the at
+// index. The row that was current at the cut is kept.
 const (
 	pruneHistoryQuery = `DELETE FROM quota_history WHERE id IN (
 		SELECT id FROM quota_history WHERE at < ?1 AND last_seen < ?1 LIMIT ?2)`
@@ -182,7 +183,7 @@ func (s *Store) rollupAccount(ctx context.Context, accountID, cut int64) error {
 		for _, r := range rows {
 			agg.fraction = min(agg.fraction, r.fraction)
 			agg.seen = max(agg.seen, r.seen)
-			if r.at > lastAt {
+			if r.at >= lastAt { // ties: the later row (raw after rolled, then by id)
 				lastAt, agg.reset = r.at, r.reset
 			}
 			if _, err := del.ExecContext(ctx, r.id); err != nil {
