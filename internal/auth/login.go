@@ -30,6 +30,10 @@ const CallbackPath = "/oauth-callback"
 // DefaultLoginTimeout is how long Login waits for the user by default.
 const DefaultLoginTimeout = 5 * time.Minute
 
+// loginCallsTimeout bounds the exchange, userinfo, loadCodeAssist and the
+// store writes that follow the user's sign-in.
+const loginCallsTimeout = time.Minute
+
 // CodeAssistLoader reads an account's project and tier after login.
 // *cloudcode.Client satisfies it.
 type CodeAssistLoader interface {
@@ -82,7 +86,9 @@ func Login(ctx context.Context, opt LoginOptions) (store.Account, error) {
 		return store.Account{}, errors.New("login: no store")
 	}
 	opt = loginDefaults(opt)
-	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
+	// The timeout is the user's time to sign in; the calls after it get
+	// their own budget, so a slow sign-in does not starve the exchange.
+	waitCtx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
 
 	ln, err := net.Listen("tcp", opt.ListenAddr)
@@ -131,8 +137,8 @@ func Login(ctx context.Context, opt LoginOptions) (store.Account, error) {
 	var res callbackResult
 	select {
 	case res = <-results:
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	case <-waitCtx.Done():
+		if ctx.Err() == nil {
 			return store.Account{}, fmt.Errorf("login: timed out after %s waiting for the browser redirect or a pasted code: nothing was stored", opt.Timeout)
 		}
 		return store.Account{}, fmt.Errorf("login: %w: nothing was stored", ctx.Err())
@@ -143,6 +149,8 @@ func Login(ctx context.Context, opt LoginOptions) (store.Account, error) {
 		return store.Account{}, fmt.Errorf("login: %w", err)
 	}
 
+	ctx, cancelCalls := context.WithTimeout(ctx, loginCallsTimeout)
+	defer cancelCalls()
 	hctx := context.WithValue(ctx, oauth2.HTTPClient, opt.HTTPClient)
 	start := opt.Clock.Now()
 	tok, err := conf.Exchange(hctx, code, oauth2.VerifierOption(verifier))

@@ -175,6 +175,23 @@ func TestLoginSecondTimeUpdatesInsteadOfDuplicating(t *testing.T) {
 	}
 }
 
+func TestLoginValidationRequired(t *testing.T) {
+	e := newEnv(t)
+	e.sim.AddAccount(cloudcodetestSpec("verify@example.com", "free-tier"))
+	e.sim.FlagValidation("verify@example.com", "https://accounts.google.com/signin/continue?x=1")
+	e.sim.SetNextLogin("verify@example.com")
+	got, err := Login(context.Background(), e.loginOptions(&browser{t: t}, nil))
+	if err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	if got.State != store.StateValidationRequired || got.ValidationURL != "https://accounts.google.com/signin/continue?x=1" {
+		t.Errorf("state %q url %q, want validation_required with the URL", got.State, got.ValidationURL)
+	}
+	if got.RefreshToken == "" {
+		t.Error("tokens not kept for an account that needs verification")
+	}
+}
+
 func TestLoginRejectsTamperedState(t *testing.T) {
 	e := newEnv(t)
 	b := &browser{t: t, tamper: func(u *url.URL) {
