@@ -11,8 +11,28 @@ import (
 
 // detailLines renders the selected account: state, per-family buckets
 // with reset times and models, a history chart, the forecast, and recent
-// events, in at most h lines.
+// events, in at most h lines. The charts get the lines the rest leaves
+// (up to four rows each), so the events stay on screen.
 func (m Model) detailLines(vc viewContext, h int) []string {
+	base := m.detailContent(vc, 0)
+	charts := len(cloudcode.Families)
+	rows := min((h-len(base))/charts-1, 4)
+	if rows < 1 {
+		return clipLines(base, h)
+	}
+	return clipLines(m.detailContent(vc, rows), h)
+}
+
+// clipLines keeps the first h lines.
+func clipLines(lines []string, h int) []string {
+	if len(lines) > h {
+		return lines[:max(h, 0)]
+	}
+	return lines
+}
+
+// detailContent is the detail view with charts of chartH rows (none at 0).
+func (m Model) detailContent(vc viewContext, chartH int) []string {
 	st := vc.styles
 	s := m.account(m.detailID)
 	if s == nil {
@@ -49,12 +69,6 @@ func (m Model) detailLines(vc viewContext, h int) []string {
 	if s.LastError != "" {
 		out = append(out, st.Error.Render("last error: "+s.LastError))
 	}
-	chartH := 2
-	if h >= 34 {
-		chartH = 4
-	} else if h >= 26 {
-		chartH = 3
-	}
 	barW := min(max(w/8, 4), 12)
 	for i, f := range cloudcode.Families {
 		fq := &s.Families[i]
@@ -80,7 +94,9 @@ func (m Model) detailLines(vc viewContext, h int) []string {
 		}
 		if hist != nil {
 			out = append(out, "  "+forecastLine(hist.forecasts[i]))
-			out = append(out, historyChart(vc, hist.points[i], chartH)...)
+			if chartH > 0 {
+				out = append(out, historyChart(vc, hist.points[i], chartH)...)
+			}
 		}
 	}
 	if hist != nil && hist.err != "" {
@@ -95,9 +111,6 @@ func (m Model) detailLines(vc viewContext, h int) []string {
 	}
 	for i := range m.detailEvts {
 		out = append(out, eventLine(vc, &m.detailEvts[i]))
-	}
-	if len(out) > h {
-		out = out[:h]
 	}
 	return out
 }

@@ -209,10 +209,10 @@ func eventLine(vc viewContext, e *quota.Event) string {
 	if e.Account != "" {
 		sb.WriteString(" " + e.Account)
 	}
-	if e.Family != cloudcode.FamilyUnknown {
+	msg := e.Message
+	if e.Family != cloudcode.FamilyUnknown && !strings.Contains(msg, e.Family.String()) {
 		sb.WriteString(" " + e.Family.String())
 	}
-	msg := e.Message
 	if msg == "" {
 		msg = strings.ReplaceAll(e.Kind.String(), "_", " ")
 	}

@@ -150,6 +150,7 @@ type Model struct {
 	rows     []int          // indexes into accounts: sorted and filtered
 	cursor   int            // index into rows
 	selected int64          // account id under the cursor, kept across re-sorts
+	pinned   bool           // the user chose a row: follow that account, else stay on top
 	offset   int            // first visible row
 	sortBy   sortMode
 

@@ -241,6 +241,7 @@ func (m *Model) move(delta int) {
 	}
 	m.cursor = min(max(m.cursor+delta, 0), len(m.rows)-1)
 	m.selected = m.accounts[m.rows[m.cursor]].AccountID
+	m.pinned = true
 	m.clampScroll()
 }
 
@@ -327,7 +328,7 @@ func (m *Model) rebuildRows() {
 	})
 	m.cursor = 0
 	for i, r := range m.rows {
-		if m.accounts[r].AccountID == m.selected {
+		if m.pinned && m.accounts[r].AccountID == m.selected {
 			m.cursor = i
 			break
 		}

@@ -178,9 +178,9 @@ func wrapItems(items []string, sep string, w int) []string {
 // the panels leave, but always a few rows.
 func (m Model) mainLines(vc viewContext, h int) []string {
 	tableH, panels := m.split(vc, h)
-	table := m.tableLines(vc, tableH)
-	out := append(table, make([]string, max(tableH-len(table), 0))...)
-	return append(out, panels...)
+	// The panels follow the table directly; spare lines go below them, so
+	// a few accounts in a tall pane do not leave the panels stranded.
+	return append(m.tableLines(vc, tableH), panels...)
 }
 
 // split shares h lines between the table and the panels: the table always
