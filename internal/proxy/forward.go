@@ -68,15 +68,12 @@ type outcome struct {
 // forward runs a call through the pool and answers the client.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 	start := time.Now()
-	s.stats.requests.Add(1)
-	s.stats.inFlight.Add(1)
-	defer s.stats.inFlight.Add(-1)
-	out := s.attempt(w, r, c)
 	fam := ""
 	if c.model != "" {
 		fam = c.family.String()
+		setFamily(w, fam)
 	}
-	s.stats.finished(out.status, fam)
+	out := s.attempt(w, r, c)
 	lvl := slogLevel(out.status)
 	s.log.Log(r.Context(), lvl, "proxied request", "method", c.rpc, "model", c.model, "family", fam,
 		"account", out.account, "status", out.status, "attempts", out.attempts, "duration", time.Since(start))

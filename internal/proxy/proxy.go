@@ -276,11 +276,69 @@ func (s *Server) routes() http.Handler {
 	if s.opt.Metrics != nil {
 		mux.Handle("GET /metrics", s.opt.Metrics)
 	}
-	mux.HandleFunc("GET /v1beta/models", s.handleListModels)
-	mux.HandleFunc("GET /v1beta/models/{model}", s.handleGetModel)
-	mux.HandleFunc("POST /v1beta/models/{call}", s.handleGemini)
+	// The SDKs use v1beta; some clients are configured with v1.
+	for _, v := range []string{"v1beta", "v1"} {
+		mux.HandleFunc("GET /"+v+"/models", s.handleListModels)
+		mux.HandleFunc("GET /"+v+"/models/{model}", s.handleGetModel)
+		mux.HandleFunc("POST /"+v+"/models/{call}", s.handleGemini)
+	}
 	mux.HandleFunc("/", s.handleOther)
-	return s.requireKey(mux)
+	return s.count(s.requireKey(mux))
+}
+
+// statusWriter records the status sent to the client and the request's
+// model family, for the counters.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	family string
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush on the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// setFamily tags the request with its model family for the counters.
+func setFamily(w http.ResponseWriter, f string) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.family = f
+	}
+}
+
+// count keeps the request counters for every proxied call (not for the
+// health and metrics endpoints, which pollers hit on a timer).
+func (s *Server) count(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.stats.requests.Add(1)
+		s.stats.inFlight.Add(1)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			s.stats.inFlight.Add(-1)
+			status := sw.status
+			if status == 0 {
+				status = statusClientGone
+			}
+			s.stats.finished(status, sw.family)
+		}()
+		next.ServeHTTP(sw, r)
+	})
 }
 
 // handleOther serves the v1internal passthrough, whose paths ("/v1internal:
