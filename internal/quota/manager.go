@@ -149,6 +149,7 @@ type account struct {
 	// Guarded by mu.
 	episodes [len(cloudcode.Families)]episode
 	stats    AccountSyncStats
+	lastTook time.Duration // the last SyncAll's time for this account
 }
 
 // snapshot is an immutable view of one account.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -468,6 +469,15 @@ func (m *Manager) SyncAll(ctx context.Context) SyncResult {
 			res.Skipped++
 		}
 	}
+	// Longest first (by the last run): an account that hung last time
+	// then overlaps the others instead of stretching the end of the run.
+	took := make(map[int64]time.Duration, len(todo))
+	for _, a := range todo {
+		a.mu.Lock()
+		took[a.id] = a.lastTook
+		a.mu.Unlock()
+	}
+	sort.SliceStable(todo, func(i, j int) bool { return took[todo[i].id] > took[todo[j].id] })
 	type result struct {
 		id   int64
 		out  syncOutput
@@ -485,7 +495,11 @@ func (m *Manager) SyncAll(ctx context.Context) SyncResult {
 				actx, cancel := context.WithTimeout(ctx, m.opt.AccountTimeout)
 				out, err := m.syncOne(actx, a)
 				cancel()
-				results <- result{id: a.id, out: out, err: err, took: time.Since(t0)}
+				d := time.Since(t0)
+				a.mu.Lock()
+				a.lastTook = d
+				a.mu.Unlock()
+				results <- result{id: a.id, out: out, err: err, took: d}
 			}
 		})
 	}
@@ -517,7 +531,9 @@ feed:
 			res.OK++
 		}
 	}
+	tp := time.Now()
 	m.persist(ctx, all)
+	res.Persist = time.Since(tp)
 	m.cleanExpired()
 	res.Took = time.Since(wallStart)
 	m.mon.syncFinished(res)

@@ -266,6 +266,8 @@ type SyncResult struct {
 	// efficiency.
 	AccountTime time.Duration
 	Workers     int
+	// Persist is the part of Took spent writing the run to the store.
+	Persist time.Duration
 }
 
 // Forecast projects when an (account, family) runs out at its current pace.
