@@ -501,3 +501,14 @@ func TestQueriesUseIndexes(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckPragmasCatchesMissingSettings opens a connection without the
+// DSN settings: the check Open runs must notice.
+func TestCheckPragmasCatchesMissingSettings(t *testing.T) {
+	db := rawDB(t, filepath.Join(t.TempDir(), "plain.db"))
+	defer db.Close()
+	err := checkPragmas(context.Background(), db)
+	if err == nil || !strings.Contains(err.Error(), `pragma journal_mode is "delete", want "wal"`) {
+		t.Errorf("checkPragmas on a plain connection: %v", err)
+	}
+}
