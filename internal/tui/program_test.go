@@ -203,13 +203,19 @@ func TestRunStopsWithContext(t *testing.T) {
 		t.Errorf("NoColor run emitted a colour code: %q", out.String()[loc[0]:loc[1]])
 	}
 	cancel()
+	waitRun(t, done, "its context ended")
+}
+
+// waitRun waits for Run's result after what should have ended it.
+func waitRun(t *testing.T, done <-chan error, after string) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("Run = %v after its context ended", err)
+			t.Errorf("Run = %v after %s", err, after)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after its context ended")
+		t.Fatalf("Run did not return after %s", after)
 	}
 }
 
@@ -225,14 +231,7 @@ func TestRunQuitsOnQ(t *testing.T) {
 	if _, err := pw.Write([]byte("q")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run = %v after q", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("q did not end Run")
-	}
+	waitRun(t, done, "q")
 	pw.Close()
 }
 

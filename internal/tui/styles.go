@@ -27,50 +27,28 @@ const (
 	SevNeedsLogin
 )
 
-// Word returns the severity's upper-case label, shown next to its glyph so
-// colour is never the only signal.
-func (s Severity) Word() string {
-	switch s {
-	case SevOK:
-		return "OK"
-	case SevLow:
-		return "LOW"
-	case SevExhausted:
-		return "EXHAUSTED"
-	case SevCooling:
-		return "COOLING"
-	case SevForbidden:
-		return "FORBIDDEN"
-	case SevNeedsLogin:
-		return "NEEDS LOGIN"
-	case SevDisabled:
-		return "DISABLED"
-	default:
-		return "UNKNOWN"
-	}
+// severityNames holds each severity's word, its abbreviation for the
+// compact view and its one-cell glyph, in the order of the constants.
+var severityNames = [...]struct{ word, short, glyph string }{
+	SevOK:         {"OK", "OK", "✓"},
+	SevUnknown:    {"UNKNOWN", "?", "?"},
+	SevLow:        {"LOW", "LOW", "!"},
+	SevCooling:    {"COOLING", "COOL", "◷"},
+	SevExhausted:  {"EXHAUSTED", "EXH", "✗"},
+	SevDisabled:   {"DISABLED", "OFF", "–"},
+	SevForbidden:  {"FORBIDDEN", "FORB", "⊘"},
+	SevNeedsLogin: {"NEEDS LOGIN", "LOGIN", "⚿"},
 }
 
+// Word returns the severity's upper-case label, shown next to its glyph so
+// colour is never the only signal.
+func (s Severity) Word() string { return severityNames[s].word }
+
 // Short returns an abbreviation of Word for the compact view.
-func (s Severity) Short() string {
-	switch s {
-	case SevOK:
-		return "OK"
-	case SevLow:
-		return "LOW"
-	case SevExhausted:
-		return "EXH"
-	case SevCooling:
-		return "COOL"
-	case SevForbidden:
-		return "FORB"
-	case SevNeedsLogin:
-		return "LOGIN"
-	case SevDisabled:
-		return "OFF"
-	default:
-		return "?"
-	}
-}
+func (s Severity) Short() string { return severityNames[s].short }
+
+// Glyph returns the one-cell symbol of the severity.
+func (s Severity) Glyph() string { return severityNames[s].glyph }
 
 // rank orders severities for "worst first": what needs a human, then
 // what is spent, then what is low; a disabled account was turned off on
@@ -80,28 +58,6 @@ func (s Severity) rank() int {
 		return -1
 	}
 	return int(s)
-}
-
-// Glyph returns the one-cell symbol of the severity.
-func (s Severity) Glyph() string {
-	switch s {
-	case SevOK:
-		return "✓"
-	case SevLow:
-		return "!"
-	case SevExhausted:
-		return "✗"
-	case SevCooling:
-		return "◷"
-	case SevForbidden:
-		return "⊘"
-	case SevNeedsLogin:
-		return "⚿"
-	case SevDisabled:
-		return "–"
-	default:
-		return "?"
-	}
 }
 
 // severity computes an account's severity: its state first (a human must
