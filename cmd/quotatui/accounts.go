@@ -5,11 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"runtime"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/auth"
@@ -43,7 +40,7 @@ func runLogin(ctx context.Context, c *cli, args []string) error {
 		Out:         c.stdout,
 		In:          c.stdin,
 		NoBrowser:   *noBrowser,
-		OpenBrowser: openBrowser,
+		OpenBrowser: auth.OpenSystemBrowser,
 		Timeout:     *timeout,
 	})
 	if err != nil {
@@ -64,29 +61,6 @@ func runLogin(ctx context.Context, c *cli, args []string) error {
 	if st, ok := s.quota.Account(acct.ID); ok {
 		printStatusTable(c.stdout, s, []int64{st.AccountID})
 	}
-	return nil
-}
-
-// openBrowser asks the desktop to open url; it fails quietly on a headless
-// machine, where the printed URL is the way in.
-func openBrowser(url string) error {
-	var cmd *exec.Cmd
-	switch runtime.GOOS {
-	case "darwin":
-		cmd = exec.Command("open", url)
-	case "windows":
-		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
-	default:
-		if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
-			return errors.New("no display")
-		}
-		cmd = exec.Command("xdg-open", url)
-	}
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	go cmd.Wait() //nolint:errcheck // reap the opener; its status does not matter
 	return nil
 }
 
@@ -163,7 +137,10 @@ func runAccounts(ctx context.Context, c *cli, args []string) error {
 	case "list":
 		return auth.ListAccounts(ctx, st, c.stdout, *asJSON)
 	case "add-token":
-		tokens := verifier(cfg, st)
+		tokens, err := verifier(cfg, st)
+		if err != nil {
+			return err
+		}
 		if f, ok := c.stdin.(*os.File); ok && isTerminal(f) {
 			fmt.Fprintln(c.stderr, "paste the refresh token, then press Enter:")
 		}
@@ -179,7 +156,11 @@ func runAccounts(ctx context.Context, c *cli, args []string) error {
 		}
 		opt := auth.ImportOptions{Paths: rest, NoVerify: *noVerify}
 		if !*noVerify {
-			opt.Verifier = verifier(cfg, st)
+			v, err := verifier(cfg, st)
+			if err != nil {
+				return err
+			}
+			opt.Verifier = v
 		}
 		rep, err := auth.Import(ctx, st, opt)
 		if werr := rep.Write(c.stdout); werr != nil && err == nil {
@@ -229,9 +210,14 @@ func runAccounts(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
-// verifier is the token source import and add-token check tokens with.
-func verifier(cfg config.Config, st *store.Store) *auth.Tokens {
-	return auth.NewTokens(oauthConfig(cfg), st, auth.TokensOptions{})
+// verifier is the token source import and add-token check tokens with;
+// checking needs the OAuth client, so its absence is reported first.
+func verifier(cfg config.Config, st *store.Store) (*auth.Tokens, error) {
+	oauth := oauthConfig(cfg)
+	if err := oauth.Check(); err != nil {
+		return nil, fmt.Errorf("%w\n(or pass --no-verify to import without checking the tokens)", err)
+	}
+	return auth.NewTokens(oauth, st, auth.TokensOptions{}), nil
 }
 
 func isTerminal(f *os.File) bool {

@@ -166,10 +166,10 @@ func containsAll(subs ...string) func(string) bool {
 
 // Warning lines start with the event's time and its glyph.
 var (
-	lowLine       = regexp.MustCompile(`\d\d:\d\d:\d\d ! \S+`)
-	switchLine    = regexp.MustCompile(`\d\d:\d\d:\d\d ⇄ \S+: session moved`)
-	adaLow        = regexp.MustCompile(`\d\d:\d\d:\d\d ! ada\b.*gemini low`)
-	adaExhausted  = regexp.MustCompile(`\d\d:\d\d:\d\d ✗ ada\b.*gemini exhausted`)
+	lowLine      = regexp.MustCompile(`\d\d:\d\d:\d\d ! \S+`)
+	switchLine   = regexp.MustCompile(`\d\d:\d\d:\d\d ⇄ \S+: session moved`)
+	adaLow       = regexp.MustCompile(`\d\d:\d\d:\d\d ! ada\b.*gemini low`)
+	adaExhausted = regexp.MustCompile(`\d\d:\d\d:\d\d ✗ ada\b.*gemini exhausted`)
 )
 
 // assertFits fails when a line of the screen is wider than width cells.

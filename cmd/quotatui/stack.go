@@ -58,15 +58,7 @@ type stackOptions struct {
 	http      *http.Client // for the upstream and OAuth; default http.DefaultClient
 }
 
-func oauthConfig(cfg config.Config) auth.OAuthConfig {
-	return auth.OAuthConfig{
-		ClientID:     cfg.OAuth.ClientID,
-		ClientSecret: cfg.OAuth.ClientSecret,
-		AuthURL:      cfg.OAuth.AuthURL,
-		TokenURL:     cfg.OAuth.TokenURL,
-		UserInfoURL:  cfg.OAuth.UserInfoURL,
-	}.WithDefaults()
-}
+func oauthConfig(cfg config.Config) auth.OAuthConfig { return auth.FromConfig(cfg) }
 
 func quotaOptions(cfg config.Config, clk clock.Clock, log *slog.Logger) quota.Options {
 	return quota.Options{
