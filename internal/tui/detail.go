@@ -90,7 +90,7 @@ func (m Model) detailContent(vc viewContext, chartH int) []string {
 			for _, mq := range fq.Models {
 				parts = append(parts, mq.ID+" "+strings.TrimSpace(pctText(mq.Remaining)))
 			}
-			out = append(out, wrapItems(append([]string{"  models:"}, parts...), " · ", w)...)
+			out = append(out, wrapItems(parts, "  models: ", "          ", " · ", w)...)
 		}
 		if hist != nil {
 			out = append(out, "  "+forecastLine(hist.forecasts[i]))

@@ -50,8 +50,11 @@ func (m Model) tersePanels(vc viewContext, budget int) []string {
 	st := vc.styles
 	ms, c := &m.mon, &m.mon.Cache
 	next := "next " + untilText(vc.now, ms.NextSync)
-	if ms.Running {
+	switch {
+	case ms.Running:
 		next = st.Accent.Render("syncing…")
+	case !ms.NextSync.IsZero() && !ms.NextSync.After(vc.now):
+		next = "next due"
 	}
 	out := []string{"",
 		fmt.Sprintf("%s %s %s · %s · %d ok %d err", st.Title.Render("SYNC"), clockText(ms.LastSyncStart), roundDur(ms.LastSyncTook), next, ms.LastSyncOK, ms.LastSyncErrors),
@@ -97,6 +100,8 @@ func (m Model) monitorPanel(vc viewContext) []string {
 		lines = append(lines, "next sync  "+st.Accent.Render("syncing now…"))
 	case ms.NextSync.IsZero():
 		lines = append(lines, "next sync  –")
+	case !ms.NextSync.After(vc.now):
+		lines = append(lines, "next sync  due")
 	default:
 		lines = append(lines, "next sync  in "+untilText(vc.now, ms.NextSync))
 	}

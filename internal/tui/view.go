@@ -23,7 +23,7 @@ func (m Model) View() tea.View {
 const (
 	compactBelow = 55 // one line per account below this
 	sparkFrom    = 80 // the sparkline column needs this much
-	wideFrom     = 100
+	wideFrom     = 116 // three panels side by side, the warnings 40 wide
 )
 
 // render lays out the frame: title, body (table and panels, detail, or
@@ -145,7 +145,7 @@ func (m Model) helpLines(vc viewContext, h int) []string {
 	for s := SevOK; s <= SevNeedsLogin; s++ {
 		legend = append(legend, vc.styles.Severity[s].Render(s.Glyph()+" "+s.Word()))
 	}
-	out = append(out, wrapItems(legend, "  ", vc.width)...)
+	out = append(out, wrapItems(legend, "", "", "  ", vc.width)...)
 	out = append(out, "", "bars: ▓ left ░ spent · 5h/wk: the bucket that limits · ? never means 0 %")
 	if len(out) > h {
 		out = out[:h]
@@ -153,22 +153,24 @@ func (m Model) helpLines(vc viewContext, h int) []string {
 	return out
 }
 
-// wrapItems puts items on as few lines of width w as it can.
-func wrapItems(items []string, sep string, w int) []string {
+// wrapItems puts items, joined by sep, on as few lines of width w as it
+// can; the first line starts with first, the others with indent.
+func wrapItems(items []string, first, indent, sep string, w int) []string {
 	var out []string
-	cur := ""
+	cur, empty := first, true
 	for _, it := range items {
 		switch {
-		case cur == "":
-			cur = it
-		case ansi.StringWidth(cur)+len(sep)+ansi.StringWidth(it) <= w:
+		case empty:
+			cur += it
+		case ansi.StringWidth(cur)+ansi.StringWidth(sep)+ansi.StringWidth(it) <= w:
 			cur += sep + it
 		default:
 			out = append(out, cur)
-			cur = it
+			cur = indent + it
 		}
+		empty = false
 	}
-	if cur != "" {
+	if !empty {
 		out = append(out, cur)
 	}
 	return out

@@ -133,12 +133,13 @@ func TestGoldenViews(t *testing.T) {
 		}{
 			{"main", nil},
 			{"detail", []string{"/", "b", "o", "b", "enter", "enter"}}, // bob: low, and the forecast warns
+			{"detail_models", []string{"/", "a", "l", "i", "c", "e", "enter", "enter"}}, // alice: models, marks none, weekly bottleneck
 			{"help", []string{"?"}},
 		} {
 			name := fmt.Sprintf("%s_%dx%d", screen.name, sz.w, sz.h)
 			t.Run(name, func(t *testing.T) {
 				f := newFixture(t, sz.w, sz.h, true)
-				if cmd := f.press(screen.keys...); cmd != nil && screen.name == "detail" {
+				if cmd := f.press(screen.keys...); cmd != nil && strings.HasPrefix(screen.name, "detail") {
 					f.send(cmd())
 				}
 				v := f.view()
