@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -610,5 +611,52 @@ func TestNoAccountMessage(t *testing.T) {
 		if got := tt.e.Error(); !strings.Contains(got, tt.want) {
 			t.Errorf("%+v: %q, want it to contain %q", tt.e, got, tt.want)
 		}
+	}
+}
+
+// TestLowZoneOneAtATime: an account in the low zone takes one request at a
+// time, so when it runs out only the request in flight gets the 429; the
+// one waiting sees the mark and goes elsewhere.
+func TestLowZoneOneAtATime(t *testing.T) {
+	opt := NewOptions()
+	opt.PreRequestCheck = false
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	calls1 := 0
+	h := newHarness(t, 2, opt, func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+		if accountOf(r) != 1 {
+			return jsonResponse(200, okAnswer), nil
+		}
+		mu.Lock()
+		calls1++
+		first := calls1 == 1
+		mu.Unlock()
+		if first {
+			close(entered)
+			<-release
+		}
+		return nil, classified(429, quotaBody)
+	})
+	h.q.set(1, cloudcode.FamilyGemini, 0.05)
+	statuses := make(chan int, 2)
+	send := func(text string) {
+		resp, _ := h.post("/v1internal:generateContent", genBody("gemini-3-flash", text))
+		statuses <- resp.StatusCode
+	}
+	go send("a")
+	<-entered
+	go send("b")
+	deadline := time.Now().Add(10 * time.Second)
+	for h.srv.Stats().InFlight < 2 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	close(release)
+	for range 2 {
+		if s := <-statuses; s != 200 {
+			t.Errorf("a client got %d, want 200", s)
+		}
+	}
+	if calls1 != 1 {
+		t.Errorf("the low-zone account got %d calls, want 1 (one at a time)", calls1)
 	}
 }

@@ -216,9 +216,10 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 	return Choice{}, m.noAccount(fam, cands, now)
 }
 
-// try decides whether account can take a request for model now. With
-// the pre-request check, an account in the LowQuota zone is re-checked
-// against the upstream (holding its gate) before it is used.
+// try decides whether account can take a request for model now. An
+// account in the LowQuota zone takes one request at a time (its gate is
+// held until the upstream answered); with the pre-request check it is also
+// re-checked against the upstream before each.
 func (m *TokenManager) try(ctx context.Context, account int64, model string) (Choice, func(), bool, error) {
 	check, err := m.q.CheckQuota(ctx, account, model)
 	if err != nil {
@@ -233,13 +234,20 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string) (Ch
 		return Choice{}, nil, false, nil
 	}
 	var release func()
-	if m.preCheck && check.Decision == quota.LowQuota {
+	if check.Decision == quota.LowQuota {
+		// One request at a time on an account in the low zone: then at
+		// most one can be in flight when it runs out, check or no check.
 		release, err = m.acquire(ctx, gateKey{account, cloudcode.ModelFamily(model)})
 		if err != nil {
 			return Choice{}, nil, false, err
 		}
-		check, err = m.recheck(ctx, account, model)
-		if err != nil || !keep(check) {
+		if m.preCheck {
+			check, err = m.recheck(ctx, account, model)
+		} else {
+			// The request that held the gate may have marked it.
+			check, err = m.q.CheckQuota(ctx, account, model)
+		}
+		if (err != nil && m.preCheck) || !keep(check) {
 			release()
 			if ctx.Err() != nil {
 				return Choice{}, nil, false, ctx.Err()
