@@ -21,8 +21,8 @@ func (m Model) View() tea.View {
 
 // Layout breakpoints, in columns.
 const (
-	compactBelow = 55 // one line per account below this
-	sparkFrom    = 80 // the sparkline column needs this much
+	compactBelow = 55  // one line per account below this
+	sparkFrom    = 80  // the sparkline column needs this much
 	wideFrom     = 116 // three panels side by side, the warnings 40 wide
 )
 

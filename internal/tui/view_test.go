@@ -132,7 +132,7 @@ func TestGoldenViews(t *testing.T) {
 			keys []string
 		}{
 			{"main", nil},
-			{"detail", []string{"/", "b", "o", "b", "enter", "enter"}}, // bob: low, and the forecast warns
+			{"detail", []string{"/", "b", "o", "b", "enter", "enter"}},                  // bob: low, and the forecast warns
 			{"detail_models", []string{"/", "a", "l", "i", "c", "e", "enter", "enter"}}, // alice: models, marks none, weekly bottleneck
 			{"help", []string{"?"}},
 		} {
