@@ -70,13 +70,7 @@ func (m *Manager) CheckQuotaFresh(ctx context.Context, accountID int64, model st
 		m.misses.Add(1)
 		err = m.syncShared(ctx, a, -1)
 	}
-	now := m.clock.Now()
-	var c Check
-	if idx < 0 {
-		c = decideUnknownFamily(a.snap.Load(), now)
-	} else {
-		c = decide(a.snap.Load(), idx, model, now, m.opt.Thresholds)
-	}
+	c := m.checkOf(a.snap.Load(), idx, model, m.clock.Now())
 	if err != nil {
 		return c, fmt.Errorf("check quota of account %d: %w", accountID, err)
 	}
@@ -129,6 +123,14 @@ func stateReason(s AccountState) string {
 	default:
 		return ""
 	}
+}
+
+// checkOf answers for model (in family index idx, -1 for none) from s.
+func (m *Manager) checkOf(s *snapshot, idx int, model string, now time.Time) Check {
+	if idx < 0 {
+		return decideUnknownFamily(s, now)
+	}
+	return decide(s, idx, model, now, m.opt.Thresholds)
 }
 
 // decideUnknownFamily answers for a model outside every tracked family: only

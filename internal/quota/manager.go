@@ -54,7 +54,7 @@ type storeAPI interface {
 // Options configure a Manager. Zero fields take the defaults named on each.
 type Options struct {
 	Clock          clock.Clock   // clock.Real{}
-	Thresholds     Thresholds    // DefaultThresholds (used when Low is 0)
+	Thresholds     Thresholds    // Low defaults to DefaultThresholds.Low; Reserve to 0
 	CacheTTL       time.Duration // 5m
 	TierTTL        time.Duration // 24h
 	AccountTimeout time.Duration // 30s per account and sync
@@ -73,8 +73,8 @@ func (o Options) withDefaults() Options {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
-	if o.Thresholds == (Thresholds{}) {
-		o.Thresholds = DefaultThresholds
+	if o.Thresholds.Low <= 0 {
+		o.Thresholds.Low = DefaultThresholds.Low
 	}
 	if o.CacheTTL <= 0 {
 		o.CacheTTL = 5 * time.Minute

@@ -19,13 +19,7 @@ func (m *Manager) Rank(model string) []Candidate {
 	out := make([]Candidate, 0, len(accts))
 	for _, a := range accts {
 		s := a.snap.Load()
-		var c Check
-		if idx < 0 {
-			c = decideUnknownFamily(s, now)
-		} else {
-			c = decide(s, idx, model, now, m.opt.Thresholds)
-		}
-		cand := Candidate{AccountID: a.id, Label: s.status.Label, Tier: s.status.Tier, Check: c}
+		cand := Candidate{AccountID: a.id, Label: s.status.Label, Tier: s.status.Tier, Check: m.checkOf(s, idx, model, now)}
 		if n := a.lastUsed.Load(); n != 0 {
 			cand.LastUsed = time.Unix(0, n)
 		}

@@ -149,7 +149,9 @@ type Check struct {
 	Decision   Decision
 	Remaining  cloudcode.Fraction // effective: min of the model's 5h and its family's 5h and weekly
 	Bottleneck cloudcode.Window
-	ResetTime  time.Time
+	// ResetTime is when the bottleneck resets; under an active mark, when
+	// the mark ends (or the reset, if the figures say spent for longer).
+	ResetTime time.Time
 	// Usable is false when the account is disabled, forbidden, needs a
 	// login, or its family is under a cooldown or exhaustion mark, or the
 	// decision is Exhausted. Reason says why (a constant string).
