@@ -246,14 +246,18 @@ func (q *fakeQuota) Events() []quota.Event {
 // fakeTokens hands out "tok-<id>-<generation>"; Invalidate bumps the
 // generation, as a refresh would.
 type fakeTokens struct {
-	mu  sync.Mutex
-	gen map[int64]int
-	inv []int64
+	mu   sync.Mutex
+	gen  map[int64]int
+	inv  []int64
+	fail bool // every Token fails, as for accounts that need a login
 }
 
 func (t *fakeTokens) Token(ctx context.Context, id int64) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.fail {
+		return "", fmt.Errorf("account %d needs a new login", id)
+	}
 	return fmt.Sprintf("tok-%d-%d", id, t.gen[id]), nil
 }
 

@@ -112,7 +112,11 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 				ch, err = s.tm.pickAny(ctx, c.session, exclude)
 			}
 			if err != nil {
-				return outcome{status: s.fail(w, c, err, lastErr, n), attempts: n}
+				if lastErr != nil && ctx.Err() == nil {
+					// Every account left was tried: say what they answered.
+					return outcome{status: s.exhaustedAttempts(w, c, lastErr, n), account: ch.Label, attempts: n}
+				}
+				return outcome{status: s.fail(w, err), attempts: n}
 			}
 			if failed != 0 && ch.AccountID != failed {
 				s.stats.reactiveSwitches.Add(1)
@@ -284,7 +288,7 @@ func (s *Server) observe(d time.Duration) {
 }
 
 // fail answers a request for which no account could be picked.
-func (s *Server) fail(w http.ResponseWriter, c *call, err, lastErr error, attempts int) int {
+func (s *Server) fail(w http.ResponseWriter, err error) int {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return statusClientGone
 	}
@@ -323,7 +327,7 @@ func (s *Server) exhaustedAttempts(w http.ResponseWriter, c *call, lastErr error
 		// When the pool is now spent, say when a retry can work.
 		if c.generation {
 			if na := s.tm.spent(c.model); na != nil {
-				return s.fail(w, c, na, lastErr, n)
+				return s.fail(w, na)
 			}
 		}
 		d := s.opt.BareCooldown

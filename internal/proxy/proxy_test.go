@@ -660,3 +660,42 @@ func TestLowZoneOneAtATime(t *testing.T) {
 		t.Errorf("the low-zone account got %d calls, want 1 (one at a time)", calls1)
 	}
 }
+
+// TestEveryAttemptFails: what the client gets when no attempt succeeds
+// says why, in Google's envelope.
+func TestEveryAttemptFails(t *testing.T) {
+	transient := func() error { return &cloudcode.TransientError{Message: "connection refused"} }
+	tests := []struct {
+		name       string
+		err        func() error
+		spent      bool // account 3 is out of Gemini quota
+		noTokens   bool
+		wantStatus int
+		wantMsg    string
+		wantRetry  string
+	}{
+		{"capacity everywhere", func() error { return classified(503, capacityBody) }, false, false, 503, "out of capacity", "40"},
+		{"capacity on the accounts left", func() error { return classified(503, capacityBody) }, true, false, 503, "out of capacity", "40"},
+		{"host unreachable", transient, false, false, 502, "connection refused", ""},
+		{"no access tokens", nil, false, true, 503, "none of the 3 accounts can be used", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 3, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+				return nil, tt.err()
+			})
+			h.tokens.fail = tt.noTokens
+			if tt.spent {
+				h.q.set(3, cloudcode.FamilyGemini, 0)
+			}
+			resp, body := h.post("/v1internal:generateContent", genBody("gemini-3-flash", "x"))
+			var e errorBody
+			if err := json.Unmarshal([]byte(body), &e); err != nil {
+				t.Fatalf("not Google's envelope: %s", body)
+			}
+			if resp.StatusCode != tt.wantStatus || !strings.Contains(e.Error.Message, tt.wantMsg) || resp.Header.Get("Retry-After") != tt.wantRetry {
+				t.Errorf("got %d %q Retry-After %q, want %d with %q and %q", resp.StatusCode, e.Error.Message, resp.Header.Get("Retry-After"), tt.wantStatus, tt.wantMsg, tt.wantRetry)
+			}
+		})
+	}
+}

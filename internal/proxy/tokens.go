@@ -213,7 +213,7 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 		c.Label = cmp.Or(c.Label, cand.Label)
 		return m.finish(ctx, key, c, release, from, exclude)
 	}
-	return Choice{}, m.noAccount(fam, cands, now)
+	return Choice{}, m.noAccount(fam, cands, exclude, now)
 }
 
 // try decides whether account can take a request for model now. An
@@ -352,7 +352,7 @@ func (errRepick) Error() string { return "repick" }
 
 // noAccount builds the error for a family no account can serve, with the
 // earliest time one becomes usable again.
-func (m *TokenManager) noAccount(fam cloudcode.Family, cands []quota.Candidate, now time.Time) error {
+func (m *TokenManager) noAccount(fam cloudcode.Family, cands []quota.Candidate, exclude map[int64]bool, now time.Time) error {
 	e := &NoAccountError{Family: fam, Accounts: len(cands), Now: now}
 	if len(cands) == 0 {
 		e.Accounts = len(m.q.GetAllQuotas())
@@ -362,6 +362,9 @@ func (m *TokenManager) noAccount(fam cloudcode.Family, cands []quota.Candidate, 
 		st, ok := m.q.Account(c.AccountID)
 		if ok && st.State != "" && st.State != quota.StateActive {
 			continue // waiting does not help a disabled account
+		}
+		if exclude[c.AccountID] && keep(c.Check) {
+			continue // left out for another reason (no access token)
 		}
 		waitable++
 		at := time.Time{}
@@ -474,6 +477,6 @@ func (m *TokenManager) spent(model string) *NoAccountError {
 		}
 	}
 	var na *NoAccountError
-	errors.As(m.noAccount(cloudcode.ModelFamily(model), cands, m.clk.Now()), &na)
+	errors.As(m.noAccount(cloudcode.ModelFamily(model), cands, nil, m.clk.Now()), &na)
 	return na
 }
