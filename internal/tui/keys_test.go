@@ -493,3 +493,63 @@ func TestLayoutBreakpoints(t *testing.T) {
 		}
 	}
 }
+
+func TestScrollKeepsCursorVisible(t *testing.T) {
+	eng := newFakeEngine()
+	eng.statuses = manyStatuses(200)
+	m := New(Deps{Engine: eng, Clock: newFixture(t, 80, 24, true).clk, NoColor: true})
+	f := &fixture{m: m, eng: eng}
+	f.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	for i, keys := range [][]string{{"j", "j", "j", "j", "j", "j", "j", "j", "j", "j", "j", "j"}, {"pgdown", "pgdown"}, {"pgup"}, {"k"}} {
+		for _, k := range keys {
+			switch k {
+			case "pgdown":
+				f.send(tea.KeyPressMsg{Code: tea.KeyPgDown})
+			case "pgup":
+				f.send(tea.KeyPressMsg{Code: tea.KeyPgUp})
+			default:
+				f.press(k)
+			}
+		}
+		want := "▸ " + displayName(&f.m.accounts[f.m.rows[f.m.cursor]])
+		v := f.view()
+		if !strings.Contains(v, want) {
+			t.Fatalf("step %d: cursor row %q not on screen (offset %d, cursor %d):\n%s", i, want, f.m.offset, f.m.cursor, v)
+		}
+		checkFits(t, v, 80, 24)
+	}
+	if f.m.cursor < 12 {
+		t.Errorf("cursor %d after moving down 12 rows and two pages", f.m.cursor)
+	}
+}
+
+func TestHistoryFetchedOnceAndAgainOnChange(t *testing.T) {
+	f := newFixture(t, 120, 40, true)
+	if cmd := f.m.startHistory(); cmd != nil {
+		t.Fatal("history refetched with nothing changed")
+	}
+	st := fixtureStatuses()
+	st[0].LastSync = t0 // alice synced again
+	cmd := f.send(quotasMsg{statuses: st})
+	if cmd == nil || !f.m.histBusy {
+		t.Fatal("a changed account did not refetch its history")
+	}
+	// While a fetch runs, another change waits for it.
+	st2 := append([]quota.Status(nil), st...)
+	st2[1].LastSync = t0
+	if cmd2 := f.send(quotasMsg{statuses: st2}); cmd2 != nil {
+		t.Fatal("a second fetch started while one runs")
+	}
+	msgs := runCmd(cmd)
+	hm := msgs[0].(historyMsg)
+	if _, ok := hm.data[1]; len(hm.data) != 1 || !ok {
+		t.Fatalf("fetched %d accounts, want only alice", len(hm.data))
+	}
+	next := f.send(hm)
+	if next == nil {
+		t.Fatal("bob's change was forgotten after the fetch")
+	}
+	if hm2 := runCmd(next)[0].(historyMsg); len(hm2.data) != 1 || hm2.data[2] == nil {
+		t.Errorf("second fetch: %v", hm2.data)
+	}
+}
