@@ -171,7 +171,7 @@ func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, 
 		}
 		defer w.close()
 		if len(samples) >= s.bulkSamples {
-			if err := w.preload(ctx, tx); err != nil {
+			if err := w.preload(ctx); err != nil {
 				return err
 			}
 			if err := check.preload(ctx, tx); err != nil {
@@ -188,11 +188,11 @@ func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, 
 				check.skipped.Samples++
 				continue
 			}
-			if err := w.record(ctx, smp, atMS); err != nil {
+			if err := w.record(ctx, smp); err != nil {
 				return fmt.Errorf("sample %d (account %d %s %s): %w", i, smp.AccountID, smp.Family, smp.Window, err)
 			}
 		}
-		if err := w.flush(ctx, tx, atMS); err != nil {
+		if err := w.flush(ctx, atMS); err != nil {
 			return err
 		}
 	}
@@ -235,48 +235,37 @@ type latestRow struct {
 	reset    int64
 }
 
-// historyWriter applies RecordSync's samples inside one transaction.
+// historyWriter applies RecordSync's samples inside one transaction. It
+// decides per sample in Go, then writes in a few set-based statements:
+// one per insertChunk new rows, one for all the last_seen updates and one
+// for the quota_latest pointers, instead of one or two per sample.
 type historyWriter struct {
-	latest, insert, setLatest *sql.Stmt
-	rows                      map[seriesKey]latestRow // known latest rows (all of them when preloaded)
-	preloaded                 bool
-	touched                   []int64 // rows whose last_seen moves to the sync's time
+	tx        *sql.Tx
+	latest    *sql.Stmt
+	rows      map[seriesKey]latestRow // known latest rows (all of them when preloaded)
+	preloaded bool
+	touched   []int64  // rows whose last_seen moves to the sync's time
+	inserts   []Sample // new rows, in batch order
 }
+
+// insertChunk is how many rows one multi-row INSERT writes (7 parameters
+// each, well under SQLite's limit of 32766).
+const insertChunk = 100
 
 func prepareHistoryWriter(ctx context.Context, tx *sql.Tx) (*historyWriter, error) {
-	w := &historyWriter{rows: make(map[seriesKey]latestRow)}
-	for _, p := range []struct {
-		dst   **sql.Stmt
-		query string
-	}{
-		{&w.latest, `SELECT h.id, h.fraction, h.reset_time FROM quota_latest l JOIN quota_history h ON h.id = l.history_id
-			WHERE l.account_id = ? AND l.family = ? AND l.bucket = ?`},
-		{&w.insert, `INSERT INTO quota_history (account_id, family, bucket, fraction, reset_time, at, last_seen)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`},
-		{&w.setLatest, `INSERT INTO quota_latest (account_id, family, bucket, history_id) VALUES (?, ?, ?, ?)
-			ON CONFLICT (account_id, family, bucket) DO UPDATE SET history_id = excluded.history_id`},
-	} {
-		stmt, err := tx.PrepareContext(ctx, p.query)
-		if err != nil {
-			w.close()
-			return nil, err
-		}
-		*p.dst = stmt
+	stmt, err := tx.PrepareContext(ctx, `SELECT h.id, h.fraction, h.reset_time FROM quota_latest l JOIN quota_history h ON h.id = l.history_id
+		WHERE l.account_id = ? AND l.family = ? AND l.bucket = ?`)
+	if err != nil {
+		return nil, err
 	}
-	return w, nil
+	return &historyWriter{tx: tx, latest: stmt, rows: make(map[seriesKey]latestRow)}, nil
 }
 
-func (w *historyWriter) close() {
-	for _, s := range []*sql.Stmt{w.latest, w.insert, w.setLatest} {
-		if s != nil {
-			s.Close()
-		}
-	}
-}
+func (w *historyWriter) close() { w.latest.Close() }
 
 // preload reads every series' latest row in one scan.
-func (w *historyWriter) preload(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT l.account_id, l.family, l.bucket, h.id, h.fraction, h.reset_time
+func (w *historyWriter) preload(ctx context.Context) error {
+	rows, err := w.tx.QueryContext(ctx, `SELECT l.account_id, l.family, l.bucket, h.id, h.fraction, h.reset_time
 		FROM quota_latest l JOIN quota_history h ON h.id = l.history_id`)
 	if err != nil {
 		return fmt.Errorf("read latest: %w", err)
@@ -313,7 +302,8 @@ func (w *historyWriter) lookup(ctx context.Context, k seriesKey) (latestRow, boo
 	return r, true, nil
 }
 
-func (w *historyWriter) record(ctx context.Context, smp Sample, atMS int64) error {
+// record decides what smp needs: nothing written yet, only queued.
+func (w *historyWriter) record(ctx context.Context, smp Sample) error {
 	k := seriesKey{smp.AccountID, smp.Family, smp.Window}
 	reset := ms(smp.ResetTime)
 	old, ok, err := w.lookup(ctx, k)
@@ -321,37 +311,77 @@ func (w *historyWriter) record(ctx context.Context, smp Sample, atMS int64) erro
 		return err
 	}
 	if ok && old.fraction == smp.Fraction && old.reset == reset {
-		w.touched = append(w.touched, old.id)
+		if old.id != 0 { // 0: queued in this batch, inserted already seen at the sync's time
+			w.touched = append(w.touched, old.id)
+		}
 		return nil
 	}
-	res, err := w.insert.ExecContext(ctx, smp.AccountID, smp.Family, smp.Window, smp.Fraction, reset, atMS, atMS)
-	if err != nil {
-		return fmt.Errorf("insert: %w", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("insert: %w", err)
-	}
-	if _, err := w.setLatest.ExecContext(ctx, smp.AccountID, smp.Family, smp.Window, id); err != nil {
-		return fmt.Errorf("set latest: %w", err)
-	}
-	// A second sample of the series in this batch compares with this one.
-	w.rows[k] = latestRow{id: id, fraction: smp.Fraction, reset: reset}
+	w.inserts = append(w.inserts, smp)
+	// A later sample of the series in this batch compares with this one.
+	w.rows[k] = latestRow{fraction: smp.Fraction, reset: reset}
 	return nil
 }
 
-// flush moves last_seen of every unchanged series in one statement.
-func (w *historyWriter) flush(ctx context.Context, tx *sql.Tx, atMS int64) error {
-	if len(w.touched) == 0 {
+// flush writes what record queued, all rows first seen and last seen at atMS.
+func (w *historyWriter) flush(ctx context.Context, atMS int64) error {
+	if len(w.touched) > 0 {
+		// The ids are integers, so JSON carries them exactly.
+		ids, err := json.Marshal(w.touched)
+		if err != nil {
+			return fmt.Errorf("update last seen: %w", err)
+		}
+		if _, err := w.tx.ExecContext(ctx, `UPDATE quota_history SET last_seen = max(last_seen, ?)
+			WHERE id IN (SELECT value FROM json_each(?))`, atMS, string(ids)); err != nil {
+			return fmt.Errorf("update last seen: %w", err)
+		}
+	}
+	if len(w.inserts) == 0 {
 		return nil
 	}
-	ids, err := json.Marshal(w.touched)
-	if err != nil {
-		return fmt.Errorf("update last seen: %w", err)
+	// New rowids are above every existing one (SQLite allocates max+1), so
+	// "id > before" is exactly this batch's rows.
+	var before int64
+	if err := w.tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM quota_history`).Scan(&before); err != nil {
+		return fmt.Errorf("insert: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE quota_history SET last_seen = max(last_seen, ?)
-		WHERE id IN (SELECT value FROM json_each(?))`, atMS, string(ids)); err != nil {
-		return fmt.Errorf("update last seen: %w", err)
+	var full *sql.Stmt // the statement for a whole chunk, reused
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, 7*insertChunk)
+	for rest := w.inserts; len(rest) > 0; {
+		n := min(len(rest), insertChunk)
+		args = args[:0]
+		for _, smp := range rest[:n] {
+			// Fractions are bound as float64, never formatted: a comparison
+			// with the next sync must see exactly the same number.
+			args = append(args, smp.AccountID, smp.Family, smp.Window, smp.Fraction, ms(smp.ResetTime), atMS, atMS)
+		}
+		query := `INSERT INTO quota_history (account_id, family, bucket, fraction, reset_time, at, last_seen) VALUES ` +
+			strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", n-1) + "(?, ?, ?, ?, ?, ?, ?)"
+		var err error
+		switch {
+		case n < insertChunk:
+			_, err = w.tx.ExecContext(ctx, query, args...)
+		case full == nil:
+			if full, err = w.tx.PrepareContext(ctx, query); err == nil {
+				_, err = full.ExecContext(ctx, args...)
+			}
+		default:
+			_, err = full.ExecContext(ctx, args...)
+		}
+		if err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		rest = rest[n:]
+	}
+	// The batch's last row of a series (the highest id) is its latest.
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO quota_latest (account_id, family, bucket, history_id)
+		SELECT account_id, family, bucket, max(id) FROM quota_history WHERE id > ? GROUP BY account_id, family, bucket
+		ON CONFLICT (account_id, family, bucket) DO UPDATE SET history_id = excluded.history_id`, before); err != nil {
+		return fmt.Errorf("set latest: %w", err)
 	}
 	return nil
 }
