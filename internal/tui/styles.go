@@ -122,9 +122,19 @@ func familySeverity(fq *quota.FamilyQuota, mk quota.Mark) Severity {
 // palette indexes 0–15 so the dashboard follows the terminal's theme; with
 // NoColor every style is plain and no escape code is emitted.
 type Styles struct {
-	Title, Header, Dim, Selected, Key, Error, Good, Warn, Bad, Accent lipgloss.Style
-	Severity                                                          [SevNeedsLogin + 1]lipgloss.Style
-	Tier                                                              [cloudcode.TierUltra + 1]lipgloss.Style
+	Title    lipgloss.Style // product name and panel titles
+	Header   lipgloss.Style // the table's column names
+	Dim      lipgloss.Style // secondary text
+	Selected lipgloss.Style // the selected account's name
+	Key      lipgloss.Style // keys in the help
+	Error    lipgloss.Style // failed actions and errors
+	Good     lipgloss.Style // finished actions, RUNNING
+	Warn     lipgloss.Style // PAUSED, forecasts that run out
+	Bad      lipgloss.Style // nothing to route to
+	Accent   lipgloss.Style // spinner, sparklines, focus
+
+	Severity [SevNeedsLogin + 1]lipgloss.Style       // indexed by Severity
+	Tier     [cloudcode.TierUltra + 1]lipgloss.Style // indexed by cloudcode.Tier
 }
 
 // NewStyles builds the Styles; noColor turns every attribute off.
