@@ -440,3 +440,35 @@ func TestCheckQuotaFreshAsksUpstream(t *testing.T) {
 		t.Errorf("%d summary calls, want 2", n)
 	}
 }
+
+// noSummary is an upstream whose retrieveUserQuotaSummary is gone.
+type noSummary struct{ *cloudcode.Client }
+
+func (noSummary) RetrieveUserQuotaSummary(context.Context, string, string) (*cloudcode.QuotaSummary, error) {
+	return nil, &cloudcode.NotFoundError{Status: 404, Message: "method not found"}
+}
+
+func TestSyncWithoutQuotaSummary(t *testing.T) {
+	const email = "a@example.com"
+	e := newEnv(t, cloudcodetest.Options{}, Options{}, cloudcodetest.AccountSpec{Email: email, TierID: "g1-pro-tier"})
+	ctx := context.Background()
+	m, err := NewManager(ctx, noSummary{e.up}, e.tokens, e.st, Options{Clock: e.clk, Logger: e.m.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.SetRemaining(email, cloudcode.FamilyGemini, cloudcode.Window5h, 0.05)
+	e.srv.SetRemaining(email, cloudcode.FamilyGemini, cloudcode.WindowWeekly, 0)
+	c, err := m.CheckQuota(ctx, e.id(email), "gemini-3-flash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The model's own figure still decides; the weekly bucket is unknown,
+	// not full and not empty.
+	if c.Decision != LowQuota || c.Remaining.Value != 0.05 || c.Bottleneck != cloudcode.Window5h {
+		t.Errorf("check %+v, want LowQuota on the model's 5h figure", c)
+	}
+	st, _ := m.Account(e.id(email))
+	if fq := st.Family(cloudcode.FamilyGemini); fq.Weekly.Remaining.Known || !fq.FiveHour.Remaining.Known {
+		t.Errorf("family quota %+v: want 5h from the models and weekly unknown", fq)
+	}
+}

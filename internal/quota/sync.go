@@ -126,10 +126,25 @@ func (m *Manager) fetchQuota(ctx context.Context, tok, project string) (fetched,
 	if catErr != nil {
 		return fetched{}, fmt.Errorf("fetch available models: %w", catErr)
 	}
-	if sumErr != nil {
+	if sumErr != nil && !summaryOptional(sumErr) {
 		return fetched{}, fmt.Errorf("retrieve quota summary: %w", sumErr)
 	}
+	if sumErr != nil {
+		// The API drifts: without a summary the weekly bucket is unknown
+		// (never read as full) and the models' own 5h figures still count.
+		m.log.Warn("quota: no quota summary, weekly buckets unknown", "err", sumErr)
+		f.summary = nil
+	}
 	return f, nil
+}
+
+// summaryOptional reports whether a failed quota summary should leave the
+// weekly figures unknown rather than fail the sync: the method is missing
+// or answers in a shape the client does not know.
+func summaryOptional(err error) bool {
+	var nf *cloudcode.NotFoundError
+	var mr *cloudcode.MalformedResponseError
+	return errors.As(err, &nf) || errors.As(err, &mr)
 }
 
 // tierFor returns the account's subscription: from the cache while it is
