@@ -12,6 +12,7 @@ import (
 const (
 	flushEvery    = 5 * time.Second
 	compactEvery  = time.Hour
+	firstCompact  = time.Minute
 	resyncQueue   = 64
 	resyncWorkers = 4
 )
@@ -139,7 +140,9 @@ func (m *Manager) serveResyncs(ctx context.Context, resync <-chan int64) {
 func (m *Manager) housekeep(ctx context.Context) {
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
-	compact := time.NewTicker(compactEvery)
+	// The first compaction comes a minute in, after the first sync has
+	// written, so a short session compacts too; then hourly.
+	compact := time.NewTimer(firstCompact)
 	defer compact.Stop()
 	for {
 		select {
@@ -149,6 +152,7 @@ func (m *Manager) housekeep(ctx context.Context) {
 			m.flushEvents(ctx)
 			m.cleanExpired()
 		case <-compact.C:
+			compact.Reset(compactEvery)
 			if err := m.st.Compact(ctx, m.clock.Now(), m.opt.RollupAfter, m.opt.Retention); err != nil && ctx.Err() == nil {
 				m.log.Warn("quota: compact history", "err", err)
 			}
