@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -53,6 +54,7 @@ type actionMsg struct {
 	err      error
 	statuses []quota.Status // fresh snapshot after the action, nil if unchanged
 	paused   *bool
+	at       time.Time // when it finished
 }
 
 // maxBatchEvents bounds how many queued events one wake-up reads, so a
@@ -197,43 +199,51 @@ func (m Model) fetchDetailEvents(id int64) tea.Cmd {
 // actionCmd returns the command doing act. label names the selected
 // account for messages.
 func (m Model) actionCmd(act action, id int64, label string) tea.Cmd {
-	ctx, eng, prx, clk := m.ctx, m.deps.Engine, m.deps.Proxy, m.deps.Clock
+	ctx, deps := m.ctx, m.deps
 	return func() tea.Msg {
-		switch act {
-		case actResync:
-			start := clk.Now()
-			err := eng.SyncAccount(ctx, id)
-			took := clk.Now().Sub(start)
-			if err != nil {
-				return actionMsg{act: act, err: fmt.Errorf("resync %s: %w", label, err), statuses: eng.GetAllQuotas()}
-			}
-			return actionMsg{act: act, text: fmt.Sprintf("synced %s in %s", label, roundDur(took)), statuses: eng.GetAllQuotas()}
-		case actResyncAll:
-			res := eng.SyncAll(ctx)
-			text := fmt.Sprintf("synced %d accounts in %s", res.OK+len(res.Errors), roundDur(res.Took))
-			if n := len(res.Errors); n > 0 {
-				text += ", " + plural(n, "error")
-			}
-			return actionMsg{act: act, text: text, statuses: eng.GetAllQuotas()}
-		case actClearCache:
-			eng.ClearCache()
-			return actionMsg{act: act, text: "quota cache cleared", statuses: eng.GetAllQuotas()}
-		case actClearTiers:
-			if err := eng.ClearTierCache(ctx); err != nil {
-				return actionMsg{act: act, err: fmt.Errorf("clear tier cache: %w", err)}
-			}
-			return actionMsg{act: act, text: "tier cache cleared"}
-		case actPause:
-			paused := !prx.Paused()
-			prx.SetPaused(paused)
-			text := "proxy resumed"
-			if paused {
-				text = "proxy paused"
-			}
-			return actionMsg{act: act, text: text, paused: &paused}
-		}
-		return nil
+		msg := runAction(ctx, deps, act, id, label)
+		msg.at = deps.Clock.Now()
+		return msg
 	}
+}
+
+// runAction does one action, inside the action's command.
+func runAction(ctx context.Context, d Deps, act action, id int64, label string) actionMsg {
+	eng, prx, clk := d.Engine, d.Proxy, d.Clock
+	switch act {
+	case actResync:
+		start := clk.Now()
+		err := eng.SyncAccount(ctx, id)
+		took := clk.Now().Sub(start)
+		if err != nil {
+			return actionMsg{act: act, err: fmt.Errorf("resync %s: %w", label, err), statuses: eng.GetAllQuotas()}
+		}
+		return actionMsg{act: act, text: fmt.Sprintf("synced %s in %s", label, roundDur(took)), statuses: eng.GetAllQuotas()}
+	case actResyncAll:
+		res := eng.SyncAll(ctx)
+		text := fmt.Sprintf("synced %d accounts in %s", res.OK+len(res.Errors), roundDur(res.Took))
+		if n := len(res.Errors); n > 0 {
+			text += ", " + plural(n, "error")
+		}
+		return actionMsg{act: act, text: text, statuses: eng.GetAllQuotas()}
+	case actClearCache:
+		eng.ClearCache()
+		return actionMsg{act: act, text: "quota cache cleared", statuses: eng.GetAllQuotas()}
+	case actClearTiers:
+		if err := eng.ClearTierCache(ctx); err != nil {
+			return actionMsg{act: act, err: fmt.Errorf("clear tier cache: %w", err)}
+		}
+		return actionMsg{act: act, text: "tier cache cleared"}
+	case actPause:
+		paused := !prx.Paused()
+		prx.SetPaused(paused)
+		text := "proxy resumed"
+		if paused {
+			text = "proxy paused"
+		}
+		return actionMsg{act: act, text: text, paused: &paused}
+	}
+	return actionMsg{act: act, err: fmt.Errorf("unknown action %d", act)}
 }
 
 // roundDur rounds a duration for display in a result line.

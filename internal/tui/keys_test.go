@@ -251,8 +251,8 @@ func TestResyncShowsProgressThenResult(t *testing.T) {
 				t.Errorf("engine called %d times, want 1", got)
 			}
 			v := f.view()
-			if !strings.Contains(v, tt.result) || strings.Contains(v, tt.running) {
-				t.Errorf("want result %q and no progress:\n%s", tt.result, v)
+			if !strings.Contains(v, "16:00:00 "+tt.result) || strings.Contains(v, tt.running) {
+				t.Errorf("want result %q with its time and no progress:\n%s", tt.result, v)
 			}
 			// Once finished it can run again.
 			if f.press(tt.key) == nil {

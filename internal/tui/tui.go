@@ -175,9 +175,10 @@ type Model struct {
 	warnings []quota.Event // newest first
 	dropped  uint64
 
-	running [numActions]bool
-	status  string
-	statErr bool
+	running  [numActions]bool
+	status   string
+	statErr  bool
+	statusAt time.Time // when the last action finished
 
 	initHist tea.Cmd // the first history fetch, started by Init
 }

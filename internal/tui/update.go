@@ -113,6 +113,7 @@ func (m *Model) start(act action, id int64, label string) tea.Cmd {
 // finishAction shows an action's result and applies what it returned.
 func (m Model) finishAction(msg actionMsg) (tea.Model, tea.Cmd) {
 	m.running[msg.act] = false
+	m.statusAt = msg.at
 	if msg.err != nil {
 		m.status, m.statErr = msg.err.Error(), true
 	} else {

@@ -111,10 +111,14 @@ func (m Model) statusLine(vc viewContext) string {
 	if m.status == "" {
 		return ""
 	}
-	if m.statErr {
-		return st.Error.Render("error: " + m.status)
+	at := ""
+	if !m.statusAt.IsZero() {
+		at = st.Dim.Render(m.statusAt.Format("15:04:05")) + " "
 	}
-	return st.Good.Render(m.status)
+	if m.statErr {
+		return at + st.Error.Render("error: "+m.status)
+	}
+	return at + st.Good.Render(m.status)
 }
 
 // hintLine is the one-line help.
