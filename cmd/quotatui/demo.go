@@ -62,7 +62,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer closer.Close()
-	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true, clock: world.Clock})
+	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true, clock: world.Clock, clockRate: *speed})
 	if err != nil {
 		return err
 	}

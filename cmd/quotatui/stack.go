@@ -54,13 +54,14 @@ type stack struct {
 
 type stackOptions struct {
 	clock     clock.Clock  // default clock.Real
+	clockRate float64      // clock seconds per real second (the demo's speed); default 1
 	withProxy bool         // bind the listener and build the proxy
 	http      *http.Client // for the upstream and OAuth; default http.DefaultClient
 }
 
 func oauthConfig(cfg config.Config) auth.OAuthConfig { return auth.FromConfig(cfg) }
 
-func quotaOptions(cfg config.Config, clk clock.Clock, log *slog.Logger) quota.Options {
+func quotaOptions(cfg config.Config, clk clock.Clock, rate float64, log *slog.Logger) quota.Options {
 	return quota.Options{
 		Clock:          clk,
 		Thresholds:     quota.Thresholds{Low: cfg.Quota.LowThreshold, Reserve: cfg.Quota.Reserve},
@@ -71,6 +72,7 @@ func quotaOptions(cfg config.Config, clk clock.Clock, log *slog.Logger) quota.Op
 		Concurrency:    cfg.Quota.SyncConcurrency,
 		Logger:         log,
 		Retention:      cfg.Quota.Retention,
+		ClockRate:      rate,
 	}
 }
 
@@ -98,18 +100,25 @@ func openStack(ctx context.Context, cfg config.Config, log *slog.Logger, o stack
 		HTTPClient: o.http,
 		Logger:     log,
 		OnNeedsLogin: func(id int64, reason string) {
+			// Tell the quota engine at once, so the proxy stops choosing the
+			// account and the dashboard says NEEDS LOGIN before the next sync.
 			if s.quota == nil {
 				return
 			}
-			label := fmt.Sprintf("account %d", id)
-			if st, ok := s.quota.Account(id); ok {
-				label = st.Label
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := s.quota.MarkForbidden(ctx, id, quota.StateNeedsLogin, auth.Redact(reason), ""); err != nil {
+				log.Warn("mark account as needing a login", "account", id, "err", err)
 			}
-			s.quota.Publish(quota.Event{At: o.clock.Now(), Kind: quota.EventAccountDisabled, AccountID: id, Account: label,
-				Message: "needs a new login (quotatui login): " + auth.Redact(reason)})
 		},
 	})
-	if s.quota, err = quota.NewManager(ctx, s.client, s.tokens, s.store, quotaOptions(cfg, o.clock, log)); err != nil {
+	qopt := quotaOptions(cfg, o.clock, o.clockRate, log)
+	qopt.OnSync = func(took time.Duration, errors int) {
+		if s.metrics != nil {
+			s.metrics.ObserveSync(took, errors == 0)
+		}
+	}
+	if s.quota, err = quota.NewManager(ctx, s.client, s.tokens, s.store, qopt); err != nil {
 		return nil, err
 	}
 	if !o.withProxy {

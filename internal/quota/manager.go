@@ -67,11 +67,21 @@ type Options struct {
 	// up per hour (24h).
 	Retention   time.Duration
 	RollupAfter time.Duration
+	// ClockRate is how many seconds of Clock pass per real second: 1 (the
+	// default) for the wall clock, more for the demo's fast clock. The
+	// monitor waits in real time and reports its next sync on Clock.
+	ClockRate float64
+	// OnSync, when set, is called after every SyncAll with its wall time
+	// and how many accounts failed (the metrics' sync histogram).
+	OnSync func(took time.Duration, errors int)
 }
 
 func (o Options) withDefaults() Options {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
+	}
+	if o.ClockRate <= 0 {
+		o.ClockRate = 1
 	}
 	if o.Thresholds.Low <= 0 {
 		o.Thresholds.Low = DefaultThresholds.Low

@@ -86,7 +86,7 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 		m.SyncAll(ctx)
 		d := jitter(interval)
 		m.mon.mu.Lock()
-		m.mon.next = m.clock.Now().Add(d)
+		m.mon.next = m.clock.Now().Add(time.Duration(float64(d) * m.opt.ClockRate))
 		m.mon.mu.Unlock()
 		t := time.NewTimer(d)
 		select {

@@ -428,7 +428,10 @@ func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now tim
 		label = st.Label
 		errChanged = st.LastError != msg
 		st.LastError = msg
-		if state != "" && (st.State != state || st.StateReason != reason || st.ValidationURL != url) {
+		// The token source already stored why a login is needed (with
+		// the upstream's words): a sync that trips on it changes nothing.
+		sameLogin := state == StateNeedsLogin && st.State == StateNeedsLogin
+		if state != "" && !sameLogin && (st.State != state || st.StateReason != reason || st.ValidationURL != url) {
 			stateChanged = true
 			st.State, st.StateReason, st.ValidationURL = state, reason, url
 		}
@@ -552,6 +555,9 @@ feed:
 	m.cleanExpired()
 	res.Took = time.Since(wallStart)
 	m.mon.syncFinished(res)
+	if m.opt.OnSync != nil {
+		m.opt.OnSync(res.Took, len(res.Errors))
+	}
 	m.hub.broadcast(Event{At: m.clock.Now(), Kind: EventSyncFinished,
 		Message: fmt.Sprintf("synced %d accounts in %s, %d errors", res.OK, res.Took.Round(time.Millisecond), len(res.Errors))})
 	m.hub.signal()
