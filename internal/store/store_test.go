@@ -178,6 +178,31 @@ func TestOpenExistingDatabaseTwice(t *testing.T) {
 	}
 }
 
+// TestOpenConcurrently opens one new file from several goroutines, as two
+// quotatui processes starting together would: each migration runs once,
+// under the write lock, and every Open succeeds.
+func TestOpenConcurrently(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	const n = 4
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = Open(context.Background(), path) })
+	}
+	wg.Wait()
+	for i, s := range stores {
+		if errs[i] != nil {
+			t.Errorf("Open #%d: %v", i, errs[i])
+			continue
+		}
+		if v, err := s.SchemaVersion(context.Background()); err != nil || v != len(mustMigrations(t)) {
+			t.Errorf("Open #%d: schema %d, %v", i, v, err)
+		}
+		s.Close()
+	}
+}
+
 // TestMigrateFromSchema1 builds a database at schema 1 by hand, as an
 // older quotatui left it, and checks that Open brings it up to date
 // keeping its rows.
