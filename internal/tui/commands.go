@@ -191,8 +191,16 @@ func (m *Model) startHistory() tea.Cmd {
 func (m Model) fetchDetailEvents(id int64) tea.Cmd {
 	ctx, eng := m.ctx, m.deps.Engine
 	return func() tea.Msg {
-		evs, err := eng.RecentEvents(ctx, id, recentEvents)
-		return detailEventsMsg{accountID: id, events: evs, err: err}
+		// Ask for more than shown: routine events (syncs, quota changes)
+		// are left out, only warnings, errors and switches stay.
+		evs, err := eng.RecentEvents(ctx, id, 4*recentEvents)
+		kept := evs[:0]
+		for _, e := range evs {
+			if isWarning(e.Kind) && len(kept) < recentEvents {
+				kept = append(kept, e)
+			}
+		}
+		return detailEventsMsg{accountID: id, events: kept, err: err}
 	}
 }
 

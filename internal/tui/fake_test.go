@@ -108,16 +108,17 @@ func fakeHistory(_ context.Context, id int64, f cloudcode.Family, since time.Tim
 // fakeEngine is an in-memory quota engine. SyncAccount and SyncAll block
 // on gate when it is set, so tests can look at the "running" frame.
 type fakeEngine struct {
-	mu         sync.Mutex
-	statuses   []quota.Status
-	mon        quota.MonitorStats
-	gate       chan struct{}
-	syncCalls  map[int64]int
-	syncAlls   int
-	clears     int
-	tierClears int
-	onSync     func(id int64) // changes the statuses under the lock
-	syncErr    error
+	mu          sync.Mutex
+	statuses    []quota.Status
+	mon         quota.MonitorStats
+	gate        chan struct{}
+	syncCalls   map[int64]int
+	syncAlls    int
+	clears      int
+	tierClears  int
+	onSync      func(id int64) // changes the statuses under the lock
+	syncErr     error
+	extraEvents []quota.Event // returned by RecentEvents before the fixture's
 }
 
 func newFakeEngine() *fakeEngine {
@@ -208,7 +209,9 @@ func (e *fakeEngine) Forecast(_ context.Context, id int64, f cloudcode.Family) (
 }
 
 func (e *fakeEngine) RecentEvents(_ context.Context, id int64, n int) ([]quota.Event, error) {
-	evs := fixtureEvents()
+	e.mu.Lock()
+	evs := append(append([]quota.Event(nil), e.extraEvents...), fixtureEvents()...)
+	e.mu.Unlock()
 	var out []quota.Event
 	for _, ev := range evs {
 		if ev.AccountID == id && len(out) < n {

@@ -553,3 +553,18 @@ func TestHistoryFetchedOnceAndAgainOnChange(t *testing.T) {
 		t.Errorf("second fetch: %v", hm2.data)
 	}
 }
+
+func TestDetailShowsOnlyWarningEvents(t *testing.T) {
+	f := newFixture(t, 120, 40, true)
+	f.eng.extraEvents = []quota.Event{
+		{At: t0, Kind: quota.EventSyncFinished, AccountID: 6, Message: "routine sync"},
+		{At: t0, Kind: quota.EventAccountDisabled, AccountID: 6, Account: "frank", Message: "invalid_grant: log in again"},
+	}
+	for _, msg := range runCmd(f.press("enter")) {
+		f.send(msg)
+	}
+	v := f.view()
+	if strings.Contains(v, "routine sync") || !strings.Contains(v, "⊘ frank: invalid_grant: log in again") {
+		t.Errorf("detail events should keep warnings only:\n%s", v)
+	}
+}
