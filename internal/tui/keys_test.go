@@ -568,3 +568,25 @@ func TestDetailShowsOnlyWarningEvents(t *testing.T) {
 		t.Errorf("detail events should keep warnings only:\n%s", v)
 	}
 }
+
+func TestLineInput(t *testing.T) {
+	in := lineInput{limit: 4}
+	for _, k := range []string{"é", "a", "b", "c", "d"} { // d is over the limit
+		in.Update(keyPress(k))
+	}
+	if in.Value() != "éabc" {
+		t.Fatalf("typed %q", in.Value())
+	}
+	if !in.Update(keyPress("backspace")) || !in.Update(keyPress("backspace")) || !in.Update(keyPress("backspace")) || in.Value() != "é" {
+		t.Fatalf("backspace left %q", in.Value())
+	}
+	if in.Update(tea.KeyPressMsg{Code: 'a', Mod: tea.ModCtrl}) || in.Value() != "é" {
+		t.Error("a ctrl key was typed")
+	}
+	if !in.Update(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}) || in.Value() != "" {
+		t.Error("ctrl+u did not clear")
+	}
+	if in.Update(keyPress("backspace")) {
+		t.Error("backspace on nothing reported a change")
+	}
+}

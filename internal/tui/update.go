@@ -278,19 +278,22 @@ func (m *Model) setAccounts(s []quota.Status) {
 }
 
 // addWarnings prepends the events worth a warning line, newest first, and
-// keeps the log bounded.
+// keeps the log bounded. It builds a new slice: earlier copies of the
+// model keep theirs.
 func (m *Model) addWarnings(evs []quota.Event) {
-	for _, e := range evs {
-		if !isWarning(e.Kind) {
-			continue
-		}
-		m.warnings = append(m.warnings, quota.Event{})
-		copy(m.warnings[1:], m.warnings)
-		m.warnings[0] = e
-		if m.logOffset > 0 {
-			m.logOffset++ // keep the line the user is reading in place
+	var fresh []quota.Event
+	for i := len(evs) - 1; i >= 0; i-- { // evs come oldest first
+		if isWarning(evs[i].Kind) {
+			fresh = append(fresh, evs[i])
 		}
 	}
+	if len(fresh) == 0 {
+		return
+	}
+	if m.logOffset > 0 {
+		m.logOffset += len(fresh) // keep the line the user is reading in place
+	}
+	m.warnings = append(fresh, m.warnings[:min(len(m.warnings), max(maxWarnings-len(fresh), 0))]...)
 	if len(m.warnings) > maxWarnings {
 		m.warnings = m.warnings[:maxWarnings]
 	}
@@ -311,7 +314,7 @@ func isWarning(k quota.EventKind) bool {
 // the selected account.
 func (m *Model) rebuildRows() {
 	q := strings.ToLower(strings.TrimSpace(m.filter.Value()))
-	m.rows = m.rows[:0]
+	m.rows = make([]int, 0, len(m.accounts)) // fresh: earlier model copies keep theirs
 	for i := range m.accounts {
 		s := &m.accounts[i]
 		if q != "" && !strings.Contains(strings.ToLower(s.Label), q) && !strings.Contains(strings.ToLower(s.Email), q) {
