@@ -30,6 +30,7 @@ type eventsMsg struct {
 // statsMsg is the tick: counters pulled from the monitor and the proxy.
 type statsMsg struct {
 	now      time.Time
+	wall     time.Time // time.Now, for rates: the clock may run fast (the demo)
 	mon      quota.MonitorStats
 	pstats   proxy.Stats
 	hasProxy bool
@@ -113,7 +114,7 @@ func (m Model) tick() tea.Cmd {
 			return nil
 		case <-t.C:
 		}
-		msg := statsMsg{now: clk.Now(), mon: eng.MonitorStats()}
+		msg := statsMsg{now: clk.Now(), wall: time.Now(), mon: eng.MonitorStats()}
 		if prx != nil {
 			msg.pstats, msg.hasProxy = prx.Stats(), true
 		}

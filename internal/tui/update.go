@@ -74,12 +74,16 @@ func (m *Model) applyStats(msg statsMsg) {
 	if !msg.hasProxy {
 		return
 	}
-	if dt := msg.now.Sub(m.prevAt); dt > 0 && msg.pstats.Requests >= m.prevReq {
+	at := msg.now
+	if !msg.wall.IsZero() {
+		at = msg.wall // requests per real second, whatever the clock's speed
+	}
+	if dt := at.Sub(m.prevAt); dt > 0 && msg.pstats.Requests >= m.prevReq {
 		m.rps = float64(msg.pstats.Requests-m.prevReq) / dt.Seconds()
 		m.haveRate = true
 	}
 	m.pstats = msg.pstats
-	m.prevReq, m.prevAt = msg.pstats.Requests, msg.now
+	m.prevReq, m.prevAt = msg.pstats.Requests, at
 }
 
 // busy reports whether any action is running.
