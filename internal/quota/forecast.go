@@ -98,7 +98,9 @@ func (m *Manager) Forecast(ctx context.Context, accountID int64, f cloudcode.Fam
 		remaining = ys[len(ys)-1]
 	}
 	fc.EmptyIn = time.Duration(remaining / burn * float64(time.Hour))
-	fc.RunsOutFirst = fc.ResetIn > 0 && fc.EmptyIn < fc.ResetIn
+	// An account already empty has run out: that is the Exhausted state's
+	// to say, not a forecast's.
+	fc.RunsOutFirst = remaining > 0 && fc.ResetIn > 0 && fc.EmptyIn < fc.ResetIn
 	return fc, nil
 }
 
