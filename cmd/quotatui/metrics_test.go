@@ -177,9 +177,10 @@ func TestServeMetrics(t *testing.T) {
 
 	// Before any request, wait for the monitor's first sync (it runs at
 	// start) to be counted, so routing works from known tiers and figures.
-	waitMetrics(t, c, s.url, key, "quotatui_syncs_total >= 1", func(fams map[string]*dto.MetricFamily) bool {
-		v, _ := sample(fams, "quotatui_syncs_total")
-		return v >= 1
+	waitMetrics(t, c, s.url, key, "a first sync counted and timed", func(fams map[string]*dto.MetricFamily) bool {
+		runs, _ := sample(fams, "quotatui_syncs_total")
+		timed, _ := sample(fams, "quotatui_sync_duration_seconds", "result", "ok")
+		return runs >= 1 && timed >= 1
 	})
 
 	const body = `{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`
@@ -218,6 +219,8 @@ func TestServeMetrics(t *testing.T) {
 		{"quotatui_remaining_fraction", []string{"account", "grace", "family", "claude-gpt", "window", "5h"}, eq(1), "1"},
 		{"quotatui_proxy_requests_total", []string{"status", "200"}, eq(4), "4"},
 		{"quotatui_syncs_total", nil, func(v float64) bool { return v >= 1 }, ">= 1"},
+		{"quotatui_sync_duration_seconds", []string{"result", "ok"}, func(v float64) bool { return v >= 1 }, ">= 1 observation"},
+		{"quotatui_last_sync_duration_seconds", nil, func(v float64) bool { return v > 0 && v < 30 }, "between 0 and 30 s"},
 		{"quotatui_upstream_latency_seconds", nil, func(v float64) bool { return v >= 4 }, ">= 4 observations"},
 		{"quotatui_proxy_switches_total", []string{"kind", "proactive"}, func(v float64) bool { return v >= 0 }, "present"},
 		{"quotatui_proxy_switches_total", []string{"kind", "reactive"}, func(v float64) bool { return v >= 0 }, "present"},
