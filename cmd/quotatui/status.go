@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -237,6 +238,13 @@ func runConfig(_ context.Context, c *cli, args []string) error {
 	fs := flag.NewFlagSet("quotatui config", flag.ContinueOnError)
 	ref := fs.Bool("reference", false, "print every setting with its default and description (Markdown)")
 	cfg, src, err := loadConfig(c, fs, args)
+	var bad *config.SettingError
+	if errors.As(err, &bad) {
+		// Show what was read, then what is wrong with it.
+		if perr := config.Print(c.stdout, cfg, src); perr != nil {
+			return errors.Join(err, perr)
+		}
+	}
 	if err != nil {
 		return err
 	}
