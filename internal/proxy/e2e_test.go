@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,11 @@ var emails = []string{"a@example.com", "b@example.com", "c@example.com"}
 
 func startE2E(t *testing.T, preCheck bool) *e2e {
 	t.Helper()
+	return startE2EWrapped(t, preCheck, nil)
+}
+
+func startE2EWrapped(t *testing.T, preCheck bool, wrap func(proxy.Upstream) proxy.Upstream) *e2e {
+	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	popt := proxy.NewOptions()
 	popt.PreRequestCheck = preCheck
@@ -40,7 +46,7 @@ func startE2E(t *testing.T, preCheck bool) *e2e {
 		specs = append(specs, cloudcodetest.AccountSpec{Email: e, TierID: "g1-pro-tier"})
 	}
 	ctx := context.Background()
-	st, err := proxytest.Start(ctx, proxytest.Options{Accounts: specs, Clock: clk, Proxy: popt, Dir: t.TempDir(),
+	st, err := proxytest.Start(ctx, proxytest.Options{Accounts: specs, Clock: clk, Proxy: popt, Dir: t.TempDir(), WrapUpstream: wrap,
 		Sim: cloudcodetest.Options{StreamInterval: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -281,5 +287,60 @@ func TestE2EGeminiStream(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || strings.Count(string(b), "data: {\"candidates\"") != cloudcodetest.DefaultStreamChunks {
 		t.Fatalf("status %d stream %q, want %d unwrapped events", resp.StatusCode, b, cloudcodetest.DefaultStreamChunks)
+	}
+}
+
+// upstreamFunc adapts a function to proxy.Upstream.
+type upstreamFunc func(ctx context.Context, r cloudcode.Request) (*http.Response, error)
+
+func (f upstreamFunc) Do(ctx context.Context, r cloudcode.Request) (*http.Response, error) { return f(ctx, r) }
+
+// TestE2ELateSuccessKeepsTheMark: a request already in flight when its
+// account is marked exhausted finishes with 200 afterwards; that success
+// must not clear the newer mark.
+func TestE2ELateSuccessKeepsTheMark(t *testing.T) {
+	answered, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	wrap := func(next proxy.Upstream) proxy.Upstream {
+		return upstreamFunc(func(ctx context.Context, r cloudcode.Request) (*http.Response, error) {
+			resp, err := next.Do(ctx, r)
+			if r.RPC == "generateContent" && first.CompareAndSwap(false, true) {
+				close(answered) // the upstream said 200...
+				<-release       // ...but the answer reaches the proxy late
+			}
+			return resp, err
+		})
+	}
+	e := startE2EWrapped(t, false, wrap)
+	done := make(chan *http.Response, 1)
+	go func() {
+		body := `{"model":"gemini-3-flash","request":{"contents":[{"role":"user","parts":[{"text":"hello slow one"}]}]}}`
+		req, _ := http.NewRequest(http.MethodPost, e.st.URL+"/v1internal:generateContent", strings.NewReader(body))
+		req.Header.Set("x-session-id", "slow one")
+		resp, err := e.client.Do(req)
+		if err != nil {
+			done <- nil
+			return
+		}
+		resp.Body.Close()
+		done <- resp
+	}()
+	<-answered
+	st, _ := e.st.Quota.Account(e.id(emails[0]))
+	slow := st.Label
+	e.clk.Advance(time.Second)
+	e.st.Sim.Drain(slow, cloudcode.FamilyGemini)
+	resp, _ := e.generate("gemini-3-flash", "slow one") // same session: same account, gets QUOTA_EXHAUSTED
+	if resp.StatusCode != 200 || resp.Header.Get("X-Quotatui-Account") == slow {
+		t.Fatalf("second request: %d on %q", resp.StatusCode, resp.Header.Get("X-Quotatui-Account"))
+	}
+	e.clk.Advance(time.Second) // the late answer arrives after the mark
+	close(release)
+	if r := <-done; r == nil || r.StatusCode != 200 || r.Header.Get("X-Quotatui-Account") != slow {
+		t.Fatalf("slow request: %d on %q, want 200 on %s", r.StatusCode, r.Header.Get("X-Quotatui-Account"), slow)
+	}
+	c, _ := e.st.Quota.CheckQuota(context.Background(), e.id(slow), "gemini-3-flash")
+	if c.Usable || c.Decision != quota.Exhausted {
+		t.Errorf("after the late success the account is %+v, want still exhausted", c)
 	}
 }
