@@ -293,7 +293,9 @@ func TestE2EGeminiStream(t *testing.T) {
 // upstreamFunc adapts a function to proxy.Upstream.
 type upstreamFunc func(ctx context.Context, r cloudcode.Request) (*http.Response, error)
 
-func (f upstreamFunc) Do(ctx context.Context, r cloudcode.Request) (*http.Response, error) { return f(ctx, r) }
+func (f upstreamFunc) Do(ctx context.Context, r cloudcode.Request) (*http.Response, error) {
+	return f(ctx, r)
+}
 
 // TestE2ELateSuccessKeepsTheMark: a request already in flight when its
 // account is marked exhausted finishes with 200 afterwards; that success
