@@ -135,8 +135,11 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		t0 := time.Now()
 		resp, err := s.up.Do(ctx, cloudcode.Request{HTTPMethod: c.httpMethod, RPC: c.rpc, Query: c.query, Body: body, AccessToken: ch.AccessToken})
 		s.observe(time.Since(t0))
-		ch.Release() // the upstream has counted the request: the next may re-check
 		if err == nil {
+			if c.generation {
+				s.tm.spent(gateKey{ch.AccountID, c.family})
+			}
+			ch.Release() // the upstream has counted the request: the next may re-check
 			status, ok := s.respond(w, c, ch, resp, started)
 			if ok {
 				return outcome{status: status, account: ch.Label, attempts: n}
@@ -144,11 +147,14 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 			err = errUnusableAnswer
 		}
 		if ctx.Err() != nil {
+			ch.Release()
 			return outcome{status: statusClientGone, account: ch.Label, attempts: n}
 		}
 		lastErr = err
 		s.log.Debug("upstream attempt failed", "method", c.rpc, "model", c.model, "account", ch.Label, "attempt", n, "err", err)
-		switch s.react(ctx, c, &ch, err, retried) {
+		act := s.react(ctx, c, &ch, err, retried)
+		ch.Release() // after the reaction: a request waiting on the gate sees the mark
+		switch act {
 		case retrySame:
 			same = true
 			continue
@@ -326,7 +332,7 @@ func (s *Server) exhaustedAttempts(w http.ResponseWriter, c *call, lastErr error
 	case errors.As(lastErr, &qe), errors.As(lastErr, &rl):
 		// When the pool is now spent, say when a retry can work.
 		if c.generation {
-			if na := s.tm.spent(c.model); na != nil {
+			if na := s.tm.poolSpent(c.model); na != nil {
 				return s.fail(w, na)
 			}
 		}

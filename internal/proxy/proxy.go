@@ -83,6 +83,10 @@ type Options struct {
 	// BareCooldown is how long an (account, family) rests after a 429
 	// with no details; default 10 s.
 	BareCooldown time.Duration
+	// LowThreshold is the quota engine's low-zone boundary (default
+	// quota.DefaultThresholds.Low), for predicting when an account that
+	// synced above it has entered it since.
+	LowThreshold float64
 	// ShutdownGrace is how long Serve lets in-flight requests finish once
 	// its context ends; default 5 s.
 	ShutdownGrace time.Duration
@@ -132,6 +136,9 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	if opt.BareCooldown <= 0 {
 		opt.BareCooldown = 10 * time.Second
 	}
+	if opt.LowThreshold <= 0 {
+		opt.LowThreshold = quota.DefaultThresholds.Low
+	}
 	if opt.ShutdownGrace <= 0 {
 		opt.ShutdownGrace = DefaultShutdownGrace
 	}
@@ -144,8 +151,8 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	if opt.APIKey == "" && !isLoopback(opt.Listen) {
 		return nil, fmt.Errorf("proxy: refusing to listen on %s without an API key: set proxy.api_key (QUOTATUI_PROXY_API_KEY) or listen on 127.0.0.1", opt.Listen)
 	}
-	s := &Server{q: q, up: up, tokens: tokens, opt: opt, clk: opt.Clock, log: opt.Logger, stats: newCounters()}
-	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, s.stats, opt.Logger)
+	s := &Server{q: q, up: up, tokens: tokens, opt: opt, clk: opt.Clock, log: opt.Logger, stats: newCounters(), started: opt.Clock.Now()}
+	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, opt.LowThreshold, s.stats, opt.Logger)
 	s.listen.Store(opt.Listen)
 	s.handler = s.routes()
 	return s, nil

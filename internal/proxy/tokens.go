@@ -73,11 +73,62 @@ type TokenManager struct {
 	// LowQuota zone: with the fresh check before each, concurrent requests
 	// cannot together spend more than the account has left.
 	gates map[gateKey]chan struct{}
+	// usage predicts what an (account, family) has left between the
+	// engine's syncs, from the requests sent since its last figure.
+	usage map[gateKey]*usage
+	low   float64 // the low-zone threshold
 }
 
-func newTokenManager(q Quota, tokens TokenSource, clk clock.Clock, idle time.Duration, preCheck bool, st *counters, log *slog.Logger) *TokenManager {
-	return &TokenManager{q: q, tokens: tokens, clk: clk, idle: idle, preCheck: preCheck, stats: st, log: log,
-		sessions: map[string]*binding{}, gates: map[gateKey]chan struct{}{}}
+// usage is what the proxy spent on an (account, family) since the engine's
+// figure last changed, and what one request costs, learned from how much
+// the figure fell over the requests sent.
+type usage struct {
+	fraction float64 // the engine's figure when last seen
+	sent     int     // requests answered 2xx since
+	cost     float64 // fraction per request (moving average); 0 until learned
+}
+
+func newTokenManager(q Quota, tokens TokenSource, clk clock.Clock, idle time.Duration, preCheck bool, low float64, st *counters, log *slog.Logger) *TokenManager {
+	return &TokenManager{q: q, tokens: tokens, clk: clk, idle: idle, preCheck: preCheck, low: low, stats: st, log: log,
+		sessions: map[string]*binding{}, gates: map[gateKey]chan struct{}{}, usage: map[gateKey]*usage{}}
+}
+
+// predict lowers a Proceed to LowQuota when the requests sent since the
+// engine's figure, at the learned cost each, bring it into the low zone:
+// between two syncs a busy account can drain its whole low zone, and the
+// pre-request check must see that coming. fresh says the figure was just
+// fetched, so the requests before it are already in it.
+func (m *TokenManager) predict(k gateKey, c quota.Check, fresh bool) quota.Check {
+	if !c.Remaining.Known {
+		return c
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := m.usage[k]
+	if u == nil {
+		m.usage[k] = &usage{fraction: c.Remaining.Value}
+		return c
+	}
+	if v := c.Remaining.Value; v != u.fraction || fresh {
+		if u.sent > 0 && v < u.fraction {
+			obs := (u.fraction - v) / float64(u.sent)
+			u.cost = cmp.Or(u.cost, obs)*0.5 + obs*0.5
+		}
+		u.fraction, u.sent = v, 0
+	}
+	if c.Decision == quota.Proceed && u.cost > 0 && c.Remaining.Value-u.cost*float64(u.sent) < m.low {
+		c.Decision, c.Reason = quota.LowQuota, "low quota (predicted from the requests sent since the last sync)"
+	}
+	return c
+}
+
+// spent counts a request the upstream accepted on an (account, family).
+func (m *TokenManager) spent(k gateKey) {
+	m.mu.Lock()
+	if u := m.usage[k]; u != nil {
+		u.sent++
+	}
+	m.mu.Unlock()
 }
 
 // Token returns the account to use for model in session (which may be
@@ -230,6 +281,8 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string) (Ch
 		// forbidden account is not Usable): decide on it.
 		m.log.Debug("quota check failed", "account", account, "err", err)
 	}
+	k := gateKey{account, cloudcode.ModelFamily(model)}
+	check = m.predict(k, check, false)
 	if !keep(check) {
 		return Choice{}, nil, false, nil
 	}
@@ -237,12 +290,15 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string) (Ch
 	if check.Decision == quota.LowQuota {
 		// One request at a time on an account in the low zone: then at
 		// most one can be in flight when it runs out, check or no check.
-		release, err = m.acquire(ctx, gateKey{account, cloudcode.ModelFamily(model)})
+		release, err = m.acquire(ctx, k)
 		if err != nil {
 			return Choice{}, nil, false, err
 		}
 		if m.preCheck {
 			check, err = m.recheck(ctx, account, model)
+			if err == nil {
+				check = m.predict(k, check, true)
+			}
 		} else {
 			// The request that held the gate may have marked it.
 			check, err = m.q.CheckQuota(ctx, account, model)
@@ -467,9 +523,9 @@ func isRepick(err error) (map[int64]bool, bool) {
 	return nil, false
 }
 
-// spent returns the NoAccountError for model when no account can serve it
-// now, without touching sessions or tokens; nil when one can.
-func (m *TokenManager) spent(model string) *NoAccountError {
+// poolSpent returns the NoAccountError for model when no account can serve
+// it now, without touching sessions or tokens; nil when one can.
+func (m *TokenManager) poolSpent(model string) *NoAccountError {
 	cands := m.q.Rank(model)
 	for _, c := range cands {
 		if keep(c.Check) {
