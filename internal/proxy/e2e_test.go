@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,28 +218,9 @@ func TestE2EBurstLeavesOthersUsable(t *testing.T) {
 	e := startE2E(t, false)
 	top := e.st.Quota.Rank("claude-sonnet-4-6")[0].Label
 	e.st.Sim.Drain(top, cloudcode.FamilyClaudeGPT)
-	var wg sync.WaitGroup
-	codes := make(chan int, 100)
-	for i := range 100 {
-		wg.Go(func() {
-			body := fmt.Sprintf(`{"model":"claude-sonnet-4-6","request":{"contents":[{"role":"user","parts":[{"text":"burst %d"}]}]}}`, i)
-			resp, err := e.client.Post(e.st.URL+"/v1internal:generateContent", "application/json", strings.NewReader(body))
-			if err != nil {
-				codes <- 0
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			codes <- resp.StatusCode
-		})
-	}
-	wg.Wait()
-	close(codes)
-	for c := range codes {
-		if c != 200 {
-			t.Fatalf("a client got %d", c)
-		}
-	}
+	proxy.PostBurst(t, e.client, e.st.URL+"/v1internal:generateContent", 100, func(i int) string {
+		return fmt.Sprintf(`{"model":"claude-sonnet-4-6","request":{"contents":[{"role":"user","parts":[{"text":"burst %d"}]}]}}`, i)
+	})
 	for _, c := range e.st.Quota.Rank("claude-sonnet-4-6") {
 		if (c.Label == top) == c.Check.Usable {
 			t.Errorf("%s usable=%v after the burst", c.Label, c.Check.Usable)

@@ -428,27 +428,7 @@ func TestBurstOf429sLeavesOthersUsable(t *testing.T) {
 		}
 		return jsonResponse(200, okAnswer), nil
 	})
-	var wg sync.WaitGroup
-	codes := make(chan int, 100)
-	for range 100 {
-		wg.Go(func() {
-			req, _ := http.NewRequest(http.MethodPost, h.ts.URL+"/v1internal:generateContent", strings.NewReader(genBody("gemini-3-flash", "burst")))
-			resp, err := h.ts.Client().Do(req)
-			if err != nil {
-				codes <- 0
-				return
-			}
-			resp.Body.Close()
-			codes <- resp.StatusCode
-		})
-	}
-	wg.Wait()
-	close(codes)
-	for c := range codes {
-		if c != 200 {
-			t.Fatalf("a client got %d, want 200", c)
-		}
-	}
+	PostBurst(t, h.ts.Client(), h.ts.URL+"/v1internal:generateContent", 100, func(int) string { return genBody("gemini-3-flash", "burst") })
 	for _, l := range h.q.Log() {
 		if strings.HasPrefix(l, "exhausted") || (strings.HasPrefix(l, "cooldown") && !strings.HasPrefix(l, "cooldown 1 gemini")) {
 			t.Errorf("unexpected mark %q", l)
