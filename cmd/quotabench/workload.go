@@ -63,6 +63,7 @@ func newWatcher() *watcher {
 	return &watcher{project: map[string]string{}, quota429: map[string]int{}, postSpent: map[cloudcode.Family]int{}}
 }
 
+// Do forwards a call and records what it provoked.
 func (w *watcher) Do(ctx context.Context, r cloudcode.Request) (*http.Response, error) {
 	if r.RPC != "generateContent" && r.RPC != "streamGenerateContent" {
 		return w.next.Do(ctx, r)

@@ -86,6 +86,7 @@ type NoAccountError struct {
 	Unavailable bool
 }
 
+// Error says why no account can serve the family and when one can again.
 func (e *NoAccountError) Error() string {
 	switch {
 	case e.Accounts == 0:

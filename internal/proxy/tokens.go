@@ -404,6 +404,7 @@ func (m *TokenManager) publishSwitch(from int64, c Choice, why string) {
 // could not get a token.
 type errRepick struct{ exclude map[int64]bool }
 
+// Error is never shown: pick handles errRepick itself.
 func (errRepick) Error() string { return "repick" }
 
 // noAccount builds the error for a family no account can serve, with the
