@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestRunSmall runs the whole harness on a tiny pool: it must stop by
+// itself, drain every account, never hand a client a 429 while an account
+// still had quota, and write its report.
+func TestRunSmall(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bench", "proxy.md")
+	c := config{accounts: 2, clients: 4, after: 2, seed: 7, deadline: 30 * time.Second, cacheTTL: 20 * time.Millisecond,
+		units: 40, latencyN: 50, out: out}
+	var stdout strings.Builder
+	if err := run(context.Background(), c, &stdout); err != nil {
+		t.Fatal(err)
+	}
+	report := stdout.String()
+	for _, want := range []string{
+		"| client 429 while an account still had quota for the family | 0 (0.00 %) | 0 (0.00 %) | 0 % |",
+		"| drained every account | true | true | yes |",
+		"| other client errors | 0 | 0 | 0 |",
+		"| p99 |",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != report {
+		t.Errorf("written report differs from the printed one (%v)", err)
+	}
+}
