@@ -111,7 +111,7 @@ type Server struct {
 	handler http.Handler
 	stats   *counters
 	paused  atomic.Bool
-	started time.Time
+	started time.Time    // when New made it; never written after
 	listen  atomic.Value // string, the address Serve listens on
 }
 
@@ -184,7 +184,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("proxy: refusing to serve on %s without an API key", addr)
 	}
 	s.listen.Store(addr)
-	s.started = s.clk.Now()
 
 	// Requests get a base context we cancel once the grace period is
 	// over, so streams still running at shutdown end with their upstream.
