@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
@@ -25,6 +26,9 @@ func (s *Server) respond(w http.ResponseWriter, c *call, ch Choice, resp *http.R
 	ct := resp.Header.Get("Content-Type")
 	if c.stream && (strings.HasPrefix(ct, "text/event-stream") || c.query.Get("alt") == "sse") {
 		return s.streamSSE(w, c, ch, resp, started)
+	}
+	if c.stream {
+		return s.streamRaw(w, c, ch, resp, started)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
 	if err != nil || !isJSONDocument(body) {
@@ -171,6 +175,36 @@ func (s *Server) streamSSE(w http.ResponseWriter, c *call, ch Choice, resp *http
 		_ = rc.Flush()
 	}
 	return http.StatusOK, true
+}
+
+// streamRaw forwards a stream that is not SSE (Code Assist's JSON array
+// form) as it arrives, flushing after each read. The first read must
+// start a JSON document, else the answer is unusable and can be retried.
+func (s *Server) streamRaw(w http.ResponseWriter, c *call, ch Choice, resp *http.Response, started time.Time) (int, bool) {
+	buf := make([]byte, 32<<10)
+	n, err := io.ReadAtLeast(resp.Body, buf, 1)
+	if t := bytes.TrimSpace(buf[:n]); len(t) == 0 || (t[0] != '[' && t[0] != '{') {
+		return 0, false
+	}
+	s.success(c, ch, started)
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", cmp.Or(resp.Header.Get("Content-Type"), "application/json; charset=UTF-8"))
+	h.Set("X-Quotatui-Account", ch.Label)
+	w.WriteHeader(resp.StatusCode)
+	for {
+		if _, werr := w.Write(buf[:n]); werr != nil {
+			return resp.StatusCode, true
+		}
+		_ = rc.Flush()
+		if err != nil {
+			return resp.StatusCode, true
+		}
+		n, err = resp.Body.Read(buf)
+		if n == 0 && err != nil {
+			return resp.StatusCode, true
+		}
+	}
 }
 
 // formatEvent writes one event for the client: as is for Code Assist, with

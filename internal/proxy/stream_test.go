@@ -212,3 +212,22 @@ func TestGeminiAPI(t *testing.T) {
 		t.Errorf("countTokens upstream body = %s", ct.Body)
 	}
 }
+
+// TestCodeAssistArrayStream passes a Code Assist stream without alt=sse
+// through as it comes, and retries one whose first bytes are not JSON.
+func TestCodeAssistArrayStream(t *testing.T) {
+	h := newHarness(t, 2, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+		if n == 1 {
+			return jsonResponse(200, "<html>oops</html>"), nil
+		}
+		return jsonResponse(200, "["+chunk(0)+",\n"+chunk(1)+"]"), nil
+	})
+	resp, body := h.post("/v1internal:streamGenerateContent", genBody("gemini-3-flash", "hi"))
+	var arr []json.RawMessage
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &arr) != nil || len(arr) != 2 {
+		t.Fatalf("status %d body %q, want the two-element array from the second account", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("X-Quotatui-Account"); got != "acct2" {
+		t.Errorf("served by %q, want acct2", got)
+	}
+}
