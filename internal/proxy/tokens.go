@@ -238,7 +238,9 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 	from := m.bound(key, now)
 
 	if from != 0 && !exclude[from] {
-		c, release, ok, err := m.try(ctx, from, model)
+		// A session waits for its own account's gate: staying keeps the
+		// conversation's prompt cache.
+		c, release, ok, err := m.try(ctx, from, model, true)
 		if err != nil {
 			return Choice{}, err
 		}
@@ -247,22 +249,35 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 		}
 	}
 	cands := m.q.Rank(model)
-	for _, cand := range cands {
-		if exclude[cand.AccountID] || cand.AccountID == from {
-			continue
+	// First pass: skip low-zone accounts busy with another request; wait
+	// for one of them only when no other account can serve.
+	var busy []quota.Candidate
+	for _, wait := range []bool{false, true} {
+		list := cands
+		if wait {
+			list = busy
 		}
-		if !keep(cand.Check) {
-			continue // Rank's figures are cheap and say this one cannot serve
+		for _, cand := range list {
+			if exclude[cand.AccountID] || cand.AccountID == from {
+				continue
+			}
+			if !keep(cand.Check) {
+				continue // Rank's figures are cheap and say this one cannot serve
+			}
+			c, release, ok, err := m.try(ctx, cand.AccountID, model, wait)
+			if errors.Is(err, errBusy) {
+				busy = append(busy, cand)
+				continue
+			}
+			if err != nil {
+				return Choice{}, err
+			}
+			if !ok {
+				continue
+			}
+			c.Label = cmp.Or(c.Label, cand.Label)
+			return m.finish(ctx, key, c, release, from, exclude)
 		}
-		c, release, ok, err := m.try(ctx, cand.AccountID, model)
-		if err != nil {
-			return Choice{}, err
-		}
-		if !ok {
-			continue
-		}
-		c.Label = cmp.Or(c.Label, cand.Label)
-		return m.finish(ctx, key, c, release, from, exclude)
 	}
 	return Choice{}, m.noAccount(fam, cands, exclude, now)
 }
@@ -271,7 +286,8 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 // account in the LowQuota zone takes one request at a time (its gate is
 // held until the upstream answered); with the pre-request check it is also
 // re-checked against the upstream before each.
-func (m *TokenManager) try(ctx context.Context, account int64, model string) (Choice, func(), bool, error) {
+// Without wait it returns errBusy instead of waiting for the gate.
+func (m *TokenManager) try(ctx context.Context, account int64, model string, wait bool) (Choice, func(), bool, error) {
 	check, err := m.q.CheckQuota(ctx, account, model)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -290,7 +306,7 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string) (Ch
 	if check.Decision == quota.LowQuota {
 		// One request at a time on an account in the low zone: then at
 		// most one can be in flight when it runs out, check or no check.
-		release, err = m.acquire(ctx, k)
+		release, err = m.acquire(ctx, k, wait)
 		if err != nil {
 			return Choice{}, nil, false, err
 		}
@@ -314,9 +330,13 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string) (Ch
 	return Choice{AccountID: account, Check: check}, release, true, nil
 }
 
+// errBusy says a low-zone account is serving another request.
+var errBusy = errors.New("account busy in the low zone")
+
 // acquire takes the low-zone gate of an (account, family), waiting for
-// the request that holds it to reach the upstream.
-func (m *TokenManager) acquire(ctx context.Context, k gateKey) (func(), error) {
+// the request that holds it to reach the upstream, or with wait false
+// returning errBusy at once.
+func (m *TokenManager) acquire(ctx context.Context, k gateKey, wait bool) (func(), error) {
 	m.mu.Lock()
 	g, ok := m.gates[k]
 	if !ok {
@@ -324,10 +344,19 @@ func (m *TokenManager) acquire(ctx context.Context, k gateKey) (func(), error) {
 		m.gates[k] = g
 	}
 	m.mu.Unlock()
+	var once sync.Once
+	release := func() { once.Do(func() { <-g }) }
+	if !wait {
+		select {
+		case g <- struct{}{}:
+			return release, nil
+		default:
+			return nil, errBusy
+		}
+	}
 	select {
 	case g <- struct{}{}:
-		var once sync.Once
-		return func() { once.Do(func() { <-g }) }, nil
+		return release, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
