@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -703,5 +705,40 @@ func TestPredictedLowZone(t *testing.T) {
 	send() // 0.25 − 1×0.25 = 0 predicted: re-check first
 	if n := h.q.Syncs(1); n != 1 {
 		t.Errorf("synced %d times once the prediction reached the low zone, want 1", n)
+	}
+}
+
+// TestSessionWaitsForItsLowZoneAccount: a conversation on an account in
+// the low zone waits for that account's request in flight rather than
+// moving (and losing its prompt cache) while the account still has quota.
+func TestSessionWaitsForItsLowZoneAccount(t *testing.T) {
+	opt := NewOptions()
+	opt.PreRequestCheck = false
+	entered, release := make(chan struct{}), make(chan struct{})
+	var blocked atomic.Bool
+	h := newHarness(t, 2, opt, func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+		if accountOf(r) == 1 && blocked.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+		return jsonResponse(200, okAnswer), nil
+	})
+	h.q.set(1, cloudcode.FamilyGemini, 0.05)
+	accounts := make(chan string, 2)
+	send := func() {
+		resp, _ := h.post("/v1internal:generateContent", genBody("gemini-3-flash", "conv"), "x-session-id", "conv")
+		accounts <- resp.Header.Get("X-Quotatui-Account")
+	}
+	go send()
+	<-entered
+	go send()
+	for deadline := time.Now().Add(10 * time.Second); h.srv.Stats().InFlight < 2 && time.Now().Before(deadline); {
+		runtime.Gosched()
+	}
+	close(release)
+	for range 2 {
+		if a := <-accounts; a != "acct1" {
+			t.Errorf("a request of the conversation went to %q, want acct1", a)
+		}
 	}
 }
