@@ -131,6 +131,7 @@ func openStack(ctx context.Context, cfg config.Config, log *slog.Logger, o stack
 	popt.BodyLimit = cfg.Proxy.BodyLimit
 	popt.SessionIdle = cfg.Proxy.SessionIdle
 	popt.PreRequestCheck = cfg.Proxy.PreRequestCheck
+	popt.LowThreshold = cfg.Quota.LowThreshold
 	popt.Clock = o.clock
 	popt.Logger = log
 	// The metrics read the proxy's stats, and the proxy serves the metrics:

@@ -14,10 +14,6 @@ import (
 	"github.com/quotatui/quotatui/internal/proxy/proxytest"
 )
 
-// withRealProxy puts the real proxy under the dashboard too. It is off
-// while proxy.Server.Serve writes its start time unsynchronised with
-// Stats (a data race the race detector reports); the fakes cover pausing.
-const withRealProxy = false
 
 // TestProgramWithRealManager runs the dashboard over the real quota
 // manager, store and proxy behind the simulator: the table shows the
@@ -60,9 +56,7 @@ func TestProgramWithRealManager(t *testing.T) {
 			return out, err
 		},
 	}
-	if withRealProxy {
-		deps.Proxy = st.Proxy
-	}
+	deps.Proxy = st.Proxy
 	tm := teatest.NewTestModel(t, New(deps).WithContext(ctx), teatest.WithInitialTermSize(120, 40),
 		teatest.WithProgramOptions(tea.WithFilter(scr.filter)))
 	press := func(keys ...string) {
@@ -86,12 +80,10 @@ func TestProgramWithRealManager(t *testing.T) {
 	press("esc", "c")
 	scr.waitFor(t, "quota cache cleared")
 
-	if withRealProxy {
-		press("p")
-		scr.waitFor(t, "PROXY PAUSED")
-		if !st.Proxy.Paused() {
-			t.Error("the proxy is not paused")
-		}
+	press("p")
+	scr.waitFor(t, "PROXY PAUSED")
+	if !st.Proxy.Paused() {
+		t.Error("the proxy is not paused")
 	}
 
 	press("q")
