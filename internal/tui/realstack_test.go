@@ -14,7 +14,6 @@ import (
 	"github.com/quotatui/quotatui/internal/proxy/proxytest"
 )
 
-
 // TestProgramWithRealManager runs the dashboard over the real quota
 // manager, store and proxy behind the simulator: the table shows the
 // synced accounts, a drained account turns EXHAUSTED after a resync that
