@@ -282,8 +282,8 @@ func TestSessionStaysUntilExhausted(t *testing.T) {
 	}
 }
 
-// TestSessionKey derives the key from the header, sessionId, or a hash of
-// the first user message and model family.
+// TestSessionKey derives the key from the header, sessionId (or Gemini
+// CLI's session_id), or a hash of the first user message and model family.
 func TestSessionKey(t *testing.T) {
 	a := SessionFromBody(json.RawMessage(`{"contents":[{"role":"user","parts":[{"text":"hello"}]},{"role":"model","parts":[{"text":"x"}]}]}`), "gemini-3-flash")
 	b := SessionFromBody(json.RawMessage(`{"contents":[{"role":"user","parts":[{"text":"hello"}]},{"role":"model","parts":[{"text":"y"}]},{"role":"user","parts":[{"text":"more"}]}]}`), "gemini-3-pro-high")
@@ -297,6 +297,14 @@ func TestSessionKey(t *testing.T) {
 	}
 	if d != "s-9" {
 		t.Errorf("sessionId = %q, want s-9", d)
+	}
+	// Gemini CLI 0.61 sends session_id next to a generated first message
+	// that is the same for every conversation in one folder.
+	cli := func(id string) string {
+		return SessionFromBody(json.RawMessage(`{"contents":[{"role":"user","parts":[{"text":"<session_context>\nThis is the Gemini CLI."}]}],"session_id":"`+id+`"}`), "gemini-2.5-pro")
+	}
+	if e, f := cli("c42bf913"), cli("7d1e0a22"); e != "c42bf913" || f != "7d1e0a22" {
+		t.Errorf("session_id gave %q and %q, want each conversation's own id", e, f)
 	}
 	if SessionFromBody(json.RawMessage(`{"contents":[]}`), "gemini-3-flash") != "" {
 		t.Error("a body with no message should give no session")

@@ -504,12 +504,17 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session string, exclude 
 }
 
 // SessionFromBody derives a session key from a generation request when
-// the client sent no x-session-id: the request's sessionId, else a hash
-// of the first user message's text and the model family.
+// the client sent no x-session-id: the request's sessionId (session_id
+// as Gemini CLI spells it), else a hash of the first user message's text
+// and the model family.
 func SessionFromBody(request json.RawMessage, model string) string {
 	var r struct {
 		SessionID string `json:"sessionId"`
-		Contents  []struct {
+		// Gemini CLI's id: without it, every CLI conversation started in
+		// one folder on one day hashes alike (its first user message is
+		// a generated context block) and would share one binding.
+		SessionIDSnake string `json:"session_id"`
+		Contents       []struct {
 			Role  string `json:"role"`
 			Parts []struct {
 				Text string `json:"text"`
@@ -519,8 +524,8 @@ func SessionFromBody(request json.RawMessage, model string) string {
 	if len(request) == 0 || json.Unmarshal(request, &r) != nil {
 		return ""
 	}
-	if r.SessionID != "" {
-		return r.SessionID
+	if id := cmp.Or(r.SessionID, r.SessionIDSnake); id != "" {
+		return id
 	}
 	for _, c := range r.Contents {
 		if c.Role != "" && c.Role != "user" {
