@@ -3,6 +3,7 @@
 package clock
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -84,3 +85,21 @@ func (s *Scaled) Advance(d time.Duration) {
 
 // Factor reports how many times faster than real time the clock runs.
 func (s *Scaled) Factor() float64 { return s.factor }
+
+// Short renders d in at most two units, the way a countdown is read at a
+// glance: "3d4h", "2h10m", "4m05s", "12s". Negative durations read "0s".
+func Short(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%02dm", d/time.Hour, (d%time.Hour)/time.Minute)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm%02ds", d/time.Minute, (d%time.Minute)/time.Second)
+	default:
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+}

@@ -7,9 +7,9 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
 )
 
@@ -116,25 +116,7 @@ func shortDuration(d time.Duration) string {
 	if d < time.Second {
 		return "under a second"
 	}
-	d = d.Round(time.Second)
-	days := int64(d / (24 * time.Hour))
-	h := int64(d/time.Hour) % 24
-	m := int64(d/time.Minute) % 60
-	s := int64(d/time.Second) % 60
-	var b strings.Builder
-	if days > 0 {
-		fmt.Fprintf(&b, "%dd", days)
-	}
-	if h > 0 {
-		fmt.Fprintf(&b, "%dh", h)
-	}
-	if days == 0 && m > 0 {
-		fmt.Fprintf(&b, "%dm", m)
-	}
-	if days == 0 && h == 0 && s > 0 {
-		fmt.Fprintf(&b, "%ds", s)
-	}
-	return b.String()
+	return clock.Short(d)
 }
 
 // jsonProblem describes a JSON decoding error with its byte offset, so a

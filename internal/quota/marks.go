@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/store"
 )
@@ -50,7 +51,7 @@ func (m *Manager) MarkExhausted(accountID int64, f cloudcode.Family, until, rece
 			// The sync that confirms it must not warn a second time.
 			ep.exhaustedFired = true
 			fire = &Event{At: now, Kind: EventExhausted, AccountID: accountID, Account: s.status.Label, Family: f,
-				Message: fmt.Sprintf("%s exhausted (upstream 429), locked for %s", f, roundDur(until.Sub(now)))}
+				Message: fmt.Sprintf("%s exhausted (upstream 429), locked for %s", f, clock.Short(until.Sub(now)))}
 		}
 	})
 	a.mu.Unlock()

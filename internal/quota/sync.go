@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/store"
 )
@@ -366,13 +367,13 @@ func (a *account) transition(i int, fq *FamilyQuota, label string, now time.Time
 		if !ep.lowFired && !ep.exhaustedFired {
 			ep.lowFired = true
 			return []Event{ev(EventLowQuota, fmt.Sprintf("%s low: %s left (%s window), resets in %s",
-				fq.Family, pct(fq.Effective), fq.Bottleneck, roundDur(fq.ResetTime.Sub(now))))}
+				fq.Family, pct(fq.Effective), fq.Bottleneck, clock.Short(fq.ResetTime.Sub(now))))}
 		}
 	case Exhausted:
 		if !ep.exhaustedFired {
 			ep.exhaustedFired = true
 			return []Event{ev(EventExhausted, fmt.Sprintf("%s exhausted (%s window), resets in %s",
-				fq.Family, fq.Bottleneck, roundDur(fq.ResetTime.Sub(now))))}
+				fq.Family, fq.Bottleneck, clock.Short(fq.ResetTime.Sub(now))))}
 		}
 	}
 	return nil
@@ -384,14 +385,6 @@ func pct(f cloudcode.Fraction) string {
 		return "?"
 	}
 	return fmt.Sprintf("%.0f%%", f.Value*100)
-}
-
-// roundDur rounds d to the minute for messages; negative is 0.
-func roundDur(d time.Duration) time.Duration {
-	if d < 0 {
-		return 0
-	}
-	return d.Round(time.Minute)
 }
 
 // syncFailed records a failed sync: the error, and the account state the

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/quotatui/quotatui/internal/clock"
 )
 
 // fit truncates s (which may hold escape codes) to w cells with "…" and
@@ -41,23 +43,8 @@ func fitRight(s string, w int) string {
 	return strings.Repeat(" ", w-sw) + s
 }
 
-// shortDur renders a duration in at most two units ("3d4h", "2h10m",
-// "4m05s", "12s"), the way a glance at a countdown wants it.
-func shortDur(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d >= 24*time.Hour:
-		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh%02dm", d/time.Hour, (d%time.Hour)/time.Minute)
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm%02ds", d/time.Minute, (d%time.Minute)/time.Second)
-	default:
-		return fmt.Sprintf("%ds", d/time.Second)
-	}
-}
+// shortDur renders a countdown in at most two units (clock.Short).
+func shortDur(d time.Duration) string { return clock.Short(d) }
 
 // untilText renders the time from now to t, "–" when t is unknown.
 func untilText(now, t time.Time) string {
