@@ -27,13 +27,13 @@ func runDashboard(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer s.Close()
-	return runLive(ctx, c, s, nil)
+	return runLive(ctx, c, s, version, nil)
 }
 
 // runLive runs the monitor, the proxy and the dashboard until the user
-// quits or ctx ends. extra, when set, runs beside them (the demo's traffic)
+// quits or ctx ends; title follows the name in the header. extra, when set, runs beside them (the demo's traffic)
 // and is stopped with them.
-func runLive(ctx context.Context, c *cli, s *stack, extra func(context.Context)) error {
+func runLive(ctx context.Context, c *cli, s *stack, title string, extra func(context.Context)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	feed := s.quota.Subscribe()
@@ -55,7 +55,7 @@ func runLive(ctx context.Context, c *cli, s *stack, extra func(context.Context))
 		History: historyFunc(s),
 		Clock:   s.clock,
 		NoColor: c.getenv("NO_COLOR") != "",
-		Version: version,
+		Version: title,
 	}
 	if s.proxy != nil {
 		deps.Proxy = s.proxy

@@ -82,5 +82,5 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 			}
 		}
 	}
-	return runLive(ctx, c, s, traffic)
+	return runLive(ctx, c, s, fmt.Sprintf("%s · demo, time ×%g", version, *speed), traffic)
 }

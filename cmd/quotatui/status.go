@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/config"
 	"github.com/quotatui/quotatui/internal/quota"
@@ -125,11 +126,7 @@ func untilText(t, now time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	d := t.Sub(now).Round(time.Minute)
-	if d <= 0 {
-		return "now"
-	}
-	return strings.TrimSuffix(d.String(), "0s")
+	return clock.Short(t.Sub(now))
 }
 
 func printStatusTable(w io.Writer, s *stack, ids []int64) {
