@@ -38,17 +38,33 @@ type call struct {
 	jsonArray  bool // Gemini API stream without alt=sse: answer a JSON array
 }
 
-// body returns the upstream body with project set to the account's.
+// body returns the upstream body with every project the client named set
+// to the account's: "project", "cloudaicompanionProject" and
+// "metadata.duetProject" (Gemini CLI sends the project it got from
+// loadCodeAssist, or GOOGLE_CLOUD_PROJECT, in all three). A project left
+// from another account would make the upstream answer 403, which the
+// reactive path reads as this account being forbidden.
 func (c *call) body(project string) ([]byte, error) {
 	if c.env == nil {
 		return c.raw, nil
 	}
 	if _, ok := c.env["project"]; ok || c.setProject {
-		if project == "" {
-			delete(c.env, "project") // never send the client's project with another account's token
-		} else {
-			p, _ := json.Marshal(project)
-			c.env["project"] = p
+		swapProject(c.env, "project", project)
+	}
+	if _, ok := c.env["cloudaicompanionProject"]; ok {
+		swapProject(c.env, "cloudaicompanionProject", project)
+	}
+	if raw, ok := c.env["metadata"]; ok {
+		var md map[string]json.RawMessage
+		if json.Unmarshal(raw, &md) == nil && md != nil {
+			if _, ok := md["duetProject"]; ok {
+				swapProject(md, "duetProject", project)
+				b, err := json.Marshal(md)
+				if err != nil {
+					return nil, fmt.Errorf("encode upstream metadata: %w", err)
+				}
+				c.env["metadata"] = b
+			}
 		}
 	}
 	b, err := json.Marshal(c.env)
@@ -56,6 +72,18 @@ func (c *call) body(project string) ([]byte, error) {
 		return nil, fmt.Errorf("encode upstream body: %w", err)
 	}
 	return b, nil
+}
+
+// swapProject sets m[key] to the account's project, or removes it when
+// the account has none: the client's project must never go out with
+// another account's token.
+func swapProject(m map[string]json.RawMessage, key, project string) {
+	if project == "" {
+		delete(m, key)
+		return
+	}
+	p, _ := json.Marshal(project)
+	m[key] = p
 }
 
 // outcome is what one client request came to, for the log and counters.

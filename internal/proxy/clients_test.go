@@ -1,0 +1,226 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+)
+
+// The requests below are the ones real clients sent to the proxy, as
+// captured by scripts/clients/capture.mjs: Gemini CLI 0.61.0 with
+// CODE_ASSIST_ENDPOINT set to the proxy, and @google/genai 2.32.0 and
+// 3.3.0 with their base URL set to it.
+
+// cliProject is the project Gemini CLI got from loadCodeAssist (the
+// simulator sends it as an object, as Google does for some accounts); it
+// belongs to whichever account answered that call, not to the one the
+// proxy picks next.
+const cliProject = `{"id":"margaret-23463","name":"margaret-23463"}`
+
+// TestGeminiCLIRequests replays Gemini CLI's calls and checks that each
+// reaches the upstream with the chosen account's token and that every
+// project field the CLI filled in names that account's project.
+func TestGeminiCLIRequests(t *testing.T) {
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   string
+		// fields holds the project fields expected upstream, as paths
+		// into the body ("metadata.duetProject").
+		fields []string
+	}{
+		{"loadCodeAssist at start", "POST", "/v1internal:loadCodeAssist",
+			`{"metadata":{"ideType":"IDE_UNSPECIFIED","platform":"PLATFORM_UNSPECIFIED","pluginType":"GEMINI"}}`, nil},
+		{"loadCodeAssist with GOOGLE_CLOUD_PROJECT", "POST", "/v1internal:loadCodeAssist",
+			`{"cloudaicompanionProject":"my-own-project","metadata":{"ideType":"IDE_UNSPECIFIED","platform":"PLATFORM_UNSPECIFIED","pluginType":"GEMINI","duetProject":"my-own-project"}}`,
+			[]string{"cloudaicompanionProject", "metadata.duetProject"}},
+		{"loadCodeAssist health check for credits", "POST", "/v1internal:loadCodeAssist",
+			`{"cloudaicompanionProject":` + cliProject + `,"metadata":{"ideType":"IDE_UNSPECIFIED","platform":"PLATFORM_UNSPECIFIED","pluginType":"GEMINI","duetProject":` + cliProject + `},"mode":"HEALTH_CHECK"}`,
+			[]string{"cloudaicompanionProject", "metadata.duetProject"}},
+		{"onboardUser", "POST", "/v1internal:onboardUser",
+			`{"tierId":"standard-tier","cloudaicompanionProject":"my-own-project","metadata":{"ideType":"IDE_UNSPECIFIED","platform":"PLATFORM_UNSPECIFIED","pluginType":"GEMINI","duetProject":"my-own-project"}}`,
+			[]string{"cloudaicompanionProject", "metadata.duetProject"}},
+		{"retrieveUserQuota", "POST", "/v1internal:retrieveUserQuota", `{"project":` + cliProject + `}`, []string{"project"}},
+		{"listExperiments", "POST", "/v1internal:listExperiments",
+			`{"project":` + cliProject + `,"metadata":{"ideName":"IDE_UNSPECIFIED","pluginType":"GEMINI","ideVersion":"0.61.0","platform":"LINUX_AMD64","updateChannel":"stable","duetProject":` + cliProject + `}}`,
+			[]string{"project", "metadata.duetProject"}},
+		{"recordCodeAssistMetrics", "POST", "/v1internal:recordCodeAssistMetrics",
+			`{"project":` + cliProject + `,"metadata":{"ideName":"IDE_UNSPECIFIED","pluginType":"GEMINI"},"metrics":[{"conversationOffered":{"citationCount":"0"},"timestamp":"2026-11-27T16:47:47.149Z"}]}`,
+			[]string{"project"}},
+		{"setCodeAssistGlobalUserSetting", "POST", "/v1internal:setCodeAssistGlobalUserSetting",
+			`{"cloudaicompanionProject":"my-own-project","freeTierDataCollectionOptin":false}`, []string{"cloudaicompanionProject"}},
+		{"getCodeAssistGlobalUserSetting", "GET", "/v1internal:getCodeAssistGlobalUserSetting", "", nil},
+		{"countTokens", "POST", "/v1internal:countTokens",
+			`{"request":{"model":"models/gemini-2.5-pro","contents":[{"role":"user","parts":[{"text":"hi"}]}]}}`, nil},
+		{"generateContent (the model router's classifier)", "POST", "/v1internal:generateContent",
+			`{"model":"gemini-3.1-flash-lite","project":` + cliProject + `,"user_prompt_id":"c42bf913","request":{"contents":[{"role":"user","parts":[{"text":"<session_context>"}]}],"systemInstruction":{"role":"user","parts":[{"text":"route"}]},"generationConfig":{"temperature":1,"topP":0.95,"topK":64,"responseMimeType":"application/json","responseJsonSchema":{"type":"OBJECT"}},"session_id":"c42bf913"}}`,
+			[]string{"project"}},
+		{"streamGenerateContent", "POST", "/v1internal:streamGenerateContent?alt=sse",
+			`{"model":"gemini-2.5-pro","project":` + cliProject + `,"user_prompt_id":"c42bf913","request":{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"tools":[{"functionDeclarations":[{"name":"ls"}]}],"generationConfig":{"thinkingConfig":{"includeThoughts":true,"thinkingBudget":8192}},"session_id":"c42bf913"}}`,
+			[]string{"project"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 2, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+				if r.RPC == "streamGenerateContent" {
+					return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}},
+						Body: io.NopCloser(strings.NewReader("data: " + okAnswer + "\r\n\r\n"))}, nil
+				}
+				return jsonResponse(200, `{"ok":true}`), nil
+			})
+			req, err := http.NewRequest(tt.method, h.ts.URL+tt.path, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Gemini CLI's headers; its bearer token is the client's own.
+			req.Header.Set("Authorization", "Bearer dummy-token")
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("User-Agent", "GeminiCLI-tui/0.61.0/gemini-2.5-pro (linux; x64; terminal) google-api-nodejs-client/10.9.0")
+			req.Header.Set("X-Goog-Api-Client", "gl-node/20.20.2")
+			req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+			resp, err := h.ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			calls := h.up.Calls()
+			if len(calls) != 1 {
+				t.Fatalf("%d upstream calls, want 1", len(calls))
+			}
+			up := calls[0]
+			id := accountOf(up)
+			if id == 0 {
+				t.Fatalf("upstream token %q is not an account's", up.AccessToken)
+			}
+			if up.HTTPMethod != tt.method {
+				t.Errorf("upstream method %s, want %s", up.HTTPMethod, tt.method)
+			}
+			for _, bad := range []string{"margaret-23463", "my-own-project"} {
+				if strings.Contains(string(up.Body), bad) {
+					t.Errorf("upstream body still names the client's project %s: %s", bad, up.Body)
+				}
+			}
+			want := fmt.Sprintf("proj-%d", id)
+			for _, f := range tt.fields {
+				if got := stringAt(t, up.Body, f); got != want {
+					t.Errorf("upstream %s = %q, want the account's %q (body %s)", f, got, want, up.Body)
+				}
+			}
+		})
+	}
+}
+
+// stringAt returns the string at a dotted path of a JSON body.
+func stringAt(t *testing.T, body []byte, path string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("upstream body is not JSON: %v", err)
+	}
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = m[k]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// TestGenAISDKRequests replays @google/genai's calls, both the v1beta
+// paths of 2.x and the v1 paths 3.x uses by default, with the proxy's API
+// key sent as x-goog-api-key.
+func TestGenAISDKRequests(t *testing.T) {
+	const sse = "data: " + okAnswer + "\r\n\r\n" +
+		`data: {"response":{"candidates":[{"content":{"role":"model","parts":[{"text":" there"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5}}}` + "\r\n\r\n"
+	rich := `{"contents":[{"parts":[{"text":"What is the weather in Paris?"}],"role":"user"},{"parts":[{"text":"Let me check."}],"role":"model"},{"parts":[{"text":"Answer in one word."}],"role":"user"}],` +
+		`"systemInstruction":{"parts":[{"text":"You are terse."}],"role":"user"},` +
+		`"tools":[{"functionDeclarations":[{"name":"get_weather","description":"Weather for a city","parameters":{"type":"OBJECT","properties":{"city":{"type":"STRING"}},"required":["city"]}}]}],` +
+		`"generationConfig":{"temperature":0.2,"maxOutputTokens":256,"thinkingConfig":{"thinkingBudget":128,"includeThoughts":true}}}`
+	for _, ver := range []struct{ sdk, api string }{{"2.32.0", "v1beta"}, {"3.3.0", "v1"}} {
+		tests := []struct {
+			name, method, path, body string
+			wantRPC                  string // "" when nothing goes upstream
+			wantInBody               string // in the client's answer
+		}{
+			{"generateContent", "POST", "/models/gemini-3-flash:generateContent", `{"contents":[{"parts":[{"text":"Say hi"}],"role":"user"}]}`, "generateContent", `"text":"hello"`},
+			{"generateContent claude", "POST", "/models/claude-sonnet-4-6-thinking:generateContent", `{"contents":[{"parts":[{"text":"Say hi"}],"role":"user"}]}`, "generateContent", `"text":"hello"`},
+			{"generateContent with config, tools, history", "POST", "/models/gemini-3-flash:generateContent", rich, "generateContent", `"text":"hello"`},
+			{"chat turn with empty generationConfig", "POST", "/models/gemini-3-flash:generateContent", `{"contents":[{"parts":[{"text":"Remember 7."}],"role":"user"}],"generationConfig":{}}`, "generateContent", `"text":"hello"`},
+			{"generateContentStream", "POST", "/models/gemini-3-flash:streamGenerateContent?alt=sse", `{"contents":[{"parts":[{"text":"Write"}],"role":"user"}]}`, "streamGenerateContent", `"totalTokenCount":5`},
+			{"countTokens", "POST", "/models/gemini-3-flash:countTokens", `{"contents":[{"parts":[{"text":"How many?"}],"role":"user"}]}`, "countTokens", `"totalTokens":7`},
+			{"models.list", "GET", "/models", "", "", `"models/gemini-3-flash"`},
+			{"models.get", "GET", "/models/gemini-3-flash", "", "", `"name":"models/gemini-3-flash"`},
+		}
+		for _, tt := range tests {
+			t.Run(ver.sdk+"/"+tt.name, func(t *testing.T) {
+				opt := NewOptions()
+				opt.APIKey = "local-key"
+				h := newHarness(t, 2, opt, func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+					switch r.RPC {
+					case "streamGenerateContent":
+						return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}},
+							Body: io.NopCloser(strings.NewReader(sse))}, nil
+					case "countTokens":
+						return jsonResponse(200, `{"totalTokens":7}`), nil
+					}
+					return jsonResponse(200, okAnswer), nil
+				})
+				var body io.Reader
+				if tt.body != "" {
+					body = strings.NewReader(tt.body)
+				}
+				req, err := http.NewRequest(tt.method, h.ts.URL+"/"+ver.api+tt.path, body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ua := "google-genai-sdk/" + ver.sdk + " gl-node/v20.20.2"
+				req.Header.Set("User-Agent", ua)
+				req.Header.Set("X-Goog-Api-Client", ua)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Goog-Api-Key", "local-key")
+				req.Header.Set("Accept", "*/*")
+				resp, err := h.ts.Client().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d: %s", resp.StatusCode, got)
+				}
+				if !strings.Contains(string(got), tt.wantInBody) {
+					t.Errorf("answer %s lacks %s", got, tt.wantInBody)
+				}
+				if strings.Contains(string(got), `"response"`) {
+					t.Errorf("answer %s still wrapped in response", got)
+				}
+				calls := h.up.Calls()
+				if tt.wantRPC == "" {
+					if len(calls) != 0 {
+						t.Errorf("%d upstream calls, want none", len(calls))
+					}
+					return
+				}
+				if len(calls) != 1 || calls[0].RPC != tt.wantRPC {
+					t.Fatalf("upstream calls %+v, want one %s", calls, tt.wantRPC)
+				}
+				if strings.Contains(string(calls[0].Body), "local-key") || calls[0].Header.Get("X-Goog-Api-Key") != "" {
+					t.Error("the local API key went upstream")
+				}
+			})
+		}
+	}
+}
