@@ -40,7 +40,13 @@ func runLive(ctx context.Context, c *cli, s *stack, title string, extra func(con
 	defer feed.Close()
 
 	stackErr := make(chan error, 1)
-	go func() { stackErr <- s.run(ctx) }()
+	go func() {
+		err := s.run(ctx)
+		if err != nil {
+			cancel() // the monitor or the proxy failed: close the dashboard and say why
+		}
+		stackErr <- err
+	}()
 	extraDone := make(chan struct{})
 	go func() {
 		defer close(extraDone)
