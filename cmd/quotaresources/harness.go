@@ -51,6 +51,24 @@ func newHarness(ctx context.Context, c config, tmp string) (*harness, error) {
 
 func (h *harness) close() { h.sim.Close() }
 
+// measureIdle observes pid for the idle window; with -pprof it also takes
+// a CPU profile of the window and a heap profile after it.
+func (h *harness) measureIdle(ctx context.Context, dir, name string, pid int, d time.Duration) (window, error) {
+	if h.cfg.pprof == "" {
+		return observe(ctx, pid, d, h.hz)
+	}
+	p := &profiler{addrFile: filepath.Join(dir, "pprof-addr"), outDir: h.cfg.pprof, name: name}
+	wait := p.cpu(ctx, d)
+	w, err := observe(ctx, pid, d, h.hz)
+	if perr := wait(); err == nil && perr != nil {
+		err = perr
+	}
+	if err != nil {
+		return w, err
+	}
+	return w, p.heap(ctx)
+}
+
 // runResult is what one run of the binary measured.
 type runResult struct {
 	Launched  time.Time
@@ -93,6 +111,9 @@ func (h *harness) prepare(sub string, args ...string) (dir string, argv, env []s
 		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
 		// One line per GC on stderr (a file): the live heap beside the RSS.
 		"GODEBUG=gctrace=1",
+	}
+	if h.cfg.pprof != "" {
+		env = append(env, "QUOTARESOURCES_PPROF_ADDR="+filepath.Join(dir, "pprof-addr"))
 	}
 	return dir, argv, env, nil
 }
@@ -140,7 +161,7 @@ func (h *harness) dashboard(ctx context.Context, log io.Writer) (runResult, wind
 		return r, window{}, err
 	}
 	fmt.Fprintf(log, "  first sync of %d accounts seen after %s; RSS %.1f MB; idle for %s ...\n", n, r.FirstSync.Round(100*time.Millisecond), mb(r.AtSync.RSS), h.cfg.idle)
-	if r.Idle, err = observe(ctx, pid, h.cfg.idle, h.hz); err != nil {
+	if r.Idle, err = h.measureIdle(ctx, dir, "dashboard", pid, h.cfg.idle); err != nil {
 		return r, window{}, err
 	}
 
@@ -155,7 +176,7 @@ func (h *harness) dashboard(ctx context.Context, log io.Writer) (runResult, wind
 		return r, window{}, fail("wait for the detail view", screen, err)
 	}
 	fmt.Fprintf(log, "  detail view open; measuring %s ...\n", h.cfg.detail)
-	detail, err := observe(ctx, pid, h.cfg.detail, h.hz)
+	detail, err := h.measureIdle(ctx, dir, "detail", pid, h.cfg.detail)
 	if err != nil {
 		return r, window{}, err
 	}
@@ -229,7 +250,7 @@ func (h *harness) serve(ctx context.Context, log io.Writer) (runResult, error) {
 		return r, err
 	}
 	fmt.Fprintf(log, "  first sync seen after %s; RSS %.1f MB; idle for %s ...\n", r.FirstSync.Round(100*time.Millisecond), mb(r.AtSync.RSS), h.cfg.idle)
-	if r.Idle, err = observe(ctx, pid, h.cfg.idle, h.hz); err != nil {
+	if r.Idle, err = h.measureIdle(ctx, dir, "serve", pid, h.cfg.idle); err != nil {
 		return r, err
 	}
 	r.GC = parseGCTrace(stderrPath, r.Launched, r.Idle)

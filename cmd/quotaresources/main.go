@@ -33,6 +33,7 @@ type config struct {
 	syncWait time.Duration
 	bin      string
 	out      string
+	pprof    string // save profiles of a pprof-enabled build here (investigation only)
 	// command is the command line printed in the report.
 	command string
 }
@@ -45,6 +46,7 @@ func main() {
 	flag.DurationVar(&c.detail, "detail", 5*time.Second, "window measured with the detail view of one account open")
 	flag.DurationVar(&c.syncWait, "sync-wait", 90*time.Second, "upper bound on the wait for the binary's first sync of every account")
 	flag.StringVar(&c.bin, "bin", "", "quotatui binary to measure (default: build ./cmd/quotatui into a temp dir)")
+	flag.StringVar(&c.pprof, "pprof", "", "investigate: build quotatui with a pprof listener (overlay, repository untouched) and save CPU profiles of the idle windows and heap profiles to this dir; the figures then include the profiler's cost")
 	flag.StringVar(&c.out, "out", "", "write the results as Markdown to this file (e.g. docs/bench/resources.md)")
 	flag.Parse()
 	c.command = "go run ./cmd/quotaresources " + strings.Join(os.Args[1:], " ")
@@ -70,7 +72,16 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 	defer os.RemoveAll(tmp)
 
 	res := &results{cfg: c, started: time.Now().UTC(), machine: readMachine()}
-	if c.bin == "" {
+	switch {
+	case c.pprof != "":
+		fmt.Fprintln(stdout, "building ./cmd/quotatui with a pprof listener ...")
+		if c.bin, err = buildProfiledBinary(ctx, tmp); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(c.pprof, 0o755); err != nil {
+			return err
+		}
+	case c.bin == "":
 		fmt.Fprintln(stdout, "building ./cmd/quotatui ...")
 		if c.bin, err = buildBinary(ctx, tmp); err != nil {
 			return err
@@ -115,8 +126,8 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 	return nil
 }
 
-// buildBinary builds ./cmd/quotatui of the module the harness runs in.
-func buildBinary(ctx context.Context, dir string) (string, error) {
+// moduleRoot is the directory of the module the harness runs in.
+func moduleRoot(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("find the module: %w", err)
@@ -125,9 +136,18 @@ func buildBinary(ctx context.Context, dir string) (string, error) {
 	if gomod == "" || gomod == os.DevNull {
 		return "", fmt.Errorf("find the module: not inside one (run from the repository or pass -bin)")
 	}
+	return filepath.Dir(gomod), nil
+}
+
+// buildBinary builds ./cmd/quotatui of the module the harness runs in.
+func buildBinary(ctx context.Context, dir string) (string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
 	bin := filepath.Join(dir, "quotatui")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/quotatui")
-	cmd.Dir = filepath.Dir(gomod)
+	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build quotatui: %w: %s", err, out)
 	}

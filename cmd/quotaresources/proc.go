@@ -15,6 +15,9 @@ import (
 // memInfo is a process's resident memory, from /proc/PID/status.
 type memInfo struct {
 	RSS, HWM int64 // bytes: VmRSS now, VmHWM (peak RSS so far)
+	// RSS split: anonymous (Go heap, stacks, SQLite's C heap) and
+	// file-backed (the binary's text and data pages, mapped files).
+	Anon, File int64
 }
 
 func readMem(pid int) (memInfo, error) {
@@ -25,7 +28,18 @@ func readMem(pid int) (memInfo, error) {
 	var m memInfo
 	for line := range strings.SplitSeq(string(b), "\n") {
 		name, rest, ok := strings.Cut(line, ":")
-		if !ok || (name != "VmRSS" && name != "VmHWM") {
+		var dst *int64
+		switch name {
+		case "VmRSS":
+			dst = &m.RSS
+		case "VmHWM":
+			dst = &m.HWM
+		case "RssAnon":
+			dst = &m.Anon
+		case "RssFile":
+			dst = &m.File
+		}
+		if !ok || dst == nil {
 			continue
 		}
 		f := strings.Fields(rest) // "12345 kB"
@@ -36,11 +50,7 @@ func readMem(pid int) (memInfo, error) {
 		if err != nil {
 			return memInfo{}, fmt.Errorf("memory of pid %d: %w", pid, err)
 		}
-		if name == "VmRSS" {
-			m.RSS = kb << 10
-		} else {
-			m.HWM = kb << 10
-		}
+		*dst = kb << 10
 	}
 	if m.RSS == 0 {
 		return memInfo{}, fmt.Errorf("memory of pid %d: no VmRSS", pid)

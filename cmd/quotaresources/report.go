@@ -121,20 +121,25 @@ func (r *results) markdown() string {
 	p("")
 	p("## Figures")
 	p("")
-	p("| run | first sync done after | RSS after first sync | RSS after idle | RSS median / max (1 s samples) | VmHWM (peak) | CPU over the window |")
+	if c.pprof != "" {
+		p("**Profiled run** (`-pprof`): the binary had a pprof listener and a CPU profile ran through each window, so")
+		p("these figures include the profiler's own cost; use them for the profiles, not against the targets.")
+		p("")
+	}
+	p("| run | first sync done after | RSS at window start | RSS at window end (anon + file) | RSS median / max (1 s samples) | VmHWM (peak) | CPU over the window |")
 	p("|---|---|---|---|---|---|---|")
-	row := func(name string, rr runResult, w window) {
-		p("| %s | %s | %.1f MB | %.1f MB | %.1f / %.1f MB | %.1f MB | %.2f %% (%.2f s CPU in %s) |", name,
-			rr.FirstSync.Round(100*time.Millisecond), mb(rr.AtSync.RSS), mb(w.After.RSS), mb(w.MedianRSS), mb(w.MaxRSS),
+	row := func(name, first string, start memInfo, w window) {
+		p("| %s | %s | %.1f MB | %.1f MB (%.1f + %.1f) | %.1f / %.1f MB | %.1f MB | %.2f %% (%.2f s CPU in %s) |", name,
+			first, mb(start.RSS), mb(w.After.RSS), mb(w.After.Anon), mb(w.After.File), mb(w.MedianRSS), mb(w.MaxRSS),
 			mb(w.After.HWM), w.CPUPercent, w.CPUSeconds, w.Wall.Round(100*time.Millisecond))
 	}
-	row("dashboard, idle", r.dash, r.dash.Idle)
-	detail := r.dash
-	detail.AtSync = r.dash.Idle.After
-	row("dashboard, detail view", detail, r.detail)
-	row("serve (no dashboard), idle", r.serve, r.serve.Idle)
+	round := func(d time.Duration) string { return d.Round(100 * time.Millisecond).String() }
+	row("dashboard, idle", round(r.dash.FirstSync), r.dash.AtSync, r.dash.Idle)
+	row("dashboard, detail view", "(same process)", r.dash.Idle.After, r.detail)
+	row("serve (no dashboard), idle", round(r.serve.FirstSync), r.serve.AtSync, r.serve.Idle)
 	p("")
-	p("The detail row's \"RSS after first sync\" is its RSS at the start of the window (after the idle one).")
+	p("The dashboard's idle window starts right after the first sync; the detail window right after the idle one.")
+	p("Anon is the Go heap, stacks and SQLite's C heap; file is the binary's mapped pages (RssAnon, RssFile).")
 	p("")
 	p("Go heap from gctrace (live heap after a GC, MB):")
 	p("")
