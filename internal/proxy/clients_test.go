@@ -3,11 +3,13 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 )
@@ -222,5 +224,129 @@ func TestGenAISDKRequests(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestClientErrorDetails: when the proxy itself answers 429 or 503, it
+// says how long to wait in Google's details (ErrorInfo reason and
+// RetryInfo), which Gemini CLI reads instead of Retry-After. Without them
+// the CLI 0.61 took the pool-spent 429 for a blip and retried ten times
+// over 3m40s. Each answer must also classify, by quotatui's own reading
+// of Google's errors, as the same kind of error.
+func TestClientErrorDetails(t *testing.T) {
+	tests := []struct {
+		name       string
+		setup      func(h *harness)
+		answer     func() (*http.Response, error)
+		wantStatus int
+		wantReason string
+		wantDelay  string
+		wantReset  string // quotaResetTimeStamp, when the wait is final
+		check      func(t *testing.T, err error)
+	}{
+		{
+			name: "pool spent until a far reset: final",
+			setup: func(h *harness) {
+				for i := int64(1); i <= 2; i++ {
+					h.q.set(i, cloudcode.FamilyGemini, 0)
+				}
+			},
+			wantStatus: 429, wantReason: "QUOTA_EXHAUSTED", wantDelay: "7800s", wantReset: "2026-11-27T19:00:00Z",
+			check: func(t *testing.T, err error) {
+				var qe *cloudcode.QuotaExhaustedError
+				if !errors.As(err, &qe) || !qe.ResetAt.Equal(t0.Add(2*time.Hour+10*time.Minute)) {
+					t.Errorf("classified as %#v, want quota exhausted until 19:00", err)
+				}
+			},
+		},
+		{
+			name: "pool spent until a reset in 45 s: wait it out",
+			setup: func(h *harness) {
+				for i := int64(1); i <= 2; i++ {
+					h.q.set(i, cloudcode.FamilyGemini, 0)
+					h.q.acct(i).reset = t0.Add(45 * time.Second)
+				}
+			},
+			wantStatus: 429, wantReason: "RATE_LIMIT_EXCEEDED", wantDelay: "45s",
+			check: func(t *testing.T, err error) {
+				var rl *cloudcode.RateLimitedError
+				if !errors.As(err, &rl) || rl.RetryDelay != 45*time.Second {
+					t.Errorf("classified as %#v, want rate limited for 45s", err)
+				}
+			},
+		},
+		{
+			name:       "every account answered a bare 429: short wait",
+			answer:     func() (*http.Response, error) { return nil, classified(429, bareBody) },
+			wantStatus: 429, wantReason: "RATE_LIMIT_EXCEEDED", wantDelay: "10s",
+			check: func(t *testing.T, err error) {
+				var rl *cloudcode.RateLimitedError
+				if !errors.As(err, &rl) || rl.RetryDelay != 10*time.Second {
+					t.Errorf("classified as %#v, want rate limited for 10s", err)
+				}
+			},
+		},
+		{
+			name:       "Google out of capacity on every account",
+			answer:     func() (*http.Response, error) { return nil, classified(503, capacityBody) },
+			wantStatus: 503, wantReason: "MODEL_CAPACITY_EXHAUSTED", wantDelay: "40s",
+			check: func(t *testing.T, err error) {
+				var ce *cloudcode.CapacityExhaustedError
+				if !errors.As(err, &ce) || ce.RetryDelay != 40*time.Second {
+					t.Errorf("classified as %#v, want capacity exhausted for 40s", err)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 2, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+				if tt.answer == nil {
+					t.Error("upstream called while the pool is spent")
+					return jsonResponse(200, okAnswer), nil
+				}
+				return tt.answer()
+			})
+			if tt.setup != nil {
+				tt.setup(h)
+			}
+			resp, body := h.post("/v1internal:streamGenerateContent?alt=sse",
+				`{"model":"gemini-2.5-pro","project":`+cliProject+`,"user_prompt_id":"p1","request":{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"session_id":"s1"}}`,
+				"Authorization", "Bearer dummy-token")
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.wantStatus, body)
+			}
+			var e struct {
+				Error struct {
+					Details []struct {
+						Type       string            `json:"@type"`
+						Reason     string            `json:"reason"`
+						Domain     string            `json:"domain"`
+						Metadata   map[string]string `json:"metadata"`
+						RetryDelay string            `json:"retryDelay"`
+					} `json:"details"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(body), &e); err != nil {
+				t.Fatalf("not Google's envelope: %s", body)
+			}
+			var reason, domain, delay, reset string
+			for _, d := range e.Error.Details {
+				switch d.Type {
+				case "type.googleapis.com/google.rpc.ErrorInfo":
+					reason, domain, reset = d.Reason, d.Domain, d.Metadata["quotaResetTimeStamp"]
+				case "type.googleapis.com/google.rpc.RetryInfo":
+					delay = d.RetryDelay
+				}
+			}
+			if reason != tt.wantReason || domain != "cloudcode-pa.googleapis.com" || delay != tt.wantDelay || reset != tt.wantReset {
+				t.Errorf("details: reason %q domain %q retryDelay %q reset %q, want %q cloudcode-pa.googleapis.com %q %q\n%s",
+					reason, domain, delay, reset, tt.wantReason, tt.wantDelay, tt.wantReset, body)
+			}
+			if ra := resp.Header.Get("Retry-After"); ra+"s" != tt.wantDelay {
+				t.Errorf("Retry-After %q disagrees with retryDelay %q", ra, tt.wantDelay)
+			}
+			tt.check(t, cloudcode.Classify(resp.StatusCode, resp.Header, []byte(body), h.clk.Now()))
+		})
 	}
 }

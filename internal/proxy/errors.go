@@ -53,11 +53,74 @@ type errorDetail struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
 	Status  string `json:"status"`
+	Details []any  `json:"details,omitempty"`
+}
+
+// errorInfo and retryInfo are the google.rpc detail messages clients
+// branch on (Gemini CLI reads the reason and the delay, not Retry-After).
+type errorInfo struct {
+	Type     string            `json:"@type"`
+	Reason   string            `json:"reason"`
+	Domain   string            `json:"domain"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+type retryInfo struct {
+	Type       string `json:"@type"`
+	RetryDelay string `json:"retryDelay"`
+}
+
+// errorDomain is the domain Google's own quota errors carry; Gemini CLI
+// only trusts a reason from it.
+const errorDomain = "cloudcode-pa.googleapis.com"
+
+// maxClientWait is the longest wait a client is told to sit out. Gemini
+// CLI waits up to 300 s on a rate limit; past that, it should stop at once
+// instead of retrying for minutes against an empty pool.
+const maxClientWait = 5 * time.Minute
+
+// retryDetail is a RetryInfo for d, in whole seconds as Retry-After says.
+func retryDetail(d time.Duration) retryInfo {
+	return retryInfo{Type: "type.googleapis.com/google.rpc.RetryInfo", RetryDelay: fmt.Sprintf("%ds", retrySeconds(d))}
+}
+
+// waitDetails says, the way Google does, how long a client must wait
+// before the pool can serve it: a RATE_LIMIT_EXCEEDED with the delay when
+// the wait is short enough to sit out, else QUOTA_EXHAUSTED with the reset
+// time, which clients treat as final.
+func waitDetails(d time.Duration, reset time.Time) []any {
+	if d <= maxClientWait {
+		return []any{
+			errorInfo{Type: "type.googleapis.com/google.rpc.ErrorInfo", Reason: "RATE_LIMIT_EXCEEDED", Domain: errorDomain},
+			retryDetail(d),
+		}
+	}
+	md := map[string]string{"quotaResetDelay": time.Duration(retrySeconds(d) * int64(time.Second)).String()}
+	if !reset.IsZero() {
+		md["quotaResetTimeStamp"] = reset.UTC().Format(time.RFC3339)
+	}
+	return []any{
+		errorInfo{Type: "type.googleapis.com/google.rpc.ErrorInfo", Reason: "QUOTA_EXHAUSTED", Domain: errorDomain, Metadata: md},
+		retryDetail(d),
+	}
+}
+
+// capacityDetails is Google's answer when it has no capacity for a model.
+func capacityDetails(d time.Duration) []any {
+	return []any{
+		errorInfo{Type: "type.googleapis.com/google.rpc.ErrorInfo", Reason: "MODEL_CAPACITY_EXHAUSTED", Domain: errorDomain},
+		retryDetail(d),
+	}
 }
 
 // writeError answers the client in Google's error envelope.
 func writeError(w http.ResponseWriter, code int, msg string) {
-	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg, Status: googleStatus(code)}})
+	writeErrorDetails(w, code, msg, nil)
+}
+
+// writeErrorDetails answers in Google's error envelope with details.
+func writeErrorDetails(w http.ResponseWriter, code int, msg string, details []any) {
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg, Status: googleStatus(code), Details: details}})
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=UTF-8")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -67,11 +130,12 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 // setRetryAfter sets Retry-After in whole seconds, at least 1.
 func setRetryAfter(w http.ResponseWriter, d time.Duration) {
-	secs := int64(math.Ceil(d.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(d), 10))
+}
+
+// retrySeconds rounds a wait up to whole seconds, at least 1.
+func retrySeconds(d time.Duration) int64 {
+	return max(int64(math.Ceil(d.Seconds())), 1)
 }
 
 // NoAccountError says that no account in the pool can serve a model

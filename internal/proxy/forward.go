@@ -332,12 +332,14 @@ func (s *Server) fail(w http.ResponseWriter, err error) int {
 			writeError(w, http.StatusServiceUnavailable, na.Error())
 			return http.StatusServiceUnavailable
 		}
-		if ra := na.RetryAfter(); ra > 0 {
-			setRetryAfter(w, ra)
-		} else {
-			setRetryAfter(w, s.opt.BareCooldown)
+		ra := na.RetryAfter()
+		if ra <= 0 {
+			ra = s.opt.BareCooldown
 		}
-		writeError(w, http.StatusTooManyRequests, na.Error())
+		setRetryAfter(w, ra)
+		// Details as Google sends them: without them Gemini CLI takes
+		// the 429 for a blip and retries ten times over minutes.
+		writeErrorDetails(w, http.StatusTooManyRequests, na.Error(), waitDetails(ra, na.Reset))
 		return http.StatusTooManyRequests
 	}
 	writeError(w, http.StatusInternalServerError, fmt.Sprintf("quotatui could not pick an account: %v", err))
@@ -369,11 +371,12 @@ func (s *Server) exhaustedAttempts(w http.ResponseWriter, c *call, lastErr error
 			d = rl.RetryDelay
 		}
 		setRetryAfter(w, d)
-		writeError(w, http.StatusTooManyRequests, prefix+"the last answered: "+lastErr.Error())
+		writeErrorDetails(w, http.StatusTooManyRequests, prefix+"the last answered: "+lastErr.Error(), waitDetails(d, time.Time{}))
 		return http.StatusTooManyRequests
 	case errors.As(lastErr, &ce):
-		setRetryAfter(w, max(ce.RetryDelay, time.Second))
-		writeError(w, http.StatusServiceUnavailable, prefix+"Google is out of capacity for this model: "+ce.Message)
+		d := max(ce.RetryDelay, time.Second)
+		setRetryAfter(w, d)
+		writeErrorDetails(w, http.StatusServiceUnavailable, prefix+"Google is out of capacity for this model: "+ce.Message, capacityDetails(d))
 		return http.StatusServiceUnavailable
 	default:
 		writeError(w, http.StatusBadGateway, prefix+"the last error was: "+lastErr.Error())
