@@ -127,7 +127,7 @@ await check('chat (two turns, one session)', async () => {
 });
 
 if (process.argv.includes('--drain')) {
-  await check('drain the pool: ApiError 429 with Retry-After', async () => {
+  await check('drain the pool: ApiError 429, then Retry-After and Google details', async () => {
     for (let i = 0; i < 5000; i++) {
       try {
         await ai.models.generateContent({ model: 'claude-sonnet-4-6-thinking', contents: `drain ${i}` });
@@ -135,7 +135,18 @@ if (process.argv.includes('--drain')) {
         must(err instanceof ApiError, `not an ApiError: ${err}`);
         must(err.status === 429, `status ${err.status}: ${err.message}`);
         must(/RESOURCE_EXHAUSTED/.test(err.message), `message ${err.message}`);
-        return `after ${i} requests: ${err.message.slice(0, 160)}`;
+        // The SDK's ApiError keeps no headers: ask once more by hand for
+        // Retry-After and the details Gemini CLI reads.
+        const r = await fetch(`${baseUrl}/v1beta/models/claude-sonnet-4-6-thinking:generateContent`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-goog-api-key': process.env.QUOTATUI_PROXY_API_KEY ?? 'anything' },
+          body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'one more' }] }] }),
+        });
+        const body = await r.json();
+        const info = body.error?.details?.find((d) => d['@type'] === 'type.googleapis.com/google.rpc.ErrorInfo');
+        must(r.status === 429 && Number(r.headers.get('retry-after')) > 0, `status ${r.status}, Retry-After ${r.headers.get('retry-after')}`);
+        must(info?.reason === 'QUOTA_EXHAUSTED' || info?.reason === 'RATE_LIMIT_EXCEEDED', `ErrorInfo ${JSON.stringify(info)}`);
+        return `after ${i} requests, Retry-After ${r.headers.get('retry-after')} s, ${info.reason}: ${err.message.slice(0, 120)}`;
       }
     }
     throw new Error('no 429 after 5000 requests');
