@@ -350,3 +350,42 @@ func kindOf(err error) string {
 	}
 	return fmt.Sprintf("%T %v", err, err)
 }
+
+// TestCLIPassthroughKeepsItsAccount: Gemini CLI names, in every call after
+// loadCodeAssist, the project that call returned. Calls that spend no
+// quota go to the account owning it, so the CLI sees one account's plan
+// and quota; a project no account owns still keeps its calls together.
+func TestCLIPassthroughKeepsItsAccount(t *testing.T) {
+	h := newHarness(t, 3, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+		return jsonResponse(200, `{"ok":true}`), nil
+	})
+	calls := []struct {
+		path, body string
+		want       int64 // 0: the same account as the call before
+	}{
+		{"/v1internal:retrieveUserQuota", `{"project":{"id":"proj-2","name":"proj-2"}}`, 2},
+		{"/v1internal:listExperiments", `{"project":"proj-3","metadata":{"duetProject":"proj-3"}}`, 3},
+		{"/v1internal:loadCodeAssist", `{"cloudaicompanionProject":"proj-2","metadata":{"duetProject":"proj-2"},"mode":"HEALTH_CHECK"}`, 2},
+		{"/v1internal:retrieveUserQuota", `{"project":"someone-elses"}`, -1},
+		{"/v1internal:recordCodeAssistMetrics", `{"project":"someone-elses","metrics":[]}`, 0},
+		{"/v1internal:retrieveUserQuota", `{"project":"someone-elses"}`, 0},
+	}
+	prev := int64(0)
+	for i, c := range calls {
+		resp, body := h.post(c.path, c.body, "Authorization", "Bearer dummy-token")
+		if resp.StatusCode != 200 {
+			t.Fatalf("call %d: status %d: %s", i, resp.StatusCode, body)
+		}
+		got := accountOf(h.up.Calls()[i])
+		switch {
+		case c.want > 0 && got != c.want:
+			t.Errorf("call %d %s went to account %d, want %d (its project's owner)", i, c.path, got, c.want)
+		case c.want == 0 && got != prev:
+			t.Errorf("call %d %s went to account %d, want %d like the call before", i, c.path, got, prev)
+		}
+		prev = got
+	}
+	if n := h.srv.Stats().ActiveSessions; n != 0 {
+		t.Errorf("ActiveSessions = %d after quota-free calls only, want 0 (no conversation)", n)
+	}
+}

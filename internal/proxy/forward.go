@@ -31,11 +31,14 @@ type call struct {
 	model      string
 	family     cloudcode.Family
 	session    string
-	generation bool // spends model quota: routed by model
-	stream     bool
-	setProject bool // always set project (generation calls)
-	gemini     bool // Gemini API: unwrap "response" on the way back
-	jsonArray  bool // Gemini API stream without alt=sse: answer a JSON array
+	// clientProject is the project the client named, for calls that
+	// spend no quota: they stay on the account it belongs to.
+	clientProject string
+	generation    bool // spends model quota: routed by model
+	stream        bool
+	setProject    bool // always set project (generation calls)
+	gemini        bool // Gemini API: unwrap "response" on the way back
+	jsonArray     bool // Gemini API stream without alt=sse: answer a JSON array
 }
 
 // body returns the upstream body with every project the client named set
@@ -137,7 +140,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 			if c.generation {
 				ch, err = s.tm.pick(ctx, c.model, c.session, exclude)
 			} else {
-				ch, err = s.tm.pickAny(ctx, c.session, exclude)
+				ch, err = s.tm.pickAny(ctx, c.session, c.clientProject, exclude)
 			}
 			if err != nil {
 				if lastErr != nil && ctx.Err() == nil {

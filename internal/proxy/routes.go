@@ -85,7 +85,35 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc stri
 	if c.session == "" && c.generation {
 		c.session = SessionFromBody(c.env["request"], c.model)
 	}
+	if !c.generation {
+		// Gemini CLI names the project its loadCodeAssist returned in
+		// every later call: keeping those calls on that account shows it
+		// one account's plan and quota, not a different one per call.
+		c.clientProject = projectOf(c.env["project"])
+		if c.clientProject == "" {
+			c.clientProject = projectOf(c.env["cloudaicompanionProject"])
+		}
+		if c.session == "" && c.clientProject != "" {
+			c.session = projectSessionPrefix + c.clientProject
+		}
+	}
 	s.forward(w, r, c)
+}
+
+// projectOf reads a project as v1internal spells it: a string or an
+// object {"id": "..."}. It returns "" for anything else.
+func projectOf(raw json.RawMessage) string {
+	var id string
+	if json.Unmarshal(raw, &id) == nil {
+		return id
+	}
+	var obj struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &obj) == nil {
+		return obj.ID
+	}
+	return ""
 }
 
 // handleGemini serves the Gemini API's model calls by wrapping them into

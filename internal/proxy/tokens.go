@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -151,6 +152,10 @@ func repick(exclude map[int64]bool, once func(map[int64]bool) (Choice, error)) (
 	}
 }
 
+// projectSessionPrefix starts the session key that keeps a client's
+// quota-free calls on the account of the project it names.
+const projectSessionPrefix = "project:"
+
 func sessionKey(session string, f cloudcode.Family) string {
 	if session == "" {
 		return ""
@@ -210,7 +215,10 @@ func (m *TokenManager) activeSessions() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
-	for _, b := range m.sessions {
+	for k, b := range m.sessions {
+		if strings.HasPrefix(k, projectSessionPrefix) {
+			continue // a client's passthrough calls, not a conversation
+		}
 		if now.Sub(b.lastUsed) <= m.idle {
 			n++
 		}
@@ -474,16 +482,26 @@ func (m *TokenManager) noAccount(fam cloudcode.Family, cands []quota.Candidate, 
 
 // pickAny chooses an account for a call that spends no model quota
 // (loadCodeAssist, countTokens, ...): the session's account when it is
-// active, else the active account with the best tier, least recently used.
-func (m *TokenManager) pickAny(ctx context.Context, session string, exclude map[int64]bool) (Choice, error) {
-	return repick(exclude, func(ex map[int64]bool) (Choice, error) { return m.pickAnyOnce(ctx, session, ex) })
+// active, else the account whose project the client named (the one that
+// answered its loadCodeAssist), else the active account with the best
+// tier, least recently used.
+func (m *TokenManager) pickAny(ctx context.Context, session, project string, exclude map[int64]bool) (Choice, error) {
+	return repick(exclude, func(ex map[int64]bool) (Choice, error) { return m.pickAnyOnce(ctx, session, project, ex) })
 }
 
-func (m *TokenManager) pickAnyOnce(ctx context.Context, session string, exclude map[int64]bool) (Choice, error) {
+func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string, exclude map[int64]bool) (Choice, error) {
 	key := sessionKey(session, cloudcode.FamilyUnknown)
 	now := m.clk.Now()
 	all := m.q.GetAllQuotas()
 	from := m.bound(key, now)
+	if from == 0 && project != "" {
+		for _, s := range all {
+			if s.ProjectID == project {
+				from = s.AccountID
+				break
+			}
+		}
+	}
 	active := slices.DeleteFunc(all, func(s quota.Status) bool {
 		return exclude[s.AccountID] || (s.State != quota.StateActive && s.State != "")
 	})
