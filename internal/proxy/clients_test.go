@@ -354,7 +354,8 @@ func kindOf(err error) string {
 // TestCLIPassthroughKeepsItsAccount: Gemini CLI names, in every call after
 // loadCodeAssist, the project that call returned. Calls that spend no
 // quota go to the account owning it, so the CLI sees one account's plan
-// and quota; a project no account owns still keeps its calls together.
+// and quota; calls that name no project, or one no account owns, stay
+// with the client's last account.
 func TestCLIPassthroughKeepsItsAccount(t *testing.T) {
 	h := newHarness(t, 3, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
 		return jsonResponse(200, `{"ok":true}`), nil
@@ -366,13 +367,29 @@ func TestCLIPassthroughKeepsItsAccount(t *testing.T) {
 		{"/v1internal:retrieveUserQuota", `{"project":{"id":"proj-2","name":"proj-2"}}`, 2},
 		{"/v1internal:listExperiments", `{"project":"proj-3","metadata":{"duetProject":"proj-3"}}`, 3},
 		{"/v1internal:loadCodeAssist", `{"cloudaicompanionProject":"proj-2","metadata":{"duetProject":"proj-2"},"mode":"HEALTH_CHECK"}`, 2},
-		{"/v1internal:retrieveUserQuota", `{"project":"someone-elses"}`, -1},
-		{"/v1internal:recordCodeAssistMetrics", `{"project":"someone-elses","metrics":[]}`, 0},
 		{"/v1internal:retrieveUserQuota", `{"project":"someone-elses"}`, 0},
+		{"/v1internal:recordCodeAssistMetrics", `{"project":"someone-elses","metrics":[]}`, 0},
+		{"/v1internal:listExperiments", `{"project":"proj-3"}`, 3},
+		{"/v1internal:getCodeAssistGlobalUserSetting", "", 0},
+		{"/v1internal:loadCodeAssist", `{"metadata":{"ideType":"IDE_UNSPECIFIED"}}`, 0},
 	}
 	prev := int64(0)
 	for i, c := range calls {
-		resp, body := h.post(c.path, c.body, "Authorization", "Bearer dummy-token")
+		method := http.MethodPost
+		if c.body == "" {
+			method = http.MethodGet
+		}
+		req, err := http.NewRequest(method, h.ts.URL+c.path, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer dummy-token")
+		resp, err := h.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Fatalf("call %d: status %d: %s", i, resp.StatusCode, body)
 		}

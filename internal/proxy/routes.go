@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -93,11 +94,22 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc stri
 		if c.clientProject == "" {
 			c.clientProject = projectOf(c.env["cloudaicompanionProject"])
 		}
-		if c.session == "" && c.clientProject != "" {
-			c.session = projectSessionPrefix + c.clientProject
+		if c.session == "" {
+			c.session = affinityKey(r.Header.Get("Authorization"))
 		}
 	}
 	s.forward(w, r, c)
+}
+
+// affinityKey keeps a client's quota-free calls together when they name
+// no project a pool account owns (its first loadCodeAssist, its GETs): by
+// a hash of its credential, which itself is never kept.
+func affinityKey(auth string) string {
+	if auth == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(auth))
+	return affinityPrefix + hex.EncodeToString(sum[:8])
 }
 
 // projectOf reads a project as v1internal spells it: a string or an

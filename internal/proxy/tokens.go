@@ -152,9 +152,10 @@ func repick(exclude map[int64]bool, once func(map[int64]bool) (Choice, error)) (
 	}
 }
 
-// projectSessionPrefix starts the session key that keeps a client's
-// quota-free calls on the account of the project it names.
-const projectSessionPrefix = "project:"
+// affinityPrefix starts the session keys that keep a client's quota-free
+// calls on one account (by the project it names, else by its credential):
+// they are not conversations.
+const affinityPrefix = "quota-free:"
 
 func sessionKey(session string, f cloudcode.Family) string {
 	if session == "" {
@@ -216,7 +217,7 @@ func (m *TokenManager) activeSessions() int {
 	defer m.mu.Unlock()
 	n := 0
 	for k, b := range m.sessions {
-		if strings.HasPrefix(k, projectSessionPrefix) {
+		if strings.HasPrefix(k, affinityPrefix) {
 			continue // a client's passthrough calls, not a conversation
 		}
 		if now.Sub(b.lastUsed) <= m.idle {
@@ -481,10 +482,10 @@ func (m *TokenManager) noAccount(fam cloudcode.Family, cands []quota.Candidate, 
 }
 
 // pickAny chooses an account for a call that spends no model quota
-// (loadCodeAssist, countTokens, ...): the session's account when it is
-// active, else the account whose project the client named (the one that
-// answered its loadCodeAssist), else the active account with the best
-// tier, least recently used.
+// (loadCodeAssist, countTokens, ...): the account whose project the
+// client named (the one that answered its loadCodeAssist) when it is
+// active, else the session's account, else the active account with the
+// best tier, least recently used.
 func (m *TokenManager) pickAny(ctx context.Context, session, project string, exclude map[int64]bool) (Choice, error) {
 	return repick(exclude, func(ex map[int64]bool) (Choice, error) { return m.pickAnyOnce(ctx, session, project, ex) })
 }
@@ -494,7 +495,7 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 	now := m.clk.Now()
 	all := m.q.GetAllQuotas()
 	from := m.bound(key, now)
-	if from == 0 && project != "" {
+	if project != "" {
 		for _, s := range all {
 			if s.ProjectID == project {
 				from = s.AccountID
