@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/quota"
 )
 
 // The requests below are the ones real clients sent to the proxy, as
@@ -404,5 +405,16 @@ func TestCLIPassthroughKeepsItsAccount(t *testing.T) {
 	}
 	if n := h.srv.Stats().ActiveSessions; n != 0 {
 		t.Errorf("ActiveSessions = %d after quota-free calls only, want 0 (no conversation)", n)
+	}
+
+	// The project's owner is disabled: the client's last account serves.
+	h.post("/v1internal:retrieveUserQuota", `{"project":"proj-2"}`, "Authorization", "Bearer dummy-token")
+	h.q.mu.Lock()
+	h.q.acct(3).state = quota.StateForbidden
+	h.q.mu.Unlock()
+	resp, body := h.post("/v1internal:listExperiments", `{"project":"proj-3"}`, "Authorization", "Bearer dummy-token")
+	all := h.up.Calls()
+	if got := accountOf(all[len(all)-1]); resp.StatusCode != 200 || got != 2 {
+		t.Errorf("with its owner forbidden, a call naming proj-3 went to account %d (status %d: %s), want 2, the client's last", got, resp.StatusCode, body)
 	}
 }

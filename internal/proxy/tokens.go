@@ -495,10 +495,11 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 	now := m.clk.Now()
 	all := m.q.GetAllQuotas()
 	from := m.bound(key, now)
+	var owner int64
 	if project != "" {
 		for _, s := range all {
 			if s.ProjectID == project {
-				from = s.AccountID
+				owner = s.AccountID
 				break
 			}
 		}
@@ -509,14 +510,20 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 	if len(active) == 0 {
 		return Choice{}, &NoAccountError{Accounts: len(all), Unavailable: len(all) > 0, Now: now}
 	}
-	slices.SortStableFunc(active, func(a, b quota.Status) int {
-		switch {
-		case a.AccountID == from:
-			return -1
-		case b.AccountID == from:
+	// The project's owner first, then the session's account (account
+	// ids start at 1, so an unset one matches nothing).
+	rank := func(id int64) int {
+		switch id {
+		case owner:
+			return 0
+		case from:
 			return 1
 		}
-		return cmp.Or(cmp.Compare(b.Tier, a.Tier), a.LastUsed.Compare(b.LastUsed), cmp.Compare(a.AccountID, b.AccountID))
+		return 2
+	}
+	slices.SortStableFunc(active, func(a, b quota.Status) int {
+		return cmp.Or(cmp.Compare(rank(a.AccountID), rank(b.AccountID)),
+			cmp.Compare(b.Tier, a.Tier), a.LastUsed.Compare(b.LastUsed), cmp.Compare(a.AccountID, b.AccountID))
 	})
 	c := Choice{AccountID: active[0].AccountID, Label: cmp.Or(active[0].Label, active[0].Email)}
 	return m.finish(ctx, key, c, nil, 0, exclude)
