@@ -154,7 +154,7 @@ func (h *harness) dashboard(ctx context.Context, log io.Writer) (runResult, wind
 	if err != nil {
 		return r, window{}, err
 	}
-	if err := checkComm(pid); err != nil {
+	if err := checkComm(pid, h.cfg.bin); err != nil {
 		return r, window{}, err
 	}
 	if r.AtSync, err = readMem(pid); err != nil {
@@ -320,14 +320,18 @@ func syncsDone(ctx context.Context, base string) int {
 	return -1
 }
 
-// checkComm makes sure pid is quotatui itself, not a shell around it.
-func checkComm(pid int) error {
+// checkComm makes sure pid runs bin itself, not a shell around it.
+func checkComm(pid int, bin string) error {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil {
 		return fmt.Errorf("pane process: %w", err)
 	}
-	if c := strings.TrimSpace(string(b)); c != "quotatui" {
-		return fmt.Errorf("pane process %d is %q, not quotatui", pid, c)
+	want := filepath.Base(bin)
+	if len(want) > 15 {
+		want = want[:15] // the kernel keeps 15 bytes of the name
+	}
+	if c := strings.TrimSpace(string(b)); c != want {
+		return fmt.Errorf("pane process %d is %q, not %s", pid, c, want)
 	}
 	return nil
 }

@@ -126,8 +126,12 @@ func (p *profiler) cpu(ctx context.Context, d time.Duration) func() error {
 	return func() error { return <-done }
 }
 
-// heap saves a heap profile (after a GC) and the goroutine dump.
+// heap saves the runtime's memory statistics as they are, then a heap
+// profile (after a forced GC) and the goroutine dump.
 func (p *profiler) heap(ctx context.Context) error {
+	if err := p.fetch(ctx, "/debug/pprof/heap?debug=1", "memstats.txt"); err != nil {
+		return err
+	}
 	if err := p.fetch(ctx, "/debug/pprof/heap?gc=1", "heap.pprof"); err != nil {
 		return err
 	}
