@@ -13,75 +13,14 @@ import (
 	"github.com/quotatui/quotatui/internal/cloudcode"
 )
 
-// googleStatus maps an HTTP status to the canonical status string Google
-// puts in its error envelope, so SDKs that branch on it behave.
-func googleStatus(code int) string {
-	switch code {
-	case http.StatusBadRequest:
-		return "INVALID_ARGUMENT"
-	case http.StatusUnauthorized:
-		return "UNAUTHENTICATED"
-	case http.StatusForbidden:
-		return "PERMISSION_DENIED"
-	case http.StatusNotFound:
-		return "NOT_FOUND"
-	case http.StatusMethodNotAllowed:
-		return "UNIMPLEMENTED"
-	case http.StatusRequestEntityTooLarge:
-		return "INVALID_ARGUMENT"
-	case http.StatusTooManyRequests:
-		return "RESOURCE_EXHAUSTED"
-	case http.StatusServiceUnavailable:
-		return "UNAVAILABLE"
-	case http.StatusGatewayTimeout:
-		return "DEADLINE_EXCEEDED"
-	case http.StatusBadGateway:
-		return "UNAVAILABLE"
-	default:
-		if code >= 500 {
-			return "INTERNAL"
-		}
-		return "UNKNOWN"
-	}
-}
-
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	Status  string `json:"status"`
-	Details []any  `json:"details,omitempty"`
-}
-
-// errorInfo and retryInfo are the google.rpc detail messages clients
-// branch on (Gemini CLI reads the reason and the delay, not Retry-After).
-type errorInfo struct {
-	Type     string            `json:"@type"`
-	Reason   string            `json:"reason"`
-	Domain   string            `json:"domain"`
-	Metadata map[string]string `json:"metadata,omitempty"`
-}
-
-type retryInfo struct {
-	Type       string `json:"@type"`
-	RetryDelay string `json:"retryDelay"`
-}
-
-// errorDomain is the domain Google's own quota errors carry; Gemini CLI
-// only trusts a reason from it.
-const errorDomain = "cloudcode-pa.googleapis.com"
-
 // maxClientWait is the longest wait a client is told to sit out. Gemini
 // CLI waits up to 300 s on a rate limit; past that, it should stop at once
 // instead of retrying for minutes against an empty pool.
 const maxClientWait = 5 * time.Minute
 
 // retryDetail is a RetryInfo for d, in whole seconds as Retry-After says.
-func retryDetail(d time.Duration) retryInfo {
-	return retryInfo{Type: "type.googleapis.com/google.rpc.RetryInfo", RetryDelay: fmt.Sprintf("%ds", retrySeconds(d))}
+func retryDetail(d time.Duration) cloudcode.RetryInfo {
+	return cloudcode.NewRetryInfo(time.Duration(retrySeconds(d)) * time.Second)
 }
 
 // waitDetails says, the way Google does, how long a client must wait
@@ -91,7 +30,7 @@ func retryDetail(d time.Duration) retryInfo {
 func waitDetails(d time.Duration, reset time.Time) []any {
 	if d <= maxClientWait {
 		return []any{
-			errorInfo{Type: "type.googleapis.com/google.rpc.ErrorInfo", Reason: "RATE_LIMIT_EXCEEDED", Domain: errorDomain},
+			cloudcode.NewErrorInfo("RATE_LIMIT_EXCEEDED", nil),
 			retryDetail(d),
 		}
 	}
@@ -100,7 +39,7 @@ func waitDetails(d time.Duration, reset time.Time) []any {
 		md["quotaResetTimeStamp"] = reset.UTC().Format(time.RFC3339)
 	}
 	return []any{
-		errorInfo{Type: "type.googleapis.com/google.rpc.ErrorInfo", Reason: "QUOTA_EXHAUSTED", Domain: errorDomain, Metadata: md},
+		cloudcode.NewErrorInfo("QUOTA_EXHAUSTED", md),
 		retryDetail(d),
 	}
 }
@@ -108,7 +47,7 @@ func waitDetails(d time.Duration, reset time.Time) []any {
 // capacityDetails is Google's answer when it has no capacity for a model.
 func capacityDetails(d time.Duration) []any {
 	return []any{
-		errorInfo{Type: "type.googleapis.com/google.rpc.ErrorInfo", Reason: "MODEL_CAPACITY_EXHAUSTED", Domain: errorDomain},
+		cloudcode.NewErrorInfo("MODEL_CAPACITY_EXHAUSTED", nil),
 		retryDetail(d),
 	}
 }
@@ -120,12 +59,7 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 // writeErrorDetails answers in Google's error envelope with details.
 func writeErrorDetails(w http.ResponseWriter, code int, msg string, details []any) {
-	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg, Status: googleStatus(code), Details: details}})
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=UTF-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
+	cloudcode.WriteError(w, code, "", msg, details...)
 }
 
 // setRetryAfter sets Retry-After in whole seconds, at least 1.

@@ -394,7 +394,7 @@ func TestAllExhausted(t *testing.T) {
 	if ra := resp.Header.Get("Retry-After"); ra != "7800" {
 		t.Errorf("Retry-After = %q, want 7800", ra)
 	}
-	var e errorBody
+	var e cloudcode.ErrorEnvelope
 	if err := json.Unmarshal([]byte(body), &e); err != nil {
 		t.Fatalf("not Google's envelope: %s", body)
 	}
@@ -476,7 +476,7 @@ func TestClientErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := h.post(tt.path, tt.body)
-			var e errorBody
+			var e cloudcode.ErrorEnvelope
 			if err := json.Unmarshal([]byte(body), &e); err != nil {
 				t.Fatalf("not Google's envelope: %s", body)
 			}
@@ -680,7 +680,7 @@ func TestEveryAttemptFails(t *testing.T) {
 				h.q.set(3, cloudcode.FamilyGemini, 0)
 			}
 			resp, body := h.post("/v1internal:generateContent", genBody("gemini-3-flash", "x"))
-			var e errorBody
+			var e cloudcode.ErrorEnvelope
 			if err := json.Unmarshal([]byte(body), &e); err != nil {
 				t.Fatalf("not Google's envelope: %s", body)
 			}

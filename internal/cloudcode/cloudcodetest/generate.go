@@ -71,9 +71,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 
 	if delay, limited := s.rateLimit(a, now); limited {
 		writeGoogleError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED",
-			fmt.Sprintf("Rate limit exceeded for model %s. Please retry in %s.", model, protoDuration(delay)),
-			newErrorInfo("RATE_LIMIT_EXCEEDED", map[string]string{"model": model}),
-			newRetryInfo(delay))
+			fmt.Sprintf("Rate limit exceeded for model %s. Please retry in %s.", model, cloudcode.NewRetryInfo(delay).RetryDelay),
+			cloudcode.NewErrorInfo("RATE_LIMIT_EXCEEDED", map[string]string{"model": model}),
+			cloudcode.NewRetryInfo(delay))
 		return
 	}
 	switch s.faults.draw() {
@@ -91,12 +91,12 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 		delay := reset.Sub(now)
 		writeGoogleError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED",
 			"You have exhausted your capacity on this model. Your quota will reset after "+messageDuration(delay)+".",
-			newErrorInfo("QUOTA_EXHAUSTED", map[string]string{
+			cloudcode.NewErrorInfo("QUOTA_EXHAUSTED", map[string]string{
 				"model":               model,
 				"quotaResetDelay":     delay.String(),
 				"quotaResetTimeStamp": formatTime(reset),
 			}),
-			newRetryInfo(delay))
+			cloudcode.NewRetryInfo(delay))
 		return
 	}
 
@@ -112,8 +112,8 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 func writeCapacityError(w http.ResponseWriter, code int, status, model string) {
 	writeGoogleError(w, code, status,
 		fmt.Sprintf("No capacity available for model %s on the server", model),
-		newErrorInfo("MODEL_CAPACITY_EXHAUSTED", map[string]string{"model": model}),
-		newRetryInfo(40*time.Second))
+		cloudcode.NewErrorInfo("MODEL_CAPACITY_EXHAUSTED", map[string]string{"model": model}),
+		cloudcode.NewRetryInfo(40*time.Second))
 }
 
 // rateLimit applies the per-account RPM limit over the last minute of sim

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,8 +153,8 @@ func TestQuotaExhaustedBodyShape(t *testing.T) {
 		`{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"QUOTA_EXHAUSTED","domain":"cloudcode-pa.googleapis.com",` +
 		`"metadata":{"model":"claude-sonnet-4-6-thinking","quotaResetDelay":"4h2m2.7s","quotaResetTimeStamp":"2026-11-27T17:00:00Z"}},` +
 		`{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"14522.7s"}]}}`
-	if string(body) != want {
-		t.Errorf("body\n%s\nwant\n%s", body, want)
+	if got := strings.TrimSuffix(string(body), "\n"); got != want {
+		t.Errorf("body\n%s\nwant\n%s", got, want)
 	}
 }
 

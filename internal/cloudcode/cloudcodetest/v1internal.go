@@ -84,7 +84,7 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 		return
 	}
 	if status := int(s.hostDown[host].Load()); status != 0 {
-		writeGoogleError(w, status, statusName(status), "The service is currently unavailable.")
+		writeGoogleError(w, status, cloudcode.StatusName(status), "The service is currently unavailable.")
 		return
 	}
 	wantMethod := http.MethodPost
@@ -106,8 +106,8 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="invalid_token"`)
 		writeGoogleError(w, http.StatusUnauthorized, "UNAUTHENTICATED",
 			"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
-			errorInfo{Type: errorInfoType, Reason: reason, Domain: "googleapis.com",
-				Metadata: map[string]string{"service": errorDomain, "method": "google.internal.cloud.code.v1internal.CloudCode." + rpc}})
+			cloudcode.ErrorInfo{Type: cloudcode.ErrorInfoType, Reason: reason, Domain: "googleapis.com",
+				Metadata: map[string]string{"service": cloudcode.ErrorDomain, "method": "google.internal.cloud.code.v1internal.CloudCode." + rpc}})
 		return
 	}
 	if !s.waitHang(r, a) {
@@ -164,10 +164,10 @@ func (s *Server) writeFlagError(w http.ResponseWriter, a *account, rpc string) b
 	case forbidden:
 		writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED",
 			fmt.Sprintf("Cloud AI Companion API has not been used in project %s before or it is disabled (%s).", a.project, reason),
-			newErrorInfo(reason, map[string]string{"consumer": "projects/" + a.project, "service": errorDomain}))
+			cloudcode.NewErrorInfo(reason, map[string]string{"consumer": "projects/" + a.project, "service": cloudcode.ErrorDomain}))
 	case vurl != "" && rpc != "loadCodeAssist":
 		writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED", "To continue, verify your account at "+vurl,
-			newErrorInfo("VALIDATION_REQUIRED", map[string]string{"validation_link": vurl}))
+			cloudcode.NewErrorInfo("VALIDATION_REQUIRED", map[string]string{"validation_link": vurl}))
 	default:
 		return false
 	}
@@ -276,7 +276,7 @@ func parseProject(w http.ResponseWriter, body []byte) (string, bool) {
 func writeProjectDenied(w http.ResponseWriter, project string) {
 	writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED",
 		fmt.Sprintf("Permission denied on resource project %s.", project),
-		newErrorInfo("CONSUMER_INVALID", map[string]string{"consumer": "projects/" + project, "service": errorDomain}))
+		cloudcode.NewErrorInfo("CONSUMER_INVALID", map[string]string{"consumer": "projects/" + project, "service": cloudcode.ErrorDomain}))
 }
 
 // figure is one bucket's state at a moment.
