@@ -27,6 +27,8 @@ var catalogue = []simModel{
 	{"gemini-3-pro-high", "Gemini 3 Pro (High)", 1048576, 65535, true, true},
 	{"gemini-3-pro-low", "Gemini 3 Pro (Low)", 1048576, 65535, false, true},
 	{"gemini-2.5-flash", "Gemini 2.5 Flash", 1048576, 65535, false, true},
+	// Gemini CLI routes and summarises with the lite model.
+	{"gemini-3.1-flash-lite", "Gemini 3.1 Flash Lite", 1048576, 65535, false, false},
 	{"claude-sonnet-4-6", "Claude Sonnet 4.6", 200000, 64000, false, false},
 	{"claude-sonnet-4-6-thinking", "Claude Sonnet 4.6 (Thinking)", 200000, 64000, true, true},
 	{"claude-opus-4-6-thinking", "Claude Opus 4.6 (Thinking)", 200000, 64000, true, true},
