@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -76,6 +77,7 @@ type runResult struct {
 	AtSync    memInfo       // right after it
 	Idle      window
 	GC        gcSummary
+	Scrape    scrapeResult // serve only
 }
 
 // prepare gives a run its own copy of the database and its own HOME and
@@ -191,7 +193,6 @@ func (h *harness) dashboard(ctx context.Context, log io.Writer) (runResult, wind
 // child process.
 func (h *harness) serve(ctx context.Context, log io.Writer) (runResult, error) {
 	var r runResult
-	quotaCalls := h.sim.TotalRequests("retrieveUserQuotaSummary") // earlier runs' calls
 	dir, argv, env, err := h.prepare("serve", "serve")
 	if err != nil {
 		return r, err
@@ -230,17 +231,18 @@ func (h *harness) serve(ctx context.Context, log io.Writer) (runResult, error) {
 	if err != nil {
 		return r, fail("wait for the proxy address", err)
 	}
-	// The metrics endpoint says when the monitor's first sync of all
-	// accounts is complete. Scraping costs memory too, so it is asked only
-	// once the simulator has answered every account's quota call.
+	// The database says when the monitor's first sync of all accounts is
+	// complete: it ends with one RecordSync of every account's figures.
+	// (Scraping /metrics for quotatui_syncs_total would do, but a scrape of
+	// 1000 accounts costs the process memory of its own: see scrape.)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "quotatui.db")+"?mode=ro")
+	if err != nil {
+		return r, err
+	}
+	defer db.Close()
 	n := h.cfg.accounts
 	if _, err := waitFor(ctx, exited, h.cfg.syncWait, func() (string, bool) {
-		return "", h.sim.TotalRequests("retrieveUserQuotaSummary") >= quotaCalls+n
-	}); err != nil {
-		return r, fail("wait for the quota calls", err)
-	}
-	if _, err := waitFor(ctx, exited, h.cfg.syncWait, func() (string, bool) {
-		return "", syncsDone(ctx, addr) >= 1
+		return "", accountsSyncedSince(ctx, db, launched) >= n
 	}); err != nil {
 		return r, fail("wait for the first sync", err)
 	}
@@ -254,6 +256,9 @@ func (h *harness) serve(ctx context.Context, log io.Writer) (runResult, error) {
 		return r, err
 	}
 	r.GC = parseGCTrace(stderrPath, r.Launched, r.Idle)
+	if r.Scrape, err = scrape(ctx, pid, addr); err != nil {
+		return r, fail("scrape /metrics", err)
+	}
 	return r, nil
 }
 
@@ -293,31 +298,75 @@ func proxyAddr(stderr string) (string, bool) {
 	return string(m[1]), true
 }
 
-// syncsDone scrapes quotatui_syncs_total; -1 when it cannot.
-func syncsDone(ctx context.Context, base string) int {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+// accountsSyncedSince counts the accounts with a figure written at or
+// after t; -1 when the database cannot say (yet).
+func accountsSyncedSince(ctx context.Context, db *sql.DB, t time.Time) int {
+	const q = `SELECT count(DISTINCT l.account_id) FROM quota_latest l
+		JOIN quota_history h ON h.id = l.history_id WHERE h.last_seen >= ?`
+	var n int
+	if err := db.QueryRowContext(ctx, q, t.UnixMilli()).Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
+
+// scrapeResult is what one GET /metrics cost the process.
+type scrapeResult struct {
+	Took      time.Duration
+	Bytes     int64
+	Series    int
+	Before    memInfo
+	After     memInfo
+	CPUSecond float64
+}
+
+// scrape fetches /metrics once, as a Prometheus server would, and reads
+// the process's memory before and after.
+func scrape(ctx context.Context, pid int, base string) (scrapeResult, error) {
+	var sr scrapeResult
+	var err error
+	if sr.Before, err = readMem(pid); err != nil {
+		return sr, err
+	}
+	c0, err := readCPUTicks(pid)
+	if err != nil {
+		return sr, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
-		return -1
+		return sr, err
 	}
+	start := time.Now()
+	req.Close = true // no idle connection left behind in the harness
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return -1
+		return sr, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return sr, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "quotatui_syncs_total "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return -1
-			}
-			return int(f)
+		sr.Bytes += int64(len(sc.Bytes())) + 1
+		if line := sc.Bytes(); len(line) > 0 && line[0] != '#' {
+			sr.Series++
 		}
 	}
-	return -1
+	if err := sc.Err(); err != nil {
+		return sr, fmt.Errorf("GET /metrics: %w", err)
+	}
+	sr.Took = time.Since(start)
+	c1, err := readCPUTicks(pid)
+	if err != nil {
+		return sr, err
+	}
+	sr.CPUSecond = float64(c1-c0) / float64(clockTicks())
+	sr.After, err = readMem(pid)
+	return sr, err
 }
 
 // checkComm makes sure pid runs bin itself, not a shell around it.

@@ -51,7 +51,7 @@ func main() {
 	flag.Parse()
 	c.command = "go run ./cmd/quotaresources " + strings.Join(os.Args[1:], " ")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, c, os.Stdout)
+	_, err := run(ctx, c, os.Stdout)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "quotaresources:", err)
@@ -61,13 +61,13 @@ func main() {
 
 // run does the whole measurement; every temp dir, tmux server and child
 // process it starts is gone when it returns, whatever happened.
-func run(ctx context.Context, c config, stdout io.Writer) error {
+func run(ctx context.Context, c config, stdout io.Writer) (*results, error) {
 	if _, err := exec.LookPath("tmux"); err != nil {
-		return fmt.Errorf("tmux is needed for the dashboard runs: %w", err)
+		return nil, fmt.Errorf("tmux is needed for the dashboard runs: %w", err)
 	}
 	tmp, err := os.MkdirTemp("", "quotaresources-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 
@@ -76,54 +76,54 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 	case c.pprof != "":
 		fmt.Fprintln(stdout, "building ./cmd/quotatui with a pprof listener ...")
 		if c.bin, err = buildProfiledBinary(ctx, tmp); err != nil {
-			return err
+			return nil, err
 		}
 		if err := os.MkdirAll(c.pprof, 0o755); err != nil {
-			return err
+			return nil, err
 		}
 	case c.bin == "":
 		fmt.Fprintln(stdout, "building ./cmd/quotatui ...")
 		if c.bin, err = buildBinary(ctx, tmp); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	h, err := newHarness(ctx, c, tmp)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer h.close()
 
 	fmt.Fprintf(stdout, "writing %d accounts and %s of history ...\n", c.accounts, c.history)
 	if res.hist, err = buildDB(ctx, h.baseDB, h.sim, h.accts, c.history, time.Now()); err != nil {
-		return fmt.Errorf("build database: %w", err)
+		return nil, fmt.Errorf("build database: %w", err)
 	}
 	fmt.Fprintf(stdout, "  %d raw + %d rolled-up rows, %.1f MB, in %s\n", res.hist.RawRows, res.hist.RolledUpRows,
 		mb(res.hist.DBBytes), res.hist.Took.Round(time.Millisecond))
 
 	fmt.Fprintln(stdout, "dashboard in tmux ...")
 	if res.dash, res.detail, err = h.dashboard(ctx, stdout); err != nil {
-		return fmt.Errorf("dashboard run: %w", err)
+		return nil, fmt.Errorf("dashboard run: %w", err)
 	}
 	fmt.Fprintln(stdout, "quotatui serve ...")
 	if res.serve, err = h.serve(ctx, stdout); err != nil {
-		return fmt.Errorf("serve run: %w", err)
+		return nil, fmt.Errorf("serve run: %w", err)
 	}
 	res.finished = time.Now().UTC()
 	res.machine.loadEnd = loadAverage()
 
 	report := res.markdown()
 	if _, err := io.WriteString(stdout, "\n"+report); err != nil {
-		return err
+		return nil, err
 	}
 	if c.out != "" {
 		if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
-			return err
+			return nil, err
 		}
 		if err := os.WriteFile(c.out, []byte(report+keptNotes(c.out)), 0o644); err != nil {
-			return fmt.Errorf("write report: %w", err)
+			return nil, fmt.Errorf("write report: %w", err)
 		}
 	}
-	return nil
+	return res, nil
 }
 
 // moduleRoot is the directory of the module the harness runs in.

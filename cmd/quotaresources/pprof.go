@@ -97,6 +97,7 @@ func (p *profiler) fetch(ctx context.Context, path, file string) error {
 	if err != nil {
 		return err
 	}
+	req.Close = true // no idle connection left behind in the harness
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("pprof %s: %w", path, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -108,6 +109,17 @@ type window struct {
 	MaxRSS     int64   // of the per-second samples
 	MedianRSS  int64
 	Samples    int
+	// Busiest are the two seconds with the most CPU (a one-off such as
+	// the store's first compaction, one minute after start, shows here);
+	// SteadyPercent is the window's CPU without them.
+	Busiest       []busySecond
+	SteadyPercent float64
+}
+
+// busySecond is one second of a window and the CPU it took.
+type busySecond struct {
+	At  time.Duration // from the window's start
+	CPU float64       // seconds
 }
 
 // observe measures pid for d: CPU from the utime+stime delta over the
@@ -125,6 +137,8 @@ func observe(ctx context.Context, pid int, d time.Duration, hz int64) (window, e
 		return w, err
 	}
 	rss := []int64{w.Before.RSS}
+	var secs []busySecond
+	last := c0
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	end := time.NewTimer(d)
@@ -142,6 +156,12 @@ loop:
 				return w, err
 			}
 			rss = append(rss, m.RSS)
+			c, err := readCPUTicks(pid)
+			if err != nil {
+				return w, err
+			}
+			secs = append(secs, busySecond{At: time.Since(t0).Round(time.Second), CPU: float64(c-last) / float64(hz)})
+			last = c
 		}
 	}
 	c1, err := readCPUTicks(pid)
@@ -155,6 +175,16 @@ loop:
 	rss = append(rss, w.After.RSS)
 	w.CPUSeconds = float64(c1-c0) / float64(hz)
 	w.CPUPercent = 100 * w.CPUSeconds / w.Wall.Seconds()
+	slices.SortFunc(secs, func(a, b busySecond) int { return cmp.Compare(b.CPU, a.CPU) })
+	w.Busiest = secs[:min(2, len(secs))]
+	steadyCPU, steadyWall := w.CPUSeconds, w.Wall.Seconds()
+	for _, b := range w.Busiest {
+		steadyCPU -= b.CPU
+		steadyWall--
+	}
+	if steadyWall > 0 {
+		w.SteadyPercent = 100 * max(0, steadyCPU) / steadyWall
+	}
 	slices.Sort(rss)
 	w.MaxRSS, w.MedianRSS, w.Samples = rss[len(rss)-1], rss[len(rss)/2], len(rss)
 	return w, nil

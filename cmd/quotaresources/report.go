@@ -113,7 +113,8 @@ func (r *results) markdown() string {
 	p("  until the header shows %d accounts and the monitor panel \"%d ok\", reads RSS, then measures an idle window of", c.accounts, c.accounts)
 	p("  %s, then presses enter (detail view of the first account, with its 12 h charts) and measures %s more.", c.idle, c.detail)
 	p("- Serve: `quotatui serve` (monitor + proxy, no dashboard) as a child process; the first sync is known from")
-	p("  `quotatui_syncs_total` on `/metrics` (scraped until it is 1, never during the idle window).")
+	p("  the database (every account has a figure written since the launch). After its idle window, one `GET /metrics`")
+	p("  (what a Prometheus scrape costs at this size).")
 	p("- RSS is VmRSS/VmHWM from `/proc/PID/status`, sampled every second; CPU is the utime+stime delta from")
 	p("  `/proc/PID/stat` over the window's wall time, as %% of one core.")
 	p("- The default sync interval is 5 m, so the idle windows hold no sync (the first one ran before them):")
@@ -137,6 +138,27 @@ func (r *results) markdown() string {
 	row("dashboard, idle", round(r.dash.FirstSync), r.dash.AtSync, r.dash.Idle)
 	row("dashboard, detail view", "(same process)", r.dash.Idle.After, r.detail)
 	row("serve (no dashboard), idle", round(r.serve.FirstSync), r.serve.AtSync, r.serve.Idle)
+	p("")
+	sc := r.serve.Scrape
+	p("| serve, one `GET /metrics` after the idle window | %s, %d series, %.1f MB of text | %.1f MB | %.1f MB (%.1f + %.1f) | | %.1f MB (before: %.1f MB) | %.2f s CPU |",
+		sc.Took.Round(time.Millisecond), sc.Series, mb(sc.Bytes), mb(sc.Before.RSS), mb(sc.After.RSS), mb(sc.After.Anon), mb(sc.After.File),
+		mb(sc.After.HWM), mb(sc.Before.HWM), sc.CPUSecond)
+	p("")
+	p("CPU without the window's two busiest seconds (one-offs such as the first history compaction, which the monitor")
+	p("runs one minute after start and then hourly):")
+	p("")
+	p("| run | CPU over the window | two busiest seconds | CPU without them |")
+	p("|---|---|---|---|")
+	for _, x := range []struct {
+		name string
+		w    window
+	}{{"dashboard, idle", r.dash.Idle}, {"dashboard, detail view", r.detail}, {"serve, idle", r.serve.Idle}} {
+		var busy []string
+		for _, b := range x.w.Busiest {
+			busy = append(busy, fmt.Sprintf("%.2f s CPU at +%s", b.CPU, b.At))
+		}
+		p("| %s | %.2f %% | %s | %.2f %% |", x.name, x.w.CPUPercent, strings.Join(busy, "; "), x.w.SteadyPercent)
+	}
 	p("")
 	p("The dashboard's idle window starts right after the first sync; the detail window right after the idle one.")
 	p("Anon is the Go heap, stacks and SQLite's C heap; file is the binary's mapped pages (RssAnon, RssFile).")
