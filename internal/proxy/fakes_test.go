@@ -138,6 +138,15 @@ func (q *fakeQuota) Syncs(id int64) int {
 	return q.syncs[id]
 }
 
+func (q *fakeQuota) Best(model string) (quota.Candidate, bool) {
+	for _, c := range q.Rank(model) {
+		if c.Check.Usable {
+			return c, true
+		}
+	}
+	return quota.Candidate{}, false
+}
+
 func (q *fakeQuota) Rank(model string) []quota.Candidate {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -38,6 +38,7 @@ const (
 type Quota interface {
 	CheckQuota(ctx context.Context, accountID int64, model string) (quota.Check, error)
 	Rank(model string) []quota.Candidate
+	Best(model string) (quota.Candidate, bool)
 	Account(accountID int64) (quota.Status, bool)
 	GetAllQuotas() []quota.Status
 	MarkExhausted(accountID int64, f cloudcode.Family, until, receivedAt time.Time, reason string)
@@ -265,11 +266,8 @@ func (s *Server) Stats() Stats {
 	st.ActiveSessions = s.tm.activeSessions()
 	st.RoutedTo = map[string]string{}
 	for f, model := range routedModels {
-		for _, c := range s.q.Rank(model) {
-			if c.Check.Usable {
-				st.RoutedTo[f.String()] = c.Label
-				break
-			}
+		if c, ok := s.q.Best(model); ok {
+			st.RoutedTo[f.String()] = c.Label
 		}
 	}
 	return st

@@ -60,6 +60,23 @@ func TestRankAgainstSimulator(t *testing.T) {
 			}
 		}
 	}
+	if best, ok := e.m.Best("gemini-3-flash"); !ok || best.Label != "ultra-low@example.com" {
+		t.Errorf("Best = %s (ok %v), want the first usable of Rank, ultra-low", best.Label, ok)
+	}
+	// Taking the best ones away one by one, Best keeps agreeing with Rank.
+	for _, gone := range []string{"ultra-low", "pro-80", "pro-50"} {
+		e.m.MarkCooldown(e.id(gone+"@example.com"), cloudcode.FamilyGemini, t0.Add(time.Hour), "test")
+		var first string
+		for _, c := range e.m.Rank("gemini-3-flash") {
+			if c.Check.Usable {
+				first = c.Label
+				break
+			}
+		}
+		if best, _ := e.m.Best("gemini-3-flash"); best.Label != first {
+			t.Errorf("without %s: Best = %s, Rank's first usable = %s", gone, best.Label, first)
+		}
+	}
 	if n := e.srv.TotalRequests("fetchAvailableModels"); n != len(specs)-1 {
 		t.Errorf("Rank asked the upstream: %d fetches", n)
 	}
