@@ -137,6 +137,31 @@ func statusVersion(s *quota.Status) string {
 // startHistory returns a command fetching the history of every account
 // whose cache is stale, or nil when none is or a fetch is already running
 // (one fetch at a time: it re-checks when it finishes).
+// historySlack is how many off-screen histories are kept before the
+// cache is trimmed to the rows on screen.
+const historySlack = 64
+
+// shownAccounts are the accounts whose history the screen can show: the
+// table's visible rows and the account in the detail view. Before the
+// first size message every row counts as visible up to one screenful.
+func (m *Model) shownAccounts() []*quota.Status {
+	n := m.tableRows()
+	if n <= 0 {
+		n = 50
+	}
+	end := min(m.offset+n, len(m.rows))
+	out := make([]*quota.Status, 0, end-m.offset+1)
+	for i := m.offset; i < end; i++ {
+		out = append(out, &m.accounts[m.rows[i]])
+	}
+	if m.detail {
+		if s := m.account(m.detailID); s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func (m *Model) startHistory() tea.Cmd {
 	if m.histBusy {
 		return nil
@@ -145,14 +170,28 @@ func (m *Model) startHistory() tea.Cmd {
 		id      int64
 		version string
 	}
+	// Only the rows on screen (and the account in detail) need history:
+	// with 1000 accounts, fetching every one after each sync held 4 MB of
+	// charts and re-read the store for rows nobody sees.
+	shown := m.shownAccounts()
 	var stale []want
-	for i := range m.accounts {
-		s := &m.accounts[i]
+	for _, s := range shown {
 		v := statusVersion(s)
 		if h, ok := m.history[s.AccountID]; ok && h.version == v {
 			continue
 		}
 		stale = append(stale, want{s.AccountID, v})
+	}
+	if len(m.history) > 2*len(shown)+historySlack {
+		// Forget what scrolled away; a new map, so earlier model copies
+		// keep theirs.
+		kept := make(map[int64]*accountHistory, len(shown))
+		for _, s := range shown {
+			if h, ok := m.history[s.AccountID]; ok {
+				kept[s.AccountID] = h
+			}
+		}
+		m.history = kept
 	}
 	if len(stale) == 0 {
 		return nil

@@ -1,9 +1,11 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/quota"
 )
@@ -588,5 +591,64 @@ func TestLineInput(t *testing.T) {
 	}
 	if in.Update(keyPress("backspace")) {
 		t.Error("backspace on nothing reported a change")
+	}
+}
+
+// With many accounts only the rows on screen get history, and scrolling
+// fetches the rows that come into view.
+func TestHistoryOnlyForRowsOnScreen(t *testing.T) {
+	eng := newFakeEngine()
+	eng.statuses = manyStatuses(300)
+	var mu sync.Mutex
+	asked := map[int64]bool{}
+	hist := func(_ context.Context, id int64, _ cloudcode.Family, _ time.Time) ([]Point, error) {
+		mu.Lock()
+		asked[id] = true
+		mu.Unlock()
+		return nil, nil
+	}
+	m := New(Deps{Engine: eng, History: hist, Clock: clock.NewFake(t0)})
+	next, _ := m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m = next.(Model)
+	visible := m.tableRows()
+	for _, cmd := range []tea.Cmd{m.initHist} {
+		for _, msg := range runCmd(cmd) {
+			next, _ = m.Update(msg)
+			m = next.(Model)
+		}
+	}
+	// Drain: fetches chain until nothing on screen is stale.
+	for cmd := m.startHistory(); cmd != nil; cmd = m.startHistory() {
+		for _, msg := range runCmd(cmd) {
+			next, _ = m.Update(msg)
+			m = next.(Model)
+		}
+	}
+	mu.Lock()
+	n := len(asked)
+	mu.Unlock()
+	if n == 0 || n > 50 {
+		t.Fatalf("history fetched for %d of 300 accounts with %d rows on screen", n, visible)
+	}
+	// Paging down brings new rows on screen, and their history is fetched.
+	for range 4 {
+		next, cmd := m.Update(keyPress("pgdown"))
+		m = next.(Model)
+		for cmd != nil {
+			var more tea.Cmd
+			for _, msg := range runCmd(cmd) {
+				next, more = m.Update(msg)
+				m = next.(Model)
+			}
+			cmd = more
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) <= n {
+		t.Errorf("after a page down no new history was fetched (%d accounts)", len(asked))
+	}
+	if len(m.history) > 2*visible+historySlack+1 {
+		t.Errorf("history cache holds %d accounts", len(m.history))
 	}
 }

@@ -21,7 +21,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.width, m.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
 		m.clampScroll()
-		return m, nil
+		return m, m.startHistory()
 	case tea.KeyPressMsg:
 		return m.handleKey(msg)
 	case quotasMsg:
@@ -169,7 +169,7 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		if !m.detail && len(m.rows) > 0 {
 			m.detail, m.detailID = true, m.selected
 			m.detailEvts, m.detailErr = nil, ""
-			return m, m.fetchDetailEvents(m.detailID)
+			return m, tea.Batch(m.fetchDetailEvents(m.detailID), m.startHistory())
 		}
 	case key.Matches(msg, k.Tab):
 		if m.focus == focusTable {
@@ -214,7 +214,9 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.start(actPause, 0, "")
 	}
-	return m, nil
+	// Scrolling, sorting or opening an account may bring rows on screen
+	// whose history was never fetched.
+	return m, m.startHistory()
 }
 
 // handleFilterKey edits the filter: enter keeps it, esc clears it.
@@ -232,7 +234,7 @@ func (m Model) handleFilterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.filter.Update(msg) {
 		m.rebuildRows()
 	}
-	return m, nil
+	return m, m.startHistory()
 }
 
 // move moves the focused list by delta.
