@@ -78,22 +78,13 @@ func TestGeminiCLIRequests(t *testing.T) {
 				}
 				return jsonResponse(200, `{"ok":true}`), nil
 			})
-			req, err := http.NewRequest(tt.method, h.ts.URL+tt.path, strings.NewReader(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
 			// Gemini CLI's headers; its bearer token is the client's own.
-			req.Header.Set("Authorization", "Bearer dummy-token")
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("User-Agent", "GeminiCLI-tui/0.61.0/gemini-2.5-pro (linux; x64; terminal) google-api-nodejs-client/10.9.0")
-			req.Header.Set("X-Goog-Api-Client", "gl-node/20.20.2")
-			req.Header.Set("Accept-Encoding", "gzip, deflate, br")
-			resp, err := h.ts.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, body := h.do(tt.method, tt.path, tt.body,
+				"Authorization", "Bearer dummy-token",
+				"Content-Type", "application/json",
+				"User-Agent", "GeminiCLI-tui/0.61.0/gemini-2.5-pro (linux; x64; terminal) google-api-nodejs-client/10.9.0",
+				"X-Goog-Api-Client", "gl-node/20.20.2",
+				"Accept-Encoding", "gzip, deflate, br")
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
@@ -181,33 +172,17 @@ func TestGenAISDKRequests(t *testing.T) {
 					}
 					return jsonResponse(200, okAnswer), nil
 				})
-				var body io.Reader
-				if tt.body != "" {
-					body = strings.NewReader(tt.body)
-				}
-				req, err := http.NewRequest(tt.method, h.ts.URL+"/"+ver.api+tt.path, body)
-				if err != nil {
-					t.Fatal(err)
-				}
 				ua := "google-genai-sdk/" + ver.sdk + " gl-node/v20.20.2"
-				req.Header.Set("User-Agent", ua)
-				req.Header.Set("X-Goog-Api-Client", ua)
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("X-Goog-Api-Key", "local-key")
-				req.Header.Set("Accept", "*/*")
-				resp, err := h.ts.Client().Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				resp, got := h.do(tt.method, "/"+ver.api+tt.path, tt.body,
+					"User-Agent", ua, "X-Goog-Api-Client", ua, "Content-Type", "application/json",
+					"X-Goog-Api-Key", "local-key", "Accept", "*/*")
 				if resp.StatusCode != 200 {
 					t.Fatalf("status %d: %s", resp.StatusCode, got)
 				}
-				if !strings.Contains(string(got), tt.wantInBody) {
+				if !strings.Contains(got, tt.wantInBody) {
 					t.Errorf("answer %s lacks %s", got, tt.wantInBody)
 				}
-				if strings.Contains(string(got), `"response"`) {
+				if strings.Contains(got, `"response"`) {
 					t.Errorf("answer %s still wrapped in response", got)
 				}
 				calls := h.up.Calls()
@@ -380,17 +355,7 @@ func TestCLIPassthroughKeepsItsAccount(t *testing.T) {
 		if c.body == "" {
 			method = http.MethodGet
 		}
-		req, err := http.NewRequest(method, h.ts.URL+c.path, strings.NewReader(c.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer dummy-token")
-		resp, err := h.ts.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := h.do(method, c.path, c.body, "Authorization", "Bearer dummy-token")
 		if resp.StatusCode != 200 {
 			t.Fatalf("call %d: status %d: %s", i, resp.StatusCode, body)
 		}
