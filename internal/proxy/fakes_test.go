@@ -121,6 +121,15 @@ func (q *fakeQuota) CheckQuota(ctx context.Context, id int64, model string) (quo
 	return q.checkLocked(a, model), nil
 }
 
+// CheckQuotaFresh syncs (counted, with the onSync hook) and then checks,
+// as the engine does.
+func (q *fakeQuota) CheckQuotaFresh(ctx context.Context, id int64, model string) (quota.Check, error) {
+	if err := q.SyncAccount(ctx, id); err != nil {
+		return quota.Check{}, err
+	}
+	return q.CheckQuota(ctx, id, model)
+}
+
 func (q *fakeQuota) SyncAccount(ctx context.Context, id int64) error {
 	q.mu.Lock()
 	q.syncs[id]++

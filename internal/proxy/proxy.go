@@ -37,6 +37,7 @@ const (
 // satisfies it.
 type Quota interface {
 	CheckQuota(ctx context.Context, accountID int64, model string) (quota.Check, error)
+	CheckQuotaFresh(ctx context.Context, accountID int64, model string) (quota.Check, error)
 	Rank(model string) []quota.Candidate
 	Best(model string) (quota.Candidate, bool)
 	Account(accountID int64) (quota.Status, bool)

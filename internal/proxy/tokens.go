@@ -371,24 +371,9 @@ func (m *TokenManager) acquire(ctx context.Context, k gateKey, wait bool) (func(
 	}
 }
 
-// recheck asks for a fresh figure: CheckQuotaFresh when the engine has
-// it, else a synchronous SyncAccount then CheckQuota, else ResyncSoon.
+// recheck asks the engine for a figure synced now, not the cached one.
 func (m *TokenManager) recheck(ctx context.Context, account int64, model string) (quota.Check, error) {
-	switch q := m.q.(type) {
-	case interface {
-		CheckQuotaFresh(ctx context.Context, accountID int64, model string) (quota.Check, error)
-	}:
-		return q.CheckQuotaFresh(ctx, account, model)
-	case interface {
-		SyncAccount(ctx context.Context, accountID int64) error
-	}:
-		if err := q.SyncAccount(ctx, account); err != nil {
-			return quota.Check{}, fmt.Errorf("recheck account %d: %w", account, err)
-		}
-	default:
-		m.q.ResyncSoon(account)
-	}
-	return m.q.CheckQuota(ctx, account, model)
+	return m.q.CheckQuotaFresh(ctx, account, model)
 }
 
 // finish gets the token, binds the session and counts a proactive switch.
