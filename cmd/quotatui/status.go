@@ -115,13 +115,6 @@ func stateWord(st quota.Status) string {
 	return word
 }
 
-func percent(f cloudcode.Fraction) string {
-	if !f.Known {
-		return "?"
-	}
-	return fmt.Sprintf("%.0f%%", f.Value*100)
-}
-
 func untilText(t, now time.Time) string {
 	if t.IsZero() {
 		return "-"
@@ -148,7 +141,7 @@ func printStatusTable(w io.Writer, s *stack, ids []int64) {
 			if fq.Bottleneck == cloudcode.WindowWeekly {
 				win = " wk"
 			}
-			fmt.Fprintf(tw, "\t%s%s\t%s", percent(fq.Effective), win, untilText(fq.ResetTime, now))
+			fmt.Fprintf(tw, "\t%s%s\t%s", fq.Effective.String(), win, untilText(fq.ResetTime, now))
 		}
 		errText := st.LastError
 		if st.ValidationURL != "" {

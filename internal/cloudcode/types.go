@@ -1,6 +1,8 @@
 package cloudcode
 
 import (
+	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -169,6 +171,19 @@ func KnownFraction(v float64) Fraction {
 		v = 1
 	}
 	return Fraction{Value: v, Known: true}
+}
+
+// String renders the fraction as a whole percentage, "?" when unknown. It
+// rounds down, but never to 0 % while something is left: 0 % means spent.
+func (f Fraction) String() string {
+	if !f.Known {
+		return "?"
+	}
+	p := int(math.Floor(f.Value * 100))
+	if f.Value > 0 && p == 0 {
+		p = 1
+	}
+	return strconv.Itoa(p) + "%"
 }
 
 // Min returns the smaller of two fractions, ignoring unknown ones. It is

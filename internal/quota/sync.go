@@ -361,13 +361,13 @@ func (a *account) transition(i int, fq *FamilyQuota, label string, now time.Time
 	case Proceed:
 		ep.lowFired, ep.exhaustedFired = false, false
 		if warned {
-			return []Event{ev(EventRecovered, fmt.Sprintf("%s back to %s", fq.Family, pct(fq.Effective)))}
+			return []Event{ev(EventRecovered, fmt.Sprintf("%s back to %s", fq.Family, fq.Effective.String()))}
 		}
 	case LowQuota:
 		if !ep.lowFired && !ep.exhaustedFired {
 			ep.lowFired = true
 			return []Event{ev(EventLowQuota, fmt.Sprintf("%s low: %s left (%s window), resets in %s",
-				fq.Family, pct(fq.Effective), fq.Bottleneck, clock.Short(fq.ResetTime.Sub(now))))}
+				fq.Family, fq.Effective.String(), fq.Bottleneck, clock.Short(fq.ResetTime.Sub(now))))}
 		}
 	case Exhausted:
 		if !ep.exhaustedFired {
@@ -377,14 +377,6 @@ func (a *account) transition(i int, fq *FamilyQuota, label string, now time.Time
 		}
 	}
 	return nil
-}
-
-// pct formats a fraction as a percentage, or "?" when unknown.
-func pct(f cloudcode.Fraction) string {
-	if !f.Known {
-		return "?"
-	}
-	return fmt.Sprintf("%.0f%%", f.Value*100)
 }
 
 // syncFailed records a failed sync: the error, and the account state the

@@ -44,11 +44,7 @@ func pctText(f cloudcode.Fraction) string {
 	if !f.Known {
 		return "  ? "
 	}
-	p := int(math.Floor(f.Value * 100))
-	if f.Value > 0 && p == 0 {
-		p = 1 // show that something is left
-	}
-	return fmt.Sprintf("%3d%%", p)
+	return fmt.Sprintf("%4s", f.String())
 }
 
 // windowText names the bottleneck window in two cells.
