@@ -15,6 +15,7 @@ import (
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/config"
 	"github.com/quotatui/quotatui/internal/quota"
+	"github.com/quotatui/quotatui/internal/tui"
 )
 
 // Exit statuses of `quotatui status`, for scripts and status bars.
@@ -65,12 +66,12 @@ func runStatus(ctx context.Context, c *cli, args []string) error {
 func statusExit(all []quota.Status) int {
 	exhausted, human := false, false
 	for _, st := range all {
-		switch st.State {
-		case quota.StateNeedsLogin, quota.StateValidationRequired, quota.StateForbidden:
+		switch tui.SeverityOf(&st) {
+		case tui.SevNeedsLogin, tui.SevForbidden:
 			human = true
 		}
-		for _, fq := range st.Families {
-			if fq.Decision == quota.Exhausted {
+		for i := range st.Families {
+			if tui.FamilySeverityOf(&st.Families[i], st.Marks[i]) == tui.SevExhausted {
 				exhausted = true
 			}
 		}
@@ -86,34 +87,8 @@ func statusExit(all []quota.Status) int {
 	return exitOK
 }
 
-// stateWord is the state column: the account's state, else the worst
-// decision over its families.
-func stateWord(st quota.Status) string {
-	switch st.State {
-	case quota.StateDisabled:
-		return "DISABLED"
-	case quota.StateNeedsLogin:
-		return "NEEDS LOGIN"
-	case quota.StateValidationRequired:
-		return "VERIFY"
-	case quota.StateForbidden:
-		return "FORBIDDEN"
-	}
-	word := "UNKNOWN"
-	for i, fq := range st.Families {
-		switch {
-		case fq.Decision == quota.Exhausted:
-			return "EXHAUSTED"
-		case st.Marks[i].Kind == quota.CooldownMark:
-			word = "COOLING"
-		case fq.Decision == quota.LowQuota && word != "COOLING":
-			word = "LOW"
-		case fq.Decision == quota.Proceed && word == "UNKNOWN":
-			word = "OK"
-		}
-	}
-	return word
-}
+// stateWord is the state column: the dashboard's word for the account.
+func stateWord(st quota.Status) string { return tui.SeverityOf(&st).Word() }
 
 func untilText(t, now time.Time) string {
 	if t.IsZero() {

@@ -50,6 +50,13 @@ func (s Severity) Short() string { return severityNames[s].short }
 // Glyph returns the one-cell symbol of the severity.
 func (s Severity) Glyph() string { return severityNames[s].glyph }
 
+// SeverityOf is the severity the dashboard shows for an account; other
+// views (quotatui status) use it so the words never disagree.
+func SeverityOf(s *quota.Status) Severity { return severity(s) }
+
+// FamilySeverityOf is the severity of one of an account's families.
+func FamilySeverityOf(fq *quota.FamilyQuota, mk quota.Mark) Severity { return familySeverity(fq, mk) }
+
 // rank orders severities for "worst first": what needs a human, then
 // what is spent, then what is low; a disabled account was turned off on
 // purpose and sorts last.
