@@ -29,12 +29,7 @@ import (
 // together with every setting's flag, and returns the effective config.
 func loadConfig(c *cli, fs *flag.FlagSet, args []string) (config.Config, config.Sources, error) {
 	fs.SetOutput(c.stderr)
-	flags := config.Register(fs)
-	cfg, src, err := config.Load(fs, flags, args, c.getenv)
-	if err != nil {
-		return cfg, src, err
-	}
-	return cfg, src, nil
+	return config.Load(fs, config.Register(fs), args, c.getenv)
 }
 
 // stack is every long-lived part of quotatui, wired together.
