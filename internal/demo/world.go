@@ -32,8 +32,8 @@ type World struct {
 // The sim's client credentials: they only open the simulator's own OAuth
 // endpoints, never Google's.
 const (
-	ClientID     = "sim-client-id"
-	ClientSecret = "sim-client-secret"
+	ClientID     = cloudcodetest.DefaultClientID
+	ClientSecret = cloudcodetest.DefaultClientSecret
 )
 
 // demoCapacity keeps windows small so the story unfolds in minutes: a few
@@ -69,8 +69,6 @@ func NewWorld(opt Options) *World {
 		Seed:           opt.Seed,
 		StreamChunks:   4,
 		StreamInterval: 20 * time.Millisecond,
-		ClientID:       ClientID,
-		ClientSecret:   ClientSecret,
 	})
 	w := &World{Sim: sim, Clock: clk}
 	for i := 0; i < opt.Accounts; i++ {
