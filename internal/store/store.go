@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,7 +23,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ErrNotFound is returned (wrapped) when an account does not exist.
@@ -35,12 +37,21 @@ var migrationFS embed.FS
 const busyTimeoutMS = 5000
 
 // dsnParams are applied by the driver on every new connection, so every
-// pooled connection gets them, not only the first one.
+// pooled connection gets them, not only the first one. The driver sets
+// busy_timeout before the others. None of them takes a lock: journal_mode
+// is left out on purpose, because switching a new file to WAL needs an
+// exclusive lock and SQLite answers SQLITE_BUSY at once, without waiting,
+// when two connections race for it (a deadlock it refuses to wait on).
+// WAL is a property of the file; Open sets it once, with retries.
 var dsnParams = "?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")" +
-	"&_pragma=journal_mode(WAL)" +
 	"&_pragma=foreign_keys(1)" +
 	"&_pragma=synchronous(NORMAL)" +
 	"&_txlock=immediate"
+
+// openRetryFor bounds how long Open retries the steps that SQLite may
+// refuse with SQLITE_BUSY without waiting on its busy handler (switching to
+// WAL, upgrading a read lock while another process migrates).
+const openRetryFor = 15 * time.Second
 
 // Store is an open quotatui database. It is safe for concurrent use.
 type Store struct {
@@ -108,16 +119,23 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.write.SetMaxIdleConns(1)
 	s.write.SetConnMaxLifetime(0)
 	s.write.SetConnMaxIdleTime(0)
-	if err := checkPragmas(ctx, s.write); err != nil {
-		s.write.Close()
-		return nil, fmt.Errorf("store: open %s: writer: %w", path, err)
+	// Several processes may open a new file at the same moment: each step
+	// below is idempotent and retried while SQLite says the file is busy.
+	steps := []struct {
+		what string
+		run  func(context.Context) error
+	}{
+		{"switch to WAL", func(ctx context.Context) error { return enableWAL(ctx, s.write) }},
+		{"migrate", func(ctx context.Context) error { return migrate(ctx, s.write, migs) }},
+		{"writer", func(ctx context.Context) error { return checkPragmas(ctx, s.write) }},
 	}
-	if err := migrate(ctx, s.write, migs); err != nil {
-		s.write.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	for _, st := range steps {
+		if err := retryBusy(ctx, st.run); err != nil {
+			s.write.Close()
+			return nil, fmt.Errorf("store: open %s: %s: %w", path, st.what, err)
+		}
 	}
-	// Readers open after migration, so the file is already in WAL mode and
-	// their journal_mode pragma is a no-op that takes no lock.
+	// Readers open after migration, so the file is already in WAL mode.
 	if s.read, err = sql.Open("sqlite", path+dsnParams); err != nil {
 		s.write.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -125,7 +143,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	s.read.SetMaxOpenConns(n)
 	s.read.SetMaxIdleConns(n)
-	if err := checkPragmas(ctx, s.read); err != nil {
+	if err := retryBusy(ctx, func(ctx context.Context) error { return checkPragmas(ctx, s.read) }); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: open %s: reader: %w", path, err)
 	}
@@ -199,6 +217,57 @@ func newerSchemaError(found, known int) error {
 	return fmt.Errorf("database was written by a newer quotatui (schema %d, this build knows %d)", found, known)
 }
 
+// enableWAL puts the database file in WAL mode. It is a no-op read when the
+// file already is.
+func enableWAL(ctx context.Context, db *sql.DB) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal_mode is %q after asking for WAL", mode)
+	}
+	return nil
+}
+
+// isBusy reports whether err is SQLite's "database is locked" (SQLITE_BUSY,
+// any extended code) or a table lock (SQLITE_LOCKED).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
+}
+
+// retryBusy runs f until it succeeds, fails with something other than
+// SQLITE_BUSY, or openRetryFor has passed. Some lock conflicts (two
+// connections switching a new file to WAL, a read lock that cannot be
+// upgraded while another writer waits) are reported at once rather than
+// through the busy handler, so waiting on them is the caller's job.
+func retryBusy(ctx context.Context, f func(context.Context) error) error {
+	deadline := time.Now().Add(openRetryFor)
+	wait := 2 * time.Millisecond
+	for {
+		err := f(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		// Jitter keeps two processes from retrying in lockstep.
+		d := wait/2 + time.Duration(rand.Int64N(int64(wait)))
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(d):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
 // checkPragmas verifies on one connection of db that the DSN pragmas took
 // effect; a driver that silently ignored them would lose foreign keys or
 // durability without anyone noticing.
@@ -269,14 +338,31 @@ func loadMigrations() ([]migration, error) {
 	return migs, nil
 }
 
-// migrate applies every migration newer than the database's user_version,
-// each in its own transaction together with the user_version bump, so a
-// failed migration leaves the previous schema intact.
+// migrate applies every migration newer than the database's user_version
+// in one immediate transaction together with the user_version bump: the
+// version is read under the write lock, so two processes opening a new
+// file at once migrate it once, and a failed migration leaves the previous
+// schema intact.
 func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
 	known := migs[len(migs)-1].version
+	// Most opens find the schema current: check without the write lock.
 	current, err := userVersion(ctx, db)
 	if err != nil {
 		return err
+	}
+	if current > known {
+		return newerSchemaError(current, known)
+	}
+	if current == known {
+		return nil
+	}
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock in the DSN)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+		return fmt.Errorf("read user_version: %w", err)
 	}
 	if current > known {
 		return newerSchemaError(current, known)
@@ -285,36 +371,15 @@ func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
 		if m.version <= current {
 			continue
 		}
-		if err := applyMigration(ctx, db, m, known); err != nil {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
-	return nil
-}
-
-func applyMigration(ctx context.Context, db *sql.DB, m migration, known int) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback()
-	// Another process may have migrated between our read and our
-	// BEGIN IMMEDIATE: read the version again under the write lock.
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return fmt.Errorf("read user_version: %w", err)
-	}
-	if v > known {
-		return newerSchemaError(v, known)
-	}
-	if v >= m.version {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("apply: %w", err)
+	if current == known {
+		return nil // another process migrated between our two reads
 	}
 	// PRAGMA takes no bound parameters; the version is our own integer.
-	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(m.version)); err != nil {
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(known)); err != nil {
 		return fmt.Errorf("set user_version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

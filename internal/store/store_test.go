@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +18,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(openChildEnv); spec != "" {
+		openAsChild(spec) // exits
+	}
 	// goleak catches a Store left open: database/sql's pools own
 	// goroutines until Close.
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
@@ -200,6 +204,90 @@ func TestOpenConcurrently(t *testing.T) {
 			t.Errorf("Open #%d: schema %d, %v", i, v, err)
 		}
 		s.Close()
+	}
+}
+
+// openChildEnv makes the test binary a child that opens a database at a
+// given moment and exits ("<unix nanoseconds> <path>"):
+// TestOpenConcurrentProcesses starts several that open at the same instant.
+const openChildEnv = "QUOTATUI_STORE_TEST_OPEN_CHILD"
+
+func openAsChild(spec string) {
+	at, path, _ := strings.Cut(spec, " ")
+	var ns int64
+	fmt.Sscan(at, &ns)
+	time.Sleep(time.Until(time.Unix(0, ns)))
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := s.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// TestOpenConcurrentProcesses opens one new file from several processes at
+// once, as two `serve` processes started together do. Unlike goroutines in
+// one process, they share no SQLite state and meet only through file locks.
+func TestOpenConcurrentProcesses(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	for round := range 3 {
+		path := filepath.Join(t.TempDir(), "q.db")
+		const n = 6
+		// Every child sleeps until the same moment, so their opens overlap
+		// instead of following each process's start-up.
+		at := time.Now().Add(300 * time.Millisecond).UnixNano()
+		cmds := make([]*exec.Cmd, n)
+		outs := make([]bytes.Buffer, n)
+		for i := range n {
+			cmds[i] = exec.Command(exe, "-test.run=^$")
+			cmds[i].Env = append(os.Environ(), fmt.Sprintf("%s=%d %s", openChildEnv, at, path))
+			cmds[i].Stderr = &outs[i]
+			if err := cmds[i].Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, c := range cmds {
+			if err := c.Wait(); err != nil {
+				t.Errorf("round %d: process %d: %v: %s", round, i, err, outs[i].String())
+			}
+		}
+		s, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatalf("round %d: reopen: %v", round, err)
+		}
+		if v, err := s.SchemaVersion(context.Background()); err != nil || v != len(mustMigrations(t)) {
+			t.Errorf("round %d: schema %d, %v", round, v, err)
+		}
+		s.Close()
+	}
+}
+
+// TestFailedMigrationLeavesSchemaIntact runs a pending migration that fails
+// halfway: the one transaction leaves the database as it was.
+func TestFailedMigrationLeavesSchemaIntact(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	migs := mustMigrations(t)
+	bad := append(migs[:len(migs):len(migs)], migration{
+		version: len(migs) + 1, name: "bad.sql",
+		sql: "CREATE TABLE half_done (x INTEGER); INSERT INTO no_such_table VALUES (1);",
+	})
+	if err := migrate(ctx, s.write, bad); err == nil || !strings.Contains(err.Error(), "bad.sql") {
+		t.Fatalf("migrate with a failing migration: %v", err)
+	}
+	if v, _ := s.SchemaVersion(ctx); v != len(migs) {
+		t.Errorf("schema version after a failed migration = %d, want %d", v, len(migs))
+	}
+	var n int
+	if err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("half-applied table left behind: %d, %v", n, err)
 	}
 }
 
