@@ -30,6 +30,14 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		return fmt.Errorf("--accounts = %d: must be between 1 and 1000", *accounts)
 	}
 
+	// A database of the user's own is only ever a demo's: the demo seeds
+	// its accounts and syncs every account in it against the simulator.
+	if src.Of("db").Layer != config.LayerDefault {
+		if err := demo.CheckDatabase(ctx, cfg.DBPath); err != nil {
+			return err
+		}
+	}
+
 	// Everything the demo writes lives in one temporary directory, removed
 	// on the way out, unless the user asked for a DB of their own.
 	tmp, err := os.MkdirTemp("", "quotatui-demo-")
@@ -62,7 +70,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer closer.Close()
-	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true, clock: world.Clock, clockRate: *speed})
+	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true, clock: world.Clock, clockRate: *speed, http: world.HTTPClient()})
 	if err != nil {
 		return err
 	}
