@@ -2,212 +2,226 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/quotatui/quotatui/internal/auth"
+	"github.com/quotatui/quotatui/internal/cmdline"
 	"github.com/quotatui/quotatui/internal/config"
 	"github.com/quotatui/quotatui/internal/store"
 )
 
-func runLogin(ctx context.Context, c *cli, args []string) error {
-	fs := flag.NewFlagSet("quotatui login", flag.ContinueOnError)
-	noBrowser := fs.Bool("no-browser", false, "only print the sign-in URL (paste the redirected URL or the code back here)")
-	label := fs.String("label", "", "label for the account (default: its email)")
-	timeout := fs.Duration("timeout", auth.DefaultLoginTimeout, "how long to wait for the sign-in")
-	cfg, _, err := loadConfig(c, fs, args)
-	if err != nil {
-		return err
+// accountRef documents the ACCOUNT argument the same way everywhere.
+const accountRef = "an account's id, email or label"
+
+func accountsCommand(c *cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "accounts <command>",
+		Short: "list, import, export, enable, disable, label or remove accounts",
+		Long:  "Tokens never appear in the output unless 'export --include-secrets' asks for them.",
+		Args:  cmdline.Subcommands,
+		RunE: func(*cobra.Command, []string) error {
+			return cmdline.Usagef("name a command: list, add-token, import, export, disable, enable, label or remove")
+		},
 	}
-	oauth := oauthConfig(cfg)
-	if err := oauth.Check(); err != nil {
-		return err
-	}
-	s, err := openStack(ctx, cfg, discardLogger(), stackOptions{})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	acct, err := auth.Login(ctx, auth.LoginOptions{
-		Config:      oauth,
-		Store:       s.store,
-		CodeAssist:  s.client,
-		Label:       *label,
-		Out:         c.stdout,
-		In:          c.stdin,
-		NoBrowser:   *noBrowser,
-		OpenBrowser: auth.OpenSystemBrowser,
-		Timeout:     *timeout,
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "signed in as %s (account %d", acct.Email, acct.ID)
-	if acct.Tier != "" {
-		fmt.Fprintf(c.stdout, ", %s", acct.Tier)
-	}
-	fmt.Fprintln(c.stdout, ")")
-	if err := s.quota.Reload(ctx); err != nil {
-		return err
-	}
-	if err := s.quota.SyncAccount(ctx, acct.ID); err != nil {
-		fmt.Fprintf(c.stderr, "first sync failed (the dashboard retries): %v\n", err)
-		return nil
-	}
-	if st, ok := s.quota.Account(acct.ID); ok {
-		printStatusTable(c.stdout, s, []int64{st.AccountID})
-	}
-	return nil
+	cmd.AddCommand(
+		accountsList(c), accountsAddToken(c), accountsImport(c), accountsExport(c),
+		accountsEnable(c, false), accountsEnable(c, true), accountsLabel(c), accountsRemove(c),
+	)
+	return cmd
 }
 
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-const accountsUsage = `usage: quotatui accounts <command> [flags]
-
-commands:
-  list [--json]                   list accounts (never tokens)
-  add-token [--label L]           add an account from a refresh token read from stdin
-  import [--no-verify] FILE...    import Antigravity-Manager, CLIProxyAPI or {email, refresh_token} files
-  export [--include-secrets] [-o FILE]
-                                  export accounts as JSON (tokens only with --include-secrets)
-  disable ACCOUNT | enable ACCOUNT
-  label ACCOUNT LABEL
-  remove [--yes] ACCOUNT          delete an account with its history (asks first)
-
-ACCOUNT is an id, an email or a label.
-`
-
-func runAccounts(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(c.stdout, accountsUsage)
-		if len(args) == 0 {
-			return &exitError{code: 2}
-		}
-		return nil
-	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("quotatui accounts "+sub, flag.ContinueOnError)
-	var (
-		asJSON   = new(bool)
-		label    = new(string)
-		noVerify = new(bool)
-		secrets  = new(bool)
-		outFile  = new(string)
-		yes      = new(bool)
-	)
-	switch sub {
-	case "list":
-		fs.BoolVar(asJSON, "json", false, "print JSON")
-	case "add-token":
-		fs.StringVar(label, "label", "", "label for the account")
-	case "import":
-		fs.BoolVar(noVerify, "no-verify", false, "store tokens without checking them with one refresh")
-	case "export":
-		fs.BoolVar(secrets, "include-secrets", false, "include refresh and access tokens")
-		fs.StringVar(outFile, "o", "", "write to FILE (mode 0600) instead of stdout")
-	case "remove":
-		fs.BoolVar(yes, "yes", false, "do not ask for confirmation")
-	case "disable", "enable", "label":
-	default:
-		fmt.Fprint(c.stderr, accountsUsage)
-		return &exitError{code: 2, err: fmt.Errorf("unknown accounts command %q", sub)}
-	}
-	cfg, _, err := loadConfig(c, fs, args)
+// withStore runs fn with the effective configuration and the store open.
+func withStore(ctx context.Context, c *cli, fn func(cfg config.Config, st *store.Store) error) error {
+	cfg, _, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
-	rest := fs.Args()
 	st, err := store.Open(ctx, cfg.DBPath)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	now := time.Now()
-	needRef := func(n int) error {
-		if len(rest) != n {
-			return &exitError{code: 2, err: fmt.Errorf("accounts %s: want %d argument(s), got %d\n\n%s", sub, n, len(rest), accountsUsage)}
-		}
-		return nil
+	return fn(cfg, st)
+}
+
+func accountsList(c *cli) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "list accounts (never tokens)",
+		Args:  cmdline.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd.Context(), c, func(_ config.Config, st *store.Store) error {
+				return auth.ListAccounts(cmd.Context(), st, c.stdout, asJSON)
+			})
+		},
 	}
-	switch sub {
-	case "list":
-		return auth.ListAccounts(ctx, st, c.stdout, *asJSON)
-	case "add-token":
-		tokens, err := verifier(cfg, st)
-		if err != nil {
-			return err
-		}
-		if f, ok := c.stdin.(*os.File); ok && isTerminal(f) {
-			fmt.Fprintln(c.stderr, "paste the refresh token, then press Enter:")
-		}
-		a, err := auth.AddToken(ctx, st, tokens, c.stdin, *label)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "added %s (account %d)\n", a.Email, a.ID)
-		return nil
-	case "import":
-		if len(rest) == 0 {
-			return &exitError{code: 2, err: errors.New("accounts import: name at least one FILE")}
-		}
-		opt := auth.ImportOptions{Paths: rest, NoVerify: *noVerify}
-		if !*noVerify {
-			v, err := verifier(cfg, st)
-			if err != nil {
-				return err
-			}
-			opt.Verifier = v
-		}
-		rep, err := auth.Import(ctx, st, opt)
-		if werr := rep.Write(c.stdout); werr != nil && err == nil {
-			err = werr
-		}
-		return err
-	case "export":
-		if *outFile != "" {
-			if err := auth.ExportFile(ctx, st, *outFile, *secrets); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.stderr, "wrote %s (mode 0600)\n", *outFile)
-			return nil
-		}
-		return auth.Export(ctx, st, c.stdout, *secrets)
-	case "disable", "enable":
-		if err := needRef(1); err != nil {
-			return err
-		}
-		a, err := auth.SetEnabled(ctx, st, rest[0], sub == "enable", now)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "%sd %s\n", sub, a.Email)
-		return nil
-	case "label":
-		if err := needRef(2); err != nil {
-			return err
-		}
-		a, err := auth.SetLabel(ctx, st, rest[0], rest[1])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "%s is now labelled %q\n", a.Email, a.Label)
-		return nil
-	case "remove":
-		if err := needRef(1); err != nil {
-			return err
-		}
-		a, err := auth.RemoveAccount(ctx, st, rest[0], c.stdin, c.stdout, *yes)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "removed %s\n", a.Email)
-		return nil
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func accountsAddToken(c *cli) *cobra.Command {
+	var label string
+	cmd := &cobra.Command{
+		Use:   "add-token",
+		Short: "add an account from a refresh token read from stdin",
+		Long:  "The token is checked with one refresh, which also tells the account's email.",
+		Args:  cmdline.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return withStore(ctx, c, func(cfg config.Config, st *store.Store) error {
+				tokens, err := verifier(cfg, st)
+				if err != nil {
+					return err
+				}
+				if f, ok := c.stdin.(*os.File); ok && isTerminal(f) {
+					fmt.Fprintln(c.stderr, "paste the refresh token, then press Enter:")
+				}
+				a, err := auth.AddToken(ctx, st, tokens, c.stdin, label)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stdout, "added %s (account %d)\n", a.Email, a.ID)
+				return nil
+			})
+		},
 	}
-	return nil
+	cmd.Flags().StringVar(&label, "label", "", "label for the account")
+	return cmd
+}
+
+func accountsImport(c *cli) *cobra.Command {
+	var noVerify bool
+	cmd := &cobra.Command{
+		Use:   "import FILE...",
+		Short: "import accounts from Antigravity-Manager, CLIProxyAPI or {email, refresh_token} files",
+		Long: "Each file's format is detected; accounts merge by email. A bad file is reported with the\n" +
+			"file and the field, and nothing from it is written.",
+		Args: cmdline.MinArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			ctx := cmd.Context()
+			return withStore(ctx, c, func(cfg config.Config, st *store.Store) error {
+				opt := auth.ImportOptions{Paths: files, NoVerify: noVerify}
+				if !noVerify {
+					v, err := verifier(cfg, st)
+					if err != nil {
+						return err
+					}
+					opt.Verifier = v
+				}
+				rep, err := auth.Import(ctx, st, opt)
+				if werr := rep.Write(c.stdout); werr != nil && err == nil {
+					err = werr
+				}
+				return err
+			})
+		},
+	}
+	cmdline.DocumentArgs(cmd, "FILE...", "an account file (JSON): Antigravity-Manager, CLIProxyAPI, or [{email, refresh_token}]")
+	cmd.Flags().BoolVar(&noVerify, "no-verify", false, "store tokens without checking them with one refresh")
+	return cmd
+}
+
+func accountsExport(c *cli) *cobra.Command {
+	var (
+		secrets bool
+		outFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "export accounts as JSON (tokens only with --include-secrets)",
+		Args:  cmdline.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			return withStore(ctx, c, func(_ config.Config, st *store.Store) error {
+				if outFile == "" {
+					return auth.Export(ctx, st, c.stdout, secrets)
+				}
+				if err := auth.ExportFile(ctx, st, outFile, secrets); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stderr, "wrote %s (mode 0600)\n", outFile)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&secrets, "include-secrets", false, "include refresh and access tokens")
+	cmd.Flags().StringVarP(&outFile, "output", "o", "", "write to `FILE` (mode 0600) instead of stdout")
+	return cmd
+}
+
+// accountsEnable is `accounts enable` (enable true) or `accounts disable`.
+func accountsEnable(c *cli, enable bool) *cobra.Command {
+	name, short := "disable", "stop using an account (the proxy and the monitor skip it)"
+	if enable {
+		name, short = "enable", "use a disabled account again"
+	}
+	cmd := &cobra.Command{
+		Use:   name + " ACCOUNT",
+		Short: short,
+		Args:  cmdline.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return withStore(ctx, c, func(_ config.Config, st *store.Store) error {
+				a, err := auth.SetEnabled(ctx, st, args[0], enable, time.Now())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stdout, "%sd %s\n", name, a.Email)
+				return nil
+			})
+		},
+	}
+	cmdline.DocumentArgs(cmd, "ACCOUNT", accountRef)
+	return cmd
+}
+
+func accountsLabel(c *cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "label ACCOUNT LABEL",
+		Short: "set the name an account is shown by",
+		Args:  cmdline.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return withStore(ctx, c, func(_ config.Config, st *store.Store) error {
+				a, err := auth.SetLabel(ctx, st, args[0], args[1])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stdout, "%s is now labelled %q\n", a.Email, a.Label)
+				return nil
+			})
+		},
+	}
+	cmdline.DocumentArgs(cmd, "ACCOUNT", accountRef, "LABEL", "the new label")
+	return cmd
+}
+
+func accountsRemove(c *cli) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "remove ACCOUNT",
+		Short: "delete an account with its history (asks first)",
+		Args:  cmdline.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return withStore(ctx, c, func(_ config.Config, st *store.Store) error {
+				a, err := auth.RemoveAccount(ctx, st, args[0], c.stdin, c.stdout, yes)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stdout, "removed %s\n", a.Email)
+				return nil
+			})
+		},
+	}
+	cmdline.DocumentArgs(cmd, "ACCOUNT", accountRef)
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
 }
 
 // verifier is the token source import and add-token check tokens with;

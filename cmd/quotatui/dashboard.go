@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,9 +10,8 @@ import (
 	"github.com/quotatui/quotatui/internal/tui"
 )
 
-func runDashboard(ctx context.Context, c *cli, args []string) error {
-	fs := flag.NewFlagSet("quotatui", flag.ContinueOnError)
-	cfg, _, err := loadConfig(c, fs, args)
+func runDashboard(ctx context.Context, c *cli) error {
+	cfg, _, err := loadConfig(c)
 	if err != nil {
 		return err
 	}

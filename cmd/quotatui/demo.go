@@ -2,34 +2,60 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/quotatui/quotatui/internal/cmdline"
 	"github.com/quotatui/quotatui/internal/config"
 	"github.com/quotatui/quotatui/internal/demo"
 )
 
-func runDemo(ctx context.Context, c *cli, args []string) error {
-	fs := flag.NewFlagSet("quotatui demo", flag.ContinueOnError)
-	speed := fs.Float64("speed", 60, "simulated seconds per real second (60: a 5-hour window passes in 5 minutes)")
-	accounts := fs.Int("accounts", 12, "number of synthetic accounts")
-	rate := fs.Float64("rate", 3, "demo requests per second sent through the proxy (0: no traffic)")
-	seed := fs.Int64("seed", 1, "seed for the simulator's faults and the traffic mix")
-	cfg, src, err := loadConfig(c, fs, args)
+// demoOptions are the demo's own flags.
+type demoOptions struct {
+	speed    float64
+	accounts int
+	rate     float64
+	seed     int64
+}
+
+func demoCommand(c *cli) *cobra.Command {
+	var o demoOptions
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "run the dashboard, monitor and proxy against a built-in simulator",
+		Long: "The demo needs no Google account and no network: a simulator with synthetic accounts on a\n" +
+			"fast clock, and traffic sent through the real proxy. It uses a temporary database, removed\n" +
+			"when it ends, unless --db names one; a database holding real accounts is refused.",
+		Args: cmdline.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), c, o) },
+	}
+	f := cmd.Flags()
+	f.Float64Var(&o.speed, "speed", 60, "simulated seconds per real second (60: a 5-hour window passes in 5 minutes)")
+	f.IntVar(&o.accounts, "accounts", 12, "number of synthetic accounts")
+	f.Float64Var(&o.rate, "rate", 3, "demo requests per second sent through the proxy (0: no traffic)")
+	f.Int64Var(&o.seed, "seed", 1, "seed for the simulator's faults and the traffic mix")
+	return cmd
+}
+
+func runDemo(ctx context.Context, c *cli, o demoOptions) error {
+	if o.speed <= 0 || o.speed > 100000 {
+		return cmdline.Usagef("--speed = %v: must be above 0 and at most 100000", o.speed)
+	}
+	if o.accounts < 1 || o.accounts > 1000 {
+		return cmdline.Usagef("--accounts = %d: must be between 1 and 1000", o.accounts)
+	}
+	if o.rate < 0 {
+		return cmdline.Usagef("--rate = %v: must be 0 or more", o.rate)
+	}
+	cfg, src, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
-	if *speed <= 0 || *speed > 100000 {
-		return fmt.Errorf("--speed = %v: must be above 0 and at most 100000", *speed)
-	}
-	if *accounts < 1 || *accounts > 1000 {
-		return fmt.Errorf("--accounts = %d: must be between 1 and 1000", *accounts)
-	}
-
 	// A database of the user's own is only ever a demo's: the demo seeds
 	// its accounts and syncs every account in it against the simulator.
 	if src.Of("db").Layer != config.LayerDefault {
@@ -56,10 +82,10 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	}
 	if src.Of("quota.sync_interval").Layer == config.LayerDefault {
 		// Keep five simulated minutes between syncs on the fast clock.
-		cfg.Quota.SyncInterval = max(time.Duration(float64(cfg.Quota.SyncInterval) / *speed), time.Second)
+		cfg.Quota.SyncInterval = max(time.Duration(float64(cfg.Quota.SyncInterval)/o.speed), time.Second)
 	}
 
-	world := demo.NewWorld(demo.Options{Accounts: *accounts, Speed: *speed, Seed: *seed})
+	world := demo.NewWorld(demo.Options{Accounts: o.accounts, Speed: o.speed, Seed: o.seed})
 	defer world.Close()
 	cfg.Upstream.BaseURLs = world.Sim.BaseURLs()
 	cfg.OAuth.ClientID, cfg.OAuth.ClientSecret = demo.ClientID, demo.ClientSecret
@@ -70,7 +96,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer closer.Close()
-	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true, clock: world.Clock, clockRate: *speed, http: world.HTTPClient()})
+	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true, clock: world.Clock, clockRate: o.speed, http: world.HTTPClient()})
 	if err != nil {
 		return err
 	}
@@ -82,13 +108,13 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	var traffic func(context.Context)
-	if *rate > 0 {
-		gen := demo.NewTraffic(demo.TrafficOptions{ProxyURL: s.proxyURL(), APIKey: cfg.Proxy.APIKey, Rate: *rate, Seed: uint64(*seed)})
+	if o.rate > 0 {
+		gen := demo.NewTraffic(demo.TrafficOptions{ProxyURL: s.proxyURL(), APIKey: cfg.Proxy.APIKey, Rate: o.rate, Seed: uint64(o.seed)})
 		traffic = func(ctx context.Context) {
 			if err := gen.Run(ctx); err != nil {
 				log.Error("demo traffic stopped", "err", err)
 			}
 		}
 	}
-	return runLive(ctx, c, s, fmt.Sprintf("%s · demo, time ×%g", version, *speed), traffic)
+	return runLive(ctx, c, s, fmt.Sprintf("%s · demo, time ×%g", version, o.speed), traffic)
 }

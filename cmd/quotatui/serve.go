@@ -2,20 +2,34 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/quotatui/quotatui/internal/cmdline"
 )
 
-func runServe(ctx context.Context, c *cli, args []string) error {
-	fs := flag.NewFlagSet("quotatui serve", flag.ContinueOnError)
-	verbose := fs.Bool("v", false, "log every request (debug level)")
-	cfg, _, err := loadConfig(c, fs, args)
+func serveCommand(c *cli) *cobra.Command {
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "run the proxy and the monitor without the dashboard",
+		Long:  "Logs go to stderr. It stops cleanly on SIGINT, SIGTERM or SIGHUP.",
+		Args:  cmdline.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), c, verbose) },
+	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request too (debug level)")
+	return cmd
+}
+
+func runServe(ctx context.Context, c *cli, verbose bool) error {
+	cfg, _, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
 	level := slog.LevelInfo
-	if *verbose {
+	if verbose {
 		level = slog.LevelDebug
 	}
 	log := newLogger(c.stderr, level)

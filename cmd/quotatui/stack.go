@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,13 +23,6 @@ import (
 	"github.com/quotatui/quotatui/internal/quota"
 	"github.com/quotatui/quotatui/internal/store"
 )
-
-// loadConfig parses a subcommand's flags (registered on fs by the caller)
-// together with every setting's flag, and returns the effective config.
-func loadConfig(c *cli, fs *flag.FlagSet, args []string) (config.Config, config.Sources, error) {
-	fs.SetOutput(c.stderr)
-	return config.Load(fs, config.Register(fs), args, c.getenv)
-}
 
 // stack is every long-lived part of quotatui, wired together.
 type stack struct {

@@ -3,17 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
-	"github.com/quotatui/quotatui/internal/config"
+	"github.com/quotatui/quotatui/internal/cmdline"
 	"github.com/quotatui/quotatui/internal/quota"
 	"github.com/quotatui/quotatui/internal/tui"
 )
@@ -26,10 +26,23 @@ const (
 	exitBoth       = 5 // both of the above
 )
 
-func runStatus(ctx context.Context, c *cli, args []string) error {
-	fs := flag.NewFlagSet("quotatui status", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print JSON")
-	cfg, _, err := loadConfig(c, fs, args)
+func statusCommand(c *cli) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "sync every account once and print its state and remaining quota",
+		Long: "Exit status: 0 every account is usable; 1 quotatui failed; 2 usage error; 3 an account is\n" +
+			"exhausted for some model family; 4 an account needs a login, a verification or is\n" +
+			"forbidden; 5 both 3 and 4.",
+		Args: cmdline.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runStatus(cmd.Context(), c, asJSON) },
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func runStatus(ctx context.Context, c *cli, asJSON bool) error {
+	cfg, _, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
@@ -40,7 +53,7 @@ func runStatus(ctx context.Context, c *cli, args []string) error {
 	defer s.Close()
 	res := s.quota.SyncAll(ctx)
 	all := s.quota.GetAllQuotas()
-	if *asJSON {
+	if asJSON {
 		if err := writeStatusJSON(c.stdout, all, s.clock.Now()); err != nil {
 			return err
 		}
@@ -58,7 +71,7 @@ func runStatus(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	if code := statusExit(all); code != exitOK {
-		return &exitError{code: code}
+		return &cmdline.ExitError{Code: code}
 	}
 	return nil
 }
@@ -197,24 +210,4 @@ func writeStatusJSON(w io.Writer, all []quota.Status, now time.Time) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-func runConfig(_ context.Context, c *cli, args []string) error {
-	fs := flag.NewFlagSet("quotatui config", flag.ContinueOnError)
-	ref := fs.Bool("reference", false, "print every setting with its default and description (Markdown)")
-	cfg, src, err := loadConfig(c, fs, args)
-	var bad *config.SettingError
-	if errors.As(err, &bad) {
-		// Show what was read, then what is wrong with it.
-		if perr := config.Print(c.stdout, cfg, src); perr != nil {
-			return errors.Join(err, perr)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if *ref {
-		return config.WriteReference(c.stdout)
-	}
-	return config.Print(c.stdout, cfg, src)
 }

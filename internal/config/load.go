@@ -75,17 +75,20 @@ func (s *Sources) set(key string, src Source) {
 	s.keys[key] = src
 }
 
-// Flags holds the flags Register added, until Load reads them.
+// Flags holds the flags Register added, until Load or Resolve reads them.
 type Flags struct {
-	config *string
+	config *flagValue
 	values map[string]*flagValue // by key
 }
 
 // flagValue is a flag.Value that keeps the text it was given; Load parses
 // it with the same code as the environment, so both accept the same forms.
+// given records that the flag was set, whichever parser set it (the
+// standard library's, or pflag's through AddGoFlagSet).
 type flagValue struct {
 	text   string
 	isBool bool
+	given  bool
 }
 
 func (v *flagValue) String() string {
@@ -95,7 +98,7 @@ func (v *flagValue) String() string {
 	return v.text
 }
 
-func (v *flagValue) Set(s string) error { v.text = s; return nil }
+func (v *flagValue) Set(s string) error { v.text, v.given = s, true; return nil }
 
 // IsBoolFlag lets a boolean setting be given as a bare --flag.
 func (v *flagValue) IsBoolFlag() bool { return v.isBool }
@@ -105,9 +108,10 @@ func (v *flagValue) IsBoolFlag() bool { return v.isBool }
 // plus --config PATH. The returned Flags are read by Load.
 func Register(fs *flag.FlagSet) *Flags {
 	f := &Flags{
-		config: fs.String("config", "", "config file (default $"+ConfigEnv+", else <user config dir>/quotatui/config.toml)"),
+		config: &flagValue{},
 		values: make(map[string]*flagValue, len(settings)),
 	}
+	fs.Var(f.config, "config", "config file (default $"+ConfigEnv+", else <user config dir>/quotatui/config.toml)")
 	info := Keys()
 	for i, s := range settings {
 		v := &flagValue{isBool: s.kind == kindBool}
@@ -170,17 +174,25 @@ func userConfigDir(getenv func(string) string) (string, error) {
 // reports. The Config and Sources are returned even with an error, so a
 // caller such as `quotatui config` can still show them.
 func Load(fs *flag.FlagSet, flags *Flags, args []string, getenv func(string) string) (Config, Sources, error) {
+	if err := fs.Parse(args); err != nil {
+		return defaults(getenv), Sources{}, fmt.Errorf("parse flags: %w", err)
+	}
+	return Resolve(flags, getenv)
+}
+
+// Resolve is Load for flags that were already parsed, by any parser that
+// calls the flags' Set (a command-line library that adopts the standard
+// library's flags, for one): it builds the configuration from the flags
+// that were given, the environment, the config file and the defaults.
+func Resolve(flags *Flags, getenv func(string) string) (Config, Sources, error) {
 	cfg := defaults(getenv)
 	var src Sources
-	if err := fs.Parse(args); err != nil {
-		return cfg, src, fmt.Errorf("parse flags: %w", err)
-	}
 	var errs []error
 
 	src.FileFrom = Source{Layer: LayerDefault}
 	switch {
-	case *flags.config != "":
-		src.File, src.FileFrom = *flags.config, Source{LayerFlag, "--config"}
+	case flags.config.text != "":
+		src.File, src.FileFrom = flags.config.text, Source{LayerFlag, "--config"}
 	case getenv(ConfigEnv) != "":
 		src.File, src.FileFrom = getenv(ConfigEnv), Source{LayerEnv, ConfigEnv}
 	default:
@@ -207,12 +219,9 @@ func Load(fs *flag.FlagSet, flags *Flags, args []string, getenv func(string) str
 			errs = append(errs, apply(&cfg, &src, s, text, Source{LayerEnv, name}))
 		}
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	for _, s := range settings {
-		name := FlagName(s.key)
-		if given[name] {
-			errs = append(errs, apply(&cfg, &src, s, flags.values[s.key].text, Source{LayerFlag, "--" + name}))
+		if v := flags.values[s.key]; v.given {
+			errs = append(errs, apply(&cfg, &src, s, v.text, Source{LayerFlag, "--" + FlagName(s.key)}))
 		}
 	}
 
