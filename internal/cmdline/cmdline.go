@@ -174,6 +174,9 @@ func Subcommands(c *cobra.Command, args []string) error {
 // suggestion returns "; did you mean x?" for a mistyped subcommand of c,
 // or a pointer to the list.
 func suggestion(c *cobra.Command, typed string) string {
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra sets it on the root only
+	}
 	if s := c.SuggestionsFor(typed); len(s) > 0 {
 		return fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
 	}
