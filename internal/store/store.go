@@ -173,9 +173,10 @@ func (s *Store) Close() error {
 
 // prepareFile creates the directory (0700) and the file (0600) before
 // SQLite does, so the file never exists with the umask's looser mode, and
-// tightens an existing looser file. It also reads the schema version from
-// the file header, so a newer database is refused before SQLite opens it
-// (opening in WAL mode could otherwise rewrite its header).
+// tightens an existing looser database (a file it refuses keeps its mode).
+// It also reads the schema version from the file header, so a newer
+// database is refused before SQLite opens it (opening in WAL mode could
+// otherwise rewrite its header).
 func prepareFile(path string, known int) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create directory: %w", err)
@@ -192,23 +193,23 @@ func prepareFile(path string, known int) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("not a regular file")
 	}
+	if fi.Size() > 0 {
+		// A file that is refused is left exactly as it was, mode included.
+		var hdr [100]byte
+		if _, err := io.ReadFull(f, hdr[:]); err != nil {
+			return fmt.Errorf("not an SQLite database (short header)")
+		}
+		if string(hdr[:16]) != "SQLite format 3\x00" {
+			return fmt.Errorf("not an SQLite database")
+		}
+		if v := int(int32(binary.BigEndian.Uint32(hdr[60:64]))); v > known {
+			return newerSchemaError(v, known)
+		}
+	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		if err := f.Chmod(0o600); err != nil {
 			return fmt.Errorf("restrict file mode: %w", err)
 		}
-	}
-	if fi.Size() == 0 {
-		return nil
-	}
-	var hdr [100]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
-		return fmt.Errorf("not an SQLite database (short header)")
-	}
-	if string(hdr[:16]) != "SQLite format 3\x00" {
-		return fmt.Errorf("not an SQLite database")
-	}
-	if v := int(int32(binary.BigEndian.Uint32(hdr[60:64]))); v > known {
-		return newerSchemaError(v, known)
 	}
 	return nil
 }
