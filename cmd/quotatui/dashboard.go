@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -60,18 +59,27 @@ func runLive(ctx context.Context, c *cli, s *stack, title string, extra func(con
 		Clock:   s.clock,
 		NoColor: c.getenv("NO_COLOR") != "",
 		Version: title,
+		Logger:  s.log,
 	}
 	if s.proxy != nil {
 		deps.Proxy = s.proxy
 	}
+	s.log.Info("quotatui started", "version", title, "proxy", s.proxyURL(), "db", s.cfg.DBPath,
+		"sync_interval", s.cfg.Quota.SyncInterval.String())
 	uiErr := tui.Run(ctx, deps)
 	cancel()
 	<-extraDone
 	err := <-stackErr
-	if uiErr != nil {
-		return fmt.Errorf("dashboard: %w", uiErr)
+	switch {
+	case uiErr != nil:
+		s.log.Error("quotatui stopped: the dashboard failed", "err", uiErr)
+		return uiErr
+	case err != nil:
+		s.log.Error("quotatui stopped: the monitor or the proxy failed", "err", err)
+		return err
 	}
-	return err
+	s.log.Info("quotatui stopped")
+	return nil
 }
 
 // historyFunc adapts the quota manager's history to the dashboard's point

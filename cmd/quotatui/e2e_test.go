@@ -407,7 +407,19 @@ func TestDashboardDrainInTmux(t *testing.T) {
 	if code := p.waitExit(20 * time.Second); code != "0" {
 		t.Fatalf("quotatui exited with status %s; want 0", code)
 	}
-	if _, err := os.Stat(filepath.Join(home, "quotatui.log")); err != nil {
-		t.Errorf("the dashboard's log file: %v (logs must go to the file, not the terminal)", err)
+	// The operator can read afterwards what happened: the start with the
+	// proxy's address, the user's resync and its result, the stop.
+	data, err := os.ReadFile(filepath.Join(home, "quotatui.log"))
+	if err != nil {
+		t.Fatalf("the dashboard's log file: %v (logs must go to the file, not the terminal)", err)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`level=INFO msg="quotatui started" .*proxy=http://127\.0\.0\.1:\d+`),
+		regexp.MustCompile(`level=INFO msg="dashboard: synced ada in \S+"`),
+		regexp.MustCompile(`level=INFO msg="quotatui stopped"`),
+	} {
+		if !want.Match(data) {
+			t.Errorf("the log file has no line matching %s:\n%s", want, data)
+		}
 	}
 }

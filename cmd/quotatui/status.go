@@ -18,12 +18,14 @@ import (
 	"github.com/quotatui/quotatui/internal/tui"
 )
 
-// Exit statuses of `quotatui status`, for scripts and status bars.
+// Exit statuses of `quotatui status`, for scripts and status bars. When
+// several apply, the highest wins.
 const (
 	exitOK         = 0 // every account is usable for every family it reports
 	exitExhausted  = 3 // at least one account is exhausted for some family
 	exitNeedsHuman = 4 // at least one account needs a login, a verification, or is forbidden
 	exitBoth       = 5 // both of the above
+	exitSyncFailed = 6 // at least one account's sync failed: what status shows for it is not current
 )
 
 func statusCommand(c *cli) *cobra.Command {
@@ -33,7 +35,8 @@ func statusCommand(c *cli) *cobra.Command {
 		Short: "sync every account once and print its state and remaining quota",
 		Long: "Exit status: 0 every account is usable; 1 quotatui failed; 2 usage error; 3 an account is\n" +
 			"exhausted for some model family; 4 an account needs a login, a verification or is\n" +
-			"forbidden; 5 both 3 and 4.",
+			"forbidden; 5 both 3 and 4; 6 an account failed to sync (network, upstream error or timeout),\n" +
+			"so what is shown for it is not current. When several apply, the highest wins.",
 		Args: cmdline.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runStatus(cmd.Context(), c, asJSON) },
 	}
@@ -77,11 +80,13 @@ func runStatus(ctx context.Context, c *cli, asJSON bool) error {
 }
 
 func statusExit(all []quota.Status) int {
-	exhausted, human := false, false
+	exhausted, human, failed := false, false, false
 	for _, st := range all {
 		switch tui.SeverityOf(&st) {
 		case tui.SevNeedsLogin, tui.SevForbidden:
 			human = true
+		case tui.SevSyncError:
+			failed = true
 		}
 		for i := range st.Families {
 			if tui.FamilySeverityOf(&st.Families[i], st.Marks[i]) == tui.SevExhausted {
@@ -90,6 +95,8 @@ func statusExit(all []quota.Status) int {
 		}
 	}
 	switch {
+	case failed:
+		return exitSyncFailed
 	case exhausted && human:
 		return exitBoth
 	case human:

@@ -153,6 +153,17 @@ func TestStatusExitCodes(t *testing.T) {
 			s.Drain("linus@example.com", cloudcode.FamilyGemini)
 			s.RevokeRefreshToken("grace@example.com")
 		}, exitBoth, "NEEDS LOGIN"},
+		// Every sync fails: nothing shown is current, which is not "usable".
+		{"sync failing", func(s *cloudcodetest.Server) {
+			s.SetHostDown(cloudcodetest.HostDaily, 503)
+			s.SetHostDown(cloudcodetest.HostProd, 503)
+		}, exitSyncFailed, "SYNC ERROR"},
+		// A failing sync outranks the others: their figures are not current.
+		{"sync failing and one needs login", func(s *cloudcodetest.Server) {
+			s.RevokeRefreshToken("grace@example.com")
+			s.SetHostDown(cloudcodetest.HostDaily, 503)
+			s.SetHostDown(cloudcodetest.HostProd, 503)
+		}, exitSyncFailed, "NEEDS LOGIN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -251,6 +251,15 @@ func (m Model) actionCmd(act action, id int64, label string) tea.Cmd {
 	return func() tea.Msg {
 		msg := runAction(ctx, deps, act, id, label)
 		msg.at = deps.Clock.Now()
+		if log := deps.Logger; log != nil {
+			// The operator reads in the log what was done from the
+			// keyboard, as well as what the monitor and the proxy did.
+			if msg.err != nil {
+				log.Warn("dashboard: "+msg.err.Error(), "action", act.String())
+			} else {
+				log.Info("dashboard: "+msg.text, "action", act.String())
+			}
+		}
 		return msg
 	}
 }

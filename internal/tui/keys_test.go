@@ -424,6 +424,17 @@ func TestSeverity(t *testing.T) {
 	if severity(&m) != SevExhausted {
 		t.Error("exhaustion mark ignored")
 	}
+	// A failed sync says so: the figures are not current. A state that
+	// needs a human still comes first.
+	f := base[0]
+	f.LastError = "retrieveUserQuota: 503"
+	if severity(&f) != SevSyncError {
+		t.Errorf("an account whose last sync failed is %s; want SYNC ERROR", severity(&f).Word())
+	}
+	f.State = quota.StateNeedsLogin
+	if severity(&f) != SevNeedsLogin {
+		t.Errorf("a failed sync hid NEEDS LOGIN: %s", severity(&f).Word())
+	}
 }
 
 func TestFigures(t *testing.T) {

@@ -22,6 +22,7 @@ const (
 	SevLow
 	SevCooling
 	SevExhausted
+	SevSyncError
 	SevDisabled
 	SevForbidden
 	SevNeedsLogin
@@ -35,6 +36,7 @@ var severityNames = [...]struct{ word, short, glyph string }{
 	SevLow:        {"LOW", "LOW", "!"},
 	SevCooling:    {"COOLING", "COOL", "◷"},
 	SevExhausted:  {"EXHAUSTED", "EXH", "✗"},
+	SevSyncError:  {"SYNC ERROR", "ERR", "×"},
 	SevDisabled:   {"DISABLED", "OFF", "–"},
 	SevForbidden:  {"FORBIDDEN", "FORB", "⊘"},
 	SevNeedsLogin: {"NEEDS LOGIN", "LOGIN", "⚿"},
@@ -68,7 +70,8 @@ func (s Severity) rank() int {
 }
 
 // severity computes an account's severity: its state first (a human must
-// act), then marks set by the proxy, then the worst family decision.
+// act), then a failed last sync (what is shown is not current), then marks
+// set by the proxy, then the worst family decision.
 func severity(s *quota.Status) Severity {
 	switch s.State {
 	case quota.StateNeedsLogin, quota.StateValidationRequired:
@@ -77,6 +80,9 @@ func severity(s *quota.Status) Severity {
 		return SevForbidden
 	case quota.StateDisabled:
 		return SevDisabled
+	}
+	if s.LastError != "" {
+		return SevSyncError
 	}
 	worst := SevOK
 	known := false
@@ -178,6 +184,7 @@ func NewStyles(noColor bool) Styles {
 		SevLow:        st.Warn,
 		SevCooling:    col(5),
 		SevExhausted:  st.Bad.Bold(true),
+		SevSyncError:  st.Error,
 		SevDisabled:   st.Dim,
 		SevForbidden:  st.Bad,
 		SevNeedsLogin: col(11),

@@ -8,6 +8,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -66,6 +67,9 @@ type Deps struct {
 	Clock   clock.Clock // nil: clock.Real
 	NoColor bool        // true when NO_COLOR is set: no escape codes for colour
 	Version string
+	// Logger receives what the user did and how it ended (resyncs, cache
+	// clears, pausing the proxy) at INFO, failures at WARN; nil: nothing.
+	Logger *slog.Logger
 	// Tick is the stats refresh period; 0 means 1 s.
 	Tick time.Duration
 }
@@ -111,6 +115,11 @@ const (
 	actPause
 	numActions
 )
+
+// String names the action in logs.
+func (a action) String() string {
+	return [...]string{"resync", "resync_all", "clear_cache", "clear_tiers", "pause"}[a]
+}
 
 func (a action) running() string {
 	return [...]string{"syncing…", "syncing all accounts…", "clearing quota cache…", "clearing tier cache…", "toggling proxy…"}[a]
