@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -78,7 +77,7 @@ func accountsAddToken(c *cli) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if f, ok := c.stdin.(*os.File); ok && isTerminal(f) {
+				if isTerminal(c.stdin) {
 					fmt.Fprintln(c.stderr, "paste the refresh token, then press Enter:")
 				}
 				a, err := auth.AddToken(ctx, st, tokens, c.stdin, label)
@@ -232,9 +231,4 @@ func verifier(cfg config.Config, st *store.Store) (*auth.Tokens, error) {
 		return nil, fmt.Errorf("%w\n(or pass --no-verify to import without checking the tokens)", err)
 	}
 	return auth.NewTokens(oauth, st, auth.TokensOptions{}), nil
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -10,6 +10,9 @@ import (
 )
 
 func runDashboard(ctx context.Context, c *cli) error {
+	if err := needTerminal(c, "the dashboard"); err != nil {
+		return err
+	}
 	cfg, _, err := loadConfig(c)
 	if err != nil {
 		return err

@@ -64,6 +64,10 @@ func runDemo(ctx context.Context, c *cli, o demoOptions) error {
 		}
 	}
 
+	if err := needTerminal(c, "the demo's dashboard"); err != nil {
+		return err
+	}
+
 	// Everything the demo writes lives in one temporary directory, removed
 	// on the way out, unless the user asked for a DB of their own.
 	tmp, err := os.MkdirTemp("", "quotatui-demo-")
