@@ -123,9 +123,12 @@ func Login(ctx context.Context, opt LoginOptions) (store.Account, error) {
 	}()
 
 	fmt.Fprintf(opt.Out, "Open this URL in a browser and sign in with the Google account to add:\n\n  %s\n\n", authURL)
+	var pasted <-chan string
 	if opt.In != nil {
 		fmt.Fprintln(opt.Out, "If the browser is on another machine, paste the address it was redirected to (or the code) here and press Enter.")
-		go readPasted(opt.In, results)
+		stop := make(chan struct{})
+		defer close(stop)
+		pasted = readLines(opt.In, stop)
 	}
 	if !opt.NoBrowser && opt.OpenBrowser != nil {
 		if err := opt.OpenBrowser(authURL); err != nil {
@@ -134,14 +137,9 @@ func Login(ctx context.Context, opt LoginOptions) (store.Account, error) {
 	}
 	opt.Logger.Info("login started", "redirect", redirect)
 
-	var res callbackResult
-	select {
-	case res = <-results:
-	case <-waitCtx.Done():
-		if ctx.Err() == nil {
-			return store.Account{}, fmt.Errorf("login: timed out after %s waiting for the browser redirect or a pasted code: nothing was stored", opt.Timeout)
-		}
-		return store.Account{}, fmt.Errorf("login: %w: nothing was stored", ctx.Err())
+	res, err := awaitSignIn(ctx, waitCtx, opt, results, pasted)
+	if err != nil {
+		return store.Account{}, err
 	}
 	code, err := res.check(state)
 	if err != nil {
@@ -254,15 +252,12 @@ func randomState() (string, error) {
 type callbackResult struct {
 	code, state, errCode, errDesc string
 	pasted                        bool // from In: a bare code carries no state
-	problem                       error
 }
 
 // check validates the result against the state this login sent and
 // returns the authorization code.
 func (r callbackResult) check(state string) (string, error) {
 	switch {
-	case r.problem != nil:
-		return "", r.problem
 	case r.errCode == "access_denied":
 		return "", ErrAccessDenied
 	case r.errCode != "":
@@ -312,44 +307,101 @@ func callbackHandler(results chan<- callbackResult) http.Handler {
 	return mux
 }
 
-// readPasted reads lines from in until one is not blank: a redirected
-// URL, a query string or a bare code.
-func readPasted(in io.Reader, results chan<- callbackResult) {
-	sc := bufio.NewScanner(in)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
+// pastePrompt asks again for what to paste.
+const pastePrompt = "Paste the address the browser was redirected to (or the code) and press Enter; Ctrl-C gives up:"
+
+// awaitSignIn waits for the browser's redirect or a pasted line, until
+// the user's time runs out (waitCtx) or the login is interrupted (ctx). A
+// blank line, or one that is neither a redirect address nor a code, is
+// refused before anything is sent, and the prompt repeats. The end of the
+// input ends a login that has no browser to wait for.
+func awaitSignIn(ctx, waitCtx context.Context, opt LoginOptions, results <-chan callbackResult, pasted <-chan string) (callbackResult, error) {
+	for {
 		select {
-		case results <- parsePasted(line):
-		default: // the browser won
+		case res := <-results:
+			return res, nil
+		case line, ok := <-pasted:
+			switch {
+			case !ok && opt.NoBrowser:
+				return callbackResult{}, errors.New("login: end of input before a code was pasted: nothing was stored")
+			case !ok:
+				pasted = nil // keep waiting for the browser
+			case strings.TrimSpace(line) == "":
+				fmt.Fprintln(opt.Out, pastePrompt)
+			default:
+				res, err := parsePasted(strings.TrimSpace(line))
+				if err != nil {
+					fmt.Fprintf(opt.Out, "Not sent: %v.\n%s\n", err, pastePrompt)
+					continue
+				}
+				return res, nil
+			}
+		case <-waitCtx.Done():
+			switch {
+			case ctx.Err() == nil:
+				return callbackResult{}, fmt.Errorf("login: timed out after %s waiting for the browser redirect or a pasted code: nothing was stored", opt.Timeout)
+			case errors.Is(ctx.Err(), context.Canceled):
+				return callbackResult{}, errors.New("login: interrupted: nothing was stored")
+			}
+			return callbackResult{}, fmt.Errorf("login: %w: nothing was stored", ctx.Err())
 		}
-		return
 	}
-	// EOF or a read error: keep waiting for the browser.
 }
 
+// readLines sends in's lines on the returned channel, closed at the end of
+// the input, until stop is closed. The read itself cannot be interrupted:
+// the goroutine ends when in yields a line or ends after stop.
+func readLines(in io.Reader, stop <-chan struct{}) <-chan string {
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return lines
+}
+
+// codeChars are the characters of an authorization code: Google's look
+// like "4/0AeaYSH…" (URL-safe base64 and a slash).
+const codeChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/"
+
 // parsePasted understands "http://127.0.0.1:port/oauth-callback?code=…",
-// "?code=…&state=…", "code=…&state=…" and a bare code.
-func parsePasted(line string) callbackResult {
+// "?code=…&state=…", "code=…&state=…" and a bare code. What is none of
+// them is an error saying why, and nothing is sent.
+func parsePasted(line string) (callbackResult, error) {
 	if i := strings.IndexByte(line, '?'); i >= 0 {
 		line = line[i+1:]
 	}
 	if strings.Contains(line, "=") {
 		q, err := url.ParseQuery(line)
 		if err != nil {
-			return callbackResult{problem: fmt.Errorf("cannot read the pasted address: %w", redactErr(err))}
+			return callbackResult{}, fmt.Errorf("cannot read the pasted address: %w", redactErr(err))
 		}
 		res := parseRedirect(q)
+		if res.code == "" && res.errCode == "" {
+			return callbackResult{}, errors.New("the address carries no code (paste the one the browser shows after you signed in)")
+		}
 		res.pasted = true
 		if res.code != "" && res.state == "" {
 			// A pasted query without state is not a bare code: insist.
 			res.pasted = false
 		}
-		return res
+		return res, nil
 	}
-	return callbackResult{code: line, pasted: true}
+	// A code copied out of an address bar may still be percent-encoded.
+	if code, err := url.QueryUnescape(line); err == nil {
+		line = code
+	}
+	if len(line) < 8 || len(line) > 2048 || strings.Trim(line, codeChars) != "" {
+		return callbackResult{}, errors.New("that is neither the address the browser was redirected to nor an authorization code")
+	}
+	return callbackResult{code: line, pasted: true}, nil
 }
 
 // fetchEmail asks the userinfo endpoint whose token this is.
