@@ -4,12 +4,21 @@ PKGS     ?= ./...
 FUZZTIME ?= 60s
 BENCHTIME ?= 1s
 
-.PHONY: all build test fmt-check vet bench fuzz demo clean
+.PHONY: all build install test fmt-check vet bench fuzz demo clean
 
 all: build
 
+# The first build compiles every dependency (the pure-Go SQLite among them)
+# and takes a minute or two with nothing on screen: say so first.
 build:
+	@echo "building ./$(BIN) from ./cmd/quotatui (a first build compiles every dependency: a minute or two)"
 	$(GO) build -o $(BIN) ./cmd/quotatui
+
+# go install puts the binary in $GOBIN, else $GOPATH/bin (~/go/bin).
+install:
+	@bin="$$($(GO) env GOBIN)"; [ -n "$$bin" ] || bin="$$($(GO) env GOPATH)/bin"; \
+	echo "installing quotatui into $$bin (a first build compiles every dependency: a minute or two)"
+	$(GO) install ./cmd/quotatui
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
