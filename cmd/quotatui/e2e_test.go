@@ -297,6 +297,25 @@ func TestDemoInTmux(t *testing.T) {
 	s = p.waitFor("another frame at 44 columns", 10*time.Second, func(next string) bool { return next != s })
 	assertFits(t, s, 44)
 
+	// 40×15: the accounts that do not fit are counted, the newest warning
+	// and the essential keys stay, and the detail scrolls to its end.
+	p.tmux("resize-window", "-t", "qt", "-x", "40", "-y", "15")
+	s = p.waitFor("the 40x15 view", 10*time.Second, func(s string) bool {
+		return regexp.MustCompile(`↓ \d+ more`).MatchString(s) && containsAll("WARNINGS", "? help", "q quit")(s)
+	})
+	assertFits(t, s, 40)
+	p.keys("Enter")
+	p.waitFor("the detail, cut with a count of what is below", 10*time.Second, func(s string) bool {
+		return regexp.MustCompile(`↓ \d+ more`).MatchString(s) && containsAll("esc back", "q quit")(s)
+	})
+	p.keys("G")
+	s = p.waitFor("the end of the detail", 10*time.Second, func(s string) bool {
+		return regexp.MustCompile(`↑ \d+ more`).MatchString(s) && !regexp.MustCompile(`↓ \d+ more`).MatchString(s)
+	})
+	assertFits(t, s, 40)
+	p.keys("Escape")
+	p.waitFor("the table again", 10*time.Second, containsAll("STATE", "ACCOUNT"))
+
 	p.keys("q")
 	if code := p.waitExit(20 * time.Second); code != "0" {
 		t.Fatalf("quotatui demo exited with status %s; want 0", code)

@@ -9,30 +9,20 @@ import (
 	"github.com/quotatui/quotatui/internal/quota"
 )
 
-// detailLines renders the selected account: state, per-family buckets
-// with reset times and models, a history chart, the forecast, and recent
-// events, in at most h lines. The charts get the lines the rest leaves
-// (up to four rows each), so the events stay on screen.
-func (m Model) detailLines(vc viewContext, h int) []string {
-	base := m.detailContent(vc, 0)
-	charts := len(cloudcode.Families)
-	rows := min((h-len(base))/charts-1, 4)
-	if rows < 1 {
-		return clipLines(base, h)
-	}
-	return clipLines(m.detailContent(vc, rows), h)
+// detailContent is the selected account's detail for a body of h lines:
+// state, per-family buckets with reset times and models, a history chart,
+// the forecast, and recent events, every line wrapped to the width. The
+// charts get the lines the rest leaves (one to four rows each); what does
+// not fit scrolls.
+func (m Model) detailContent(vc viewContext, h int) []string {
+	base := m.detailLines(vc, 0)
+	rows := min(max((h-len(base))/len(cloudcode.Families)-1, 1), 4)
+	return wrapAll(m.detailLines(vc, rows), vc.width)
 }
 
-// clipLines keeps the first h lines.
-func clipLines(lines []string, h int) []string {
-	if len(lines) > h {
-		return lines[:max(h, 0)]
-	}
-	return lines
-}
-
-// detailContent is the detail view with charts of chartH rows (none at 0).
-func (m Model) detailContent(vc viewContext, chartH int) []string {
+// detailLines is the detail view with charts of chartH rows (none at 0),
+// before wrapping.
+func (m Model) detailLines(vc viewContext, chartH int) []string {
 	st := vc.styles
 	s := m.account(m.detailID)
 	if s == nil {

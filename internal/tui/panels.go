@@ -44,8 +44,9 @@ func (m Model) panelLines(vc viewContext, terse bool, budget int) []string {
 }
 
 // tersePanels packs the monitor and the proxy into two lines each for
-// short terminals; the warnings get what is left of budget (at least two
-// lines).
+// short terminals, in at most budget lines. When even that is too much,
+// what goes first is what matters least: the newest warning, the sync
+// line and the proxy's state stay longest.
 func (m Model) tersePanels(vc viewContext, budget int) []string {
 	st := vc.styles
 	ms, c := &m.mon, &m.mon.Cache
@@ -56,10 +57,9 @@ func (m Model) tersePanels(vc viewContext, budget int) []string {
 	case !ms.NextSync.IsZero() && !ms.NextSync.After(vc.now):
 		next = "next due"
 	}
-	out := []string{"",
-		fmt.Sprintf("%s %s %s · %s · %d ok %d err", st.Title.Render("SYNC"), clockText(ms.LastSyncStart), roundDur(ms.LastSyncTook), next, ms.LastSyncOK, ms.LastSyncErrors),
-		fmt.Sprintf("cache %d active %d expired · hit %.1f%%", c.Active, c.Expired, c.HitRatio*100),
-	}
+	sync := fmt.Sprintf("%s %s %s · %s · %d ok %d err", st.Title.Render("SYNC"), clockText(ms.LastSyncStart), roundDur(ms.LastSyncTook), next, ms.LastSyncOK, ms.LastSyncErrors)
+	cache := fmt.Sprintf("cache %d active %d expired · hit %.1f%%", c.Active, c.Expired, c.HitRatio*100)
+	var prx, routes string
 	if m.deps.Proxy != nil {
 		ps := &m.pstats
 		state := st.Good.Render("RUNNING")
@@ -70,19 +70,48 @@ func (m Model) tersePanels(vc viewContext, budget int) []string {
 		if m.haveRate {
 			rate = fmt.Sprintf("%.1f", m.rps)
 		}
-		var routes []string
+		var to []string
 		for _, f := range cloudcode.Families {
-			to := ps.RoutedTo[f.String()]
-			if to == "" {
-				to = "none"
+			r := ps.RoutedTo[f.String()]
+			if r == "" {
+				r = "none"
 			}
-			routes = append(routes, f.String()+"→"+to)
+			to = append(to, f.String()+"→"+r)
 		}
-		out = append(out,
-			fmt.Sprintf("%s %s %s req/s · %d in flight · 429s %d", st.Title.Render("PROXY"), state, rate, ps.InFlight, ps.Client429s),
-			fmt.Sprintf("sw %d/%d · sess %d · %s", ps.ProactiveSwitches, ps.ReactiveSwitches, ps.ActiveSessions, strings.Join(routes, " ")))
+		prx = fmt.Sprintf("%s %s %s req/s · %d in flight · 429s %d", st.Title.Render("PROXY"), state, rate, ps.InFlight, ps.Client429s)
+		routes = fmt.Sprintf("sw %d/%d · sess %d · %s", ps.ProactiveSwitches, ps.ReactiveSwitches, ps.ActiveSessions, strings.Join(to, " "))
 	}
-	return append(out, m.warningsPanel(vc, vc.width, max(budget-len(out), 2))...)
+	// The warnings' title and newest line come first; then one line each,
+	// while there is room, in order of use; the rest goes to the warnings.
+	left := budget
+	warnH := min(2, left)
+	left -= warnH
+	take := func(ok bool) bool {
+		if ok && left > 0 {
+			left--
+			return true
+		}
+		return false
+	}
+	showSync := take(true)
+	showPrx := take(prx != "")
+	blank := take(true)
+	showRoutes := take(routes != "")
+	showCache := take(true)
+	warnH += left
+	var out []string
+	for _, l := range []struct {
+		on   bool
+		text string
+	}{{blank, ""}, {showSync, sync}, {showCache, cache}, {showPrx, prx}, {showRoutes, routes}} {
+		if l.on {
+			out = append(out, l.text)
+		}
+	}
+	if warnH > 0 {
+		out = append(out, m.warningsPanel(vc, vc.width, warnH)...)
+	}
+	return out
 }
 
 // monitorPanel shows the background monitor and the cache.
@@ -223,4 +252,36 @@ func eventLine(vc viewContext, e *quota.Event) string {
 	}
 	sb.WriteString(": " + msg)
 	return sb.String()
+}
+
+// logContent is the warnings log in full: every warning kept, newest
+// first, each wrapped to the width instead of cut.
+func (m Model) logContent(vc viewContext) []string {
+	out := m.logHeader(vc)
+	if len(m.warnings) == 0 {
+		return append(out, vc.styles.Dim.Render("none"))
+	}
+	for i := range m.warnings {
+		out = append(out, wrapLine(eventLine(vc, &m.warnings[i]), vc.width)...)
+	}
+	return out
+}
+
+// logHeader is the lines of logContent above the warnings.
+func (m Model) logHeader(vc viewContext) []string {
+	st := vc.styles
+	title := st.Title.Render("WARNINGS") + fmt.Sprintf(" · %s, newest first", plural(len(m.warnings), "warning"))
+	if m.dropped > 0 {
+		title += " · " + st.Error.Render(fmt.Sprintf("%d events dropped", m.dropped))
+	}
+	return append([]string{""}, wrapLine(title, vc.width)...)
+}
+
+// logLineOf is the line of logContent where warning i starts.
+func (m Model) logLineOf(vc viewContext, i int) int {
+	line := len(m.logHeader(vc))
+	for j := 0; j < i && j < len(m.warnings); j++ {
+		line += len(wrapLine(eventLine(vc, &m.warnings[j]), vc.width))
+	}
+	return line
 }

@@ -10,13 +10,21 @@ import (
 
 // Column widths of the accounts table.
 const (
-	selW      = 2
-	tierW     = 5
-	stateW    = 13 // "⚿ NEEDS LOGIN"
-	resetW    = 6
-	sparkW    = 12 // one cell per hour of historyWindow
-	forecastW = 25 // "empty 2h10m < reset 4h00m"
-	minAcctW  = 14
+	selW     = 2
+	tierW    = 5
+	stateW   = 13 // "⚿ NEEDS LOGIN"
+	resetW   = 6
+	sparkW   = 12 // one cell per hour of historyWindow
+	minAcctW = 14
+	// The forecast column takes "empty 13m40s < reset 4h15m" whole, and
+	// grows to the long form ("claude-gpt empty in 13m40s, resets in
+	// 4h15m") before the account column grows past acctWant: at wide
+	// widths the forecast is worth more than blank space after a label.
+	forecastW    = 27
+	forecastLong = 40 // from here the long form fits
+	forecastMaxW = 44
+	acctWant     = 20
+	acctMaxW     = 40
 )
 
 // tableLayout is the set of columns that fits a width.
@@ -26,6 +34,7 @@ type tableLayout struct {
 	barW     int // 0: no bar, only the percentage
 	spark    bool
 	forecast bool
+	fcW      int // the forecast column's width when forecast is set
 }
 
 // famW is the width of one family cell: bar, percentage, window.
@@ -44,14 +53,15 @@ func (l tableLayout) fixed() int {
 		w += 1 + sparkW
 	}
 	if l.forecast {
-		w += 1 + forecastW
+		w += 1 + l.fcW
 	}
 	return w
 }
 
 // layoutFor picks the richest layout whose account column still reads,
 // dropping the forecast, then narrowing bars, then the sparkline, then
-// bars, and going compact below compactBelow.
+// bars, and going compact below compactBelow. Past what the columns need,
+// the forecast grows first, then the account column, up to their limits.
 func layoutFor(width int) tableLayout {
 	if width < compactBelow {
 		return tableLayout{compact: true, acct: max(width-compactFixed, 4)}
@@ -67,10 +77,20 @@ func layoutFor(width int) tableLayout {
 		if l.spark && width < sparkFrom {
 			continue
 		}
-		if width-l.fixed() >= minAcctW {
-			l.acct = width - l.fixed()
-			return l
+		if l.forecast {
+			l.fcW = forecastW
 		}
+		rest := width - l.fixed()
+		if rest < minAcctW {
+			continue
+		}
+		if l.forecast {
+			grow := min(max(rest-acctWant, 0), forecastMaxW-forecastW)
+			l.fcW += grow
+			rest -= grow
+		}
+		l.acct = min(rest, acctMaxW)
+		return l
 	}
 	l := steps[len(steps)-1]
 	l.acct = max(width-l.fixed(), 4)
@@ -100,7 +120,7 @@ func (m Model) tableLines(vc viewContext, h int) []string {
 		}
 		return append(out, st.Dim.Render(msg))
 	}
-	n := h - 1
+	n := rowsShown(h, len(m.rows))
 	end := min(m.offset+n, len(m.rows))
 	for i := m.offset; i < end; i++ {
 		s := &m.accounts[m.rows[i]]
@@ -112,6 +132,16 @@ func (m Model) tableLines(vc viewContext, h int) []string {
 			line = m.fullRow(vc, s, l, sel)
 		}
 		out = append(out, line)
+	}
+	if above, below := m.offset, len(m.rows)-end; above+below > 0 {
+		var parts []string
+		if above > 0 {
+			parts = append(parts, fmt.Sprintf("↑ %d above", above))
+		}
+		if below > 0 {
+			parts = append(parts, fmt.Sprintf("↓ %d more", below))
+		}
+		out = append(out, st.Dim.Render("  "+strings.Join(parts, " · ")))
 	}
 	return out
 }
@@ -126,14 +156,18 @@ func tableHeader(l tableLayout) string {
 	sb.WriteString(fit("ACCOUNT", l.acct))
 	sb.WriteString(" " + fit("TIER", tierW))
 	sb.WriteString(" " + fit("STATE", stateW))
+	claude := "CLAUDE/GPT"
+	if l.famW() < len(claude) {
+		claude = "CLA/GPT"
+	}
 	sb.WriteString(" " + fit("GEMINI", l.famW()))
-	sb.WriteString(" " + fit("CLAUDE/GPT", l.famW()))
+	sb.WriteString(" " + fit(claude, l.famW()))
 	sb.WriteString(" " + fit("RESET", resetW))
 	if l.spark {
 		sb.WriteString(" " + fit("LAST 12H", sparkW))
 	}
 	if l.forecast {
-		sb.WriteString(" " + fit("FORECAST", forecastW))
+		sb.WriteString(" " + fit("FORECAST", l.fcW))
 	}
 	return sb.String()
 }
@@ -164,7 +198,7 @@ func (m Model) fullRow(vc viewContext, s *quota.Status, l tableLayout, sel bool)
 		sb.WriteString(" " + st.Accent.Render(fit(m.sparkFor(vc, s, h), sparkW)))
 	}
 	if l.forecast {
-		sb.WriteString(" " + st.Warn.Render(fit(forecastText(s, h), forecastW)))
+		sb.WriteString(" " + st.Warn.Render(fit(forecastText(s, h, l.fcW), l.fcW)))
 	}
 	return sb.String()
 }
@@ -240,8 +274,9 @@ func (m Model) sparkFor(vc viewContext, s *quota.Status, h *accountHistory) stri
 }
 
 // forecastText warns when a family runs out before its reset, the family
-// that runs out soonest first; "" otherwise.
-func forecastText(s *quota.Status, h *accountHistory) string {
+// that runs out soonest first, in the long form when w has room for it;
+// "" otherwise.
+func forecastText(s *quota.Status, h *accountHistory, w int) string {
 	if h == nil {
 		return ""
 	}
@@ -255,5 +290,8 @@ func forecastText(s *quota.Status, h *accountHistory) string {
 		return ""
 	}
 	fc := h.forecasts[best]
+	if w >= forecastLong {
+		return fmt.Sprintf("%s empty in %s, resets in %s", cloudcode.Families[best], shortDur(fc.EmptyIn), shortDur(fc.ResetIn))
+	}
 	return fmt.Sprintf("empty %s < reset %s", shortDur(fc.EmptyIn), shortDur(fc.ResetIn))
 }

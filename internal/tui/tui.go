@@ -11,10 +11,8 @@ import (
 	"log/slog"
 	"time"
 
-	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/quotatui/quotatui/internal/clock"
@@ -148,7 +146,6 @@ type Model struct {
 	ctx    context.Context
 	keys   KeyMap
 	styles *Styles
-	help   help.Model
 	filter lineInput
 	spin   spinner.Model
 
@@ -165,10 +162,12 @@ type Model struct {
 
 	filtering bool
 	focus     focusArea
-	logOffset int
+	logOffset int // the warning the focused log starts at
 	detail    bool
 	detailID  int64
+	logView   bool // the warnings log in full
 	showHelp  bool
+	scroll    [pageHelp + 1]int // first line shown, per scrolling screen
 
 	mon        quota.MonitorStats
 	pstats     proxy.Stats
@@ -208,21 +207,9 @@ func New(deps Deps) Model {
 		ctx:     context.Background(),
 		keys:    DefaultKeyMap(),
 		styles:  &st,
-		help:    help.New(),
 		spin:    spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		now:     deps.Clock.Now(),
 		history: map[int64]*accountHistory{},
-	}
-	if deps.NoColor {
-		m.help.Styles = help.Styles{}
-	} else {
-		m.help.Styles.ShortKey = st.Key
-		m.help.Styles.FullKey = st.Key
-		m.help.Styles.ShortDesc = lipgloss.NewStyle()
-		m.help.Styles.FullDesc = lipgloss.NewStyle()
-		m.help.Styles.ShortSeparator = st.Dim
-		m.help.Styles.FullSeparator = st.Dim
-		m.help.Styles.Ellipsis = st.Dim
 	}
 	m.spin.Style = st.Accent
 	m.filter.limit = 64

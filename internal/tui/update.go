@@ -19,7 +19,6 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-		m.help.SetWidth(msg.Width)
 		m.clampScroll()
 		return m, m.startHistory()
 	case tea.KeyPressMsg:
@@ -134,7 +133,7 @@ func (m Model) finishAction(msg actionMsg) (tea.Model, tea.Cmd) {
 	return m, cmd
 }
 
-// handleKey maps a key press to its action for the current mode.
+// handleKey maps a key press to its action for the current screen.
 func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
 	if msg.String() == "ctrl+c" {
@@ -143,20 +142,36 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.filtering {
 		return m.handleFilterKey(msg)
 	}
-	if m.showHelp {
+	if key.Matches(msg, k.Quit) {
+		return m, tea.Quit
+	}
+	switch m.page() {
+	case pageHelp:
 		switch {
-		case key.Matches(msg, k.Quit):
-			return m, tea.Quit
 		case key.Matches(msg, k.Help, k.Back):
 			m.showHelp = false
+		default:
+			m.scrollBy(pageHelp, msg)
 		}
 		return m, nil
+	case pageLog:
+		switch {
+		case key.Matches(msg, k.Help):
+			m.openHelp()
+		case key.Matches(msg, k.Back, k.Enter):
+			m.logView = false
+		default:
+			m.scrollBy(pageLog, msg)
+		}
+		return m, nil
+	case pageDetail:
+		if m.scrollBy(pageDetail, msg) {
+			return m, nil
+		}
 	}
 	switch {
-	case key.Matches(msg, k.Quit):
-		return m, tea.Quit
 	case key.Matches(msg, k.Help):
-		m.showHelp = true
+		m.openHelp()
 	case key.Matches(msg, k.Back):
 		switch {
 		case m.detail:
@@ -166,8 +181,19 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.rebuildRows()
 		}
 	case key.Matches(msg, k.Enter):
-		if !m.detail && len(m.rows) > 0 {
+		switch {
+		case m.detail:
+		case m.focus == focusLog && len(m.warnings) > 0:
+			// The warning the focused log starts at, in full, with the
+			// rest of the log around it.
+			m.logView = true
+			m.scroll[pageLog] = 0
+			if m.logOffset > 0 {
+				m.scroll[pageLog] = m.logLineOf(m.vc(), m.logOffset)
+			}
+		case len(m.rows) > 0:
 			m.detail, m.detailID = true, m.selected
+			m.scroll[pageDetail] = 0
 			m.detailEvts, m.detailErr = nil, ""
 			return m, tea.Batch(m.fetchDetailEvents(m.detailID), m.startHistory())
 		}
@@ -190,6 +216,10 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.move(-max(m.tableRows()-1, 1))
 	case key.Matches(msg, k.PageDown):
 		m.move(max(m.tableRows()-1, 1))
+	case key.Matches(msg, k.Top):
+		m.move(-len(m.rows) - len(m.warnings))
+	case key.Matches(msg, k.Bottom):
+		m.move(len(m.rows) + len(m.warnings))
 	case key.Matches(msg, k.Resync):
 		id := m.selected
 		if m.detail {
@@ -217,6 +247,54 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	// Scrolling, sorting or opening an account may bring rows on screen
 	// whose history was never fetched.
 	return m, m.startHistory()
+}
+
+// openHelp shows the help from its top.
+func (m *Model) openHelp() {
+	m.showHelp = true
+	m.scroll[pageHelp] = 0
+}
+
+// scrollBy moves a scrolling screen for a movement key and reports
+// whether the key was one. The offset stops where the last line shows, so
+// going back up answers at once however far down was pressed.
+func (m *Model) scrollBy(sc page, msg tea.KeyPressMsg) bool {
+	k := m.keys
+	h := m.bodyHeight()
+	page := max(h-2, 1)
+	var delta int
+	switch {
+	case key.Matches(msg, k.Up):
+		delta = -1
+	case key.Matches(msg, k.Down):
+		delta = 1
+	case key.Matches(msg, k.PageUp):
+		delta = -page
+	case key.Matches(msg, k.PageDown):
+		delta = page
+	case key.Matches(msg, k.Top):
+		delta = -1 << 30
+	case key.Matches(msg, k.Bottom):
+		delta = 1 << 30
+	default:
+		return false
+	}
+	m.scroll[sc] = min(max(m.scroll[sc]+delta, 0), maxScroll(m.pageLines(sc), h))
+	return true
+}
+
+// pageLines is how many lines a scrolling screen's content has now.
+func (m *Model) pageLines(sc page) int {
+	vc := m.vc()
+	switch sc {
+	case pageHelp:
+		return len(m.helpContent(vc))
+	case pageLog:
+		return len(m.logContent(vc))
+	case pageDetail:
+		return len(m.detailContent(vc, m.bodyHeight()))
+	}
+	return 0
 }
 
 // handleFilterKey edits the filter: enter keeps it, esc clears it.

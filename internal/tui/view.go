@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -26,9 +25,36 @@ const (
 	wideFrom     = 116 // three panels side by side, the warnings 40 wide
 )
 
-// render lays out the frame: title, body (table and panels, detail, or
-// help), status line and key hints. Every line is clipped to the width
-// and the frame to the height.
+// page names what the body shows.
+type page uint8
+
+const (
+	pageMain page = iota
+	pageDetail
+	pageLog
+	pageHelp
+)
+
+// page is what the body shows now: help over everything, then the
+// warnings log, then the detail, else the table with its panels.
+func (m *Model) page() page {
+	switch {
+	case m.showHelp:
+		return pageHelp
+	case m.logView:
+		return pageLog
+	case m.detail:
+		return pageDetail
+	}
+	return pageMain
+}
+
+// bodyHeight is the lines between the title and the status line.
+func (m *Model) bodyHeight() int { return max(m.height-3, 0) }
+
+// render lays out the frame: title, body (table and panels, detail,
+// warnings log or help), status line and key hints. Every line is clipped
+// to the width and the frame to the height.
 func (m Model) render() string {
 	if m.width <= 0 || m.height <= 0 {
 		return "quotatui: starting…"
@@ -36,12 +62,14 @@ func (m Model) render() string {
 	vc := m.vc()
 	lines := make([]string, 0, m.height)
 	lines = append(lines, m.titleLine(vc))
-	bodyH := max(m.height-3, 0)
-	switch {
-	case m.showHelp:
-		lines = append(lines, m.helpLines(vc, bodyH)...)
-	case m.detail:
-		lines = append(lines, m.detailLines(vc, bodyH)...)
+	bodyH := m.bodyHeight()
+	switch m.page() {
+	case pageHelp:
+		lines = append(lines, scrollWindow(vc, m.helpContent(vc), m.scroll[pageHelp], bodyH)...)
+	case pageLog:
+		lines = append(lines, scrollWindow(vc, m.logContent(vc), m.scroll[pageLog], bodyH)...)
+	case pageDetail:
+		lines = append(lines, scrollWindow(vc, m.detailContent(vc, bodyH), m.scroll[pageDetail], bodyH)...)
 	default:
 		lines = append(lines, m.mainLines(vc, bodyH)...)
 	}
@@ -63,33 +91,42 @@ func (m Model) render() string {
 	return sb.String()
 }
 
-// titleLine shows the product, the table's sort and filter, and the time.
+// titleLine shows the product, the table's count, sort and filter, and the
+// time. What does not fit goes, least useful first: the version, the
+// sort, the time; the filter and the count stay.
 func (m Model) titleLine(vc viewContext) string {
 	st := vc.styles
-	left := st.Title.Render("quotatui")
+	name := st.Title.Render("quotatui")
+	version := ""
 	if m.deps.Version != "" {
-		left += " " + st.Dim.Render(m.deps.Version)
+		version = " " + st.Dim.Render(m.deps.Version)
 	}
-	info := fmt.Sprintf(" · %d accounts · sort %s", len(m.accounts), m.sortBy)
+	count := fmt.Sprintf(" · %d accounts", len(m.accounts))
 	if len(m.rows) != len(m.accounts) {
-		info = fmt.Sprintf(" · %d/%d accounts · sort %s", len(m.rows), len(m.accounts), m.sortBy)
+		count = fmt.Sprintf(" · %d/%d accounts", len(m.rows), len(m.accounts))
 	}
-	left += info
+	sort := " · sort " + m.sortBy.String()
+	filter := ""
 	switch {
 	case m.filtering:
-		left += " · filter: " + m.filter.Value() + "█"
+		filter = " · filter: " + m.filter.Value() + "█"
 	case m.filter.Value() != "":
-		left += " · filter: " + m.filter.Value()
+		filter = " · filter: " + m.filter.Value()
 	}
 	right := vc.now.Format("15:04:05")
 	if m.deps.Proxy != nil && m.pstats.Paused {
 		right = st.Warn.Render("PAUSED") + " " + right
 	}
-	gap := vc.width - ansi.StringWidth(left) - ansi.StringWidth(right)
-	if gap < 1 {
-		return clip(left, vc.width)
+	for _, left := range []string{
+		name + version + count + sort + filter,
+		name + count + sort + filter,
+		name + count + filter,
+	} {
+		if gap := vc.width - ansi.StringWidth(left) - ansi.StringWidth(right); gap >= 1 {
+			return left + strings.Repeat(" ", gap) + right
+		}
 	}
-	return left + strings.Repeat(" ", gap) + right
+	return clip(name+count+filter, vc.width)
 }
 
 // statusLine shows running actions with a spinner, else the last result.
@@ -121,39 +158,119 @@ func (m Model) statusLine(vc viewContext) string {
 	return at + st.Good.Render(m.status)
 }
 
-// hintLine is the one-line help.
+// hintLine is the footer: the keys that matter in the current view, as
+// many as fit, the essential ones always; while typing a filter, the
+// filter itself, so it is visible at any width.
 func (m Model) hintLine(vc viewContext) string {
 	if m.filtering {
-		return vc.styles.Dim.Render("type to filter · enter keep · esc clear")
+		st := vc.styles
+		tail := st.Dim.Render(" · enter keep · esc clear")
+		text := m.filter.Value() + "█"
+		room := vc.width - ansi.StringWidth("filter: ") - ansi.StringWidth(tail)
+		if room < 4 {
+			tail, room = "", vc.width-ansi.StringWidth("filter: ")
+		}
+		if w := ansi.StringWidth(text); w > room {
+			text = "…" + ansi.TruncateLeft(text, w-room+1, "")
+		}
+		return "filter: " + text + tail
 	}
-	h := m.help
-	h.SetWidth(vc.width)
-	switch {
-	case m.showHelp:
-		return h.ShortHelpView([]key.Binding{m.keys.Help, m.keys.Quit})
-	case m.detail:
-		return h.ShortHelpView(m.keys.DetailHelp())
+	switch m.page() {
+	case pageHelp, pageLog:
+		return footer(vc, m.keys.pagerHints())
+	case pageDetail:
+		return footer(vc, m.keys.detailHints())
 	}
-	return h.ShortHelpView(m.keys.ShortHelp())
+	return footer(vc, m.keys.mainHints(m.focus == focusLog))
 }
 
-// helpLines is the help overlay: every key by column, with the state
-// legend, since severity is told by word and glyph.
-func (m Model) helpLines(vc viewContext, h int) []string {
-	hm := m.help
-	hm.SetWidth(vc.width)
-	out := []string{"", vc.styles.Title.Render("Keys")}
-	out = append(out, strings.Split(hm.FullHelpView(m.keys.FullHelp()), "\n")...)
-	out = append(out, "", vc.styles.Title.Render("States"))
+// footer renders hints as "key desc • key desc", dropping the least kept
+// ones until the line fits; if even the essential ones do not, their
+// keys alone.
+func footer(vc viewContext, hints []hint) string {
+	st := vc.styles
+	sep := st.Dim.Render(" • ")
+	render := func(hs []hint, withDesc bool) string {
+		parts := make([]string, 0, len(hs))
+		for _, h := range hs {
+			p := st.Key.Render(h.b.Help().Key)
+			if withDesc {
+				desc := h.desc
+				if desc == "" {
+					desc = h.b.Help().Desc
+				}
+				p += " " + desc
+			}
+			parts = append(parts, p)
+		}
+		return strings.Join(parts, sep)
+	}
+	kept := append([]hint(nil), hints...)
+	for ansi.StringWidth(render(kept, true)) > vc.width {
+		drop := -1
+		for i, h := range kept {
+			if h.keep > 0 && (drop < 0 || h.keep > kept[drop].keep) {
+				drop = i
+			}
+		}
+		if drop < 0 {
+			return clip(render(kept, false), vc.width)
+		}
+		kept = append(kept[:drop:drop], kept[drop+1:]...)
+	}
+	return render(kept, true)
+}
+
+// helpContent is the help: every key by column (as many side by side as
+// fit, the others below), with the state legend, since severity is told
+// by word and glyph.
+func (m Model) helpContent(vc viewContext) []string {
+	st := vc.styles
+	out := []string{"", st.Title.Render("Keys")}
+	var cols [][]string
+	for _, group := range m.keys.FullHelp() {
+		keyW := 0
+		for _, b := range group {
+			keyW = max(keyW, ansi.StringWidth(b.Help().Key))
+		}
+		var col []string
+		for _, b := range group {
+			col = append(col, st.Key.Render(fit(b.Help().Key, keyW))+" "+b.Help().Desc)
+		}
+		cols = append(cols, col)
+	}
+	// Side by side while they fit, the rest in a block below.
+	var block [][]string
+	var widths []int
+	flush := func() {
+		if len(block) > 0 {
+			out = append(out, joinColumns("   ", widths, block...)...)
+		}
+		block, widths = nil, nil
+	}
+	for _, col := range cols {
+		w := 0
+		for _, l := range col {
+			w = max(w, ansi.StringWidth(l))
+		}
+		used := 0
+		for _, bw := range widths {
+			used += bw + 3
+		}
+		if len(block) > 0 && used+w > vc.width {
+			flush()
+		}
+		block, widths = append(block, col), append(widths, w)
+	}
+	flush()
+	out = append(out, "", st.Title.Render("States"))
 	var legend []string
 	for s := SevOK; s <= SevNeedsLogin; s++ {
-		legend = append(legend, vc.styles.Severity[s].Render(s.Glyph()+" "+s.Word()))
+		legend = append(legend, st.Severity[s].Render(s.Glyph()+" "+s.Word()))
 	}
 	out = append(out, wrapItems(legend, "", "", "  ", vc.width)...)
-	out = append(out, "", "bars: ▓ left ░ spent · 5h/wk: the bucket that limits · ? never means 0 %")
-	if len(out) > h {
-		out = out[:h]
-	}
+	out = append(out, "")
+	out = append(out, wrapLine("bars: ▓ left ░ spent · 5h/wk: the bucket that limits · ? never means 0 %", vc.width)...)
 	return out
 }
 
@@ -189,15 +306,24 @@ func (m Model) mainLines(vc viewContext, h int) []string {
 	return append(m.tableLines(vc, tableH), panels...)
 }
 
-// split shares h lines between the table and the panels: the table always
-// keeps up to half the height (all its rows when they fit); the panels go
-// terse, then get cut, when they would leave it less.
+// terseMin is the fewest lines the terse panels need to show the sync,
+// the proxy and the newest warning.
+const terseMin = 5
+
+// split shares h lines between the table and the panels. The table gets
+// all its rows when the panels still fit, in full or terse; otherwise it
+// keeps up to half the height and scrolls, and the terse panels get the
+// rest, the newest warning first.
 func (m Model) split(vc viewContext, h int) (tableH int, panels []string) {
 	tableWant := 1 + max(len(m.rows), 1)
 	tableMin := min(tableWant, max(h/2, 3))
 	panels = m.panelLines(vc, false, 0)
 	if h-len(panels) < tableWant {
-		if terse := m.panelLines(vc, true, h-tableWant); len(terse) < len(panels) {
+		budget := h - tableWant
+		if budget < terseMin {
+			budget = h - tableMin
+		}
+		if terse := m.tersePanels(vc, budget); len(terse) < len(panels) {
 			panels = terse
 		}
 	}
@@ -212,6 +338,17 @@ func (m *Model) tableRows() int {
 	if m.height <= 0 {
 		return 0
 	}
-	tableH, _ := m.split(m.vc(), max(m.height-3, 0))
-	return max(tableH-1, 1)
+	tableH, _ := m.split(m.vc(), m.bodyHeight())
+	return rowsShown(tableH, len(m.rows))
+}
+
+// rowsShown is how many of total rows fit a table of h lines: one line is
+// the header, and one says how many more there are when they do not all
+// fit.
+func rowsShown(h, total int) int {
+	avail := h - 1
+	if total <= avail {
+		return max(total, 0)
+	}
+	return max(avail-1, 1)
 }

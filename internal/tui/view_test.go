@@ -123,7 +123,7 @@ func checkFits(t *testing.T, view string, w, h int) {
 	}
 }
 
-var sizes = []struct{ w, h int }{{120, 40}, {80, 24}, {50, 20}}
+var sizes = []struct{ w, h int }{{200, 50}, {120, 40}, {80, 24}, {60, 20}, {50, 20}, {40, 15}}
 
 func TestGoldenViews(t *testing.T) {
 	for _, sz := range sizes {
@@ -135,6 +135,7 @@ func TestGoldenViews(t *testing.T) {
 			{"detail", []string{"/", "b", "o", "b", "enter", "enter"}},                  // bob: low, and the forecast warns
 			{"detail_models", []string{"/", "a", "l", "i", "c", "e", "enter", "enter"}}, // alice: models, marks none, weekly bottleneck
 			{"help", []string{"?"}},
+			{"log", []string{"tab", "j", "enter"}}, // the full warnings log, from the second warning
 		} {
 			name := fmt.Sprintf("%s_%dx%d", screen.name, sz.w, sz.h)
 			t.Run(name, func(t *testing.T) {
