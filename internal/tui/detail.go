@@ -64,17 +64,17 @@ func (m Model) detailLines(vc viewContext, chartH int) []string {
 		fq := &s.Families[i]
 		fs := familySeverity(fq, s.Marks[i])
 		out = append(out, "")
-		out = append(out, st.Title.Render(f.Title())+"  "+st.Severity[fs].Render(
-			fmt.Sprintf("%s %s effective %s %s", fs.Glyph(), fs.Word(), strings.TrimSpace(pctText(fq.Effective)), bottleneckName(fq.Bottleneck))))
+		// The state, then what binds: an upstream lock, an empty or low
+		// window, or the effective figure.
+		state := fs.Glyph() + " " + fs.Word()
+		if bind := bindText(fq, s.Marks[i], vc.now); fs == SevOK || fs == SevUnknown {
+			state += " " + bind
+		} else {
+			state += ": " + bind
+		}
+		out = append(out, st.Title.Render(f.Title())+"  "+st.Severity[fs].Render(state))
 		out = append(out, bucketLine(vc, "5h", fq.FiveHour, barW))
 		out = append(out, bucketLine(vc, "weekly", fq.Weekly, barW))
-		if mk := s.Marks[i]; mk.Kind != quota.NoMark {
-			kind := "cooling"
-			if mk.Kind == quota.ExhaustedMark {
-				kind = "exhausted"
-			}
-			out = append(out, st.Severity[fs].Render(fmt.Sprintf("  %s until %s (%s): %s", kind, clockText(mk.Until), untilText(vc.now, mk.Until), mk.Reason)))
-		}
 		if len(fq.Models) > 0 {
 			parts := make([]string, 0, len(fq.Models))
 			for _, mq := range fq.Models {
@@ -83,7 +83,7 @@ func (m Model) detailLines(vc viewContext, chartH int) []string {
 			out = append(out, wrapItems(parts, "  models: ", "          ", " · ", w)...)
 		}
 		if hist != nil {
-			out = append(out, "  "+forecastLine(hist.forecasts[i]))
+			out = append(out, "  "+forecastLine(hist.forecasts[i], fq, vc.now))
 			if chartH > 0 {
 				out = append(out, historyChart(vc, hist.points[i], chartH)...)
 			}
@@ -99,9 +99,7 @@ func (m Model) detailLines(vc viewContext, chartH int) []string {
 	case len(m.detailEvts) == 0:
 		out = append(out, st.Dim.Render("none"))
 	}
-	for i := range m.detailEvts {
-		out = append(out, eventLine(vc, &m.detailEvts[i]))
-	}
+	out = append(out, m.eventLines(vc, m.detailEvts)...)
 	return out
 }
 
@@ -139,15 +137,24 @@ func resetClock(now, t time.Time) string {
 	return t.Format("Mon 15:04")
 }
 
-// forecastLine describes a forecast in words.
-func forecastLine(fc quota.Forecast) string {
+// forecastLine describes a forecast in words. A family already empty is
+// not forecast: it is empty now, until its window resets.
+func forecastLine(fc quota.Forecast, fq *quota.FamilyQuota, now time.Time) string {
 	switch {
+	case fq.Effective.Known && familySeverity(fq, quota.Mark{}) == SevExhausted:
+		window := "its window"
+		if w := windowName(fq.Bottleneck); w != "" {
+			window = "the " + w + " window"
+		}
+		return "forecast: empty now; " + window + " resets " + whenText(now, fq.ResetTime)
 	case !fc.Enough:
 		return "forecast: not enough history yet"
 	case fc.BurnPerHour <= 0:
 		return "forecast: not draining"
 	case fc.RunsOutFirst:
 		return fmt.Sprintf("forecast: at this pace empty in %s, before the reset in %s (%.0f%%/h)", shortDur(fc.EmptyIn), shortDur(fc.ResetIn), fc.BurnPerHour*100)
+	case fc.EmptyIn <= 0:
+		return fmt.Sprintf("forecast: lasts until the reset in %s (%.0f%%/h)", shortDur(fc.ResetIn), fc.BurnPerHour*100)
 	default:
 		return fmt.Sprintf("forecast: lasts until the reset in %s (%.0f%%/h, empty in %s)", shortDur(fc.ResetIn), fc.BurnPerHour*100, shortDur(fc.EmptyIn))
 	}

@@ -118,7 +118,8 @@ type fakeEngine struct {
 	tierClears  int
 	onSync      func(id int64) // changes the statuses under the lock
 	syncErr     error
-	extraEvents []quota.Event // returned by RecentEvents before the fixture's
+	extraEvents []quota.Event            // returned by RecentEvents before the fixture's
+	forecasts   map[int64]quota.Forecast // per account, for Gemini; before the fixture's
 }
 
 func newFakeEngine() *fakeEngine {
@@ -199,6 +200,12 @@ func (e *fakeEngine) ClearTierCache(context.Context) error {
 }
 
 func (e *fakeEngine) Forecast(_ context.Context, id int64, f cloudcode.Family) (quota.Forecast, error) {
+	e.mu.Lock()
+	fc, ok := e.forecasts[id]
+	e.mu.Unlock()
+	if ok && f == cloudcode.FamilyGemini {
+		return fc, nil
+	}
 	if id == 2 && f == cloudcode.FamilyGemini {
 		return quota.Forecast{Enough: true, BurnPerHour: 0.05, EmptyIn: 84 * time.Minute, ResetIn: 4 * time.Hour, RunsOutFirst: true}, nil
 	}

@@ -157,7 +157,7 @@ func TestHelpScrollsAtSmallSizes(t *testing.T) {
 		t.Errorf("help cut at 40x15 without saying so:\n%s", v)
 	}
 	all := f.seen()
-	for _, want := range []string{"Keys", "clear tiers", "States", "⚿ NEEDS LOGIN", "? never means 0 %"} {
+	for _, want := range []string{"Keys", "clear tiers", "States", "⚿ NEEDS LOGIN", "? never means 0 %", "an upstream lock"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("help never shows %q when scrolled:\n%s", want, all)
 		}

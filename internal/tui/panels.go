@@ -207,8 +207,11 @@ func (m Model) warningsPanel(vc viewContext, w, h int) []string {
 	if m.focus == focusLog {
 		start = m.logOffset
 	}
-	for i := start; i < len(m.warnings) && len(lines) < max(h, 2); i++ {
-		lines = append(lines, clip(eventLine(vc, &m.warnings[i]), w))
+	for _, l := range m.eventLines(vc, m.warnings[min(start, len(m.warnings)):]) {
+		if len(lines) >= max(h, 2) {
+			break
+		}
+		lines = append(lines, clip(l, w))
 	}
 	return lines
 }
@@ -261,8 +264,8 @@ func (m Model) logContent(vc viewContext) []string {
 	if len(m.warnings) == 0 {
 		return append(out, vc.styles.Dim.Render("none"))
 	}
-	for i := range m.warnings {
-		out = append(out, wrapLine(eventLine(vc, &m.warnings[i]), vc.width)...)
+	for _, l := range m.eventLines(vc, m.warnings) {
+		out = append(out, wrapLine(l, vc.width)...)
 	}
 	return out
 }
@@ -280,8 +283,11 @@ func (m Model) logHeader(vc viewContext) []string {
 // logLineOf is the line of logContent where warning i starts.
 func (m Model) logLineOf(vc viewContext, i int) int {
 	line := len(m.logHeader(vc))
-	for j := 0; j < i && j < len(m.warnings); j++ {
-		line += len(wrapLine(eventLine(vc, &m.warnings[j]), vc.width))
+	for j, l := range m.eventLines(vc, m.warnings) {
+		if j >= i {
+			break
+		}
+		line += len(wrapLine(l, vc.width))
 	}
 	return line
 }

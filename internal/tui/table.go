@@ -207,7 +207,16 @@ func (m Model) fullRow(vc viewContext, s *quota.Status, l tableLayout, sel bool)
 // bottleneck window, coloured by the family's severity.
 func famCell(vc viewContext, fq *quota.FamilyQuota, mk quota.Mark, barW int) string {
 	sev := familySeverity(fq, mk)
-	cell := pctText(fq.Effective) + " " + windowText(fq.Bottleneck)
+	// Where an upstream lock or cooldown binds, its glyph takes the
+	// window's place: the figure alone would contradict the state.
+	win := windowText(fq.Bottleneck)
+	switch mk.Kind {
+	case quota.ExhaustedMark:
+		win = SevExhausted.Glyph() + " "
+	case quota.CooldownMark:
+		win = SevCooling.Glyph() + " "
+	}
+	cell := pctText(fq.Effective) + " " + win
 	if barW > 0 {
 		cell = bar(fq.Effective, barW) + " " + cell
 	}

@@ -270,7 +270,8 @@ func (m Model) helpContent(vc viewContext) []string {
 	}
 	out = append(out, wrapItems(legend, "", "", "  ", vc.width)...)
 	out = append(out, "")
-	out = append(out, wrapLine("bars: ▓ left ░ spent · 5h/wk: the bucket that limits · ? never means 0 %", vc.width)...)
+	out = append(out, wrapLine("bars: ▓ left ░ spent · ? never means 0 %", vc.width)...)
+	out = append(out, wrapLine("5h/wk: the window that limits; ✗/◷ in its place: an upstream lock or cooldown", vc.width)...)
 	return out
 }
 
