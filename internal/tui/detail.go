@@ -105,11 +105,8 @@ func (m Model) detailLines(vc viewContext, chartH int) []string {
 
 // bottleneckName says which window limits the effective figure.
 func bottleneckName(w cloudcode.Window) string {
-	switch w {
-	case cloudcode.Window5h:
-		return "(5h window)"
-	case cloudcode.WindowWeekly:
-		return "(weekly window)"
+	if n := windowName(w); n != "" {
+		return "(" + n + " window)"
 	}
 	return ""
 }
