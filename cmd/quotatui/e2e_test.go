@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,6 +81,9 @@ func quotatuiBinary(t *testing.T) string {
 	return binPath
 }
 
+// paneSeq numbers the panes of this test binary.
+var paneSeq atomic.Int64
+
 // pane is a tmux server on a private socket with one session running a
 // command, killed when the test ends.
 type pane struct {
@@ -91,7 +95,10 @@ type pane struct {
 // width×height on a socket private to this test.
 func startPane(t *testing.T, width, height int, shellCmd string) *pane {
 	t.Helper()
-	p := &pane{t: t, socket: fmt.Sprintf("quotatui-e2e-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-"))}
+	// A socket of its own per pane, not per test name: with -count, a
+	// test's next run would otherwise reach the server the last one is
+	// still shutting down ("server exited unexpectedly").
+	p := &pane{t: t, socket: fmt.Sprintf("quotatui-e2e-%d-%d-%s", os.Getpid(), paneSeq.Add(1), strings.ReplaceAll(t.Name(), "/", "-"))}
 	t.Cleanup(func() {
 		// The server may already be gone; only its absence matters.
 		_ = exec.Command("tmux", "-L", p.socket, "kill-server").Run()

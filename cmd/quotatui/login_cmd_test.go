@@ -57,12 +57,14 @@ func (l *loginRun) wait(t *testing.T, d time.Duration) int {
 
 var authURLRe = regexp.MustCompile(`http://\S+state=\S+`)
 
-// authURL waits for the sign-in URL login prints.
+// authURL waits for the sign-in URL login prints, and for the line
+// after it that asks for a paste.
 func (l *loginRun) authURL(t *testing.T) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if u := authURLRe.FindString(l.out.String()); u != "" {
+		out := l.out.String()
+		if u := authURLRe.FindString(out); u != "" && strings.Contains(out, "press Enter") {
 			return u
 		}
 		time.Sleep(10 * time.Millisecond)
