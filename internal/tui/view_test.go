@@ -175,10 +175,14 @@ func TestEveryLineFits(t *testing.T) {
 	heights := []int{40, 24, 20, 12}
 	for _, w := range widths {
 		for _, h := range heights {
-			for _, keys := range [][]string{nil, {"enter"}, {"?"}, {"tab"}, {"/", "a"}} {
+			for _, keys := range [][]string{nil, {"enter"}, {"?"}, {"tab"}, {"/", "a"}, {"tab", "enter"}, {"enter", "G"}, {"?", "G"}, {"tab", "enter", "G"}} {
 				f := newFixture(t, w, h, false)
-				if cmd := f.press(keys...); cmd != nil && len(keys) > 0 && keys[0] == "enter" {
-					f.send(cmd())
+				for _, k := range keys {
+					for _, msg := range runCmd(f.press(k)) {
+						if _, ok := msg.(detailEventsMsg); ok {
+							f.send(msg)
+						}
+					}
 				}
 				t.Run(fmt.Sprintf("%dx%d%v", w, h, keys), func(t *testing.T) {
 					checkFits(t, f.view(), w, h)
