@@ -182,7 +182,7 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 	case key.Matches(msg, k.Enter):
 		switch {
-		case m.detail:
+		case m.detail: // already open
 		case m.focus == focusLog && len(m.warnings) > 0:
 			// The warning the focused log starts at, in full, with the
 			// rest of the log around it.
