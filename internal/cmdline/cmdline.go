@@ -33,8 +33,10 @@ type UsageError struct {
 	Err error
 }
 
+// Error returns the mistake's description.
 func (e *UsageError) Error() string { return e.Err.Error() }
 
+// Unwrap returns the mistake.
 func (e *UsageError) Unwrap() error { return e.Err }
 
 // Usagef returns a *UsageError with a formatted message.
@@ -49,6 +51,7 @@ type ExitError struct {
 	Err  error
 }
 
+// Error returns Err's message, or the exit status when there is none.
 func (e *ExitError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("exit status %d", e.Code)
@@ -56,6 +59,7 @@ func (e *ExitError) Error() string {
 	return e.Err.Error()
 }
 
+// Unwrap returns Err.
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // settingAnnotation marks the flags that are settings (and --config), so

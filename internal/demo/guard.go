@@ -31,6 +31,8 @@ type ForeignDatabaseError struct {
 	Emails []string // the foreign accounts' emails
 }
 
+// Error names the file and up to three of the foreign accounts, and says
+// what to do instead.
 func (e *ForeignDatabaseError) Error() string {
 	shown := e.Emails
 	more := ""
