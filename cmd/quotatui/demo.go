@@ -29,8 +29,10 @@ func demoCommand(c *cli) *cobra.Command {
 		Use:   "demo",
 		Short: "run the dashboard, monitor and proxy against a built-in simulator",
 		Long: "The demo needs no Google account and no network: a simulator with synthetic accounts on a\n" +
-			"fast clock, and traffic sent through the real proxy. It uses a temporary database, removed\n" +
-			"when it ends, unless --db names one; a database holding real accounts is refused.",
+			"fast clock, and traffic sent through the real proxy. It uses a temporary database and log\n" +
+			"and a free port, removed when it ends, unless --db, --log-file or --proxy-listen on its\n" +
+			"command line name others (the config file's and the environment's are your real ones);\n" +
+			"a database holding real accounts is refused.",
 		Args: cmdline.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), c, o) },
 	}
@@ -56,9 +58,14 @@ func runDemo(ctx context.Context, c *cli, o demoOptions) error {
 	if err != nil {
 		return err
 	}
-	// A database of the user's own is only ever a demo's: the demo seeds
-	// its accounts and syncs every account in it against the simulator.
-	if src.Of("db").Layer != config.LayerDefault {
+	// The database, log file, address and sync interval in the config file
+	// or the environment are the user's real ones; the demo takes only
+	// what its own command line names.
+	given := func(key string) bool { return src.Of(key).Layer == config.LayerFlag }
+	// A database named on the command line is only ever a demo's: the
+	// demo seeds its accounts and syncs every account in it against the
+	// simulator.
+	if given("db") {
 		if err := demo.CheckDatabase(ctx, cfg.DBPath); err != nil {
 			return err
 		}
@@ -75,16 +82,16 @@ func runDemo(ctx context.Context, c *cli, o demoOptions) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	if src.Of("db").Layer == config.LayerDefault {
+	if !given("db") {
 		cfg.DBPath = filepath.Join(tmp, "demo.db")
 	}
-	if src.Of("log_file").Layer == config.LayerDefault {
+	if !given("log_file") {
 		cfg.LogFile = filepath.Join(tmp, "demo.log")
 	}
-	if src.Of("proxy.listen").Layer == config.LayerDefault {
+	if !given("proxy.listen") {
 		cfg.Proxy.Listen = "127.0.0.1:0" // never collide with a real quotatui on 8045
 	}
-	if src.Of("quota.sync_interval").Layer == config.LayerDefault {
+	if !given("quota.sync_interval") {
 		// Keep five simulated minutes between syncs on the fast clock.
 		cfg.Quota.SyncInterval = max(time.Duration(float64(cfg.Quota.SyncInterval)/o.speed), time.Second)
 	}
