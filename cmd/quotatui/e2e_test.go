@@ -458,16 +458,7 @@ func TestDemoIgnoresConfiguredDatabase(t *testing.T) {
 	t.Parallel()
 	home, _, env := isolatedEnv(t)
 	dbPath, logPath := filepath.Join(home, "real.db"), filepath.Join(home, "real.log")
-	ctx := context.Background()
-	st, err := store.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const token = "1//the-real-refresh-token"
-	if _, err := st.UpsertAccounts(ctx, []store.Account{{Email: "me@gmail.com", RefreshToken: token, State: store.StateActive}}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	seedRealAccount(t, dbPath)
 	env = append(env, "QUOTATUI_DB="+dbPath, "QUOTATUI_LOG_FILE="+logPath)
 	p := startPane(t, 120, 40, runInShell(env, bin, "demo", "--rate", "0"))
 	p.waitFor("the demo accounts in the table", 30*time.Second, containsAll("ACCOUNT", "ada", "grace"))
@@ -475,18 +466,7 @@ func TestDemoIgnoresConfiguredDatabase(t *testing.T) {
 	if code := p.waitExit(20 * time.Second); code != "0" {
 		t.Fatalf("quotatui demo exited with status %s; want 0", code)
 	}
-	st, err = store.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	accts, err := st.Accounts(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(accts) != 1 || accts[0].RefreshToken != token || accts[0].State != store.StateActive {
-		t.Errorf("the demo changed the configured database: %d accounts, %+v", len(accts), accts)
-	}
+	checkRealAccountAlone(t, dbPath)
 	if _, err := os.Stat(logPath); err == nil {
 		t.Errorf("the demo wrote to the configured log file %s", logPath)
 	}
