@@ -108,7 +108,7 @@ func accountsImport(c *cli) *cobra.Command {
 				if !noVerify {
 					v, err := verifier(cfg, st)
 					if err != nil {
-						return err
+						return fmt.Errorf("%w\n(or pass --no-verify to import without checking the tokens)", err)
 					}
 					opt.Verifier = v
 				}
@@ -228,7 +228,7 @@ func accountsRemove(c *cli) *cobra.Command {
 func verifier(cfg config.Config, st *store.Store) (*auth.Tokens, error) {
 	oauth := oauthConfig(cfg)
 	if err := oauth.Check(); err != nil {
-		return nil, fmt.Errorf("%w\n(or pass --no-verify to import without checking the tokens)", err)
+		return nil, err
 	}
 	return auth.NewTokens(oauth, st, auth.TokensOptions{}), nil
 }
