@@ -52,6 +52,9 @@ type watcher struct {
 type acctWatch struct {
 	attention Kind // the state alert that fired and still holds; "" when none
 	fc        [len(cloudcode.Families)]fcWatch
+	// resetPending: quota said the family is back while a 429 lock still
+	// held it; the reset alert waits for the lock to end.
+	resetPending [len(cloudcode.Families)]bool
 }
 
 // fcWatch is one (account, family)'s forecast bookkeeping.
@@ -70,46 +73,104 @@ func newWatcher(eng Engine, clk clock.Clock, log *slog.Logger, wantForecast bool
 // of the kinds quota decides episodes for.
 func (w *watcher) fromQuota(e quota.Event) {
 	var k Kind
-	var what string
 	switch e.Kind {
 	case quota.EventLowQuota:
-		k, what = KindLow, "low"
+		k = KindLow
 	case quota.EventExhausted:
-		k, what = KindExhausted, "exhausted"
+		k = KindExhausted
 	case quota.EventRecovered:
 		if e.Family == cloudcode.FamilyUnknown {
 			return // an account answering again after an error: its state alert re-arms instead
 		}
-		k, what = KindReset, "quota back"
+		k = KindReset
 	default:
 		return
 	}
-	label := e.Account
+	i := familyIndex(e.Family)
 	st, ok := w.eng.Account(e.AccountID)
-	if ok {
-		label = st.Label
-	}
-	ev := newEvent(k, e.At, fmt.Sprintf("%s: %s %s", label, e.Family, what), e.Message)
-	ev.Family = e.Family.String()
-	if ok {
-		ev.Account = accountOf(&st)
-		fq := st.Family(e.Family)
-		ev.Window = string(fq.Bottleneck)
-		ev.ResetAt = fq.ResetTime
-		if fq.Effective.Known {
-			ev.Remaining = ptr(fq.Effective.Value)
+	if !ok || i < 0 {
+		// Removed meanwhile: say what the event says.
+		ev := newEvent(k, e.At, fmt.Sprintf("%s: %s %s", e.Account, e.Family, kindWords(k)), e.Message)
+		ev.Family = e.Family.String()
+		if e.AccountID != 0 {
+			ev.Account = &Account{ID: e.AccountID, Label: e.Account}
 		}
-		if i := familyIndex(e.Family); k == KindExhausted && i >= 0 {
-			// Exhausted by the upstream's 429 rather than by the polled
-			// figure: the figure is stale, the mark says until when.
-			if mk := st.Marks[i]; mk.Kind == quota.ExhaustedMark && fq.Decision != quota.Exhausted {
-				ev.Remaining, ev.Window, ev.ResetAt = nil, "", mk.Until
-			}
-		}
-	} else if e.AccountID != 0 {
-		ev.Account = &Account{ID: e.AccountID, Label: e.Account}
+		w.emit(ev)
+		return
 	}
-	w.emit(ev)
+	a := w.account(e.AccountID)
+	a.resetPending[i] = false
+	if k == KindReset && locked(&st, i) {
+		// The figures say full again, but the upstream's 429 still locks
+		// the family: quota is not back until the lock ends (scan).
+		a.resetPending[i] = true
+		return
+	}
+	w.emit(familyEvent(k, &st, i, e.At, e.Message))
+}
+
+// familyEvent is the alert of kind k about the account's family i, with
+// the family's figures from st.
+func familyEvent(k Kind, st *quota.Status, i int, at time.Time, msg string) Event {
+	fq := &st.Families[i]
+	ev := newEvent(k, at, fmt.Sprintf("%s: %s %s", st.Label, fq.Family, kindWords(k)), msg)
+	ev.Account = accountOf(st)
+	ev.Family = fq.Family.String()
+	ev.Window = string(fq.Bottleneck)
+	ev.ResetAt = fq.ResetTime
+	if fq.Effective.Known {
+		ev.Remaining = ptr(fq.Effective.Value)
+	}
+	if k == KindExhausted && locked(st, i) && fq.Decision != quota.Exhausted {
+		// Exhausted by the upstream's 429 rather than by the polled
+		// figure: the figure is stale, the lock says until when.
+		ev.Remaining, ev.Window, ev.ResetAt = nil, "", st.Marks[i].Until
+	}
+	return ev
+}
+
+// locked reports whether the upstream's 429 locks the account's family i.
+// Status snapshots carry only the marks still in force.
+func locked(st *quota.Status, i int) bool { return st.Marks[i].Kind == quota.ExhaustedMark }
+
+// kindWords is how a title says what happened to a family.
+func kindWords(k Kind) string {
+	switch k {
+	case KindLow:
+		return "low"
+	case KindExhausted:
+		return "exhausted"
+	default:
+		return "quota back"
+	}
+}
+
+// account returns the watcher's record of an account, created on first
+// use.
+func (w *watcher) account(id int64) *acctWatch {
+	a := w.accts[id]
+	if a == nil {
+		a = &acctWatch{}
+		w.accts[id] = a
+	}
+	return a
+}
+
+// pendingResets fires the reset alerts that waited for a 429 lock to end,
+// once the family can be used again.
+func (w *watcher) pendingResets(st *quota.Status, a *acctWatch, now time.Time) {
+	for i := range a.resetPending {
+		if !a.resetPending[i] || locked(st, i) {
+			continue
+		}
+		a.resetPending[i] = false
+		fq := &st.Families[i]
+		if fq.Decision != quota.Proceed {
+			continue // spent again meanwhile: quota warns for that episode
+		}
+		w.emit(familyEvent(KindReset, st, i, now,
+			fmt.Sprintf("%s back to %s after the upstream's lock ended", fq.Family, fq.Effective.String())))
+	}
 }
 
 // scan reads every account's snapshot and fires the alerts derived from
@@ -121,12 +182,9 @@ func (w *watcher) scan(ctx context.Context) {
 	for i := range sts {
 		st := &sts[i]
 		seen[st.AccountID] = true
-		a := w.accts[st.AccountID]
-		if a == nil {
-			a = &acctWatch{}
-			w.accts[st.AccountID] = a
-		}
+		a := w.account(st.AccountID)
 		w.attention(st, a, now)
+		w.pendingResets(st, a, now)
 		if w.wantForecast {
 			w.forecast(ctx, st, a, now)
 		}

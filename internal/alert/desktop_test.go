@@ -207,6 +207,25 @@ func startBus(t *testing.T) string {
 	return strings.TrimSpace(line)
 }
 
+// serveNotifications runs a fake notification service on the bus at addr
+// until the test ends.
+func serveNotifications(t *testing.T, addr string) *fakeNotifications {
+	t.Helper()
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fake := &fakeNotifications{}
+	if err := conn.Export(fake, notifyPath, notifyService); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := conn.RequestName(notifyService, dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("own %s: %v %v", notifyService, reply, err)
+	}
+	return fake
+}
+
 func TestDBusNotifier(t *testing.T) {
 	addr := startBus(t)
 	d := &DBusNotifier{Address: addr}
@@ -218,18 +237,7 @@ func TestDBusNotifier(t *testing.T) {
 		t.Errorf("no service: %v, want a permanent error", err)
 	}
 
-	svcConn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svcConn.Close()
-	fake := &fakeNotifications{}
-	if err := svcConn.Export(fake, notifyPath, notifyService); err != nil {
-		t.Fatal(err)
-	}
-	if reply, err := svcConn.RequestName(notifyService, dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("own %s: %v %v", notifyService, reply, err)
-	}
+	fake := serveNotifications(t, addr)
 
 	sink := NewDesktop(d)
 	e := newEvent(KindPoolExhausted, t0, "gemini: every account is out of quota", "None of the 3 accounts has quota left.")

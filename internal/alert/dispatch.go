@@ -16,7 +16,7 @@ type SinkStats struct {
 	Sent    uint64 // delivered
 	Failed  uint64 // given up on: a permanent error, or retried past Options.MaxAge
 	Dropped uint64 // not queued because the sink's queue was full
-	Queued  int    // waiting now
+	Pending int64  // queued or being delivered now
 }
 
 // queued is an alert waiting in a sink's queue, with the wall time it came
@@ -33,6 +33,8 @@ type sinkQueue struct {
 	ch    chan queued
 
 	sent, failed, dropped atomic.Uint64
+	pending               atomic.Int64 // queued or in delivery
+	interrupted           atomic.Int64 // taken from the queue but cut short by the stop
 
 	mu     sync.Mutex
 	streak uint64 // alerts dropped since the queue last had room
@@ -73,6 +75,7 @@ func (d *dispatcher) dispatch(e Event) []string {
 func (q *sinkQueue) offer(e Event, log *slog.Logger) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.pending.Add(1)
 	select {
 	case q.ch <- queued{e: e, at: time.Now()}:
 		if q.streak > 0 {
@@ -80,6 +83,7 @@ func (q *sinkQueue) offer(e Event, log *slog.Logger) {
 			q.streak = 0
 		}
 	default:
+		q.pending.Add(-1)
 		q.dropped.Add(1)
 		if q.streak == 0 {
 			log.Warn("alerts: sink queue full, dropping alerts until it drains",
@@ -98,7 +102,7 @@ func (d *dispatcher) run(ctx context.Context) {
 	}
 	wg.Wait()
 	for _, q := range d.qs {
-		if n := len(q.ch); n > 0 {
+		if n := len(q.ch) + int(q.interrupted.Load()); n > 0 {
 			d.log.Warn("alerts: stopping with alerts not delivered", "sink", q.route.Sink.Name(), "count", n)
 		}
 		d.close(q.route.Sink)
@@ -121,6 +125,7 @@ func (d *dispatcher) work(ctx context.Context, q *sinkQueue) {
 			return
 		case item := <-q.ch:
 			d.deliver(ctx, q, item)
+			q.pending.Add(-1)
 		}
 	}
 }
@@ -144,7 +149,8 @@ func (d *dispatcher) deliver(ctx context.Context, q *sinkQueue, item queued) {
 			return
 		}
 		if ctx.Err() != nil {
-			return // stopping: run reports what was left
+			q.interrupted.Add(1) // stopping: run reports what was left
+			return
 		}
 		q.failing = true
 		wait := d.backoff(attempt)
@@ -169,6 +175,7 @@ func (d *dispatcher) deliver(ctx context.Context, q *sinkQueue, item queued) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			q.interrupted.Add(1)
 			return
 		case <-t.C:
 		}
@@ -191,7 +198,7 @@ func (d *dispatcher) stats() []SinkStats {
 	for i, q := range d.qs {
 		out[i] = SinkStats{
 			Sink: q.route.Sink.Name(), Filter: q.route.Filter.String(),
-			Sent: q.sent.Load(), Failed: q.failed.Load(), Dropped: q.dropped.Load(), Queued: len(q.ch),
+			Sent: q.sent.Load(), Failed: q.failed.Load(), Dropped: q.dropped.Load(), Pending: q.pending.Load(),
 		}
 	}
 	return out

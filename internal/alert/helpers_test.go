@@ -154,7 +154,14 @@ func newWorld(t testing.TB, o worldOptions, specs ...cloudcodetest.AccountSpec) 
 	w.tokens = auth.NewTokens(auth.OAuthConfig{
 		ClientID: cloudcodetest.DefaultClientID, ClientSecret: secret,
 		AuthURL: w.sim.AuthURL(), TokenURL: w.sim.TokenURL(), UserInfoURL: w.sim.UserInfoURL(),
-	}, st, auth.TokensOptions{Clock: w.clk, HTTPClient: w.sim.Client()})
+	}, st, auth.TokensOptions{Clock: w.clk, HTTPClient: w.sim.Client(),
+		// As the stack wires it: the engine hears of a rejected refresh
+		// token at once, with the token endpoint's words.
+		OnNeedsLogin: func(id int64, reason string) {
+			if err := w.q.MarkForbidden(context.Background(), id, quota.StateNeedsLogin, auth.Redact(reason), ""); err != nil {
+				t.Errorf("mark account %d needs login: %v", id, err)
+			}
+		}})
 	up := cloudcode.New(cloudcode.Config{BaseURLs: w.sim.BaseURLs(), HTTPClient: w.sim.Client(), Clock: w.clk})
 	qo := o.quota
 	qo.Clock = w.clk
@@ -193,6 +200,7 @@ func (w *world) run(routes []Route, opt Options) *Service {
 		opt.ScanEvery = time.Millisecond
 	}
 	s := New(w.q, routes, opt)
+	s.flush = make(chan chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -203,6 +211,24 @@ func (w *world) run(routes []Route, opt Options) *Service {
 		}
 	})
 	return s
+}
+
+// settle waits until s has handled everything the engine published so
+// far (events and a fresh scan) and every sink has delivered what it was
+// given, so a test can check that nothing more arrives.
+func (w *world) settle(s *Service) {
+	w.t.Helper()
+	done := make(chan struct{})
+	s.flush <- done
+	<-done
+	waitFor(w.t, "the sinks to deliver", func() bool {
+		for _, st := range s.Stats() {
+			if st.Pending != 0 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // logBuffer is a concurrency-safe log destination for checking what the

@@ -74,6 +74,10 @@ type Service struct {
 
 	ran       atomic.Bool
 	closeOnce sync.Once
+
+	// flush, set by tests only, asks the watch loop to handle every event
+	// waiting in the feed and scan, then close the channel it was sent.
+	flush chan chan struct{}
 }
 
 // New returns a Service sending to routes, subscribed to eng's feed. Call
@@ -128,6 +132,9 @@ func (s *Service) watch(ctx context.Context) {
 		dropped  uint64
 	)
 	scan := func() {
+		// Events published before the change signal come first: an
+		// account's exhausted alert before the pool's.
+		s.drainEvents()
 		s.w.scan(ctx)
 		lastScan = time.Now()
 		if d := s.feed.Dropped(); d > dropped {
@@ -168,6 +175,24 @@ func (s *Service) watch(ctx context.Context) {
 		case <-timerC:
 			timerC = nil
 			scan()
+		case done := <-s.flush:
+			scan()
+			close(done)
+		}
+	}
+}
+
+// drainEvents handles the events waiting in the feed without blocking.
+func (s *Service) drainEvents() {
+	for {
+		select {
+		case e, ok := <-s.feed.Events():
+			if !ok {
+				return
+			}
+			s.w.fromQuota(e)
+		default:
+			return
 		}
 	}
 }
