@@ -39,6 +39,7 @@ func commands() []command {
 		{"login", "add a Google account through the browser (OAuth)", runLogin},
 		{"accounts", "list, import, export, enable, disable, label or remove accounts", runAccounts},
 		{"status", "print every account's state and remaining quota once", runStatus},
+		{"alerts", "send a test alert to every configured alert sink ('alerts test')", runAlerts},
 		{"config", "print the effective configuration and where each value came from", runConfig},
 		{"version", "print the version", runVersion},
 	}

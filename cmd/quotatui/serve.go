@@ -19,7 +19,7 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 		level = slog.LevelDebug
 	}
 	log := newLogger(c.stderr, level)
-	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true})
+	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true, alerts: true})
 	if err != nil {
 		return err
 	}
