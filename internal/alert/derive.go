@@ -294,6 +294,8 @@ func (w *watcher) forecast(ctx context.Context, st *quota.Status, a *acctWatch, 
 		switch {
 		case !fq.Effective.Known || fq.Effective.Value <= 0 || fq.Decision == quota.Exhausted:
 			continue // nothing to project, or the exhausted alert says it
+		case fq.Effective.Value >= 1:
+			continue // nothing spent in this window: not draining
 		case st.State != quota.StateActive && st.State != "":
 			continue
 		case had && fq.Effective.Value >= prev:
