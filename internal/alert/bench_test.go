@@ -2,10 +2,7 @@ package alert
 
 import (
 	"context"
-	"fmt"
 	"testing"
-
-	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
 )
 
 // BenchmarkScan measures one read of every account's snapshot and the
@@ -13,11 +10,7 @@ import (
 // figure changed since the last look): what the service costs the process
 // after each burst of syncs, with 1000 accounts.
 func BenchmarkScan(b *testing.B) {
-	const n = 1000
-	specs := make([]cloudcodetest.AccountSpec, n)
-	for i := range specs {
-		specs[i] = pro(fmt.Sprintf("user%04d@example.com", i))
-	}
+	specs := proAccounts(1000)
 	w := newWorld(b, worldOptions{}, specs...)
 	for i := range specs {
 		if i%3 == 0 {

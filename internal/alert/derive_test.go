@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -23,6 +24,15 @@ const (
 
 func pro(email string) cloudcodetest.AccountSpec {
 	return cloudcodetest.AccountSpec{Email: email, TierID: "g1-pro-tier"}
+}
+
+// proAccounts returns n PRO accounts, user0000@example.com and on.
+func proAccounts(n int) []cloudcodetest.AccountSpec {
+	specs := make([]cloudcodetest.AccountSpec, n)
+	for i := range specs {
+		specs[i] = pro(fmt.Sprintf("user%04d@example.com", i))
+	}
+	return specs
 }
 
 func all(rec *recorder) []Route { return []Route{{Sink: rec, Filter: AllKinds}} }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,21 +15,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
 	"github.com/quotatui/quotatui/internal/config"
 )
 
 // TestFailingSinksBlockNothing runs the engine with three webhooks: one
 // that never answers, one that answers 500 until it recovers, and one that
 // works. The monitor's syncs finish, the working hook gets every alert at
-// at once, the failing one gets them after its retries, and the hanging one
+// once, the failing one gets them after its retries, and the hanging one
 // holds only its own queue.
 func TestFailingSinksBlockNothing(t *testing.T) {
 	const n = 12
-	specs := make([]cloudcodetest.AccountSpec, n)
-	for i := range specs {
-		specs[i] = pro(fmt.Sprintf("user%02d@example.com", i))
-	}
+	specs := proAccounts(n)
 	w := newWorld(t, worldOptions{}, specs...)
 
 	release := make(chan struct{})
