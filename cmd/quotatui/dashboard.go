@@ -22,7 +22,7 @@ func runDashboard(ctx context.Context, c *cli) error {
 		return err
 	}
 	defer closer.Close()
-	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true})
+	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true, alerts: true})
 	if err != nil {
 		return err
 	}

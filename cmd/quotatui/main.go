@@ -62,6 +62,7 @@ func newRoot(c *cli) *cobra.Command {
 		loginCommand(c),
 		accountsCommand(c),
 		statusCommand(c),
+		alertsCommand(c),
 		configCommand(c),
 		versionCommand(c),
 	)

@@ -46,7 +46,7 @@ func runServe(ctx context.Context, c *cli, verbose bool) error {
 		}
 		defer closer.Close()
 	}
-	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true})
+	s, err := openStack(ctx, cfg, log, stackOptions{withProxy: true, alerts: true})
 	if err != nil {
 		return err
 	}

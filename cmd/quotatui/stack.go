@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/quotatui/quotatui/internal/alert"
 	"github.com/quotatui/quotatui/internal/auth"
 	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
@@ -36,7 +37,8 @@ type stack struct {
 	quota   *quota.Manager
 	proxy   *proxy.Server // nil without the proxy
 	metrics *metrics.Metrics
-	ln      net.Listener // the proxy's listener, bound by openStack
+	ln      net.Listener   // the proxy's listener, bound by openStack
+	alerts  *alert.Service // nil unless o.alerts and a sink is configured (alerts.go)
 }
 
 type stackOptions struct {
@@ -44,6 +46,7 @@ type stackOptions struct {
 	clockRate float64      // clock seconds per real second (the demo's speed); default 1
 	withProxy bool         // bind the listener and build the proxy
 	http      *http.Client // for the upstream and OAuth; default http.DefaultClient
+	alerts    bool         // send alerts to the configured sinks (serve and the dashboard)
 }
 
 func oauthConfig(cfg config.Config) auth.OAuthConfig { return auth.FromConfig(cfg) }
@@ -108,6 +111,11 @@ func openStack(ctx context.Context, cfg config.Config, log *slog.Logger, o stack
 	if s.quota, err = quota.NewManager(ctx, s.client, s.tokens, s.store, qopt); err != nil {
 		return nil, err
 	}
+	if o.alerts {
+		if s.alerts, err = alertService(cfg, s.quota, o.clock, s.oauth.Check() != nil, log); err != nil {
+			return nil, err
+		}
+	}
 	if !o.withProxy {
 		return s, nil
 	}
@@ -154,6 +162,9 @@ func (s *stack) run(ctx context.Context) error {
 		}
 		return err
 	})
+	if s.alerts != nil {
+		g.Go(func() error { return s.alerts.Run(ctx) })
+	}
 	if s.proxy != nil {
 		ln := s.ln
 		s.ln = nil // Serve owns and closes it now
@@ -170,6 +181,9 @@ func (s *stack) run(ctx context.Context) error {
 
 // Close releases what openStack acquired.
 func (s *stack) Close() {
+	if s.alerts != nil {
+		s.alerts.Close()
+	}
 	if s.ln != nil {
 		s.ln.Close()
 	}

@@ -60,6 +60,8 @@ type Config struct {
 
 	LogFile string `toml:"log_file"` // default: <user state dir>/quotatui/quotatui.log
 
+	Alerts Alerts `toml:"alerts"` // alerts.go
+
 	// sources remembers where Load found each value, so Validate can say
 	// which layer to fix. It is nil for a Config built by hand.
 	sources *Sources
@@ -96,6 +98,7 @@ func defaults(getenv func(string) string) Config {
 	c.Quota.TierTTL = 24 * time.Hour
 	c.Quota.Retention = 720 * time.Hour
 	c.LogFile = userDir(getenv, "XDG_STATE_HOME", ".local/state", "quotatui.log")
+	alertDefaults(&c.Alerts)
 	return c
 }
 

@@ -74,6 +74,16 @@ func TestDefault(t *testing.T) {
 		"quota.tier_ttl":         24 * time.Hour,
 		"quota.retention":        720 * time.Hour,
 		"log_file":               "/home/u/.local/state/quotatui/quotatui.log",
+		"alerts.desktop.enabled": false,
+		"alerts.desktop.events":  []string{"all"},
+		"alerts.webhook.url":     "",
+		"alerts.webhook.format":  "json",
+		"alerts.webhook.token":   "",
+		"alerts.webhook.events":  []string{"all"},
+		"alerts.webhook.timeout": 10 * time.Second,
+		"alerts.command.run":     "",
+		"alerts.command.events":  []string{"all"},
+		"alerts.command.timeout": 10 * time.Second,
 	}
 	if len(want) != len(settings) {
 		t.Errorf("test covers %d settings, Config has %d", len(want), len(settings))

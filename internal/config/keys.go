@@ -34,6 +34,17 @@ var descriptions = map[string]string{
 	"quota.tier_ttl":          "how long an account's detected tier is trusted",
 	"quota.retention":         "how long quota history and events are kept",
 	"log_file":                "log file (the dashboard owns the terminal, so logs go here)",
+
+	"alerts.desktop.enabled": "send alerts as desktop notifications (D-Bus on Linux, osascript on macOS)",
+	"alerts.desktop.events":  `alert kinds shown on the desktop: "all" or any of ` + strings.Join(AlertEventKinds(), ", "),
+	"alerts.webhook.url":     "URL alerts are POSTed to (empty: no webhook); kept secret, since Slack-style URLs carry their key",
+	"alerts.webhook.format":  `webhook body: "json" (quotatui's schema, see README), "ntfy" (text with Title/Priority/Tags headers) or "slack" ({"text": ...})`,
+	"alerts.webhook.token":   "sent as Authorization: Bearer with every webhook POST (e.g. an ntfy access token)",
+	"alerts.webhook.events":  "alert kinds sent to the webhook (as alerts.desktop.events)",
+	"alerts.webhook.timeout": "time limit for one webhook POST; a failed POST is retried with backoff",
+	"alerts.command.run":     "command run by the shell for each alert, with the alert as JSON on stdin (empty: none)",
+	"alerts.command.events":  "alert kinds the command runs for (as alerts.desktop.events)",
+	"alerts.command.timeout": "time limit for one run of alerts.command.run; it is killed after that",
 }
 
 // docDefaults replaces the default shown in the reference for settings
@@ -44,7 +55,8 @@ var docDefaults = map[string]string{
 }
 
 // secretKeys are never printed; Print shows whether they are set.
-var secretKeys = map[string]bool{"proxy.api_key": true, "oauth.client_secret": true}
+var secretKeys = map[string]bool{"proxy.api_key": true, "oauth.client_secret": true,
+	"alerts.webhook.url": true, "alerts.webhook.token": true}
 
 // sizeKeys are int64 settings written as byte sizes ("32MiB").
 var sizeKeys = map[string]bool{"proxy.body_limit": true}
