@@ -133,18 +133,18 @@ func (s *Server) clientOK(r *http.Request) bool {
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "The token endpoint takes POST."})
+		writePlainJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "The token endpoint takes POST."})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "Malformed form body."})
+		writePlainJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "Malformed form body."})
 		return
 	}
 	if !s.clientOK(r) {
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", "The OAuth client was not found."})
+		writePlainJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", "The OAuth client was not found."})
 		return
 	}
 	switch gt := r.PostForm.Get("grant_type"); gt {
@@ -154,7 +154,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.codeGrant(w, r)
 	default:
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "Invalid grant_type: " + gt})
+		writePlainJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "Invalid grant_type: " + gt})
 	}
 }
 
@@ -169,11 +169,11 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if a == nil {
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "Token has been expired or revoked."})
+		writePlainJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "Token has been expired or revoked."})
 		return
 	}
 	s.counts.add(a.email, "token")
-	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: access, ExpiresIn: s.expiresIn(), Scope: defaultScope, TokenType: "Bearer"})
+	writePlainJSON(w, http.StatusOK, tokenResponse{AccessToken: access, ExpiresIn: s.expiresIn(), Scope: defaultScope, TokenType: "Bearer"})
 }
 
 func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request) {
@@ -185,7 +185,7 @@ func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	bad := func(desc string) {
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", desc})
+		writePlainJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", desc})
 	}
 	switch {
 	case c == nil:
@@ -208,7 +208,7 @@ func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request) {
 	access := s.issueAccessLocked(c.acct)
 	s.mu.Unlock()
 	s.counts.add(c.acct.email, "token")
-	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: access, ExpiresIn: s.expiresIn(), RefreshToken: refresh, Scope: c.scope, TokenType: "Bearer"})
+	writePlainJSON(w, http.StatusOK, tokenResponse{AccessToken: access, ExpiresIn: s.expiresIn(), RefreshToken: refresh, Scope: c.scope, TokenType: "Bearer"})
 }
 
 // expiresIn is the expires_in a token answer gives: a second short of the
@@ -244,6 +244,6 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	local, _, _ := strings.Cut(a.email, "@")
-	writeJSON(w, http.StatusOK, userInfo{ID: a.id, Email: a.email, VerifiedEmail: true, Name: local,
+	writePlainJSON(w, http.StatusOK, userInfo{ID: a.id, Email: a.email, VerifiedEmail: true, Name: local,
 		Picture: "https://lh3.googleusercontent.com/a/sim-" + a.id})
 }

@@ -303,9 +303,11 @@ func (s *Server) snapshot(a *account) (figs [3][2]figure, frozen bool) {
 	return figs, a.frozenProd
 }
 
+// quotaInfoJSON is a model's 5-hour figure. A 0 fraction is not written
+// (writeJSON encodes proto3 JSON), as Google sends an exhausted model.
 type quotaInfoJSON struct {
-	RemainingFraction *float64 `json:"remainingFraction,omitempty"`
-	ResetTime         string   `json:"resetTime,omitempty"`
+	RemainingFraction float64 `json:"remainingFraction"`
+	ResetTime         string  `json:"resetTime"`
 }
 
 type modelJSON struct {
@@ -352,23 +354,13 @@ func (s *Server) fetchAvailableModels(w http.ResponseWriter, a *account, host in
 			// Internal models carry no quota.
 		case host == 1 && frozen:
 			// The prod host's frozen placeholder: full, resetting in 5h.
-			one := 1.0
-			mj.QuotaInfo = &quotaInfoJSON{RemainingFraction: &one, ResetTime: formatTime(now.Add(fiveHours))}
+			mj.QuotaInfo = &quotaInfoJSON{RemainingFraction: 1, ResetTime: formatTime(now.Add(fiveHours))}
+		case project == "":
+			// The real quirk: without a project every model reads 100 %.
+			mj.QuotaInfo = &quotaInfoJSON{RemainingFraction: 1, ResetTime: formatTime(figs[f][0].reset)}
 		default:
 			fig := figs[f][0]
-			qi := &quotaInfoJSON{ResetTime: formatTime(fig.reset)}
-			switch {
-			case f == cloudcode.FamilyClaudeGPT && a.tier <= cloudcode.TierFree:
-				// Free accounts get no Claude/GPT figure: unknown, not 0.
-			case project == "":
-				// The real quirk: without a project every model reads 100 %.
-				one := 1.0
-				qi.RemainingFraction = &one
-			default:
-				v := fig.fraction
-				qi.RemainingFraction = &v
-			}
-			mj.QuotaInfo = qi
+			mj.QuotaInfo = &quotaInfoJSON{RemainingFraction: fig.fraction, ResetTime: formatTime(fig.reset)}
 		}
 		if f == cloudcode.FamilyClaudeGPT {
 			mj.ModelProvider = "MODEL_PROVIDER_ANTHROPIC"
