@@ -147,7 +147,7 @@ func decideUnknownFamily(s *snapshot, now time.Time) Check {
 func decide(s *snapshot, idx int, model string, now time.Time, t Thresholds) Check {
 	fq := &s.status.Families[idx]
 	c := effective(fq, model)
-	c.Decision = MakeDecision(c.Remaining, t)
+	c.Decision = decideFigure(c.Remaining, t, fq.Coarse)
 	c.Usable = true
 	switch c.Decision {
 	case Exhausted:

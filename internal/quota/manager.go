@@ -158,6 +158,12 @@ type account struct {
 
 	// Guarded by mu.
 	episodes [len(cloudcode.Families)]episode
+	// fine is set for a family once a figure off the CoarseStep grid was
+	// seen: it reports in small steps, so the threshold alone decides.
+	fine [len(cloudcode.Families)]bool
+	// problems are the oddities in the last answers (skipped entries,
+	// figures read as unknown), each logged once while it lasts.
+	problems map[string]bool
 	stats    AccountSyncStats
 	lastTook time.Duration // the last SyncAll's time for this account
 }
@@ -177,6 +183,7 @@ type snapshot struct {
 type episode struct {
 	lowFired       bool
 	exhaustedFired bool
+	last           cloudcode.Fraction // effective figure at the last sync
 	resetTime      time.Time        // bottleneck reset at the last sync
 	bottleneck     cloudcode.Window // the window resetTime belongs to
 }

@@ -305,6 +305,14 @@ func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, n
 	a.mu.Lock()
 	a.stats.Successes++
 	a.stats.LastError = ""
+	for i := range fams {
+		if !onGrid(&fams[i]) {
+			a.fine[i] = true
+		}
+		fams[i].Coarse = !a.fine[i]
+		fams[i].Decision = decideFigure(fams[i].Effective, m.opt.Thresholds, fams[i].Coarse)
+	}
+	newProblems := a.noteProblems(data)
 	a.updateLocked(func(s *snapshot) {
 		st := &s.status
 		for i := range fams {
@@ -320,6 +328,9 @@ func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, n
 	})
 	label := a.snap.Load().status.Label
 	a.mu.Unlock()
+	for _, p := range newProblems {
+		m.log.Warn("quota: odd answer from the upstream", "account", label, "problem", p)
+	}
 	if recovered {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
 		if err := m.st.SetState(wctx, a.id, store.AccountState(StateActive), "", "", now); err != nil {
@@ -335,6 +346,47 @@ func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, n
 	*events = append(*events, fired...)
 	m.hub.signal()
 	return samplesOf(a.id, &fams)
+}
+
+// onGrid reports whether every known figure of fq sits on the CoarseStep
+// grid.
+func onGrid(fq *FamilyQuota) bool {
+	for _, f := range []cloudcode.Fraction{fq.FiveHour.Remaining, fq.Weekly.Remaining} {
+		if f.Known && !onCoarseGrid(f.Value) {
+			return false
+		}
+	}
+	for i := range fq.Models {
+		if f := fq.Models[i].Remaining; f.Known && !onCoarseGrid(f.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// noteProblems records the oddities in data and returns the ones not seen
+// in the previous answers, to be logged once. The caller holds a.mu.
+func (a *account) noteProblems(data fetched) []string {
+	var all []string
+	if data.catalog != nil {
+		all = append(all, data.catalog.Problems...)
+	}
+	if data.summary != nil {
+		all = append(all, data.summary.Problems...)
+	}
+	if len(all) == 0 && len(a.problems) == 0 {
+		return nil
+	}
+	var fresh []string
+	next := make(map[string]bool, len(all))
+	for _, p := range all {
+		if !a.problems[p] && !next[p] {
+			fresh = append(fresh, p)
+		}
+		next[p] = true
+	}
+	a.problems = next
+	return fresh
 }
 
 // transition returns the warnings a family's new figures fire. LowQuota and
@@ -354,13 +406,18 @@ func (a *account) transition(i int, fq *FamilyQuota, label string, now time.Time
 		return Event{At: now, Kind: k, AccountID: a.id, Account: label, Family: fq.Family, Message: msg}
 	}
 	warned := ep.lowFired || ep.exhaustedFired
+	// Recovered means the figures came back: a decision that moves to
+	// Proceed because the family turned out to report in small steps, with
+	// the figure still falling, is no recovery.
+	rose := reset || !ep.last.Known || fq.Effective.Known && fq.Effective.Value > ep.last.Value
+	ep.last = fq.Effective
 	if reset {
 		ep.lowFired, ep.exhaustedFired = false, false
 	}
 	switch fq.Decision {
 	case Proceed:
 		ep.lowFired, ep.exhaustedFired = false, false
-		if warned {
+		if warned && rose {
 			return []Event{ev(EventRecovered, fmt.Sprintf("%s back to %s", fq.Family, fq.Effective.String()))}
 		}
 	case LowQuota:

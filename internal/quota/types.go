@@ -6,6 +6,7 @@
 package quota
 
 import (
+	"math"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
@@ -45,6 +46,33 @@ type Thresholds struct {
 // DefaultThresholds are the product's defaults.
 var DefaultThresholds = Thresholds{Low: 0.10, Reserve: 0}
 
+// CoarseStep is the step the upstream has been seen to report figures in
+// (20 % at a time). Where every figure of a family sits on this grid, a
+// reading of one step is the last before 0: the next request may empty
+// it, so it counts as the low zone whatever the threshold says.
+const CoarseStep = 0.2
+
+// gridSlack absorbs float noise when testing a figure against the grid.
+const gridSlack = 1e-9
+
+// onCoarseGrid reports whether v is a multiple of CoarseStep.
+func onCoarseGrid(v float64) bool {
+	k := math.Round(v / CoarseStep)
+	return math.Abs(v-k*CoarseStep) < gridSlack
+}
+
+// decideFigure is MakeDecision for a family whose figures may move in
+// coarse steps: with coarse set, a figure at or below one CoarseStep that
+// MakeDecision would let Proceed is LowQuota, because the next reading
+// can be 0 with nothing in between. It does not allocate.
+func decideFigure(remaining cloudcode.Fraction, t Thresholds, coarse bool) Decision {
+	d := MakeDecision(remaining, t)
+	if d == Proceed && coarse && remaining.Value <= CoarseStep+gridSlack {
+		return LowQuota
+	}
+	return d
+}
+
 // MakeDecision decides on an effective remaining fraction:
 // Exhausted at or below t.Reserve (0 by default), LowQuota below t.Low,
 // Proceed at or above t.Low, Unknown when the fraction is unknown.
@@ -79,7 +107,10 @@ type FamilyQuota struct {
 	Bottleneck cloudcode.Window
 	ResetTime  time.Time // reset time of the bottleneck bucket
 	FetchedAt  time.Time
-	Decision   Decision // MakeDecision(Effective); marks below are separate
+	// Coarse is set while every figure seen for the family sits on the
+	// CoarseStep grid: then a reading of one step is the low zone.
+	Coarse   bool
+	Decision Decision // MakeDecision(Effective), coarse steps counted; marks below are separate
 }
 
 // Mark is a reason an (account, family) is unusable until a time, set by

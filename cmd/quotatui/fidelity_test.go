@@ -1,0 +1,65 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
+)
+
+// An empty weekly bucket arrives as proto3 JSON sends it, without a
+// fraction: `status --json` must show the account Exhausted for the family
+// (exit status 3), and the proxy must never route the family to it, even
+// though it is the higher tier and its models' own 5h figure says 100 %.
+func TestEmptyWeeklyBucketEndToEnd(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "quotatui.db")
+	srv, _ := seedSim(t, dbPath,
+		cloudcodetest.AccountSpec{Email: "ada@example.com", TierID: "g1-pro-tier"},
+		cloudcodetest.AccountSpec{Email: "grace@example.com", TierID: "g1-ultra-tier"})
+	srv.SetRemaining("grace@example.com", cloudcode.FamilyGemini, cloudcode.WindowWeekly, 0)
+	env := testEnv(t)
+
+	r := runCLI(t, env, "", append([]string{"status", "--json"}, simFlags(srv, dbPath)...)...)
+	if r.code != exitExhausted {
+		t.Fatalf("status --json exited %d, want %d; stderr: %s", r.code, exitExhausted, r.stderr)
+	}
+	var got []statusOut
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	for _, s := range got {
+		fam := s.Families["gemini"]
+		switch s.Email {
+		case "grace@example.com":
+			if fam.Decision != "Exhausted" || fam.Weekly == nil || *fam.Weekly != 0 || fam.Effective == nil || *fam.Effective != 0 {
+				t.Errorf("grace gemini = %+v (weekly %v), want Exhausted with a known 0 weekly bucket", fam, deref(fam.Weekly))
+			}
+			if s.Status != "EXHAUSTED" {
+				t.Errorf("grace status %q, want EXHAUSTED", s.Status)
+			}
+		case "ada@example.com":
+			if fam.Decision != "Proceed" {
+				t.Errorf("ada gemini = %+v, want Proceed", fam)
+			}
+		}
+	}
+
+	s := startServe(t, append(simFlags(srv, dbPath), "--proxy-listen", "127.0.0.1:0")...)
+	c := &http.Client{}
+	for i := range 6 {
+		body := `{"model":"gemini-3-flash","project":"x","request":{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}}`
+		if code := post(t, c, s.url+"/v1internal:generateContent", "", fmt.Sprintf("s%d", i), body); code != http.StatusOK {
+			t.Fatalf("request %d: status %d", i, code)
+		}
+	}
+	if n := srv.Requests("grace@example.com", "generateContent"); n != 0 {
+		t.Errorf("the proxy sent %d Gemini requests to the account with an empty weekly bucket", n)
+	}
+	if n := srv.Requests("ada@example.com", "generateContent"); n != 6 {
+		t.Errorf("ada served %d requests, want 6", n)
+	}
+}
