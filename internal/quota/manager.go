@@ -184,8 +184,8 @@ type episode struct {
 	lowFired       bool
 	exhaustedFired bool
 	last           cloudcode.Fraction // effective figure at the last sync
-	resetTime      time.Time        // bottleneck reset at the last sync
-	bottleneck     cloudcode.Window // the window resetTime belongs to
+	resetTime      time.Time          // bottleneck reset at the last sync
+	bottleneck     cloudcode.Window   // the window resetTime belongs to
 }
 
 // NewManager returns a Manager for the accounts in st. It starts no
