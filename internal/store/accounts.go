@@ -19,12 +19,15 @@ const (
 	StateForbidden          AccountState = "forbidden"           // 403 from the upstream, until a sync succeeds
 	StateValidationRequired AccountState = "validation_required" // the user must verify the account at ValidationURL
 	StateNeedsLogin         AccountState = "needs_login"         // the refresh token is dead (invalid_grant)
+	StateNeedsClient        AccountState = "needs_client"        // the account's OAuth client is not configured
+	StateClientMismatch     AccountState = "client_mismatch"     // Google says the token belongs to another OAuth client
 )
 
 // Valid reports whether s is one of the known states.
 func (s AccountState) Valid() bool {
 	switch s {
-	case StateActive, StateDisabled, StateForbidden, StateValidationRequired, StateNeedsLogin:
+	case StateActive, StateDisabled, StateForbidden, StateValidationRequired, StateNeedsLogin,
+		StateNeedsClient, StateClientMismatch:
 		return true
 	}
 	return false
@@ -47,6 +50,12 @@ type Account struct {
 
 	ValidationURL string
 	AddedAt       time.Time
+
+	// OAuthClientID is the OAuth client the refresh token belongs to (it
+	// refreshes with no other); "" means the configured default client.
+	// It travels with the refresh token: an upsert that brings a new
+	// refresh token sets it too.
+	OAuthClientID string
 }
 
 // String names the account by label or email; it never shows tokens, so
@@ -63,7 +72,7 @@ func (a Account) GoString() string { return a.String() }
 
 const accountColumns = `id, email, label, refresh_token, access_token, access_expiry,
 	project_id, tier, tier_id, tier_name, tier_checked_at,
-	state, state_reason, state_at, validation_url, added_at`
+	state, state_reason, state_at, validation_url, added_at, oauth_client_id`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -73,7 +82,7 @@ func scanAccount(r rowScanner) (Account, error) {
 	var state string
 	err := r.Scan(&a.ID, &a.Email, &a.Label, &a.RefreshToken, &a.AccessToken, &expiry,
 		&a.ProjectID, &a.Tier, &a.TierID, &a.TierName, &checked,
-		&state, &a.StateReason, &stateAt, &a.ValidationURL, &added)
+		&state, &a.StateReason, &stateAt, &a.ValidationURL, &added, &a.OAuthClientID)
 	if err != nil {
 		return Account{}, err
 	}
@@ -133,6 +142,8 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (Account, erro
 // existing account with the same email (ignoring ASCII case):
 //   - non-empty tokens, project and tier fields overwrite the stored ones
 //     (an access expiry or tier check time overwrites when non-zero);
+//   - a new refresh token brings its OAuthClientID ("" = the default
+//     client), since a token refreshes only with the client that issued it;
 //   - an empty label keeps the stored label;
 //   - a non-empty State overwrites the state, its reason, time and
 //     validation URL; otherwise a new refresh token turns needs_login
@@ -193,7 +204,10 @@ func merge(old, in Account, now time.Time) Account {
 		}
 	}
 	setIf(&m.Label, in.Label)
-	setIf(&m.RefreshToken, in.RefreshToken)
+	if in.RefreshToken != "" {
+		// A refresh token refreshes only with its own client.
+		m.RefreshToken, m.OAuthClientID = in.RefreshToken, in.OAuthClientID
+	}
 	setIf(&m.AccessToken, in.AccessToken)
 	setIf(&m.ProjectID, in.ProjectID)
 	setIf(&m.TierID, in.TierID)
@@ -230,11 +244,12 @@ func insertAccount(ctx context.Context, tx *sql.Tx, a Account, now time.Time) (A
 		a.StateAt = a.AddedAt
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO accounts (email, label, refresh_token, access_token, access_expiry,
-		project_id, tier, tier_id, tier_name, tier_checked_at, state, state_reason, state_at, validation_url, added_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		project_id, tier, tier_id, tier_name, tier_checked_at, state, state_reason, state_at, validation_url, added_at,
+		oauth_client_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.Email, a.Label, a.RefreshToken, a.AccessToken, ms(a.AccessExpiry),
 		a.ProjectID, a.Tier, a.TierID, a.TierName, ms(a.TierCheckedAt),
-		string(a.State), a.StateReason, ms(a.StateAt), a.ValidationURL, ms(a.AddedAt))
+		string(a.State), a.StateReason, ms(a.StateAt), a.ValidationURL, ms(a.AddedAt), a.OAuthClientID)
 	if err != nil {
 		return Account{}, fmt.Errorf("insert: %w", err)
 	}
@@ -247,10 +262,10 @@ func insertAccount(ctx context.Context, tx *sql.Tx, a Account, now time.Time) (A
 func updateAccount(ctx context.Context, tx *sql.Tx, a Account) (Account, error) {
 	_, err := tx.ExecContext(ctx, `UPDATE accounts SET label = ?, refresh_token = ?, access_token = ?, access_expiry = ?,
 		project_id = ?, tier = ?, tier_id = ?, tier_name = ?, tier_checked_at = ?,
-		state = ?, state_reason = ?, state_at = ?, validation_url = ? WHERE id = ?`,
+		state = ?, state_reason = ?, state_at = ?, validation_url = ?, oauth_client_id = ? WHERE id = ?`,
 		a.Label, a.RefreshToken, a.AccessToken, ms(a.AccessExpiry),
 		a.ProjectID, a.Tier, a.TierID, a.TierName, ms(a.TierCheckedAt),
-		string(a.State), a.StateReason, ms(a.StateAt), a.ValidationURL, a.ID)
+		string(a.State), a.StateReason, ms(a.StateAt), a.ValidationURL, a.OAuthClientID, a.ID)
 	if err != nil {
 		return Account{}, fmt.Errorf("update: %w", err)
 	}
