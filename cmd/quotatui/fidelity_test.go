@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
@@ -61,5 +62,30 @@ func TestEmptyWeeklyBucketEndToEnd(t *testing.T) {
 	}
 	if n := srv.Requests("ada@example.com", "generateContent"); n != 6 {
 		t.Errorf("ada served %d requests, want 6", n)
+	}
+}
+
+// A 403 on the quota reads leaves the account active with its quota
+// unreadable, and `status` says why in the table and in JSON.
+func TestStatusShowsUnreadableQuota(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "quotatui.db")
+	srv, _ := seedSim(t, dbPath, cloudcodetest.AccountSpec{Email: "ada@example.com", TierID: "g1-pro-tier"})
+	srv.Forbid("ada@example.com", "SERVICE_DISABLED")
+	env := testEnv(t)
+	r := runCLI(t, env, "", append([]string{"status", "--json"}, simFlags(srv, dbPath)...)...)
+	var got []struct {
+		State  string `json:"state"`
+		Reason string `json:"quota_unreadable"`
+		Cause  string `json:"quota_unreadable_cause"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got) != 1 {
+		t.Fatalf("%v: %s (stderr %s)", err, r.stdout, r.stderr)
+	}
+	if got[0].State != "active" || got[0].Cause != "forbidden" || !strings.Contains(got[0].Reason, "SERVICE_DISABLED") {
+		t.Errorf("status --json = %+v, want active with an unreadable quota and its reason", got[0])
+	}
+	r = runCLI(t, env, "", append([]string{"status"}, simFlags(srv, dbPath)...)...)
+	if !strings.Contains(r.stdout, "quota unreadable: SERVICE_DISABLED") {
+		t.Errorf("the table does not say the quota is unreadable:\n%s", r.stdout)
 	}
 }

@@ -55,6 +55,10 @@ func (e *NeedsLoginError) Error() string {
 // recognise the error through a one-method interface.
 func (e *NeedsLoginError) NeedsLogin() bool { return true }
 
+// AccountState names the state the error puts the account in; the quota
+// engine's error judgement reads it without importing auth.
+func (e *NeedsLoginError) AccountState() store.AccountState { return store.StateNeedsLogin }
+
 // ErrDisabled is returned by Token for an account the user disabled.
 var ErrDisabled = errors.New("account is disabled")
 

@@ -104,6 +104,9 @@ var (
 	descUsable = prometheus.NewDesc("quotatui_account_usable",
 		"1 when the account can take requests for the family: active, no cooldown or exhaustion mark, not exhausted.",
 		[]string{"account", "family"}, nil)
+	descUnreadable = prometheus.NewDesc("quotatui_quota_unreadable",
+		"1 while the account's quota cannot be read (the account stays routable on the reactive path); cause is forbidden (403), rate_limited (429), no_project or other.",
+		[]string{"account", "cause"}, nil)
 	descAccount = prometheus.NewDesc("quotatui_account_info",
 		"Always 1; labels carry the account's tier and state.",
 		[]string{"account", "tier", "state"}, nil)
@@ -154,7 +157,7 @@ type collector struct {
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descRemaining, descDecision, descUsable, descAccount, descSyncs, descSyncErrors,
+		descRemaining, descDecision, descUsable, descUnreadable, descAccount, descSyncs, descSyncErrors,
 		descLastSyncTook, descLastSyncAt, descCacheHitRatio, descCacheHits, descCacheMisses,
 		descRequests, descRequestsByFamily, descInFlight, descSwitches, descClient429,
 		descUpstream429, descSessions, descPaused,
@@ -179,6 +182,9 @@ func (c *collector) collectQuota(ch chan<- prometheus.Metric) {
 	for _, s := range statuses {
 		acct := labels[s.AccountID]
 		ch <- gauge(descAccount, 1, acct, s.Tier.String(), string(s.State))
+		if s.Unreadable != "" {
+			ch <- gauge(descUnreadable, 1, acct, s.UnreadableCause)
+		}
 		for i, f := range cloudcode.Families {
 			fq := s.Families[i]
 			fam := f.String()

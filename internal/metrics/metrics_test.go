@@ -64,7 +64,8 @@ func fixtures() (*fakeQuota, *fakeProxy) {
 		Effective: known(0), Decision: quota.Exhausted}
 
 	// Same label as account 1: must not produce duplicate series.
-	twin := quota.Status{AccountID: 3, Email: "c@example.com", Label: "work", Tier: cloudcode.TierUltra, State: quota.StateActive}
+	twin := quota.Status{AccountID: 3, Email: "c@example.com", Label: "work", Tier: cloudcode.TierUltra, State: quota.StateActive,
+		Unreadable: "SERVICE_DISABLED: refused", UnreadableCause: "forbidden"}
 	twin.Families[gem] = quota.FamilyQuota{Family: cloudcode.FamilyGemini,
 		FiveHour: quota.BucketQuota{Remaining: known(1)}, Weekly: quota.BucketQuota{Remaining: known(1)},
 		Effective: known(1), Decision: quota.Proceed}
@@ -182,6 +183,7 @@ func TestScrape(t *testing.T) {
 		{"quotatui_account_usable", L{"account": "b@example.com", "family": "gemini"}, dto.MetricType_GAUGE, 0}, // needs login
 		{"quotatui_account_usable", L{"account": "work#3", "family": "gemini"}, dto.MetricType_GAUGE, 1},
 		{"quotatui_account_info", L{"account": "b@example.com", "tier": "FREE", "state": "needs_login"}, dto.MetricType_GAUGE, 1},
+		{"quotatui_quota_unreadable", L{"account": "work#3", "cause": "forbidden"}, dto.MetricType_GAUGE, 1},
 
 		{"quotatui_syncs_total", L{}, dto.MetricType_COUNTER, 7},
 		{"quotatui_sync_errors_total", L{"account": "work"}, dto.MetricType_COUNTER, 2},

@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -381,8 +382,10 @@ func TestSyncAllErrorIsolation(t *testing.T) {
 		}
 	}
 	wantState := map[string]AccountState{
-		"ok@example.com":        StateActive,
-		"forbidden@example.com": StateForbidden,
+		"ok@example.com": StateActive,
+		// A 403 on the quota reads alone is no proof: the quota is
+		// unreadable, the account stays active.
+		"forbidden@example.com": StateActive,
 		"hang@example.com":      StateActive,
 		"verify@example.com":    StateValidationRequired,
 		"login@example.com":     StateNeedsLogin,
@@ -393,6 +396,9 @@ func TestSyncAllErrorIsolation(t *testing.T) {
 		if st.State != want || err != nil || string(row.State) != string(want) {
 			t.Errorf("%s: state %s, stored %s (%v); want %s", email, st.State, row.State, err, want)
 		}
+	}
+	if st, _ := e.m.Account(e.id("forbidden@example.com")); !strings.Contains(st.Unreadable, "SERVICE_DISABLED") {
+		t.Errorf("forbidden account: unreadable %q, want the 403's reason", st.Unreadable)
 	}
 	if st, _ := e.m.Account(e.id("verify@example.com")); st.ValidationURL != "https://accounts.example/verify" {
 		t.Errorf("validation URL %q", st.ValidationURL)
@@ -410,8 +416,8 @@ func TestSyncAllErrorIsolation(t *testing.T) {
 	if res.Skipped != 1 || e.srv.Requests("login@example.com", "fetchAvailableModels") != before {
 		t.Errorf("needs-login account not skipped: %+v", res)
 	}
-	if st, _ := e.m.Account(e.id("forbidden@example.com")); st.State != StateActive {
-		t.Errorf("forbidden account after a good sync: %s", st.State)
+	if st, _ := e.m.Account(e.id("forbidden@example.com")); st.State != StateActive || st.Unreadable != "" {
+		t.Errorf("forbidden account after a good sync: %s, unreadable %q", st.State, st.Unreadable)
 	}
 	if row, _ := e.st.Account(ctx, e.id("forbidden@example.com")); row.State != store.AccountState(StateActive) {
 		t.Errorf("stored state after a good sync: %s", row.State)

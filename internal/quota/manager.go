@@ -32,12 +32,6 @@ type TokenSource interface {
 	Invalidate(accountID int64)
 }
 
-// needsLogin is how the manager recognises a token source's "this account
-// needs a new login" error (auth.NeedsLoginError) without importing auth.
-type needsLogin interface {
-	NeedsLogin() bool
-}
-
 // storeAPI is the part of *store.Store the manager uses; tests may fake it.
 type storeAPI interface {
 	Accounts(ctx context.Context) ([]store.Account, error)

@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/clock"
@@ -111,14 +112,36 @@ func (m *Manager) RecordSuccess(accountID int64, f cloudcode.Family, startedAt t
 // MarkForbidden sets the account's state (forbidden, validation_required,
 // needs_login, disabled, or active to clear), in memory and in the store.
 // Forbidden and validation_required last until a later sync succeeds.
+// Setting the state it already has, with the same reason, changes nothing
+// and publishes nothing.
 func (m *Manager) MarkForbidden(ctx context.Context, accountID int64, state AccountState, reason, validationURL string) error {
 	a := m.lookup(accountID)
 	if a == nil {
 		return fmt.Errorf("mark account %d %s: %w", accountID, state, ErrUnknownAccount)
 	}
-	now := m.clock.Now()
-	if err := m.st.SetState(ctx, accountID, store.AccountState(state), reason, validationURL, now); err != nil {
+	if _, err := m.setState(ctx, a, state, reason, validationURL); err != nil {
 		return fmt.Errorf("mark account %d %s: %w", accountID, state, err)
+	}
+	return nil
+}
+
+// setState records the account's state in the store and in memory, and
+// publishes and logs the change. It does nothing (and reports false) when
+// the account already has that state and reason. For the states the token
+// source sets itself (needs_login, client_mismatch, needs_client) an
+// account already in that state keeps its reason: the token source wrote
+// the upstream's own words, and a sync that trips on it again adds none.
+func (m *Manager) setState(ctx context.Context, a *account, state AccountState, reason, validationURL string) (bool, error) {
+	cur := a.snap.Load().status
+	if cur.State == state && (cur.StateReason == reason && cur.ValidationURL == validationURL || tokenState(state)) {
+		return false, nil
+	}
+	now := m.clock.Now()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	err := m.st.SetState(wctx, a.id, store.AccountState(state), reason, validationURL, now)
+	cancel()
+	if err != nil {
+		return false, err
 	}
 	var label string
 	a.update(func(s *snapshot) {
@@ -126,11 +149,98 @@ func (m *Manager) MarkForbidden(ctx context.Context, accountID int64, state Acco
 		label = s.status.Label
 	})
 	if state != StateActive {
-		m.Publish(Event{At: now, Kind: EventAccountDisabled, AccountID: accountID, Account: label,
+		m.log.Warn("quota: account state changed", "account", label, "state", state, "reason", reason)
+		m.Publish(Event{At: now, Kind: EventAccountDisabled, AccountID: a.id, Account: label,
 			Message: fmt.Sprintf("%s: %s", stateReason(state), reason)})
+	} else {
+		m.log.Info("quota: account active again", "account", label, "was", cur.State)
 	}
 	m.hub.signal()
+	return true, nil
+}
+
+// tokenState reports whether the token source sets state itself.
+func tokenState(s AccountState) bool {
+	return s == StateNeedsLogin || s == StateClientMismatch || s == StateNeedsClient
+}
+
+// Apply carries out a verdict of Judge about accountID, met on a call for
+// family f (cloudcode.FamilyUnknown when the call had none) whose answer
+// arrived at receivedAt: it sets the mark, the account state or the
+// unreadable quota the verdict names, invalidates a rejected access token,
+// and queues a resync when the verdict asks for one. EffectNone and
+// EffectRetry change nothing here. The proxy and the monitor both apply
+// their verdicts through it, so an account is judged the same whoever
+// met the error.
+func (m *Manager) Apply(ctx context.Context, accountID int64, f cloudcode.Family, v Verdict, receivedAt time.Time) error {
+	a := m.lookup(accountID)
+	if a == nil {
+		return fmt.Errorf("apply %s to account %d: %w", v.Effect, accountID, ErrUnknownAccount)
+	}
+	var err error
+	switch v.Effect {
+	case EffectExhausted:
+		m.MarkExhausted(accountID, f, v.Until, receivedAt, v.Reason)
+	case EffectCooldown:
+		m.MarkCooldown(accountID, f, v.Until, v.Reason)
+	case EffectRefreshToken:
+		m.tokens.Invalidate(accountID)
+	case EffectQuotaUnreadable:
+		m.markUnreadable(a, v, m.clock.Now())
+	case EffectForbidden, EffectValidationRequired, EffectNeedsLogin, EffectClientMismatch, EffectNeedsClient:
+		_, err = m.setState(ctx, a, v.Effect.State(), v.Reason, v.ValidationURL)
+	}
+	if v.Resync {
+		m.ResyncSoon(accountID)
+	}
+	if err != nil {
+		return fmt.Errorf("apply %s to account %d: %w", v.Effect, accountID, err)
+	}
 	return nil
+}
+
+// unreadableCause classifies an EffectQuotaUnreadable verdict.
+func unreadableCause(v Verdict) string {
+	switch {
+	case v.Status == http.StatusForbidden:
+		return "forbidden"
+	case v.Status == http.StatusTooManyRequests:
+		return "rate_limited"
+	case v.Reason == errNoProject.Error():
+		return "no_project"
+	}
+	return "other"
+}
+
+// markUnreadable records that the account's quota cannot be read, and
+// why: its figures become unknown (the account stays routable on the
+// reactive path, its marks still apply) and, when the upstream asked to
+// wait, no read is made before v.Until. An event fires when the reason is
+// new.
+func (m *Manager) markUnreadable(a *account, v Verdict, now time.Time) {
+	var (
+		changed bool
+		label   string
+	)
+	a.update(func(s *snapshot) {
+		st := &s.status
+		changed, label = st.Unreadable != v.Reason, st.Label
+		st.Unreadable, st.UnreadableUntil, st.UnreadableCause = v.Reason, v.Until, unreadableCause(v)
+		for i, f := range cloudcode.Families {
+			st.Families[i] = FamilyQuota{Family: f, FetchedAt: now}
+			// Answer from what is known until the back-off ends rather than
+			// asking a refusing upstream on every request.
+			s.expires[i] = now.Add(min(failureBackoff, m.opt.CacheTTL))
+			if v.Until.After(s.expires[i]) {
+				s.expires[i] = v.Until
+			}
+		}
+	})
+	if changed {
+		m.Publish(Event{At: now, Kind: EventAccountError, AccountID: a.id, Account: label,
+			Message: "quota unreadable: " + v.Reason})
+	}
+	m.hub.signal()
 }
 
 // Touch records that the account was used at at, for least-recently-used

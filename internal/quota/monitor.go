@@ -126,7 +126,8 @@ func (m *Manager) serveResyncs(ctx context.Context, resync <-chan int64) {
 			m.mon.mu.Lock()
 			delete(m.mon.queued, id)
 			m.mon.mu.Unlock()
-			if a := m.lookup(id); a != nil && syncable(a.snap.Load().status.State) {
+			if a := m.lookup(id); a != nil && syncable(a.snap.Load().status.State) &&
+				!a.snap.Load().status.UnreadableUntil.After(m.clock.Now()) {
 				if err := m.syncShared(ctx, a, -1); err != nil {
 					m.log.Debug("quota: resync", "account", id, "err", err)
 				}

@@ -61,8 +61,9 @@ func (m *Manager) persist(ctx context.Context, out syncOutput) {
 	}
 }
 
-// withToken runs fn with the account's access token. After a 401 it
-// invalidates the token and runs fn once more with a fresh one.
+// withToken runs fn with the account's access token. When the upstream
+// rejects the token (Judge says EffectRefreshToken) it invalidates the
+// token and runs fn once more with a fresh one.
 func (m *Manager) withToken(ctx context.Context, id int64, fn func(tok string) error) error {
 	for attempt := 0; ; attempt++ {
 		tok, err := m.tokens.Token(ctx, id)
@@ -70,14 +71,19 @@ func (m *Manager) withToken(ctx context.Context, id int64, fn func(tok string) e
 			return fmt.Errorf("access token: %w", err)
 		}
 		err = fn(tok)
-		var ue *cloudcode.UnauthorizedError
-		if attempt == 0 && errors.As(err, &ue) {
+		if attempt == 0 && err != nil && Judge(err, CallQuotaRead, m.clock.Now()).Effect == EffectRefreshToken {
 			m.tokens.Invalidate(id)
 			continue
 		}
 		return err
 	}
 }
+
+// errNoProject is the quota read's failure for an account loadCodeAssist
+// named no project for: the quota methods need one (without it Google
+// shows exhausted accounts at 100 %), so none is made.
+var errNoProject = errors.New("no project: loadCodeAssist named no Cloud project for this account " +
+	"(it may need onboarding: sign in once with Gemini CLI or Antigravity)")
 
 // syncOne syncs one account under ctx, which the caller bounds. It updates
 // the cache and account state and broadcasts events; the caller persists
@@ -92,6 +98,9 @@ func (m *Manager) syncOne(ctx context.Context, a *account) (syncOutput, error) {
 		sub, err := m.tierFor(ctx, a, tok, &out.events)
 		if err != nil {
 			return err
+		}
+		if sub.ProjectID == "" {
+			return errNoProject
 		}
 		data, err = m.fetchQuota(ctx, tok, sub.ProjectID)
 		return err
@@ -108,6 +117,15 @@ func (m *Manager) syncOne(ctx context.Context, a *account) (syncOutput, error) {
 	}
 	out.samples = m.syncSucceeded(ctx, a, data, now, &out.events)
 	return out, nil
+}
+
+// judgeSync is Judge for a failed sync, which only reads quota; a sync
+// without a project is unreadable, said plainly.
+func judgeSync(err error, now time.Time) Verdict {
+	if errors.Is(err, errNoProject) {
+		return Verdict{Effect: EffectQuotaUnreadable, Reason: errNoProject.Error()}
+	}
+	return Judge(err, CallQuotaRead, now)
 }
 
 // fetchQuota asks for the model catalogue and the quota summary at once, so
@@ -133,8 +151,7 @@ func (m *Manager) fetchQuota(ctx context.Context, tok, project string) (fetched,
 	if sumErr != nil {
 		// The API drifts: without a summary the weekly bucket is unknown
 		// (never read as full) and the models' own 5h figures still count.
-		m.log.Warn("quota: no quota summary, weekly buckets unknown", "err", sumErr)
-		f.summary = nil
+		f.summary = &cloudcode.QuotaSummary{Problems: []string{"no quota summary, weekly buckets unknown: " + sumErr.Error()}}
 	}
 	return f, nil
 }
@@ -321,10 +338,8 @@ func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, n
 			s.expires[i] = now.Add(m.opt.CacheTTL)
 		}
 		st.LastSync, st.LastError = now, ""
-		if st.State == StateForbidden || st.State == StateValidationRequired {
-			recovered = true
-			st.State, st.StateReason, st.ValidationURL = StateActive, "", ""
-		}
+		st.Unreadable, st.UnreadableUntil, st.UnreadableCause = "", time.Time{}, ""
+		recovered = st.State == StateForbidden || st.State == StateValidationRequired
 	})
 	label := a.snap.Load().status.Label
 	a.mu.Unlock()
@@ -332,11 +347,10 @@ func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, n
 		m.log.Warn("quota: odd answer from the upstream", "account", label, "problem", p)
 	}
 	if recovered {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
-		if err := m.st.SetState(wctx, a.id, store.AccountState(StateActive), "", "", now); err != nil {
-			m.log.Warn("quota: persist account state", "account", a.id, "err", err)
+		// A forbidden or unverified account that answers again is active.
+		if _, err := m.setState(ctx, a, StateActive, "", ""); err != nil {
+			m.log.Warn("quota: persist account state", "account", label, "err", err)
 		}
-		cancel()
 		fired = append(fired, Event{At: now, Kind: EventRecovered, AccountID: a.id, Account: label,
 			Message: "account answers again"})
 	}
@@ -436,32 +450,17 @@ func (a *account) transition(i int, fq *FamilyQuota, label string, now time.Time
 	return nil
 }
 
-// syncFailed records a failed sync: the error, and the account state the
-// error implies (validation required, forbidden, needs login), persisted.
-// An account error event fires when the error differs from the last one.
+// syncFailed records a failed sync: the error, and what Judge says it
+// means for the account (a state that needs a person, an unreadable
+// quota), applied as the proxy applies its verdicts. An account error
+// event fires when the error differs from the last one.
 func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now time.Time, events *[]Event) {
-	var (
-		vr     *cloudcode.ValidationRequiredError
-		fe     *cloudcode.ForbiddenError
-		nl     needsLogin
-		state  AccountState
-		reason string
-		url    string
-	)
-	switch {
-	case errors.As(err, &vr):
-		state, reason, url = StateValidationRequired, vr.Message, vr.URL
-	case errors.As(err, &fe):
-		state, reason = StateForbidden, fe.Reason
-		if reason == "" {
-			reason = fe.Message
-		}
-	case errors.As(err, &nl) && nl.NeedsLogin():
-		state, reason = StateNeedsLogin, "the refresh token was rejected: log in again"
-	}
+	v := judgeSync(err, now)
 	msg := err.Error()
-	var stateChanged, errChanged bool
-	var label string
+	var (
+		errChanged bool
+		label      string
+	)
 	a.mu.Lock()
 	a.stats.Errors++
 	a.stats.LastError = msg
@@ -470,13 +469,6 @@ func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now tim
 		label = st.Label
 		errChanged = st.LastError != msg
 		st.LastError = msg
-		// The token source already stored why a login is needed (with
-		// the upstream's words): a sync that trips on it changes nothing.
-		sameLogin := state == StateNeedsLogin && st.State == StateNeedsLogin
-		if state != "" && !sameLogin && (st.State != state || st.StateReason != reason || st.ValidationURL != url) {
-			stateChanged = true
-			st.State, st.StateReason, st.ValidationURL = state, reason, url
-		}
 		// Answer from what is known for a while rather than asking a
 		// failing upstream on every request.
 		for i := range s.expires {
@@ -484,27 +476,24 @@ func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now tim
 		}
 	})
 	a.mu.Unlock()
-	var e *Event
-	switch {
-	case stateChanged:
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
-		if serr := m.st.SetState(wctx, a.id, store.AccountState(state), reason, url, now); serr != nil {
-			m.log.Warn("quota: persist account state", "account", a.id, "err", serr)
+	switch v.Effect {
+	case EffectQuotaUnreadable:
+		m.markUnreadable(a, v, now)
+		return
+	case EffectForbidden, EffectValidationRequired, EffectNeedsLogin, EffectClientMismatch, EffectNeedsClient:
+		changed, serr := m.setState(ctx, a, v.Effect.State(), v.Reason, v.ValidationURL)
+		if serr != nil {
+			m.log.Warn("quota: persist account state", "account", label, "err", serr)
 		}
-		cancel()
-		e = &Event{At: now, Kind: EventAccountDisabled, AccountID: a.id, Account: label,
-			Message: fmt.Sprintf("%s: %s", stateReason(state), reason)}
-	case errChanged:
-		e = &Event{At: now, Kind: EventAccountError, AccountID: a.id, Account: label, Message: msg}
+		if changed || a.snap.Load().status.State == v.Effect.State() {
+			return // setState told the user, or the state already says it
+		}
 	}
-	if stateChanged {
-		m.log.Warn("quota: account state changed", "account", a.id, "state", state, "reason", reason)
-	} else {
-		m.log.Debug("quota: sync failed", "account", a.id, "err", err)
-	}
-	if e != nil {
-		m.hub.broadcast(*e)
-		*events = append(*events, *e)
+	m.log.Debug("quota: sync failed", "account", a.id, "err", err)
+	if errChanged {
+		e := Event{At: now, Kind: EventAccountError, AccountID: a.id, Account: label, Message: msg}
+		m.hub.broadcast(e)
+		*events = append(*events, e)
 	}
 	m.hub.signal()
 }
@@ -523,10 +512,10 @@ func (m *Manager) SyncAll(ctx context.Context) SyncResult {
 	var todo []*account
 	res := SyncResult{Started: started, Errors: map[int64]error{}}
 	for _, a := range m.sortedAccounts() {
-		if syncable(a.snap.Load().status.State) {
+		if st := &a.snap.Load().status; syncable(st.State) && !st.UnreadableUntil.After(started) {
 			todo = append(todo, a)
 		} else {
-			res.Skipped++
+			res.Skipped++ // disabled, waiting for a login, or asked to wait
 		}
 	}
 	// Longest first (by the last run): an account that hung last time

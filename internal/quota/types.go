@@ -143,6 +143,8 @@ const (
 	StateForbidden          AccountState = "forbidden"
 	StateValidationRequired AccountState = "validation_required"
 	StateNeedsLogin         AccountState = "needs_login"
+	StateNeedsClient        AccountState = "needs_client"    // the account's OAuth client is not configured
+	StateClientMismatch     AccountState = "client_mismatch" // the token belongs to another OAuth client
 )
 
 // Status is a snapshot of one account for the dashboard and the
@@ -163,6 +165,17 @@ type Status struct {
 	LastSync      time.Time
 	LastError     string // last sync error, "" after a success
 	LastUsed      time.Time
+	// Unreadable says why the quota cannot be read now ("" when it can):
+	// a 403 or a 429 on a quota read, or no project. The account stays
+	// routable on the reactive path; its figures are unknown meanwhile.
+	Unreadable string
+	// UnreadableCause classifies Unreadable for metrics and scripts:
+	// "forbidden" (a 403), "rate_limited" (a 429), "no_project", or
+	// "other"; "" when the quota is readable.
+	UnreadableCause string
+	// UnreadableUntil is when the quota is read again after the upstream
+	// asked to wait (a 429 on a quota read); zero for the next sync.
+	UnreadableUntil time.Time
 }
 
 // Family returns the account's quota for f (zero FamilyQuota for unknown).
@@ -291,8 +304,9 @@ type SyncResult struct {
 	Took    time.Duration
 	OK      int
 	Errors  map[int64]error
-	// Skipped counts accounts not synced because they are disabled or
-	// need a new login.
+	// Skipped counts accounts not synced because they are disabled, need
+	// a new login, or the upstream asked to wait before reading their
+	// quota again (Status.UnreadableUntil).
 	Skipped int
 	// AccountTime is the sum of the per-account sync durations and Workers
 	// the pool size, so AccountTime / (Took × Workers) is the parallel

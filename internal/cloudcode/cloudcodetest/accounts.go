@@ -88,8 +88,13 @@ type account struct {
 	forbidden     bool
 	hang          chan struct{} // non-nil while hanging; closed to release
 	frozenProd    bool
-	rpmLog        []time.Time // times of recent generate calls, oldest first
-	accessTokens  []string    // issued, possibly expired (guarded by Server.mu)
+	// notOnboarded: loadCodeAssist names no project until onboardUser.
+	notOnboarded bool
+	// readLimit, when positive, answers the quota reads with 429
+	// RATE_LIMIT_EXCEEDED asking to retry after it.
+	readLimit    time.Duration
+	rpmLog       []time.Time // times of recent generate calls, oldest first
+	accessTokens []string    // issued, possibly expired (guarded by Server.mu)
 }
 
 // accessToken is an issued access token's record; never modified once
@@ -369,6 +374,26 @@ func (s *Server) SetFrozenProd(email string, frozen bool) {
 	a := s.mustAccount(email)
 	a.mu.Lock()
 	a.frozenProd = frozen
+	a.mu.Unlock()
+}
+
+// SetOnboarded(email, false) makes loadCodeAssist name no project for the
+// account, as for an account that was never onboarded; an onboardUser call
+// (or SetOnboarded(email, true)) gives it back.
+func (s *Server) SetOnboarded(email string, onboarded bool) {
+	a := s.mustAccount(email)
+	a.mu.Lock()
+	a.notOnboarded = !onboarded
+	a.mu.Unlock()
+}
+
+// SetQuotaReadLimit makes the account's quota reads (fetchAvailableModels,
+// retrieveUserQuotaSummary, retrieveUserQuota) answer 429
+// RATE_LIMIT_EXCEEDED with a RetryInfo of retry; 0 lifts it.
+func (s *Server) SetQuotaReadLimit(email string, retry time.Duration) {
+	a := s.mustAccount(email)
+	a.mu.Lock()
+	a.readLimit = retry
 	a.mu.Unlock()
 }
 

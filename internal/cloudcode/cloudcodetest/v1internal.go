@@ -115,7 +115,7 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 	if !s.waitHang(r, a) {
 		return
 	}
-	if s.writeFlagError(w, a, rpc) {
+	if s.writeFlagError(w, a, rpc) || s.writeReadLimit(w, a, rpc) {
 		return
 	}
 	switch rpc {
@@ -176,6 +176,27 @@ func (s *Server) writeFlagError(w http.ResponseWriter, a *account, rpc string) b
 	return true
 }
 
+// writeReadLimit answers a quota read with 429 while the account's reads
+// are rate-limited (SetQuotaReadLimit) and reports whether it did.
+func (s *Server) writeReadLimit(w http.ResponseWriter, a *account, rpc string) bool {
+	switch rpc {
+	case "fetchAvailableModels", "retrieveUserQuotaSummary", "retrieveUserQuota":
+	default:
+		return false
+	}
+	a.mu.Lock()
+	d := a.readLimit
+	a.mu.Unlock()
+	if d <= 0 {
+		return false
+	}
+	writeGoogleError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED",
+		fmt.Sprintf("Quota exceeded for quota metric 'Read requests' of service '%s'. Please retry in %s.", cloudcode.ErrorDomain, cloudcode.NewRetryInfo(d).RetryDelay),
+		cloudcode.NewErrorInfo("RATE_LIMIT_EXCEEDED", map[string]string{"service": cloudcode.ErrorDomain}),
+		cloudcode.NewRetryInfo(d))
+	return true
+}
+
 type tierJSON struct {
 	ID          string `json:"id"`
 	Name        string `json:"name,omitempty"`
@@ -223,7 +244,7 @@ func tierName(id string) string {
 
 func (s *Server) loadCodeAssist(w http.ResponseWriter, a *account) {
 	a.mu.Lock()
-	vurl := a.validationURL
+	vurl, noProject := a.validationURL, a.notOnboarded
 	a.mu.Unlock()
 	resp := loadCodeAssistJSON{
 		AllowedTiers: []tierJSON{
@@ -239,9 +260,12 @@ func (s *Server) loadCodeAssist(w http.ResponseWriter, a *account) {
 		resp.CurrentTier = &tierJSON{ID: "standard-tier", Name: tierName("standard-tier")}
 		resp.PaidTier = &tierJSON{ID: a.tierID, Name: tierName(a.tierID)}
 	}
-	if a.projectAsObject {
+	switch {
+	case noProject:
+		// Never onboarded: Google names no project until onboardUser.
+	case a.projectAsObject:
 		resp.CloudaicompanionProject = map[string]string{"id": a.project, "name": a.project}
-	} else {
+	default:
 		resp.CloudaicompanionProject = a.project
 	}
 	if vurl != "" {
@@ -448,6 +472,9 @@ func (s *Server) otherMethod(w http.ResponseWriter, a *account, rpc string) {
 		}
 		resp = map[string]any{"buckets": buckets}
 	case "onboardUser":
+		a.mu.Lock()
+		a.notOnboarded = false
+		a.mu.Unlock()
 		resp = map[string]any{"name": "operations/sim-onboard", "done": true, "response": map[string]any{
 			"@type":                   "type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse",
 			"cloudaicompanionProject": map[string]string{"id": a.project, "name": a.project},
