@@ -55,7 +55,9 @@ type Options struct {
 	// Seed seeds the fault injection's random source.
 	Seed int64
 	// ClientID and ClientSecret are the OAuth client the authorization and
-	// token endpoints accept. Defaults DefaultClientID, DefaultClientSecret.
+	// token endpoints accept, and the one accounts belong to unless their
+	// AccountSpec names another (see AddClient). Defaults DefaultClientID,
+	// DefaultClientSecret.
 	ClientID, ClientSecret string
 }
 
@@ -113,8 +115,9 @@ type Server struct {
 	mu           sync.RWMutex // guards the maps below; never held while waiting
 	accounts     map[string]*account
 	accessTokens map[string]*accessToken
-	refresh      map[string]*account
+	refresh      map[string]refreshToken
 	codes        map[string]*authCode
+	clients      map[string]OAuthClient // by id
 	nextLogin    string
 	denyAuth     bool
 
@@ -152,8 +155,9 @@ func NewServer(opts Options) *Server {
 		closing:      make(chan struct{}),
 		accounts:     make(map[string]*account),
 		accessTokens: make(map[string]*accessToken),
-		refresh:      make(map[string]*account),
+		refresh:      make(map[string]refreshToken),
 		codes:        make(map[string]*authCode),
+		clients:      map[string]OAuthClient{opts.ClientID: {ID: opts.ClientID, Secret: opts.ClientSecret}},
 		faults:       newFaultSource(opts.Seed),
 		counts:       counters{m: make(map[counterKey]int)},
 	}

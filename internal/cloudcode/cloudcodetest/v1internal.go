@@ -66,7 +66,7 @@ func knownModel(id string) (string, bool) {
 // latency, host down, auth, hang, flags) and dispatches by method.
 func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host int, rpc string) {
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	a, valid := s.bearer(token)
+	a, valid, client := s.bearer(token)
 	email := ""
 	if a != nil {
 		email = a.email
@@ -110,6 +110,17 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 			"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
 			cloudcode.ErrorInfo{Type: cloudcode.ErrorInfoType, Reason: reason, Domain: "googleapis.com",
 				Metadata: map[string]string{"service": cloudcode.ErrorDomain, "method": "google.internal.cloud.code.v1internal.CloudCode." + rpc}})
+		return
+	}
+	if client.Refused {
+		// Google refuses the Cloud Code API to OAuth clients registered in
+		// an ordinary Cloud project, whatever the account.
+		project := fmt.Sprintf("%d", 100000000000+int64(emailHash(client.ID)))
+		writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED",
+			fmt.Sprintf("Cloud Code Private API has not been used in project %s before or it is disabled. Enable it by visiting "+
+				"https://console.developers.google.com/apis/api/cloudcode-pa.googleapis.com/overview?project=%s then retry.", project, project),
+			cloudcode.ErrorInfo{Type: cloudcode.ErrorInfoType, Reason: "SERVICE_DISABLED", Domain: "googleapis.com",
+				Metadata: map[string]string{"consumer": "projects/" + project, "service": cloudcode.ErrorDomain}})
 		return
 	}
 	if !s.waitHang(r, a) {
