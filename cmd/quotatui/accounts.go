@@ -71,7 +71,9 @@ const accountsUsage = `usage: quotatui accounts <command> [flags]
 commands:
   list [--json]                   list accounts (never tokens)
   add-token [--label L]           add an account from a refresh token read from stdin
-  import [--no-verify] FILE...    import Antigravity-Manager, CLIProxyAPI or {email, refresh_token} files
+  import [--no-verify] [--client NAME] FILE...
+                                  import Antigravity-Manager, CLIProxyAPI or {email, refresh_token} files
+                                  (--client: the configured OAuth client that issued tokens of files naming none)
   export [--include-secrets] [-o FILE]
                                   export accounts as JSON (tokens only with --include-secrets)
   disable ACCOUNT | enable ACCOUNT
@@ -95,6 +97,7 @@ func runAccounts(ctx context.Context, c *cli, args []string) error {
 		asJSON   = new(bool)
 		label    = new(string)
 		noVerify = new(bool)
+		client   = new(string)
 		secrets  = new(bool)
 		outFile  = new(string)
 		yes      = new(bool)
@@ -106,6 +109,7 @@ func runAccounts(ctx context.Context, c *cli, args []string) error {
 		fs.StringVar(label, "label", "", "label for the account")
 	case "import":
 		fs.BoolVar(noVerify, "no-verify", false, "store tokens without checking them with one refresh")
+		fs.StringVar(client, "client", "", "OAuth client (a name from the config) that issued the tokens of files that name none; default: the default client")
 	case "export":
 		fs.BoolVar(secrets, "include-secrets", false, "include refresh and access tokens")
 		fs.StringVar(outFile, "o", "", "write to FILE (mode 0600) instead of stdout")
@@ -135,7 +139,7 @@ func runAccounts(ctx context.Context, c *cli, args []string) error {
 	}
 	switch sub {
 	case "list":
-		return auth.ListAccounts(ctx, st, c.stdout, *asJSON)
+		return auth.ListAccounts(ctx, st, c.stdout, *asJSON, auth.ClientsFromConfig(cfg))
 	case "add-token":
 		tokens, err := verifier(cfg, st)
 		if err != nil {
@@ -154,7 +158,7 @@ func runAccounts(ctx context.Context, c *cli, args []string) error {
 		if len(rest) == 0 {
 			return &exitError{code: 2, err: errors.New("accounts import: name at least one FILE")}
 		}
-		opt := auth.ImportOptions{Paths: rest, NoVerify: *noVerify}
+		opt := auth.ImportOptions{Paths: rest, NoVerify: *noVerify, Clients: auth.ClientsFromConfig(cfg), Client: *client}
 		if !*noVerify {
 			v, err := verifier(cfg, st)
 			if err != nil {
@@ -217,7 +221,7 @@ func verifier(cfg config.Config, st *store.Store) (*auth.Tokens, error) {
 	if err := oauth.Check(); err != nil {
 		return nil, fmt.Errorf("%w\n(or pass --no-verify to import without checking the tokens)", err)
 	}
-	return auth.NewTokens(oauth, st, auth.TokensOptions{}), nil
+	return auth.NewTokens(oauth, st, auth.TokensOptions{Clients: auth.ClientsFromConfig(cfg)}), nil
 }
 
 func isTerminal(f *os.File) bool {

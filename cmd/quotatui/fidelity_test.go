@@ -89,3 +89,50 @@ func TestStatusShowsUnreadableQuota(t *testing.T) {
 		t.Errorf("the table does not say the quota is unreadable:\n%s", r.stdout)
 	}
 }
+
+// Tokens imported from another tool belong to that tool's OAuth client:
+// until it is configured the account is needs_client and the import says
+// which client id to configure; once [oauth.clients.<name>] holds it,
+// the account refreshes with it and syncs.
+func TestImportedTokensNeedTheirClient(t *testing.T) {
+	const agID = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "quotatui.db")
+	srv := cloudcodetest.NewServer(cloudcodetest.Options{})
+	t.Cleanup(srv.Close)
+	srv.AddClient(cloudcodetest.OAuthClient{ID: agID, Secret: "ag-secret"})
+	acct := srv.AddAccount(cloudcodetest.AccountSpec{Email: "ag@example.com", TierID: "g1-pro-tier", ClientID: agID})
+	file := filepath.Join(dir, "cliproxy.json")
+	writeFile(t, file, fmt.Sprintf(`{"type":"antigravity","email":"ag@example.com","refresh_token":%q,"client_id":%q}`, acct.RefreshToken, agID))
+	env := testEnv(t)
+
+	r := runCLI(t, env, "", append([]string{"accounts", "import"}, append(simFlags(srv, dbPath), file)...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, agID) || !strings.Contains(r.stdout, "[oauth.clients.") {
+		t.Fatalf("import exited %d; it must say which client to configure:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, env, "", append([]string{"accounts", "list"}, simFlags(srv, dbPath)...)...)
+	if !strings.Contains(r.stdout, "needs_client") || !strings.Contains(r.stdout, agID+" (not configured)") {
+		t.Errorf("list does not show the missing client:\n%s", r.stdout)
+	}
+
+	cfgPath := filepath.Join(dir, "config.toml")
+	writeFile(t, cfgPath, "[oauth.clients.antigravity]\nclient_id = \""+agID+"\"\nclient_secret = \"ag-secret\"\n")
+	env = testEnv(t, "QUOTATUI_CONFIG="+cfgPath)
+	r = runCLI(t, env, "", append([]string{"status", "--json"}, simFlags(srv, dbPath)...)...)
+	var got []struct {
+		State    string `json:"state"`
+		Families map[string]struct {
+			Decision string `json:"decision"`
+		} `json:"families"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got) != 1 {
+		t.Fatalf("%v: %s %s", err, r.stdout, r.stderr)
+	}
+	if got[0].State != "active" || got[0].Families["gemini"].Decision != "Proceed" {
+		t.Errorf("with the client configured: %+v, want active and synced", got[0])
+	}
+	r = runCLI(t, env, "", append([]string{"accounts", "list"}, simFlags(srv, dbPath)...)...)
+	if !strings.Contains(r.stdout, "antigravity") {
+		t.Errorf("list does not name the client:\n%s", r.stdout)
+	}
+}

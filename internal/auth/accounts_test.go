@@ -34,10 +34,10 @@ func TestListAccounts(t *testing.T) {
 	e := newEnv(t)
 	seed(t, e)
 	var table, js bytes.Buffer
-	if err := ListAccounts(context.Background(), e.st, &table, false); err != nil {
+	if err := ListAccounts(context.Background(), e.st, &table, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := ListAccounts(context.Background(), e.st, &js, true); err != nil {
+	if err := ListAccounts(context.Background(), e.st, &js, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"ID", "LABEL", "EMAIL", "TIER", "STATE", "PROJECT", "ADDED", "a@example.com", "main", "PRO", "proj-a", "active"} {

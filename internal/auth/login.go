@@ -172,6 +172,8 @@ func Login(ctx context.Context, opt LoginOptions) (store.Account, error) {
 		RefreshToken: tok.RefreshToken,
 		AccessToken:  tok.AccessToken,
 		AccessExpiry: expiry,
+		// The token refreshes only with the client that issued it.
+		OAuthClientID: opt.Config.ClientID,
 		// State is left empty: the store cures needs_login on a new
 		// refresh token and keeps a user's "disabled"; see below.
 	}

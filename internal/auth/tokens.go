@@ -35,7 +35,14 @@ type TokensOptions struct {
 	// OnNeedsLogin is called once when an account's refresh token is
 	// rejected (invalid_grant), after the account is marked needs_login.
 	OnNeedsLogin func(accountID int64, reason string)
-	Logger       *slog.Logger // default: discard
+	// OnState, when set, is called after the token source changed an
+	// account's state in the store: needs_login, needs_client,
+	// client_mismatch, or active when a refresh works again.
+	OnState func(accountID int64, state store.AccountState, reason string)
+	// Clients are the OAuth clients accounts may belong to; nil means only
+	// the client given to NewTokens.
+	Clients *Clients
+	Logger  *slog.Logger // default: discard
 }
 
 // NeedsLoginError means an account cannot get an access token until the
@@ -67,14 +74,14 @@ var ErrDisabled = errors.New("account is disabled")
 // token in the store. It implements quota.TokenSource and the proxy's token
 // source. It is safe for concurrent use.
 type Tokens struct {
-	oauth        *oauth2.Config
-	cfg          OAuthConfig
+	clients      *Clients
 	st           *store.Store
 	clock        clock.Clock
 	client       *http.Client
 	leeway       time.Duration
 	timeout      time.Duration
 	onNeedsLogin func(int64, string)
+	onState      func(int64, store.AccountState, string)
 	log          *slog.Logger
 
 	flights singleflight.Group
@@ -90,11 +97,13 @@ type tokenEntry struct {
 	// stale is an access token that was invalidated: never hand it out
 	// again, even if the store still holds it.
 	stale string
-	// dead is set for an account that needs a login (or is disabled);
-	// deadRefresh is the refresh token that was rejected, so a new login
-	// (a new refresh token in the store) revives the account.
+	// dead is set for an account that needs a login, whose client is
+	// missing or refused (or that is disabled); deadRefresh and deadClient
+	// are the refresh token and client it failed with, so a new login or
+	// import (a new token or client in the store) revives the account.
 	dead        error
 	deadRefresh string
+	deadClient  string
 }
 
 // NewTokens returns a token source for the accounts in st.
@@ -114,16 +123,20 @@ func NewTokens(cfg OAuthConfig, st *store.Store, opt TokensOptions) *Tokens {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	cfg = cfg.WithDefaults()
+	clients := opt.Clients
+	if clients == nil {
+		// One client: names cannot clash, so this cannot fail.
+		clients, _ = NewClients(cfg)
+	}
 	return &Tokens{
-		oauth:        cfg.OAuth2(""),
-		cfg:          cfg,
+		clients:      clients,
 		st:           st,
 		clock:        opt.Clock,
 		client:       opt.HTTPClient,
 		leeway:       opt.Leeway,
 		timeout:      opt.RefreshTimeout,
 		onNeedsLogin: opt.OnNeedsLogin,
+		onState:      opt.OnState,
 		log:          opt.Logger,
 		entries:      make(map[int64]*tokenEntry),
 	}
@@ -204,32 +217,34 @@ func (t *Tokens) load(ctx context.Context, id int64) (string, error) {
 	if e.dead == nil && t.fresh(e.access, e.expiry, e.stale) {
 		return e.access, nil
 	}
-	stale, dead, deadRefresh := e.stale, e.dead, e.deadRefresh
+	stale, dead, deadRefresh, deadClient := e.stale, e.dead, e.deadRefresh, e.deadClient
 
 	acct, err := t.st.Account(ctx, id)
 	if err != nil {
 		return "", fmt.Errorf("token for account %d: %w", id, err)
 	}
-	if dead != nil && acct.RefreshToken == deadRefresh && acct.State != store.StateActive {
+	if dead != nil && acct.RefreshToken == deadRefresh && acct.OAuthClientID == deadClient && acct.State != store.StateActive {
 		// Nothing changed since the account was marked: no new login yet.
 		return "", dead
 	}
 	switch acct.State {
 	case store.StateDisabled:
 		err := fmt.Errorf("token for account %d: %w", id, ErrDisabled)
-		t.markDead(id, err, acct.RefreshToken)
+		t.markDead(id, err, acct)
 		return "", err
 	case store.StateNeedsLogin:
 		if dead == nil || acct.RefreshToken == deadRefresh {
 			err := &NeedsLoginError{AccountID: id, Reason: acct.StateReason}
-			t.markDead(id, err, acct.RefreshToken)
+			t.markDead(id, err, acct)
 			return "", err
 		}
 		// A new refresh token arrived (a login or an import): try it.
 	}
+	// needs_client and client_mismatch are tried once per process: the
+	// configuration may have gained the client since.
 	if acct.RefreshToken == "" {
 		err := &NeedsLoginError{AccountID: id, Reason: "no refresh token stored"}
-		t.markDead(id, err, "")
+		t.markDead(id, err, acct)
 		return "", err
 	}
 	if t.fresh(acct.AccessToken, acct.AccessExpiry, stale) {
@@ -239,13 +254,24 @@ func (t *Tokens) load(ctx context.Context, id int64) (string, error) {
 	return t.refresh(ctx, acct)
 }
 
-// refresh exchanges the account's refresh token for a new access token and
-// persists it.
+// refresh exchanges the account's refresh token, with the account's own
+// OAuth client, for a new access token and persists it.
 func (t *Tokens) refresh(ctx context.Context, acct store.Account) (string, error) {
-	tok, err := t.exchangeRefresh(ctx, acct.RefreshToken)
+	client, err := t.clients.For(acct.OAuthClientID)
+	if err != nil {
+		var ce *ClientError
+		errors.As(err, &ce)
+		ce.AccountID = acct.ID
+		return "", t.clientProblem(ctx, acct, ce)
+	}
+	tok, err := t.exchangeRefresh(ctx, client, acct.RefreshToken)
 	if err != nil {
 		if reason, ok := invalidGrant(err); ok {
 			return "", t.needsLogin(ctx, acct, reason)
+		}
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && clientMismatchCode(re.ErrorCode) {
+			return "", t.clientProblem(ctx, acct, &ClientError{AccountID: acct.ID, ClientID: acct.OAuthClientID, ClientName: client.Name, Code: re.ErrorCode})
 		}
 		return "", fmt.Errorf("refresh token for account %d: %w", acct.ID, err)
 	}
@@ -262,14 +288,55 @@ func (t *Tokens) refresh(ctx context.Context, acct store.Account) (string, error
 	t.log.Info("access token refreshed", "account", acct.ID,
 		"expires_in", tok.Expiry.Sub(t.clock.Now()).Round(time.Second).String(),
 		"refresh_token_rotated", newRefresh != "")
+	if credentialState(acct.State) {
+		// The refresh works again (a client configured since, say): the
+		// account is usable.
+		if err := t.st.SetState(ctx, acct.ID, store.StateActive, "", "", t.clock.Now()); err != nil {
+			t.log.Warn("could not mark account active", "account", acct.ID, "err", err)
+		} else {
+			t.log.Info("account can refresh again", "account", acct.ID, "was", string(acct.State))
+			t.notify(acct.ID, store.StateActive, "")
+		}
+	}
 	return tok.AccessToken, nil
+}
+
+// credentialState reports whether s is a state the token source sets (and
+// a working refresh clears).
+func credentialState(s store.AccountState) bool {
+	return s == store.StateNeedsLogin || s == store.StateNeedsClient || s == store.StateClientMismatch
+}
+
+// notify calls OnState when set.
+func (t *Tokens) notify(id int64, st store.AccountState, reason string) {
+	if t.onState != nil {
+		t.onState(id, st, reason)
+	}
+}
+
+// clientProblem marks the account needs_client or client_mismatch in the
+// store (once: an account already in that state is left as it is) and in
+// the cache, and returns the error for the callers.
+func (t *Tokens) clientProblem(ctx context.Context, acct store.Account, ce *ClientError) error {
+	t.markDead(acct.ID, ce, acct)
+	state := ce.AccountState()
+	if acct.State == state {
+		return ce
+	}
+	reason := ce.Error()
+	t.log.Warn("account cannot refresh with its OAuth client", "account", acct.ID, "state", string(state), "reason", reason)
+	if err := t.st.SetState(ctx, acct.ID, state, reason, "", t.clock.Now()); err != nil {
+		return errors.Join(ce, fmt.Errorf("mark account %d %s: %w", acct.ID, state, err))
+	}
+	t.notify(acct.ID, state, reason)
+	return ce
 }
 
 // needsLogin marks the account needs_login in the store and in the cache,
 // tells OnNeedsLogin, and returns the error for the callers.
 func (t *Tokens) needsLogin(ctx context.Context, acct store.Account, reason string) error {
 	nle := &NeedsLoginError{AccountID: acct.ID, Reason: reason}
-	t.markDead(acct.ID, nle, acct.RefreshToken)
+	t.markDead(acct.ID, nle, acct)
 	t.log.Warn("refresh token rejected, account needs a new login", "account", acct.ID, "reason", reason)
 	if err := t.st.SetState(ctx, acct.ID, store.StateNeedsLogin, reason, "", t.clock.Now()); err != nil {
 		return errors.Join(nle, fmt.Errorf("mark account %d needs_login: %w", acct.ID, err))
@@ -277,6 +344,7 @@ func (t *Tokens) needsLogin(ctx context.Context, acct store.Account, reason stri
 	if t.onNeedsLogin != nil {
 		t.onNeedsLogin(acct.ID, reason)
 	}
+	t.notify(acct.ID, store.StateNeedsLogin, reason)
 	return nle
 }
 
@@ -286,10 +354,10 @@ func (t *Tokens) remember(id int64, access string, expiry time.Time) {
 	t.entries[id] = &tokenEntry{access: access, expiry: expiry}
 }
 
-func (t *Tokens) markDead(id int64, err error, refresh string) {
+func (t *Tokens) markDead(id int64, err error, acct store.Account) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.entries[id] = &tokenEntry{dead: err, deadRefresh: refresh}
+	t.entries[id] = &tokenEntry{dead: err, deadRefresh: acct.RefreshToken, deadClient: acct.OAuthClientID}
 }
 
 // refreshed is the result of one refresh, with the expiry computed on the
@@ -300,11 +368,15 @@ type refreshed struct {
 	Expiry       time.Time
 }
 
-// exchangeRefresh performs one refresh_token grant. Errors are redacted.
-func (t *Tokens) exchangeRefresh(ctx context.Context, refreshToken string) (refreshed, error) {
+// exchangeRefresh performs one refresh_token grant with client. Errors
+// are redacted.
+func (t *Tokens) exchangeRefresh(ctx context.Context, client OAuthConfig, refreshToken string) (refreshed, error) {
+	if err := client.Check(); err != nil {
+		return refreshed{}, err
+	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, t.client)
 	start := t.clock.Now()
-	tok, err := t.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	tok, err := client.OAuth2("").TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	if err != nil {
 		return refreshed{}, redactErr(err)
 	}
@@ -342,14 +414,24 @@ func invalidGrant(err error) (string, bool) {
 	return reason, true
 }
 
-// Verify checks a refresh token with one refresh and returns the access
-// token it yields. It touches no account and no cache: import and
-// add-token use it before anything is stored.
-func (t *Tokens) Verify(ctx context.Context, refreshToken string) (access string, expiry time.Time, err error) {
-	tok, err := t.exchangeRefresh(ctx, refreshToken)
+// Verify checks a refresh token with one refresh, with the client whose
+// id is clientID ("" = the default), and returns the access token it
+// yields. It touches no account and no cache: import and add-token use it
+// before anything is stored. A client that is not configured, or that
+// Google refuses the token for, is a *ClientError.
+func (t *Tokens) Verify(ctx context.Context, clientID, refreshToken string) (access string, expiry time.Time, err error) {
+	client, err := t.clients.For(clientID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	tok, err := t.exchangeRefresh(ctx, client, refreshToken)
 	if err != nil {
 		if reason, ok := invalidGrant(err); ok {
 			return "", time.Time{}, fmt.Errorf("verify refresh token: %s", reason)
+		}
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && clientMismatchCode(re.ErrorCode) {
+			return "", time.Time{}, &ClientError{ClientID: clientID, ClientName: client.Name, Code: re.ErrorCode}
 		}
 		return "", time.Time{}, fmt.Errorf("verify refresh token: %w", err)
 	}
@@ -359,5 +441,8 @@ func (t *Tokens) Verify(ctx context.Context, refreshToken string) (access string
 // Email returns the account email an access token belongs to, from the
 // userinfo endpoint.
 func (t *Tokens) Email(ctx context.Context, accessToken string) (string, error) {
-	return fetchEmail(ctx, t.client, t.cfg.UserInfoURL, accessToken)
+	return fetchEmail(ctx, t.client, t.clients.Default().UserInfoURL, accessToken)
 }
+
+// Clients returns the OAuth clients the token source refreshes with.
+func (t *Tokens) Clients() *Clients { return t.clients }

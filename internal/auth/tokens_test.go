@@ -322,7 +322,7 @@ func TestVerify(t *testing.T) {
 	e := newEnv(t)
 	sa := e.sim.AddAccount(cloudcodetestSpec("v@example.com", "free-tier"))
 	tk := e.tokens(TokensOptions{})
-	access, expiry, err := tk.Verify(context.Background(), sa.RefreshToken)
+	access, expiry, err := tk.Verify(context.Background(), "", sa.RefreshToken)
 	if err != nil || access == "" || !expiry.Equal(t0.Add(3599*time.Second)) {
 		t.Fatalf("Verify = (%v, %v, %v)", access != "", expiry, err)
 	}
@@ -330,7 +330,7 @@ func TestVerify(t *testing.T) {
 		t.Errorf("Email = %q, %v", email, err)
 	}
 	e.sim.RevokeRefreshToken("v@example.com")
-	_, _, err = tk.Verify(context.Background(), sa.RefreshToken)
+	_, _, err = tk.Verify(context.Background(), "", sa.RefreshToken)
 	if err == nil {
 		t.Fatal("Verify accepted a revoked token")
 	}

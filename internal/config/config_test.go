@@ -65,6 +65,7 @@ func TestDefault(t *testing.T) {
 		"oauth.auth_url":         "https://accounts.google.com/o/oauth2/v2/auth",
 		"oauth.token_url":        "https://oauth2.googleapis.com/token",
 		"oauth.userinfo_url":     "https://www.googleapis.com/oauth2/v2/userinfo",
+		"oauth.default_client":   "default",
 		"quota.low_threshold":    0.10,
 		"quota.reserve":          0.0,
 		"quota.sync_interval":    5 * time.Minute,

@@ -25,6 +25,7 @@ var descriptions = map[string]string{
 	"oauth.auth_url":          "OAuth authorization endpoint",
 	"oauth.token_url":         "OAuth token endpoint",
 	"oauth.userinfo_url":      "OAuth user info endpoint (gives the account's email)",
+	"oauth.default_client":    "OAuth client that login uses and accounts without a recorded client refresh with: \"default\" (oauth.client_id) or a name from [oauth.clients.<name>]",
 	"quota.low_threshold":     "effective remaining fraction below which an account is LOW and warns (0..1)",
 	"quota.reserve":           "remaining fraction at or below which an account counts as exhausted (0..1, below low_threshold)",
 	"quota.sync_interval":     "how often the background monitor syncs every account (jittered)",

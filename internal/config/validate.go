@@ -111,6 +111,7 @@ func (c Config) Validate() error {
 	v.httpURL("oauth.auth_url", c.OAuth.AuthURL)
 	v.httpURL("oauth.token_url", c.OAuth.TokenURL)
 	v.httpURL("oauth.userinfo_url", c.OAuth.UserInfoURL)
+	v.validateClients()
 
 	lowOK := c.Quota.LowThreshold >= 0 && c.Quota.LowThreshold <= 1
 	if !lowOK {

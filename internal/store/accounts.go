@@ -146,8 +146,8 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (Account, erro
 //     client), since a token refreshes only with the client that issued it;
 //   - an empty label keeps the stored label;
 //   - a non-empty State overwrites the state, its reason, time and
-//     validation URL; otherwise a new refresh token turns needs_login
-//     back into active;
+//     validation URL; otherwise a new refresh token turns needs_login,
+//     needs_client and client_mismatch back into active;
 //   - ID and AddedAt of an existing account never change.
 //
 // New accounts default to StateActive and AddedAt now. It returns the
@@ -226,8 +226,9 @@ func merge(old, in Account, now time.Time) Account {
 		if m.StateAt.IsZero() {
 			m.StateAt = now
 		}
-	case in.RefreshToken != "" && old.State == StateNeedsLogin:
-		// A fresh login cures a dead refresh token.
+	case in.RefreshToken != "" && (old.State == StateNeedsLogin || old.State == StateNeedsClient || old.State == StateClientMismatch):
+		// A fresh login or import cures a dead token or a client problem:
+		// the next refresh tells whether it really did.
 		m.State, m.StateReason, m.ValidationURL, m.StateAt = StateActive, "", "", now
 	}
 	return m
