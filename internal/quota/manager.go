@@ -38,7 +38,8 @@ type storeAPI interface {
 	SetState(ctx context.Context, id int64, state store.AccountState, reason, validationURL string, at time.Time) error
 	SetTier(ctx context.Context, id int64, projectID, tierID, tierName, tier string, checkedAt time.Time) error
 	ClearTierCache(ctx context.Context) error
-	RecordSync(ctx context.Context, at time.Time, samples []store.Sample, events []store.Event) error
+	Write(ctx context.Context, b store.Batch) error
+	Marks(ctx context.Context, now time.Time) ([]store.Mark, error)
 	History(ctx context.Context, accountID int64, family, window string, since time.Time) ([]store.Point, error)
 	Compact(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) error
 	AddEvents(ctx context.Context, events []store.Event) error
@@ -214,6 +215,17 @@ func (m *Manager) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("quota: load accounts: %w", err)
 	}
+	// Marks learned from 429s (by this process before a restart, or by
+	// another on the same database) are in force until they end.
+	now := m.clock.Now()
+	stored, err := m.st.Marks(ctx, now)
+	if err != nil {
+		return fmt.Errorf("quota: load marks: %w", err)
+	}
+	marks := make(map[int64][]store.Mark, len(stored))
+	for _, mk := range stored {
+		marks[mk.AccountID] = append(marks[mk.AccountID], mk)
+	}
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
 	old := *m.accts.Load()
@@ -228,7 +240,10 @@ func (m *Manager) Reload(ctx context.Context) error {
 			a = &account{id: r.ID}
 			a.snap.Store(s)
 		}
-		a.update(func(s *snapshot) { applyAccountRow(s, r) })
+		a.update(func(s *snapshot) {
+			applyAccountRow(s, r)
+			applyStoredMarks(s, marks[r.ID], now)
+		})
 		next[r.ID] = a
 	}
 	m.accts.Store(&next)
@@ -259,6 +274,26 @@ func applyAccountRow(s *snapshot, r store.Account) {
 	st.StateReason = r.StateReason
 	st.ValidationURL = r.ValidationURL
 	s.tierCheckedAt = r.TierCheckedAt
+}
+
+// applyStoredMarks adopts the stored marks that hold longer than the ones
+// in memory: a mark only ever extends (MarkExhausted's rule), so a stored
+// mark never shortens one this process set.
+func applyStoredMarks(s *snapshot, marks []store.Mark, now time.Time) {
+	for _, sm := range marks {
+		idx := familyIndex(cloudcode.ParseFamily(sm.Family))
+		if idx < 0 || !sm.Until.After(now) {
+			continue
+		}
+		kind := CooldownMark
+		if sm.Kind == store.MarkExhausted {
+			kind = ExhaustedMark
+		}
+		mk := &s.status.Marks[idx]
+		if mk.Kind == NoMark || !mk.Until.After(now) || sm.Until.After(mk.Until) || kind == ExhaustedMark && mk.Kind == CooldownMark {
+			*mk = Mark{Kind: kind, Until: sm.Until, Since: sm.Since, Reason: sm.Reason}
+		}
+	}
 }
 
 // update replaces a's snapshot with a modified copy. The caller must not

@@ -48,6 +48,7 @@ func (m *Manager) MarkExhausted(accountID int64, f cloudcode.Family, until, rece
 			since = mk.Since
 		}
 		*mk = Mark{Kind: ExhaustedMark, Until: until, Since: since, Reason: reason}
+		m.hub.queueMark(accountID, f, *mk)
 		if ep := &a.episodes[idx]; !ep.exhaustedFired {
 			// The sync that confirms it must not warn a second time.
 			ep.exhaustedFired = true
@@ -80,6 +81,7 @@ func (m *Manager) MarkCooldown(accountID int64, f cloudcode.Family, until time.T
 			return
 		}
 		*mk = Mark{Kind: CooldownMark, Until: until, Since: now, Reason: reason}
+		m.hub.queueMark(accountID, f, *mk)
 	})
 	m.hub.signal()
 }
@@ -102,6 +104,7 @@ func (m *Manager) RecordSuccess(accountID int64, f cloudcode.Family, startedAt t
 		if mk := &s.status.Marks[idx]; mk.Kind != NoMark && mk.Since.Before(startedAt) {
 			*mk = Mark{}
 			cleared = true
+			m.hub.queueMark(accountID, f, Mark{})
 		}
 	})
 	if cleared {

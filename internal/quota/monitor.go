@@ -24,6 +24,7 @@ var ErrMonitorRunning = errors.New("quota: monitor already running")
 type monitorState struct {
 	mu         sync.Mutex
 	running    bool
+	interval   time.Duration // the running monitor's interval
 	syncing    bool
 	syncsRun   int64
 	lastStart  time.Time
@@ -73,7 +74,7 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 		m.mon.mu.Unlock()
 		return ErrMonitorRunning
 	}
-	m.mon.running, m.mon.resync = true, resync
+	m.mon.running, m.mon.resync, m.mon.interval = true, resync, interval
 	m.mon.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -110,9 +111,29 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 	return nil
 }
 
+// freshFor is how long a figure synced now answers checks. Without a
+// monitor it is CacheTTL. With one, the figure stays fresh until the next
+// round has replaced it (the interval with its jitter, the last round's
+// time and one account timeout, on the manager's clock) when that is
+// longer: a cache that expired before the monitor came round would make a
+// proxied request wait for a quota read about every other cycle.
+func (m *Manager) freshFor() time.Duration {
+	m.mon.mu.Lock()
+	running, interval, took := m.mon.running, m.mon.interval, m.mon.lastTook
+	m.mon.mu.Unlock()
+	if !running {
+		return m.opt.CacheTTL
+	}
+	realWait := float64(interval)*(1+jitterSpread) + float64(took+m.opt.AccountTimeout)
+	return max(m.opt.CacheTTL, time.Duration(realWait*m.opt.ClockRate))
+}
+
+// jitterSpread is the monitor's interval jitter, ±10 %.
+const jitterSpread = 0.1
+
 // jitter spreads d by ±10 % so many instances do not sync in step.
 func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
+	return time.Duration(float64(d) * (1 - jitterSpread + 2*jitterSpread*rand.Float64()))
 }
 
 // serveResyncs syncs the accounts ResyncSoon queued until ctx ends.

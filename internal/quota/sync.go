@@ -48,16 +48,18 @@ func (m *Manager) SyncAccount(ctx context.Context, accountID int64) error {
 }
 
 // persist writes one sync's samples and events, with any events queued by
-// Publish, in one transaction.
+// Publish and mark changes queued by the marks, in one transaction.
 func (m *Manager) persist(ctx context.Context, out syncOutput) {
 	events := append(out.events, m.hub.takePending()...)
-	if len(out.samples) == 0 && len(events) == 0 {
+	marks := m.hub.takeMarks()
+	if len(out.samples) == 0 && len(events) == 0 && len(marks) == 0 {
 		return
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
 	defer cancel()
-	if err := m.st.RecordSync(wctx, m.clock.Now(), out.samples, toStoreEvents(events)); err != nil {
-		m.log.Warn("quota: record sync", "samples", len(out.samples), "events", len(events), "err", err)
+	b := store.Batch{At: m.clock.Now(), Samples: out.samples, Events: toStoreEvents(events), Marks: marks}
+	if err := m.st.Write(wctx, b); err != nil {
+		m.log.Warn("quota: record sync", "samples", len(out.samples), "events", len(events), "marks", len(marks), "err", err)
 	}
 }
 
@@ -319,6 +321,7 @@ func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, n
 		fired     []Event
 		recovered bool
 	)
+	fresh := m.freshFor()
 	a.mu.Lock()
 	a.stats.Successes++
 	a.stats.LastError = ""
@@ -335,7 +338,7 @@ func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, n
 		for i := range fams {
 			fired = append(fired, a.transition(i, &fams[i], st.Label, now)...)
 			st.Families[i] = fams[i]
-			s.expires[i] = now.Add(m.opt.CacheTTL)
+			s.expires[i] = now.Add(fresh)
 		}
 		st.LastSync, st.LastError = now, ""
 		st.Unreadable, st.UnreadableUntil, st.UnreadableCause = "", time.Time{}, ""

@@ -40,13 +40,13 @@ type Point struct {
 // running). The rest of the batch was committed. It matches ErrNotFound
 // under errors.Is.
 type SkippedError struct {
-	Samples, Events int
-	AccountIDs      []int64 // the missing accounts, ascending
+	Samples, Events, Marks int
+	AccountIDs             []int64 // the missing accounts, ascending
 }
 
 // Error describes what was skipped.
 func (e *SkippedError) Error() string {
-	return fmt.Sprintf("skipped %d samples and %d events of deleted accounts %v", e.Samples, e.Events, e.AccountIDs)
+	return fmt.Sprintf("skipped %d samples, %d events and %d marks of deleted accounts %v", e.Samples, e.Events, e.Marks, e.AccountIDs)
 }
 
 // Unwrap makes errors.Is(err, ErrNotFound) true.
@@ -110,7 +110,7 @@ func (c *accountChecker) exists(ctx context.Context, id int64) (bool, error) {
 
 // err returns the SkippedError when anything was skipped, else nil.
 func (c *accountChecker) err() error {
-	if c.skipped.Samples == 0 && c.skipped.Events == 0 {
+	if c.skipped.Samples == 0 && c.skipped.Events == 0 && c.skipped.Marks == 0 {
 		return nil
 	}
 	e := c.skipped
@@ -141,9 +141,35 @@ func (s *Store) RecordSync(ctx context.Context, at time.Time, samples []Sample, 
 	return nil
 }
 
-// writeBatch is RecordSync and AddEvents: one transaction for samples and
-// events, skipping those of deleted accounts (see RecordSync).
-func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, events []Event) error {
+// Batch is one write of the quota engine, made in one transaction: a
+// sync's figures and events, and the marks learned from 429s since the
+// last write. At is when (zero: now).
+type Batch struct {
+	At      time.Time
+	Samples []Sample
+	Events  []Event
+	Marks   []Mark
+}
+
+// Write stores b in one transaction, with RecordSync's rules for samples
+// and events; each mark replaces the stored mark of its (account, family),
+// and a mark of Kind "" deletes it. Parts of accounts that no longer exist
+// are skipped and reported by a *SkippedError, the rest committed. An
+// invalid sample or mark fails the whole batch, naming its index.
+func (s *Store) Write(ctx context.Context, b Batch) error {
+	if b.At.IsZero() {
+		b.At = s.now()
+	}
+	if err := s.writeBatch(ctx, b.At, b.Samples, b.Events, b.Marks); err != nil {
+		return fmt.Errorf("store: write: %w", err)
+	}
+	return nil
+}
+
+// writeBatch is Write, RecordSync and AddEvents: one transaction for
+// samples, events and marks, skipping those of deleted accounts (see
+// RecordSync).
+func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, events []Event, marks ...[]Mark) error {
 	for i, smp := range samples {
 		if err := smp.validate(); err != nil {
 			return fmt.Errorf("sample %d: %w", i, err)
@@ -152,6 +178,15 @@ func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, 
 	for i, e := range events {
 		if e.Kind == "" {
 			return fmt.Errorf("event %d: empty kind", i)
+		}
+	}
+	var mks []Mark
+	for _, ms := range marks {
+		mks = append(mks, ms...)
+	}
+	for i, m := range mks {
+		if err := m.validate(); err != nil {
+			return fmt.Errorf("mark %d: %w", i, err)
 		}
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -197,6 +232,9 @@ func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, 
 		}
 	}
 	if err := insertEvents(ctx, tx, check, events, at); err != nil {
+		return err
+	}
+	if err := writeMarks(ctx, tx, check, mks); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
