@@ -92,8 +92,10 @@ type account struct {
 	forbidden     bool
 	hang          chan struct{} // non-nil while hanging; closed to release
 	frozenProd    bool
-	// notOnboarded: loadCodeAssist names no project until onboardUser.
+	// notOnboarded: loadCodeAssist names no project until onboarding is
+	// done; onboardOp is the pending onboardUser operation's name.
 	notOnboarded bool
+	onboardOp    string
 	// readLimit, when positive, answers the quota reads with 429
 	// RATE_LIMIT_EXCEEDED asking to retry after it.
 	readLimit    time.Duration
@@ -426,8 +428,10 @@ func (s *Server) SetFrozenProd(email string, frozen bool) {
 }
 
 // SetOnboarded(email, false) makes loadCodeAssist name no project for the
-// account, as for an account that was never onboarded; an onboardUser call
-// (or SetOnboarded(email, true)) gives it back.
+// account, as for an account that was never onboarded. onboardUser then
+// answers a pending operation; polling it (GET
+// v1internal/operations/<name>) finishes onboarding, as does
+// SetOnboarded(email, true).
 func (s *Server) SetOnboarded(email string, onboarded bool) {
 	a := s.mustAccount(email)
 	a.mu.Lock()

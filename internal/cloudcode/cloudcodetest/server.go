@@ -264,6 +264,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			s.handleV1Internal(w, r, hi, rpc)
 			return
 		}
+		if op, found := strings.CutPrefix(rest, "v1internal/operations/"); found && op != "" {
+			s.handleOperation(w, r, hi, op)
+			return
+		}
 	}
 	writeGoogleError(w, http.StatusNotFound, "NOT_FOUND", "The requested URL "+p+" was not found on this server.")
 }

@@ -62,71 +62,36 @@ func knownModel(id string) (string, bool) {
 	return id, false
 }
 
+// methods are the v1internal methods the simulator implements, with the
+// HTTP method each takes: quotatui's own and the Code Assist methods Gemini
+// CLI calls. Google answers any other with 404, before it looks at the
+// token; so does the simulator.
+var methods = map[string]string{
+	"loadCodeAssist":                 http.MethodPost,
+	"fetchAvailableModels":           http.MethodPost,
+	"retrieveUserQuotaSummary":       http.MethodPost,
+	"generateContent":                http.MethodPost,
+	"streamGenerateContent":          http.MethodPost,
+	"countTokens":                    http.MethodPost,
+	"listExperiments":                http.MethodPost,
+	"retrieveUserQuota":              http.MethodPost,
+	"fetchAdminControls":             http.MethodPost,
+	"recordCodeAssistMetrics":        http.MethodPost,
+	"onboardUser":                    http.MethodPost,
+	"getCodeAssistGlobalUserSetting": http.MethodGet,
+	"setCodeAssistGlobalUserSetting": http.MethodPost,
+}
+
+// rpcOperations is the counter name of GET v1internal/operations/<name>.
+const rpcOperations = "operations"
+
 // handleV1Internal runs the steps every v1internal call shares (count,
-// latency, host down, auth, hang, flags) and dispatches by method.
+// latency, host down, method, auth, hang, flags) and dispatches by method.
 func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host int, rpc string) {
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	a, valid, client := s.bearer(token)
-	email := ""
-	if a != nil {
-		email = a.email
-	}
-	s.counts.add(email, rpc)
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
-
-	// Read the body first: net/http notices a client that went away (and
-	// cancels r.Context) only once the body has been consumed.
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	if err != nil {
-		writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Could not read the request body.")
-		return
-	}
-	if !s.sleep(r, time.Duration(s.latency.Load())) {
-		return
-	}
-	if status := int(s.hostDown[host].Load()); status != 0 {
-		writeGoogleError(w, status, cloudcode.StatusName(status), "The service is currently unavailable.")
-		return
-	}
-	wantMethod := http.MethodPost
-	if rpc == "getCodeAssistGlobalUserSetting" {
-		wantMethod = http.MethodGet
-	}
-	if r.Method != wantMethod {
-		writeGoogleError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("Method %s not found for %s.", rpc, r.Method))
-		return
-	}
-	if !valid {
-		reason := "ACCESS_TOKEN_TYPE_UNSUPPORTED" // a token the server never issued
-		switch {
-		case token == "":
-			reason = "CREDENTIALS_MISSING"
-		case a != nil:
-			reason = "ACCESS_TOKEN_EXPIRED"
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="invalid_token"`)
-		writeGoogleError(w, http.StatusUnauthorized, "UNAUTHENTICATED",
-			"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
-			cloudcode.ErrorInfo{Type: cloudcode.ErrorInfoType, Reason: reason, Domain: "googleapis.com",
-				Metadata: map[string]string{"service": cloudcode.ErrorDomain, "method": "google.internal.cloud.code.v1internal.CloudCode." + rpc}})
-		return
-	}
-	if client.Refused {
-		// Google refuses the Cloud Code API to OAuth clients registered in
-		// an ordinary Cloud project, whatever the account.
-		project := fmt.Sprintf("%d", 100000000000+int64(emailHash(client.ID)))
-		writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED",
-			fmt.Sprintf("Cloud Code Private API has not been used in project %s before or it is disabled. Enable it by visiting "+
-				"https://console.developers.google.com/apis/api/cloudcode-pa.googleapis.com/overview?project=%s then retry.", project, project),
-			cloudcode.ErrorInfo{Type: cloudcode.ErrorInfoType, Reason: "SERVICE_DISABLED", Domain: "googleapis.com",
-				Metadata: map[string]string{"consumer": "projects/" + project, "service": cloudcode.ErrorDomain}})
-		return
-	}
-	if !s.waitHang(r, a) {
-		return
-	}
-	if s.writeFlagError(w, a, rpc) || s.writeReadLimit(w, a, rpc) {
+	a, body, ok := s.admit(w, r, host, rpc)
+	if !ok {
 		return
 	}
 	switch rpc {
@@ -143,6 +108,97 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 	default:
 		s.otherMethod(w, a, rpc)
 	}
+}
+
+// handleOperation answers GET v1internal/operations/<name>: the state of a
+// long-running operation (onboardUser's) the caller's account started.
+func (s *Server) handleOperation(w http.ResponseWriter, r *http.Request, host int, name string) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	a, _, ok := s.admit(w, r, host, rpcOperations)
+	if !ok {
+		return
+	}
+	a.mu.Lock()
+	mine := a.onboardOp != "" && a.onboardOp == "operations/"+name
+	if mine {
+		a.notOnboarded = false
+	}
+	a.mu.Unlock()
+	if !mine {
+		writeGoogleError(w, http.StatusNotFound, "NOT_FOUND", "Operation operations/"+name+" not found.")
+		return
+	}
+	writeJSON(w, http.StatusOK, onboardAnswer(a, "operations/"+name, true))
+}
+
+// admit runs the shared steps of a v1internal call (the caller counts it
+// in flight) and reports whether the call may go on, with the caller's account and the request body. It has
+// answered the call when it reports false.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, host int, rpc string) (*account, []byte, bool) {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	a, valid, client := s.bearer(token)
+	email := ""
+	if a != nil {
+		email = a.email
+	}
+	s.counts.add(email, rpc)
+
+	// Read the body first: net/http notices a client that went away (and
+	// cancels r.Context) only once the body has been consumed.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Could not read the request body.")
+		return nil, nil, false
+	}
+	if !s.sleep(r, time.Duration(s.latency.Load())) {
+		return nil, nil, false
+	}
+	if status := int(s.hostDown[host].Load()); status != 0 {
+		writeGoogleError(w, status, cloudcode.StatusName(status), "The service is currently unavailable.")
+		return nil, nil, false
+	}
+	wantMethod, known := methods[rpc]
+	if rpc == rpcOperations {
+		wantMethod, known = http.MethodGet, true
+	}
+	if !known || r.Method != wantMethod {
+		writeGoogleError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("Method not found: %s %s.", r.Method, rpc))
+		return nil, nil, false
+	}
+	if !valid {
+		reason := "ACCESS_TOKEN_TYPE_UNSUPPORTED" // a token the server never issued
+		switch {
+		case token == "":
+			reason = "CREDENTIALS_MISSING"
+		case a != nil:
+			reason = "ACCESS_TOKEN_EXPIRED"
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="invalid_token"`)
+		writeGoogleError(w, http.StatusUnauthorized, "UNAUTHENTICATED",
+			"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+			cloudcode.ErrorInfo{Type: cloudcode.ErrorInfoType, Reason: reason, Domain: "googleapis.com",
+				Metadata: map[string]string{"service": cloudcode.ErrorDomain, "method": "google.internal.cloud.code.v1internal.CloudCode." + rpc}})
+		return nil, nil, false
+	}
+	if client.Refused {
+		// Google refuses the Cloud Code API to OAuth clients registered in
+		// an ordinary Cloud project, whatever the account.
+		project := fmt.Sprintf("%d", 100000000000+int64(emailHash(client.ID)))
+		writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED",
+			fmt.Sprintf("Cloud Code Private API has not been used in project %s before or it is disabled. Enable it by visiting "+
+				"https://console.developers.google.com/apis/api/cloudcode-pa.googleapis.com/overview?project=%s then retry.", project, project),
+			cloudcode.ErrorInfo{Type: cloudcode.ErrorInfoType, Reason: "SERVICE_DISABLED", Domain: "googleapis.com",
+				Metadata: map[string]string{"consumer": "projects/" + project, "service": cloudcode.ErrorDomain}})
+		return nil, nil, false
+	}
+	if !s.waitHang(r, a) {
+		return nil, nil, false
+	}
+	if s.writeFlagError(w, a, rpc) || s.writeReadLimit(w, a, rpc) {
+		return nil, nil, false
+	}
+	return a, body, true
 }
 
 // waitHang blocks while the account is set to hang. It reports false if
@@ -464,13 +520,16 @@ func (s *Server) retrieveUserQuotaSummary(w http.ResponseWriter, a *account, bod
 }
 
 // otherMethod answers the Code Assist methods quotatui does not use
-// itself with plausible bodies, so a passthrough proxy can be tested.
+// itself with plausible minimal bodies, so a passthrough proxy can be
+// tested against the calls Gemini CLI makes.
 func (s *Server) otherMethod(w http.ResponseWriter, a *account, rpc string) {
 	var resp any
 	switch rpc {
 	case "listExperiments":
-		resp = map[string]any{"experimentIds": []int{45000001, 45000002}, "flags": []map[string]any{{"flagId": 45000001, "boolValue": true}}}
+		resp = map[string]any{"experimentIds": []int{45000001, 45000002}, "flags": []map[string]any{
+			{"flagId": 45000001, "boolValue": true}, {"flagId": 45000002, "intValue": "3"}}}
 	case "retrieveUserQuota":
+		// Per-model buckets of the 5-hour window, as Gemini CLI reads them.
 		figs, _ := s.snapshot(a)
 		var buckets []map[string]any
 		for _, m := range catalogue {
@@ -484,17 +543,32 @@ func (s *Server) otherMethod(w http.ResponseWriter, a *account, rpc string) {
 		resp = map[string]any{"buckets": buckets}
 	case "onboardUser":
 		a.mu.Lock()
-		a.notOnboarded = false
+		pending := a.notOnboarded
+		if pending {
+			// Onboarding a new account takes a while: the caller polls the
+			// operation (GET v1internal/operations/<name>) until done.
+			a.onboardOp = "operations/onboard-" + a.id
+		}
 		a.mu.Unlock()
-		resp = map[string]any{"name": "operations/sim-onboard", "done": true, "response": map[string]any{
-			"@type":                   "type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse",
-			"cloudaicompanionProject": map[string]string{"id": a.project, "name": a.project},
-		}}
+		resp = onboardAnswer(a, "operations/onboard-"+a.id, !pending)
 	case "getCodeAssistGlobalUserSetting", "setCodeAssistGlobalUserSetting":
 		resp = map[string]any{"cloudaicompanionProject": a.project, "freeTierDataCollectionOptin": false}
 	default:
-		// fetchAdminControls, recordCodeAssistMetrics and any newer method.
+		// fetchAdminControls (a personal account has none) and
+		// recordCodeAssistMetrics answer an empty message.
 		resp = map[string]any{}
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// onboardAnswer is onboardUser's long-running operation, done or not.
+func onboardAnswer(a *account, name string, done bool) map[string]any {
+	op := map[string]any{"name": name, "done": done}
+	if done {
+		op["response"] = map[string]any{
+			"@type":                   "type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse",
+			"cloudaicompanionProject": map[string]string{"id": a.project, "name": a.project},
+		}
+	}
+	return op
 }
