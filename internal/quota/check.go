@@ -3,7 +3,6 @@ package quota
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -77,30 +76,96 @@ func (m *Manager) CheckQuotaFresh(ctx context.Context, accountID int64, model st
 	return c, nil
 }
 
-// syncShared runs one sync of a however many callers ask at once. With
-// fresh ≥ 0 the sync is skipped when that family's cache entry became
-// fresh meanwhile (a caller that missed just as another sync finished). The
-// sync runs under its own context, bounded by AccountTimeout, so one caller
-// giving up does not fail the others; each caller waits on its own context.
+// syncShared runs one sync of a however many callers ask at once, and
+// persists it. With fresh ≥ 0 the sync is skipped when that family's cache
+// entry became fresh meanwhile (a caller that missed just as another sync
+// finished), and a sync already in flight is joined. With fresh < 0 the
+// caller needs a figure asked for after its call (a resync, a check before
+// spending the last units): a flight that started earlier is waited out
+// and a new one run. The sync runs under its own context, bounded by
+// AccountTimeout, so one caller giving up does not fail the others; each
+// caller waits on its own context.
 func (m *Manager) syncShared(ctx context.Context, a *account, fresh int) error {
-	ch := m.sf.DoChan(strconv.FormatInt(a.id, 10), func() (any, error) {
-		if fresh >= 0 {
-			if exp := a.snap.Load().expires[fresh]; !exp.IsZero() && m.clock.Now().Before(exp) {
-				return nil, nil
-			}
-		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opt.AccountTimeout)
-		defer cancel()
-		out, err := m.syncOne(sctx, a)
-		m.persist(sctx, out)
-		return nil, err
-	})
-	select {
-	case r := <-ch:
-		return r.Err
-	case <-ctx.Done():
-		return ctx.Err()
+	var need uint64
+	if fresh < 0 {
+		need = m.flightSeq.Load() + 1
 	}
+	out, err, led := m.flyOrJoin(ctx, a, need, true, func() bool {
+		if fresh < 0 {
+			return false
+		}
+		exp := a.snap.Load().expires[fresh]
+		return !exp.IsZero() && m.clock.Now().Before(exp)
+	})
+	if led {
+		m.persist(ctx, out)
+	}
+	return err
+}
+
+// flight is one sync of one account in progress. Every sync of an account
+// goes through its flight, one at a time, so a later-asked figure always
+// lands after an earlier one: an older answer can never replace a newer.
+type flight struct {
+	seq  uint64        // order in which flights were asked for
+	done chan struct{} // closed when err is set
+	err  error
+}
+
+// flyOrJoin runs a sync of a, or joins the one in flight when that was
+// asked for at or after need (0: any). A flight asked for earlier is
+// waited out and a new one started. skip, checked by the leader before
+// syncing, may say the sync is no longer needed. detach runs the flight
+// detached from ctx's cancellation (still bounded by AccountTimeout), for
+// callers that share it; the monitor's rounds stop with their context.
+// The leader (led) gets the output to persist; joiners get only the error.
+func (m *Manager) flyOrJoin(ctx context.Context, a *account, need uint64, detach bool, skip func() bool) (out syncOutput, err error, led bool) {
+	for {
+		a.mu.Lock()
+		f := a.flight
+		if f == nil {
+			f = &flight{seq: m.flightSeq.Add(1), done: make(chan struct{})}
+			a.flight = f
+			a.mu.Unlock()
+			out, err = m.fly(ctx, a, f, detach, skip)
+			return out, err, true
+		}
+		a.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return syncOutput{}, ctx.Err(), false
+		}
+		if f.seq >= need {
+			return syncOutput{}, f.err, false
+		}
+	}
+}
+
+// fly runs flight f of a and lands it.
+func (m *Manager) fly(ctx context.Context, a *account, f *flight, detach bool, skip func() bool) (out syncOutput, err error) {
+	defer func() {
+		a.mu.Lock()
+		a.flight = nil
+		a.mu.Unlock()
+		f.err = err
+		close(f.done)
+	}()
+	if skip != nil && skip() {
+		return syncOutput{}, nil
+	}
+	parent := ctx
+	if detach {
+		parent = context.WithoutCancel(ctx)
+	}
+	sctx, cancel := context.WithTimeout(parent, m.opt.AccountTimeout)
+	defer cancel()
+	t0 := time.Now()
+	out, err = m.syncOne(sctx, a)
+	a.mu.Lock()
+	a.lastTook = time.Since(t0)
+	a.mu.Unlock()
+	return out, err
 }
 
 // syncable reports whether accounts in state are synced at all.

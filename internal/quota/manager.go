@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/store"
@@ -136,7 +134,8 @@ type Manager struct {
 	hits   atomic.Uint64
 	misses atomic.Uint64
 
-	sf singleflight.Group
+	// flightSeq orders every account's sync flights (see flight).
+	flightSeq atomic.Uint64
 
 	hub hub
 
@@ -160,7 +159,8 @@ type account struct {
 	// figures read as unknown), each logged once while it lasts.
 	problems map[string]bool
 	stats    AccountSyncStats
-	lastTook time.Duration // the last SyncAll's time for this account
+	lastTook time.Duration // the last sync's time for this account
+	flight   *flight       // the sync in progress, nil when none
 }
 
 // snapshot is an immutable view of one account.

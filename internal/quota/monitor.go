@@ -25,7 +25,7 @@ type monitorState struct {
 	mu         sync.Mutex
 	running    bool
 	interval   time.Duration // the running monitor's interval
-	syncing    bool
+	syncing    int           // SyncAlls running now (R can overlap a monitor round)
 	syncsRun   int64
 	lastStart  time.Time
 	lastTook   time.Duration
@@ -44,14 +44,14 @@ func (s *monitorState) init() {
 
 func (s *monitorState) syncStarted(at time.Time) {
 	s.mu.Lock()
-	s.syncing = true
+	s.syncing++
 	s.lastStart = at
 	s.mu.Unlock()
 }
 
 func (s *monitorState) syncFinished(r SyncResult) {
 	s.mu.Lock()
-	s.syncing = false
+	s.syncing--
 	s.syncsRun++
 	s.lastTook = r.Took
 	s.lastOK = r.OK
@@ -211,7 +211,7 @@ func (m *Manager) MonitorStats() MonitorStats {
 	m.mon.mu.Lock()
 	ms := MonitorStats{
 		SyncsRun:       m.mon.syncsRun,
-		Running:        m.mon.syncing,
+		Running:        m.mon.syncing > 0,
 		LastSyncStart:  m.mon.lastStart,
 		LastSyncTook:   m.mon.lastTook,
 		LastSyncOK:     m.mon.lastOK,
@@ -230,4 +230,11 @@ func (m *Manager) MonitorStats() MonitorStats {
 	}
 	ms.Cache = m.CacheStats()
 	return ms
+}
+
+// rounds returns how many SyncAlls run now.
+func (s *monitorState) rounds() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.syncing
 }

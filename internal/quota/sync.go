@@ -544,14 +544,10 @@ func (m *Manager) SyncAll(ctx context.Context) SyncResult {
 		wg.Go(func() {
 			for a := range jobs {
 				t0 := time.Now()
-				actx, cancel := context.WithTimeout(ctx, m.opt.AccountTimeout)
-				out, err := m.syncOne(actx, a)
-				cancel()
-				d := time.Since(t0)
-				a.mu.Lock()
-				a.lastTook = d
-				a.mu.Unlock()
-				results <- result{id: a.id, out: out, err: err, took: d}
+				// The same path as every other sync: a sync of the account
+				// already in flight counts for this round.
+				out, err, _ := m.flyOrJoin(ctx, a, 0, false, nil)
+				results <- result{id: a.id, out: out, err: err, took: time.Since(t0)}
 			}
 		})
 	}

@@ -96,6 +96,8 @@ type account struct {
 	// done; onboardOp is the pending onboardUser operation's name.
 	notOnboarded bool
 	onboardOp    string
+	// replyDelay holds quota answers after they are computed.
+	replyDelay time.Duration
 	// readLimit, when positive, answers the quota reads with 429
 	// RATE_LIMIT_EXCEEDED asking to retry after it.
 	readLimit    time.Duration
@@ -446,6 +448,18 @@ func (s *Server) SetQuotaReadLimit(email string, retry time.Duration) {
 	a := s.mustAccount(email)
 	a.mu.Lock()
 	a.readLimit = retry
+	a.mu.Unlock()
+}
+
+// SetReplyDelay makes the account's quota answers (fetchAvailableModels,
+// retrieveUserQuotaSummary) wait d, in real time, after their figures are
+// taken and before they are sent, like a slow way back: a change made
+// meanwhile is not in them. 0 sends them at once. HeldReplies counts the
+// answers waiting.
+func (s *Server) SetReplyDelay(email string, d time.Duration) {
+	a := s.mustAccount(email)
+	a.mu.Lock()
+	a.replyDelay = d
 	a.mu.Unlock()
 }
 

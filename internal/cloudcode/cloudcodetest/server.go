@@ -110,6 +110,7 @@ type Server struct {
 
 	latency  atomic.Int64 // time.Duration
 	inFlight atomic.Int64
+	held     atomic.Int64 // quota answers computed and held by SetReplyDelay
 	hostDown [2]atomic.Int32
 
 	mu           sync.RWMutex // guards the maps below; never held while waiting
@@ -222,6 +223,11 @@ func (s *Server) SetFaults(f Faults) { s.faults.set(f) }
 // including hung, delayed and streaming ones. Tests poll it to see that a
 // client gave up on a call.
 func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
+
+// HeldReplies returns how many quota answers are computed and waiting out
+// their account's reply delay (SetReplyDelay): tests poll it to know the
+// figure in flight was taken.
+func (s *Server) HeldReplies() int { return int(s.held.Load()) }
 
 // Requests returns how many calls of rpc the account made, e.g.
 // "generateContent", "fetchAvailableModels", "token", "userinfo",

@@ -98,9 +98,9 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 	case "loadCodeAssist":
 		s.loadCodeAssist(w, a)
 	case "fetchAvailableModels":
-		s.fetchAvailableModels(w, a, host, body)
+		s.fetchAvailableModels(w, r, a, host, body)
 	case "retrieveUserQuotaSummary":
-		s.retrieveUserQuotaSummary(w, a, body)
+		s.retrieveUserQuotaSummary(w, r, a, body)
 	case "generateContent", "streamGenerateContent":
 		s.generate(w, r, a, rpc, body)
 	case "countTokens":
@@ -422,7 +422,7 @@ type availableModelsJSON struct {
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-func (s *Server) fetchAvailableModels(w http.ResponseWriter, a *account, host int, body []byte) {
+func (s *Server) fetchAvailableModels(w http.ResponseWriter, r *http.Request, a *account, host int, body []byte) {
 	project, ok := parseProject(w, body)
 	if !ok {
 		return
@@ -461,6 +461,9 @@ func (s *Server) fetchAvailableModels(w http.ResponseWriter, a *account, host in
 		}
 		resp.Models[m.id] = mj
 	}
+	if !s.holdReply(r, a) {
+		return
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -488,7 +491,7 @@ func bucketPrefix(f cloudcode.Family) string {
 	return "3p"
 }
 
-func (s *Server) retrieveUserQuotaSummary(w http.ResponseWriter, a *account, body []byte) {
+func (s *Server) retrieveUserQuotaSummary(w http.ResponseWriter, r *http.Request, a *account, body []byte) {
 	project, ok := parseProject(w, body)
 	if !ok {
 		return
@@ -512,11 +515,30 @@ func (s *Server) retrieveUserQuotaSummary(w http.ResponseWriter, a *account, bod
 		}
 		sum.Groups = append(sum.Groups, g)
 	}
+	if !s.holdReply(r, a) {
+		return
+	}
 	if a.wrapSummary {
 		writeJSON(w, http.StatusOK, map[string]any{"quotaSummary": sum})
 		return
 	}
 	writeJSON(w, http.StatusOK, sum)
+}
+
+// holdReply delays a quota answer that is already computed by the
+// account's reply delay (SetReplyDelay), as a slow network does on the way
+// back: the figure is the one from before the delay. It reports false if
+// the request or the server ended first.
+func (s *Server) holdReply(r *http.Request, a *account) bool {
+	a.mu.Lock()
+	d := a.replyDelay
+	a.mu.Unlock()
+	if d <= 0 {
+		return true
+	}
+	s.held.Add(1)
+	defer s.held.Add(-1)
+	return s.sleep(r, d)
 }
 
 // otherMethod answers the Code Assist methods quotatui does not use
