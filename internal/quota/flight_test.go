@@ -52,17 +52,35 @@ func TestOverlappingRoundsShowRunning(t *testing.T) {
 	second := make(chan SyncResult, 1)
 	go func() { second <- e.m.SyncAll(ctx) }()
 	waitFor(t, "two rounds running", func() bool { return e.m.mon.rounds() == 2 })
-	<-first
 	if !e.m.MonitorStats().Running {
-		t.Error("one round ended and the monitor shows idle while the other runs")
+		t.Error("two rounds run and the monitor shows idle")
 	}
-	if res := <-second; res.OK != 1 {
-		t.Errorf("second round: %+v", res)
+	for _, ch := range []chan SyncResult{first, second} {
+		if res := <-ch; res.OK != 1 {
+			t.Errorf("round: %+v", res)
+		}
 	}
 	if e.m.MonitorStats().Running {
 		t.Error("both rounds ended and the monitor still shows running")
 	}
 	if n := e.srv.Requests(email, "fetchAvailableModels") - reads; n != 1 {
 		t.Errorf("two overlapping rounds read the account %d times, want once (shared)", n)
+	}
+}
+
+// The monitor counts rounds: the end of one does not hide another that
+// still runs (it was one flag, cleared by whichever ended first).
+func TestMonitorCountsRounds(t *testing.T) {
+	var s monitorState
+	s.init()
+	s.syncStarted(t0)
+	s.syncStarted(t0)
+	s.syncFinished(SyncResult{})
+	if s.rounds() != 1 {
+		t.Errorf("after two starts and one end: %d rounds running, want 1", s.rounds())
+	}
+	s.syncFinished(SyncResult{})
+	if s.rounds() != 0 {
+		t.Errorf("after both ended: %d rounds running", s.rounds())
 	}
 }
