@@ -34,7 +34,8 @@ type AccountInfo struct {
 	Email     string    `json:"email"`
 	Tier      string    `json:"tier"`
 	TierID    string    `json:"tier_id,omitempty"`
-	State     string    `json:"state"`
+	State     string    `json:"state"` // "disabled" when the user turned it off, else the engine's state
+	Disabled  bool      `json:"disabled"`
 	Reason    string    `json:"state_reason,omitempty"`
 	ProjectID string    `json:"project_id"`
 	AddedAt   time.Time `json:"added"`
@@ -48,9 +49,18 @@ type AccountInfo struct {
 func infoOf(a store.Account, clients *Clients) AccountInfo {
 	return AccountInfo{
 		ID: a.ID, Label: a.Label, Email: a.Email, Tier: a.Tier, TierID: a.TierID,
-		State: string(a.State), Reason: a.StateReason, ProjectID: a.ProjectID, AddedAt: a.AddedAt.UTC(),
+		State: shownState(a), Reason: a.StateReason, Disabled: a.Disabled, ProjectID: a.ProjectID, AddedAt: a.AddedAt.UTC(),
 		Client: clients.Describe(a.OAuthClientID), ClientID: a.OAuthClientID,
 	}
+}
+
+// shownState is the state list shows: the user's "disabled" first, as
+// the dashboard does.
+func shownState(a store.Account) string {
+	if a.Disabled {
+		return "disabled"
+	}
+	return string(a.State)
 }
 
 // ListAccounts writes every account to w, as an aligned table or, with
@@ -237,17 +247,15 @@ func FindAccount(ctx context.Context, st *store.Store, ref string) (store.Accoun
 }
 
 // SetEnabled disables an account (quotatui stops using it) or enables it
-// again (back to active, so the next sync re-checks it).
+// again; a running quotatui notices within a couple of seconds.
 func SetEnabled(ctx context.Context, st *store.Store, ref string, enabled bool, now time.Time) (store.Account, error) {
 	a, err := FindAccount(ctx, st, ref)
 	if err != nil {
 		return store.Account{}, err
 	}
-	state, reason := store.StateDisabled, "disabled by the user"
-	if enabled {
-		state, reason = store.StateActive, ""
-	}
-	if err := st.SetState(ctx, a.ID, state, reason, "", now); err != nil {
+	// The user's own column: what the engine learned about the account
+	// (forbidden, needs login) stays as it is beside it.
+	if err := st.SetDisabled(ctx, a.ID, !enabled, now); err != nil {
 		return store.Account{}, fmt.Errorf("set state of %s: %w", a, err)
 	}
 	return st.Account(ctx, a.ID)

@@ -227,11 +227,12 @@ func (t *Tokens) load(ctx context.Context, id int64) (string, error) {
 		// Nothing changed since the account was marked: no new login yet.
 		return "", dead
 	}
-	switch acct.State {
-	case store.StateDisabled:
+	if acct.Disabled {
 		err := fmt.Errorf("token for account %d: %w", id, ErrDisabled)
 		t.markDead(id, err, acct)
 		return "", err
+	}
+	switch acct.State {
 	case store.StateNeedsLogin:
 		if dead == nil || acct.RefreshToken == deadRefresh {
 			err := &NeedsLoginError{AccountID: id, Reason: acct.StateReason}

@@ -212,17 +212,22 @@ func TestInvalidGrantMarksNeedsLogin(t *testing.T) {
 
 func TestStoredNeedsLoginAndDisabledSkipTheEndpoint(t *testing.T) {
 	tests := []struct {
-		state   store.AccountState
+		name    string
+		set     func(st *store.Store, id int64) error
 		wantErr func(error) bool
 	}{
-		{store.StateNeedsLogin, func(err error) bool { var n *NeedsLoginError; return errors.As(err, &n) }},
-		{store.StateDisabled, func(err error) bool { return errors.Is(err, ErrDisabled) }},
+		{"needs_login", func(st *store.Store, id int64) error {
+			return st.SetState(context.Background(), id, store.StateNeedsLogin, "because", "", t0)
+		}, func(err error) bool { var n *NeedsLoginError; return errors.As(err, &n) }},
+		{"disabled", func(st *store.Store, id int64) error {
+			return st.SetDisabled(context.Background(), id, true, t0)
+		}, func(err error) bool { return errors.Is(err, ErrDisabled) }},
 	}
 	for _, tt := range tests {
-		t.Run(string(tt.state), func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			_, acct := e.addAccount(t, "off@example.com", t0.Add(-time.Minute))
-			if err := e.st.SetState(context.Background(), acct.ID, tt.state, "because", "", t0); err != nil {
+			if err := tt.set(e.st, acct.ID); err != nil {
 				t.Fatal(err)
 			}
 			tk := e.tokens(TokensOptions{})

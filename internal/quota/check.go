@@ -16,6 +16,8 @@ const (
 	ReasonForbidden          = "account forbidden"
 	ReasonValidationRequired = "account needs verification"
 	ReasonNeedsLogin         = "account needs a new login"
+	ReasonNeedsClient        = "account's OAuth client is not configured"
+	ReasonClientMismatch     = "account's token belongs to another OAuth client"
 	ReasonExhaustedMark      = "quota exhausted (upstream 429)"
 	ReasonCooldown           = "cooling down after an upstream error"
 	ReasonExhausted          = "quota exhausted"
@@ -42,7 +44,7 @@ func (m *Manager) CheckQuota(ctx context.Context, accountID int64, model string)
 		m.hits.Add(1)
 		return decideUnknownFamily(s, now), nil
 	}
-	if exp := s.expires[idx]; !exp.IsZero() && now.Before(exp) || !syncable(s.status.State) {
+	if exp := s.expires[idx]; !exp.IsZero() && now.Before(exp) || !syncable(&s.status) {
 		m.hits.Add(1)
 		return decide(s, idx, model, now, m.opt.Thresholds), nil
 	}
@@ -65,7 +67,7 @@ func (m *Manager) CheckQuotaFresh(ctx context.Context, accountID int64, model st
 	}
 	idx := familyIndex(cloudcode.ModelFamily(model))
 	var err error
-	if syncable(a.snap.Load().status.State) {
+	if syncable(&a.snap.Load().status) {
 		m.misses.Add(1)
 		err = m.syncShared(ctx, a, -1)
 	}
@@ -168,9 +170,10 @@ func (m *Manager) fly(ctx context.Context, a *account, f *flight, detach bool, s
 	return out, err
 }
 
-// syncable reports whether accounts in state are synced at all.
-func syncable(s AccountState) bool {
-	return s != StateDisabled && s != StateNeedsLogin
+// syncable reports whether the account is synced at all: not when the
+// user disabled it or it waits for a new login.
+func syncable(s *Status) bool {
+	return !s.Disabled && s.EngineState != StateNeedsLogin
 }
 
 // stateReason returns the reason an account in state s cannot be used, or
@@ -185,6 +188,10 @@ func stateReason(s AccountState) string {
 		return ReasonValidationRequired
 	case StateNeedsLogin:
 		return ReasonNeedsLogin
+	case StateNeedsClient:
+		return ReasonNeedsClient
+	case StateClientMismatch:
+		return ReasonClientMismatch
 	default:
 		return ""
 	}

@@ -131,7 +131,7 @@ func TestAccountStateAndMarksMakeUnusable(t *testing.T) {
 	if c := e.check(email, "gemini-3-flash"); !c.Usable {
 		t.Errorf("cooldown over: %+v", c)
 	}
-	for _, st := range []AccountState{StateForbidden, StateValidationRequired, StateDisabled, StateNeedsLogin} {
+	for _, st := range []AccountState{StateForbidden, StateValidationRequired, StateNeedsLogin, StateNeedsClient, StateClientMismatch} {
 		if err := e.m.MarkForbidden(context.Background(), id, st, "test", ""); err != nil {
 			t.Fatal(err)
 		}
@@ -142,6 +142,16 @@ func TestAccountStateAndMarksMakeUnusable(t *testing.T) {
 		if err != nil || string(row.State) != string(st) {
 			t.Errorf("stored state = %q, %v; want %s", row.State, err, st)
 		}
+	}
+	// The user's choice is its own column, and outranks every state.
+	if err := e.m.SetDisabled(context.Background(), id, true); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.check(email, "gemini-3-flash"); c.Usable || c.Reason != ReasonDisabled {
+		t.Errorf("disabled: %+v", c)
+	}
+	if row, _ := e.st.Account(context.Background(), id); !row.Disabled || row.State != store.StateClientMismatch {
+		t.Errorf("stored disabled %v state %s; want both kept", row.Disabled, row.State)
 	}
 }
 

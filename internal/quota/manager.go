@@ -34,6 +34,8 @@ type TokenSource interface {
 type storeAPI interface {
 	Accounts(ctx context.Context) ([]store.Account, error)
 	SetState(ctx context.Context, id int64, state store.AccountState, reason, validationURL string, at time.Time) error
+	SetDisabled(ctx context.Context, id int64, disabled bool, at time.Time) error
+	AccountsVersion(ctx context.Context) (int64, error)
 	SetTier(ctx context.Context, id int64, projectID, tierID, tierName, tier string, checkedAt time.Time) error
 	ClearTierCache(ctx context.Context) error
 	Write(ctx context.Context, b store.Batch) error
@@ -136,6 +138,8 @@ type Manager struct {
 
 	// flightSeq orders every account's sync flights (see flight).
 	flightSeq atomic.Uint64
+	// seenVersion is the store's accounts version the last Reload read.
+	seenVersion atomic.Int64
 
 	hub hub
 
@@ -208,9 +212,16 @@ func newManager(ctx context.Context, up Upstream, tokens TokenSource, st storeAP
 	return m, nil
 }
 
-// Reload re-reads the accounts from the store (after a login, an import or a
-// removal). Cached quota and marks of accounts that remain are kept.
+// Reload re-reads the accounts and the marks in force from the store
+// (after a login, an import or a removal; the monitor calls it whenever
+// another process changed them). Cached quota and marks of accounts that
+// remain are kept; a stored mark that holds longer is adopted.
 func (m *Manager) Reload(ctx context.Context) error {
+	// The counter first: a change made while reading is seen next time.
+	version, err := m.st.AccountsVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("quota: load accounts: %w", err)
+	}
 	rows, err := m.st.Accounts(ctx)
 	if err != nil {
 		return fmt.Errorf("quota: load accounts: %w", err)
@@ -247,6 +258,7 @@ func (m *Manager) Reload(ctx context.Context) error {
 		next[r.ID] = a
 	}
 	m.accts.Store(&next)
+	m.seenVersion.Store(version)
 	m.hub.signal()
 	return nil
 }
@@ -267,10 +279,12 @@ func applyAccountRow(s *snapshot, r store.Account) {
 	if r.Tier == "" && r.TierID != "" {
 		st.Tier = cloudcode.NormalizeTier(r.TierID, r.TierName)
 	}
-	st.State = AccountState(r.State)
-	if st.State == "" {
-		st.State = StateActive
+	st.EngineState = AccountState(r.State)
+	if st.EngineState == "" {
+		st.EngineState = StateActive
 	}
+	st.Disabled = r.Disabled
+	st.settle()
 	st.StateReason = r.StateReason
 	st.ValidationURL = r.ValidationURL
 	s.tierCheckedAt = r.TierCheckedAt

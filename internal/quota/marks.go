@@ -112,9 +112,12 @@ func (m *Manager) RecordSuccess(accountID int64, f cloudcode.Family, startedAt t
 	}
 }
 
-// MarkForbidden sets the account's state (forbidden, validation_required,
-// needs_login, disabled, or active to clear), in memory and in the store.
-// Forbidden and validation_required last until a later sync succeeds.
+// MarkForbidden sets the account's engine state (forbidden,
+// validation_required, needs_login, needs_client, client_mismatch, or
+// active to clear), in memory and in the store. Forbidden and
+// validation_required last until a later sync succeeds. The user's choice
+// to disable an account is separate (SetDisabled; StateDisabled here is
+// passed on to it) and never cleared by StateActive.
 // Setting the state it already has, with the same reason, changes nothing
 // and publishes nothing.
 func (m *Manager) MarkForbidden(ctx context.Context, accountID int64, state AccountState, reason, validationURL string) error {
@@ -135,12 +138,16 @@ func (m *Manager) MarkForbidden(ctx context.Context, accountID int64, state Acco
 // account already in that state keeps its reason: the token source wrote
 // the upstream's own words, and a sync that trips on it again adds none.
 func (m *Manager) setState(ctx context.Context, a *account, state AccountState, reason, validationURL string) (bool, error) {
+	if state == StateDisabled {
+		return m.setDisabled(ctx, a, true)
+	}
 	cur := a.snap.Load().status
-	if cur.State == state && (cur.StateReason == reason && cur.ValidationURL == validationURL || tokenState(state)) {
+	if cur.EngineState == state && (cur.StateReason == reason && cur.ValidationURL == validationURL || tokenState(state)) {
 		return false, nil
 	}
 	now := m.clock.Now()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	// The engine's own column only: the user's "disabled" is not touched.
 	err := m.st.SetState(wctx, a.id, store.AccountState(state), reason, validationURL, now)
 	cancel()
 	if err != nil {
@@ -148,7 +155,8 @@ func (m *Manager) setState(ctx context.Context, a *account, state AccountState, 
 	}
 	var label string
 	a.update(func(s *snapshot) {
-		s.status.State, s.status.StateReason, s.status.ValidationURL = state, reason, validationURL
+		s.status.EngineState, s.status.StateReason, s.status.ValidationURL = state, reason, validationURL
+		s.status.settle()
 		label = s.status.Label
 	})
 	if state != StateActive {
@@ -156,10 +164,52 @@ func (m *Manager) setState(ctx context.Context, a *account, state AccountState, 
 		m.Publish(Event{At: now, Kind: EventAccountDisabled, AccountID: a.id, Account: label,
 			Message: fmt.Sprintf("%s: %s", stateReason(state), reason)})
 	} else {
-		m.log.Info("quota: account active again", "account", label, "was", cur.State)
+		m.log.Info("quota: account active again", "account", label, "was", cur.EngineState)
 	}
 	m.hub.signal()
 	return true, nil
+}
+
+// setDisabled records the user's choice to turn the account off or on
+// (for callers acting for the user; the engine's own judgements never
+// call it).
+func (m *Manager) setDisabled(ctx context.Context, a *account, disabled bool) (bool, error) {
+	cur := a.snap.Load().status
+	if cur.Disabled == disabled {
+		return false, nil
+	}
+	now := m.clock.Now()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	err := m.st.SetDisabled(wctx, a.id, disabled, now)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	var label string
+	a.update(func(s *snapshot) {
+		s.status.Disabled = disabled
+		s.status.settle()
+		label = s.status.Label
+	})
+	m.log.Info("quota: account turned off or on by the user", "account", label, "disabled", disabled)
+	if disabled {
+		m.Publish(Event{At: now, Kind: EventAccountDisabled, AccountID: a.id, Account: label, Message: ReasonDisabled + " by the user"})
+	}
+	m.hub.signal()
+	return true, nil
+}
+
+// SetDisabled turns an account off (quotatui neither syncs nor routes to
+// it) or on again, for the user: the dashboard's or a command's action.
+func (m *Manager) SetDisabled(ctx context.Context, accountID int64, disabled bool) error {
+	a := m.lookup(accountID)
+	if a == nil {
+		return fmt.Errorf("disable account %d: %w", accountID, ErrUnknownAccount)
+	}
+	if _, err := m.setDisabled(ctx, a, disabled); err != nil {
+		return fmt.Errorf("disable account %d: %w", accountID, err)
+	}
+	return nil
 }
 
 // tokenState reports whether the token source sets state itself.

@@ -10,6 +10,10 @@ import (
 
 // The monitor's housekeeping cadence and the resync queue's bound.
 const (
+	// watchEvery is how often the monitor asks the store whether another
+	// process changed an account (one row read): changes are noticed
+	// within about that time, well inside the 2 s the user may wait.
+	watchEvery    = time.Second
 	flushEvery    = 5 * time.Second
 	compactEvery  = time.Hour
 	firstCompact  = time.Minute
@@ -147,7 +151,7 @@ func (m *Manager) serveResyncs(ctx context.Context, resync <-chan int64) {
 			m.mon.mu.Lock()
 			delete(m.mon.queued, id)
 			m.mon.mu.Unlock()
-			if a := m.lookup(id); a != nil && syncable(a.snap.Load().status.State) &&
+			if a := m.lookup(id); a != nil && syncable(&a.snap.Load().status) &&
 				!a.snap.Load().status.UnreadableUntil.After(m.clock.Now()) {
 				if err := m.syncShared(ctx, a, -1); err != nil {
 					m.log.Debug("quota: resync", "account", id, "err", err)
@@ -162,6 +166,8 @@ func (m *Manager) serveResyncs(ctx context.Context, resync <-chan int64) {
 func (m *Manager) housekeep(ctx context.Context) {
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
+	watch := time.NewTicker(watchEvery)
+	defer watch.Stop()
 	// The first compaction comes a minute in, after the first sync has
 	// written, so a short session compacts too; then hourly.
 	compact := time.NewTimer(firstCompact)
@@ -170,6 +176,8 @@ func (m *Manager) housekeep(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-watch.C:
+			m.reloadIfChanged(ctx)
 		case <-flush.C:
 			m.flushEvents(ctx)
 			m.cleanExpired()
@@ -179,6 +187,26 @@ func (m *Manager) housekeep(ctx context.Context) {
 				m.log.Warn("quota: compact history", "err", err)
 			}
 		}
+	}
+}
+
+// reloadIfChanged re-reads the accounts when any process (the CLI, another
+// serve, this one) changed them since the last read: a disabled or removed
+// account gets no new request, an added one is used, marks set elsewhere
+// apply here.
+func (m *Manager) reloadIfChanged(ctx context.Context) {
+	v, err := m.st.AccountsVersion(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("quota: read the accounts' change counter", "err", err)
+		}
+		return
+	}
+	if v == m.seenVersion.Load() {
+		return
+	}
+	if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
+		m.log.Warn("quota: reload accounts changed by another process", "err", err)
 	}
 }
 

@@ -92,7 +92,7 @@ var errNoProject = errors.New("no project: loadCodeAssist named no Cloud project
 // the output.
 func (m *Manager) syncOne(ctx context.Context, a *account) (syncOutput, error) {
 	var out syncOutput
-	if !syncable(a.snap.Load().status.State) {
+	if !syncable(&a.snap.Load().status) {
 		return out, fmt.Errorf("sync account %d: %w", a.id, ErrNotSyncable)
 	}
 	var data fetched
@@ -342,7 +342,7 @@ func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, n
 		}
 		st.LastSync, st.LastError = now, ""
 		st.Unreadable, st.UnreadableUntil, st.UnreadableCause = "", time.Time{}, ""
-		recovered = st.State == StateForbidden || st.State == StateValidationRequired
+		recovered = st.EngineState == StateForbidden || st.EngineState == StateValidationRequired
 	})
 	label := a.snap.Load().status.Label
 	a.mu.Unlock()
@@ -488,7 +488,7 @@ func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now tim
 		if serr != nil {
 			m.log.Warn("quota: persist account state", "account", label, "err", serr)
 		}
-		if changed || a.snap.Load().status.State == v.Effect.State() {
+		if changed || a.snap.Load().status.EngineState == v.Effect.State() {
 			return // setState told the user, or the state already says it
 		}
 	}
@@ -515,7 +515,7 @@ func (m *Manager) SyncAll(ctx context.Context) SyncResult {
 	var todo []*account
 	res := SyncResult{Started: started, Errors: map[int64]error{}}
 	for _, a := range m.sortedAccounts() {
-		if st := &a.snap.Load().status; syncable(st.State) && !st.UnreadableUntil.After(started) {
+		if st := &a.snap.Load().status; syncable(st) && !st.UnreadableUntil.After(started) {
 			todo = append(todo, a)
 		} else {
 			res.Skipped++ // disabled, waiting for a login, or asked to wait

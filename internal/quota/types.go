@@ -157,7 +157,15 @@ type Status struct {
 	TierID        string
 	TierName      string
 	ProjectID     string
-	State         AccountState
+	// State is the account's standing as the dashboard shows it:
+	// StateDisabled when the user turned it off, else EngineState.
+	State AccountState
+	// EngineState is what the engine learned (active, forbidden, needs
+	// login, ...; never disabled) and StateReason why. Disabled is the
+	// user's choice; they are kept apart so the engine never writes over
+	// the user's.
+	EngineState   AccountState
+	Disabled      bool
 	StateReason   string
 	ValidationURL string
 	Families      [len(cloudcode.Families)]FamilyQuota // indexed like cloudcode.Families
@@ -176,6 +184,14 @@ type Status struct {
 	// UnreadableUntil is when the quota is read again after the upstream
 	// asked to wait (a 429 on a quota read); zero for the next sync.
 	UnreadableUntil time.Time
+}
+
+// settle sets State from EngineState and Disabled.
+func (s *Status) settle() {
+	s.State = s.EngineState
+	if s.Disabled {
+		s.State = StateDisabled
+	}
 }
 
 // Family returns the account's quota for f (zero FamilyQuota for unknown).

@@ -9,13 +9,15 @@ import (
 	"time"
 )
 
-// AccountState is an account's standing: whether it may be used.
+// AccountState is what the engine learned about an account: whether the
+// upstream and Google's OAuth let it be used. The user's own choice to
+// turn an account off is a separate column (Account.Disabled), which the
+// engine never writes.
 type AccountState string
 
 // The account states. Only StateActive accounts are used for requests.
 const (
 	StateActive             AccountState = "active"
-	StateDisabled           AccountState = "disabled"            // turned off by the user
 	StateForbidden          AccountState = "forbidden"           // 403 from the upstream, until a sync succeeds
 	StateValidationRequired AccountState = "validation_required" // the user must verify the account at ValidationURL
 	StateNeedsLogin         AccountState = "needs_login"         // the refresh token is dead (invalid_grant)
@@ -26,7 +28,7 @@ const (
 // Valid reports whether s is one of the known states.
 func (s AccountState) Valid() bool {
 	switch s {
-	case StateActive, StateDisabled, StateForbidden, StateValidationRequired, StateNeedsLogin,
+	case StateActive, StateForbidden, StateValidationRequired, StateNeedsLogin,
 		StateNeedsClient, StateClientMismatch:
 		return true
 	}
@@ -51,6 +53,12 @@ type Account struct {
 	ValidationURL string
 	AddedAt       time.Time
 
+	// Disabled is the user's choice to turn the account off (quotatui
+	// neither syncs nor routes to it); DisabledAt is when. Only the user's
+	// commands write it (SetDisabled); the engine's states are in State.
+	Disabled   bool
+	DisabledAt time.Time
+
 	// OAuthClientID is the OAuth client the refresh token belongs to (it
 	// refreshes with no other); "" means the configured default client.
 	// It travels with the refresh token: an upsert that brings a new
@@ -72,21 +80,22 @@ func (a Account) GoString() string { return a.String() }
 
 const accountColumns = `id, email, label, refresh_token, access_token, access_expiry,
 	project_id, tier, tier_id, tier_name, tier_checked_at,
-	state, state_reason, state_at, validation_url, added_at, oauth_client_id`
+	state, state_reason, state_at, validation_url, added_at, oauth_client_id, disabled, disabled_at`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanAccount(r rowScanner) (Account, error) {
 	var a Account
-	var expiry, checked, stateAt, added int64
+	var expiry, checked, stateAt, added, disabledAt int64
 	var state string
 	err := r.Scan(&a.ID, &a.Email, &a.Label, &a.RefreshToken, &a.AccessToken, &expiry,
 		&a.ProjectID, &a.Tier, &a.TierID, &a.TierName, &checked,
-		&state, &a.StateReason, &stateAt, &a.ValidationURL, &added, &a.OAuthClientID)
+		&state, &a.StateReason, &stateAt, &a.ValidationURL, &added, &a.OAuthClientID, &a.Disabled, &disabledAt)
 	if err != nil {
 		return Account{}, err
 	}
 	a.AccessExpiry, a.TierCheckedAt, a.StateAt, a.AddedAt = fromMS(expiry), fromMS(checked), fromMS(stateAt), fromMS(added)
+	a.DisabledAt = fromMS(disabledAt)
 	a.State = AccountState(state)
 	return a, nil
 }
@@ -280,6 +289,7 @@ func roundTrip(a Account) Account {
 	a.TierCheckedAt = fromMS(ms(a.TierCheckedAt))
 	a.StateAt = fromMS(ms(a.StateAt))
 	a.AddedAt = fromMS(ms(a.AddedAt))
+	a.DisabledAt = fromMS(ms(a.DisabledAt))
 	return a
 }
 
@@ -324,6 +334,25 @@ func (s *Store) SetState(ctx context.Context, id int64, state AccountState, reas
 	return s.execOne(ctx, "set state of account", id,
 		`UPDATE accounts SET state = ?, state_reason = ?, validation_url = ?, state_at = ? WHERE id = ?`,
 		string(state), reason, validationURL, ms(at), id)
+}
+
+// SetDisabled records the user's choice to turn an account off (or on
+// again), at at. It touches nothing the engine writes.
+func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool, at time.Time) error {
+	return s.execOne(ctx, "set disabled of account", id,
+		`UPDATE accounts SET disabled = ?, disabled_at = ? WHERE id = ?`, disabled, ms(at), id)
+}
+
+// AccountsVersion returns a counter that moves whenever any process
+// changes an account (added, removed, disabled, labelled, its state, client
+// or tokens; not a refreshed access token) or a mark. A process polls it
+// to notice another's changes cheaply: one row read.
+func (s *Store) AccountsVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.read.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'accounts_version'`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("store: accounts version: %w", err)
+	}
+	return v, nil
 }
 
 // SetTier records the project and subscription tier found by
