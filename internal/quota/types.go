@@ -150,13 +150,13 @@ const (
 // Status is a snapshot of one account for the dashboard and the
 // prioritizer. It is a copy: holding it holds no lock.
 type Status struct {
-	AccountID     int64
-	Email         string
-	Label         string // display name: label, else email
-	Tier          cloudcode.Tier
-	TierID        string
-	TierName      string
-	ProjectID     string
+	AccountID int64
+	Email     string
+	Label     string // display name: label, else email
+	Tier      cloudcode.Tier
+	TierID    string
+	TierName  string
+	ProjectID string
 	// State is the account's standing as the dashboard shows it:
 	// StateDisabled when the user turned it off, else EngineState.
 	State AccountState
