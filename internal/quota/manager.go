@@ -36,13 +36,11 @@ type storeAPI interface {
 	SetState(ctx context.Context, id int64, state store.AccountState, reason, validationURL string, at time.Time) error
 	SetDisabled(ctx context.Context, id int64, disabled bool, at time.Time) error
 	AccountsVersion(ctx context.Context) (int64, error)
-	SetTier(ctx context.Context, id int64, projectID, tierID, tierName, tier string, checkedAt time.Time) error
 	ClearTierCache(ctx context.Context) error
 	Write(ctx context.Context, b store.Batch) error
 	Marks(ctx context.Context, now time.Time) ([]store.Mark, error)
 	History(ctx context.Context, accountID int64, family, window string, since time.Time) ([]store.Point, error)
 	Compact(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) error
-	AddEvents(ctx context.Context, events []store.Event) error
 	Events(ctx context.Context, accountID int64, limit int) ([]store.Event, error)
 }
 

@@ -141,8 +141,7 @@ func (m *Manager) setState(ctx context.Context, a *account, state AccountState, 
 	if state == StateDisabled {
 		return m.setDisabled(ctx, a, true)
 	}
-	cur := a.snap.Load().status
-	if cur.EngineState == state && (cur.StateReason == reason && cur.ValidationURL == validationURL || tokenState(state)) {
+	if !m.stateDiffers(a, state, reason, validationURL) {
 		return false, nil
 	}
 	now := m.clock.Now()
@@ -153,6 +152,32 @@ func (m *Manager) setState(ctx context.Context, a *account, state AccountState, 
 	if err != nil {
 		return false, err
 	}
+	m.applyState(a, state, reason, validationURL, now)
+	return true, nil
+}
+
+// changeState is setState for a sync: it changes the state in memory at
+// once and returns the store write for the sync's batch, or nil when the
+// account already has that state.
+func (m *Manager) changeState(a *account, state AccountState, reason, validationURL string, now time.Time) *store.StateUpdate {
+	if !m.stateDiffers(a, state, reason, validationURL) {
+		return nil
+	}
+	m.applyState(a, state, reason, validationURL, now)
+	return &store.StateUpdate{State: store.AccountState(state), Reason: reason, ValidationURL: validationURL, At: now}
+}
+
+// stateDiffers reports whether setting state would change anything (see
+// setState for the token source's states).
+func (m *Manager) stateDiffers(a *account, state AccountState, reason, validationURL string) bool {
+	cur := a.snap.Load().status
+	return !(cur.EngineState == state && (cur.StateReason == reason && cur.ValidationURL == validationURL || tokenState(state)))
+}
+
+// applyState sets the engine state in memory, and tells the log, the
+// subscribers and the store's event queue.
+func (m *Manager) applyState(a *account, state AccountState, reason, validationURL string, now time.Time) {
+	was := a.snap.Load().status.EngineState
 	var label string
 	a.update(func(s *snapshot) {
 		s.status.EngineState, s.status.StateReason, s.status.ValidationURL = state, reason, validationURL
@@ -164,10 +189,9 @@ func (m *Manager) setState(ctx context.Context, a *account, state AccountState, 
 		m.Publish(Event{At: now, Kind: EventAccountDisabled, AccountID: a.id, Account: label,
 			Message: fmt.Sprintf("%s: %s", stateReason(state), reason)})
 	} else {
-		m.log.Info("quota: account active again", "account", label, "was", cur.EngineState)
+		m.log.Info("quota: account active again", "account", label, "was", was)
 	}
 	m.hub.signal()
-	return true, nil
 }
 
 // setDisabled records the user's choice to turn the account off or on

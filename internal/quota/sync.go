@@ -22,10 +22,19 @@ const storeWriteTimeout = 10 * time.Second
 // upstream is not asked once per request.
 const failureBackoff = 30 * time.Second
 
-// syncOutput is what one account's sync leaves to persist.
+// syncOutput is what one account's sync leaves to persist, all in one
+// write with its round's.
 type syncOutput struct {
-	samples []store.Sample
-	events  []Event // already broadcast; still to be written
+	samples  []store.Sample
+	events   []Event // already broadcast; still to be written
+	accounts []store.AccountSync
+}
+
+// add appends o to out.
+func (out *syncOutput) add(o syncOutput) {
+	out.samples = append(out.samples, o.samples...)
+	out.events = append(out.events, o.events...)
+	out.accounts = append(out.accounts, o.accounts...)
 }
 
 // fetched is one account's upstream answers.
@@ -52,12 +61,12 @@ func (m *Manager) SyncAccount(ctx context.Context, accountID int64) error {
 func (m *Manager) persist(ctx context.Context, out syncOutput) {
 	events := append(out.events, m.hub.takePending()...)
 	marks := m.hub.takeMarks()
-	if len(out.samples) == 0 && len(events) == 0 && len(marks) == 0 {
+	if len(out.samples) == 0 && len(events) == 0 && len(marks) == 0 && len(out.accounts) == 0 {
 		return
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
 	defer cancel()
-	b := store.Batch{At: m.clock.Now(), Samples: out.samples, Events: toStoreEvents(events), Marks: marks}
+	b := store.Batch{At: m.clock.Now(), Samples: out.samples, Events: toStoreEvents(events), Marks: marks, Accounts: out.accounts}
 	if err := m.st.Write(wctx, b); err != nil {
 		m.log.Warn("quota: record sync", "samples", len(out.samples), "events", len(events), "marks", len(marks), "err", err)
 	}
@@ -97,7 +106,7 @@ func (m *Manager) syncOne(ctx context.Context, a *account) (syncOutput, error) {
 	}
 	var data fetched
 	err := m.withToken(ctx, a.id, func(tok string) error {
-		sub, err := m.tierFor(ctx, a, tok, &out.events)
+		sub, err := m.tierFor(ctx, a, tok, &out)
 		if err != nil {
 			return err
 		}
@@ -114,10 +123,10 @@ func (m *Manager) syncOne(ctx context.Context, a *account) (syncOutput, error) {
 		return out, fmt.Errorf("sync account %d: %w", a.id, err)
 	}
 	if err != nil {
-		m.syncFailed(ctx, a, err, now, &out.events)
+		m.syncFailed(a, err, now, &out)
 		return out, fmt.Errorf("sync account %d: %w", a.id, err)
 	}
-	out.samples = m.syncSucceeded(ctx, a, data, now, &out.events)
+	m.syncSucceeded(a, data, now, &out)
 	return out, nil
 }
 
@@ -168,9 +177,9 @@ func summaryOptional(err error) bool {
 }
 
 // tierFor returns the account's subscription: from the cache while it is
-// younger than TierTTL, else from loadCodeAssist, persisted in the store.
-// A tier change is appended to events and broadcast.
-func (m *Manager) tierFor(ctx context.Context, a *account, tok string, events *[]Event) (cloudcode.Subscription, error) {
+// younger than TierTTL, else from loadCodeAssist, recorded in out for the
+// store. A tier change is appended to out's events and broadcast.
+func (m *Manager) tierFor(ctx context.Context, a *account, tok string, out *syncOutput) (cloudcode.Subscription, error) {
 	now := m.clock.Now()
 	s := a.snap.Load()
 	if !s.tierCheckedAt.IsZero() && now.Sub(s.tierCheckedAt) < m.opt.TierTTL && s.status.ProjectID != "" {
@@ -180,12 +189,10 @@ func (m *Manager) tierFor(ctx context.Context, a *account, tok string, events *[
 	if err != nil {
 		return cloudcode.Subscription{}, fmt.Errorf("load code assist: %w", err)
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
-	defer cancel()
-	if err := m.st.SetTier(wctx, a.id, sub.ProjectID, sub.TierID, sub.TierName, sub.Tier.String(), now); err != nil {
-		// Not fatal: the tier is cached in memory and asked again next time.
-		m.log.Warn("quota: persist tier", "account", a.id, "err", err)
-	}
+	// Written with the sync's figures, in one transaction; until then the
+	// tier is cached in memory.
+	out.accounts = append(out.accounts, store.AccountSync{AccountID: a.id,
+		Tier: &store.TierUpdate{ProjectID: sub.ProjectID, TierID: sub.TierID, TierName: sub.TierName, Tier: sub.Tier.String(), CheckedAt: now}})
 	var changed *Event
 	a.update(func(s *snapshot) {
 		st := &s.status
@@ -201,7 +208,7 @@ func (m *Manager) tierFor(ctx context.Context, a *account, tok string, events *[
 	})
 	if changed != nil {
 		m.hub.broadcast(*changed)
-		*events = append(*events, *changed)
+		out.events = append(out.events, *changed)
 	}
 	m.hub.signal()
 	return *sub, nil
@@ -224,17 +231,15 @@ func (m *Manager) SubscriptionTier(ctx context.Context, accountID int64) (cloudc
 		return cloudcode.Subscription{}, fmt.Errorf("subscription tier of account %d: %w", accountID, ErrUnknownAccount)
 	}
 	var (
-		sub    cloudcode.Subscription
-		events []Event
+		sub cloudcode.Subscription
+		out syncOutput
 	)
 	err := m.withToken(ctx, accountID, func(tok string) error {
 		var err error
-		sub, err = m.tierFor(ctx, a, tok, &events)
+		sub, err = m.tierFor(ctx, a, tok, &out)
 		return err
 	})
-	for _, e := range events {
-		m.hub.queue(e)
-	}
+	m.persist(ctx, out)
 	if err != nil {
 		return cloudcode.Subscription{}, fmt.Errorf("subscription tier of account %d: %w", accountID, err)
 	}
@@ -313,9 +318,10 @@ func samplesOf(id int64, fams *[len(cloudcode.Families)]FamilyQuota) []store.Sam
 	return out
 }
 
-// syncSucceeded stores a successful sync's figures, brings a forbidden or
-// unverified account back to active, and returns the history samples.
-func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, now time.Time, events *[]Event) []store.Sample {
+// syncSucceeded stores a successful sync's figures in the cache and in out
+// (with the sync's outcome for the other processes), and brings a
+// forbidden or unverified account back to active.
+func (m *Manager) syncSucceeded(a *account, data fetched, now time.Time, out *syncOutput) {
 	fams := buildFamilies(data, now, m.opt.Thresholds)
 	var (
 		fired     []Event
@@ -349,10 +355,11 @@ func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, n
 	for _, p := range newProblems {
 		m.log.Warn("quota: odd answer from the upstream", "account", label, "problem", p)
 	}
+	as := store.AccountSync{AccountID: a.id, At: now}
 	if recovered {
 		// A forbidden or unverified account that answers again is active.
-		if _, err := m.setState(ctx, a, StateActive, "", ""); err != nil {
-			m.log.Warn("quota: persist account state", "account", label, "err", err)
+		if up := m.changeState(a, StateActive, "", "", now); up != nil {
+			as.State = up
 		}
 		fired = append(fired, Event{At: now, Kind: EventRecovered, AccountID: a.id, Account: label,
 			Message: "account answers again"})
@@ -360,9 +367,10 @@ func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, n
 	for _, e := range fired {
 		m.hub.broadcast(e)
 	}
-	*events = append(*events, fired...)
+	out.events = append(out.events, fired...)
+	out.samples = append(out.samples, samplesOf(a.id, &fams)...)
+	out.accounts = append(out.accounts, as)
 	m.hub.signal()
-	return samplesOf(a.id, &fams)
 }
 
 // onGrid reports whether every known figure of fq sits on the CoarseStep
@@ -455,9 +463,10 @@ func (a *account) transition(i int, fq *FamilyQuota, label string, now time.Time
 
 // syncFailed records a failed sync: the error, and what Judge says it
 // means for the account (a state that needs a person, an unreadable
-// quota), applied as the proxy applies its verdicts. An account error
-// event fires when the error differs from the last one.
-func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now time.Time, events *[]Event) {
+// quota), applied as the proxy applies its verdicts but written with the
+// round's other outcomes. An account error event fires when the error
+// differs from the last one.
+func (m *Manager) syncFailed(a *account, err error, now time.Time, out *syncOutput) {
 	v := judgeSync(err, now)
 	msg := err.Error()
 	var (
@@ -479,24 +488,30 @@ func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now tim
 		}
 	})
 	a.mu.Unlock()
+	as := store.AccountSync{AccountID: a.id, Error: msg}
+	defer func() {
+		st := a.snap.Load().status
+		as.Unreadable, as.UnreadableCause, as.UnreadableUntil = st.Unreadable, st.UnreadableCause, st.UnreadableUntil
+		out.accounts = append(out.accounts, as)
+	}()
 	switch v.Effect {
 	case EffectQuotaUnreadable:
 		m.markUnreadable(a, v, now)
 		return
 	case EffectForbidden, EffectValidationRequired, EffectNeedsLogin, EffectClientMismatch, EffectNeedsClient:
-		changed, serr := m.setState(ctx, a, v.Effect.State(), v.Reason, v.ValidationURL)
-		if serr != nil {
-			m.log.Warn("quota: persist account state", "account", label, "err", serr)
+		if up := m.changeState(a, v.Effect.State(), v.Reason, v.ValidationURL, now); up != nil {
+			as.State = up
+			return // changeState told the user
 		}
-		if changed || a.snap.Load().status.EngineState == v.Effect.State() {
-			return // setState told the user, or the state already says it
+		if a.snap.Load().status.EngineState == v.Effect.State() {
+			return // the state already says it
 		}
 	}
 	m.log.Debug("quota: sync failed", "account", a.id, "err", err)
 	if errChanged {
 		e := Event{At: now, Kind: EventAccountError, AccountID: a.id, Account: label, Message: msg}
 		m.hub.broadcast(e)
-		*events = append(*events, e)
+		out.events = append(out.events, e)
 	}
 	m.hub.signal()
 }
@@ -571,8 +586,7 @@ feed:
 	var all syncOutput
 	for r := range results {
 		res.AccountTime += r.took
-		all.samples = append(all.samples, r.out.samples...)
-		all.events = append(all.events, r.out.events...)
+		all.add(r.out)
 		if r.err != nil {
 			res.Errors[r.id] = r.err
 		} else {

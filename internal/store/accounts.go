@@ -59,6 +59,16 @@ type Account struct {
 	Disabled   bool
 	DisabledAt time.Time
 
+	// What the poller learned at its last sync (see AccountSync): when,
+	// the error ("" after a success), and why the quota is unreadable
+	// ("" when it is readable). Written in a Batch, read by the other
+	// processes on the database.
+	SyncedAt        time.Time
+	SyncError       string
+	Unreadable      string
+	UnreadableCause string
+	UnreadableUntil time.Time
+
 	// OAuthClientID is the OAuth client the refresh token belongs to (it
 	// refreshes with no other); "" means the configured default client.
 	// It travels with the refresh token: an upsert that brings a new
@@ -80,22 +90,24 @@ func (a Account) GoString() string { return a.String() }
 
 const accountColumns = `id, email, label, refresh_token, access_token, access_expiry,
 	project_id, tier, tier_id, tier_name, tier_checked_at,
-	state, state_reason, state_at, validation_url, added_at, oauth_client_id, disabled, disabled_at`
+	state, state_reason, state_at, validation_url, added_at, oauth_client_id, disabled, disabled_at,
+	synced_at, sync_error, unreadable, unreadable_cause, unreadable_until`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanAccount(r rowScanner) (Account, error) {
 	var a Account
-	var expiry, checked, stateAt, added, disabledAt int64
+	var expiry, checked, stateAt, added, disabledAt, syncedAt, unreadableUntil int64
 	var state string
 	err := r.Scan(&a.ID, &a.Email, &a.Label, &a.RefreshToken, &a.AccessToken, &expiry,
 		&a.ProjectID, &a.Tier, &a.TierID, &a.TierName, &checked,
-		&state, &a.StateReason, &stateAt, &a.ValidationURL, &added, &a.OAuthClientID, &a.Disabled, &disabledAt)
+		&state, &a.StateReason, &stateAt, &a.ValidationURL, &added, &a.OAuthClientID, &a.Disabled, &disabledAt,
+		&syncedAt, &a.SyncError, &a.Unreadable, &a.UnreadableCause, &unreadableUntil)
 	if err != nil {
 		return Account{}, err
 	}
 	a.AccessExpiry, a.TierCheckedAt, a.StateAt, a.AddedAt = fromMS(expiry), fromMS(checked), fromMS(stateAt), fromMS(added)
-	a.DisabledAt = fromMS(disabledAt)
+	a.DisabledAt, a.SyncedAt, a.UnreadableUntil = fromMS(disabledAt), fromMS(syncedAt), fromMS(unreadableUntil)
 	a.State = AccountState(state)
 	return a, nil
 }
@@ -290,6 +302,8 @@ func roundTrip(a Account) Account {
 	a.StateAt = fromMS(ms(a.StateAt))
 	a.AddedAt = fromMS(ms(a.AddedAt))
 	a.DisabledAt = fromMS(ms(a.DisabledAt))
+	a.SyncedAt = fromMS(ms(a.SyncedAt))
+	a.UnreadableUntil = fromMS(ms(a.UnreadableUntil))
 	return a
 }
 

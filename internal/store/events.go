@@ -24,7 +24,7 @@ func (s *Store) AddEvents(ctx context.Context, events []Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	if err := s.writeBatch(ctx, s.now(), nil, events); err != nil {
+	if err := s.writeBatch(ctx, Batch{At: s.now(), Events: events}); err != nil {
 		return fmt.Errorf("store: add events: %w", err)
 	}
 	return nil

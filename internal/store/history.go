@@ -40,13 +40,14 @@ type Point struct {
 // running). The rest of the batch was committed. It matches ErrNotFound
 // under errors.Is.
 type SkippedError struct {
-	Samples, Events, Marks int
-	AccountIDs             []int64 // the missing accounts, ascending
+	Samples, Events, Marks, Accounts int
+	AccountIDs                       []int64 // the missing accounts, ascending
 }
 
 // Error describes what was skipped.
 func (e *SkippedError) Error() string {
-	return fmt.Sprintf("skipped %d samples, %d events and %d marks of deleted accounts %v", e.Samples, e.Events, e.Marks, e.AccountIDs)
+	return fmt.Sprintf("skipped %d samples, %d events, %d marks and %d sync outcomes of deleted accounts %v",
+		e.Samples, e.Events, e.Marks, e.Accounts, e.AccountIDs)
 }
 
 // Unwrap makes errors.Is(err, ErrNotFound) true.
@@ -110,7 +111,7 @@ func (c *accountChecker) exists(ctx context.Context, id int64) (bool, error) {
 
 // err returns the SkippedError when anything was skipped, else nil.
 func (c *accountChecker) err() error {
-	if c.skipped.Samples == 0 && c.skipped.Events == 0 && c.skipped.Marks == 0 {
+	if c.skipped.Samples == 0 && c.skipped.Events == 0 && c.skipped.Marks == 0 && c.skipped.Accounts == 0 {
 		return nil
 	}
 	e := c.skipped
@@ -135,7 +136,7 @@ func (s *Store) RecordSync(ctx context.Context, at time.Time, samples []Sample, 
 	if at.IsZero() {
 		at = s.now()
 	}
-	if err := s.writeBatch(ctx, at, samples, events); err != nil {
+	if err := s.writeBatch(ctx, Batch{At: at, Samples: samples, Events: events}); err != nil {
 		return fmt.Errorf("store: record sync: %w", err)
 	}
 	return nil
@@ -145,10 +146,43 @@ func (s *Store) RecordSync(ctx context.Context, at time.Time, samples []Sample, 
 // sync's figures and events, and the marks learned from 429s since the
 // last write. At is when (zero: now).
 type Batch struct {
-	At      time.Time
-	Samples []Sample
-	Events  []Event
-	Marks   []Mark
+	At       time.Time
+	Samples  []Sample
+	Events   []Event
+	Marks    []Mark
+	Accounts []AccountSync
+}
+
+// AccountSync is what one sync learned about an account beside its
+// figures, written with them: when it ran and how it ended, and the tier
+// and engine state when they changed. It never touches the user's columns.
+type AccountSync struct {
+	AccountID       int64
+	At              time.Time // synced_at
+	Error           string    // "" after a success
+	Unreadable      string
+	UnreadableCause string
+	UnreadableUntil time.Time
+
+	// Tier is set when loadCodeAssist was asked (an empty ProjectID keeps
+	// the stored project, as SetTier does).
+	Tier *TierUpdate
+	// State is set when the engine's state changed.
+	State *StateUpdate
+}
+
+// TierUpdate is a loadCodeAssist outcome, as SetTier takes it.
+type TierUpdate struct {
+	ProjectID, TierID, TierName, Tier string
+	CheckedAt                         time.Time
+}
+
+// StateUpdate is an engine state change, as SetState takes it.
+type StateUpdate struct {
+	State         AccountState
+	Reason        string
+	ValidationURL string
+	At            time.Time
 }
 
 // Write stores b in one transaction, with RecordSync's rules for samples
@@ -160,16 +194,56 @@ func (s *Store) Write(ctx context.Context, b Batch) error {
 	if b.At.IsZero() {
 		b.At = s.now()
 	}
-	if err := s.writeBatch(ctx, b.At, b.Samples, b.Events, b.Marks); err != nil {
+	for i, as := range b.Accounts {
+		if as.State != nil && !as.State.State.Valid() {
+			return fmt.Errorf("store: write: account sync %d: unknown state %q", i, as.State.State)
+		}
+	}
+	if err := s.writeBatch(ctx, b); err != nil {
 		return fmt.Errorf("store: write: %w", err)
 	}
 	return nil
 }
 
+// writeAccountSyncs applies each AccountSync inside tx, skipping accounts
+// that no longer exist.
+func writeAccountSyncs(ctx context.Context, tx *sql.Tx, check *accountChecker, syncs []AccountSync) error {
+	for i, as := range syncs {
+		ok, err := check.exists(ctx, as.AccountID)
+		if err != nil {
+			return fmt.Errorf("account sync %d: %w", i, err)
+		}
+		if !ok {
+			check.skipped.Accounts++
+			continue
+		}
+		set := []string{"sync_error = ?", "unreadable = ?", "unreadable_cause = ?", "unreadable_until = ?"}
+		args := []any{as.Error, as.Unreadable, as.UnreadableCause, ms(as.UnreadableUntil)}
+		if !as.At.IsZero() {
+			set = append(set, "synced_at = ?")
+			args = append(args, ms(as.At))
+		}
+		if t := as.Tier; t != nil {
+			set = append(set, "project_id = CASE WHEN ? = '' THEN project_id ELSE ? END", "tier_id = ?", "tier_name = ?", "tier = ?", "tier_checked_at = ?")
+			args = append(args, t.ProjectID, t.ProjectID, t.TierID, t.TierName, t.Tier, ms(t.CheckedAt))
+		}
+		if st := as.State; st != nil {
+			set = append(set, "state = ?", "state_reason = ?", "validation_url = ?", "state_at = ?")
+			args = append(args, string(st.State), st.Reason, st.ValidationURL, ms(st.At))
+		}
+		args = append(args, as.AccountID)
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET `+strings.Join(set, ", ")+` WHERE id = ?`, args...); err != nil {
+			return fmt.Errorf("account sync %d (account %d): %w", i, as.AccountID, err)
+		}
+	}
+	return nil
+}
+
 // writeBatch is Write, RecordSync and AddEvents: one transaction for
-// samples, events and marks, skipping those of deleted accounts (see
-// RecordSync).
-func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, events []Event, marks ...[]Mark) error {
+// samples, events, marks and sync outcomes, skipping those of deleted
+// accounts (see RecordSync).
+func (s *Store) writeBatch(ctx context.Context, b Batch) error {
+	at, samples, events, mks := b.At, b.Samples, b.Events, b.Marks
 	for i, smp := range samples {
 		if err := smp.validate(); err != nil {
 			return fmt.Errorf("sample %d: %w", i, err)
@@ -179,10 +253,6 @@ func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, 
 		if e.Kind == "" {
 			return fmt.Errorf("event %d: empty kind", i)
 		}
-	}
-	var mks []Mark
-	for _, ms := range marks {
-		mks = append(mks, ms...)
 	}
 	for i, m := range mks {
 		if err := m.validate(); err != nil {
@@ -236,6 +306,15 @@ func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, 
 	}
 	if err := writeMarks(ctx, tx, check, mks); err != nil {
 		return err
+	}
+	if err := writeAccountSyncs(ctx, tx, check, b.Accounts); err != nil {
+		return err
+	}
+	if len(samples) > 0 || len(b.Accounts) > 0 {
+		// The processes that do not poll read the figures when this moves.
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = value + 1 WHERE key = 'sync_version'`); err != nil {
+			return fmt.Errorf("move sync version: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
