@@ -37,6 +37,9 @@ type storeAPI interface {
 	SetDisabled(ctx context.Context, id int64, disabled bool, at time.Time) error
 	AccountsVersion(ctx context.Context) (int64, error)
 	ClearTierCache(ctx context.Context) error
+	Lease
+	SyncVersion(ctx context.Context) (int64, error)
+	Latest(ctx context.Context) ([]store.Sample, error)
 	Write(ctx context.Context, b store.Batch) error
 	Marks(ctx context.Context, now time.Time) ([]store.Mark, error)
 	History(ctx context.Context, accountID int64, family, window string, since time.Time) ([]store.Point, error)
@@ -67,6 +70,13 @@ type Options struct {
 	// OnSync, when set, is called after every SyncAll with its wall time
 	// and how many accounts failed (the metrics' sync histogram).
 	OnSync func(took time.Duration, errors int)
+	// Holder names this process in the poller election (default: host,
+	// pid and a random part). LeaseTTL is how long the lease lasts
+	// unrenewed (DefaultLeaseTTL) and LeaseBeat how often the monitor
+	// renews it or tries to take it (DefaultLeaseBeat); both real time.
+	Holder    string
+	LeaseTTL  time.Duration
+	LeaseBeat time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -106,6 +116,15 @@ func (o Options) withDefaults() Options {
 	if o.RollupAfter <= 0 {
 		o.RollupAfter = 24 * time.Hour
 	}
+	if o.Holder == "" {
+		o.Holder = newHolder()
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = DefaultLeaseTTL
+	}
+	if o.LeaseBeat <= 0 {
+		o.LeaseBeat = min(DefaultLeaseBeat, o.LeaseTTL/3)
+	}
 	return o
 }
 
@@ -141,7 +160,8 @@ type Manager struct {
 
 	hub hub
 
-	mon monitorState
+	mon  monitorState
+	poll pollerState
 }
 
 // account holds one account's state. Readers load snap; writers hold mu,
@@ -204,6 +224,7 @@ func newManager(ctx context.Context, up Upstream, tokens TokenSource, st storeAP
 	m.accts.Store(&empty)
 	m.hub.init()
 	m.mon.init()
+	m.poll.init(opt.Holder)
 	if err := m.Reload(ctx); err != nil {
 		return nil, err
 	}

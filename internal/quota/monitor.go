@@ -63,10 +63,13 @@ func (s *monitorState) syncFinished(r SyncResult) {
 	s.mu.Unlock()
 }
 
-// StartMonitor runs the background monitor until ctx ends: a SyncAll at
-// once, then every interval (Options.Interval when interval ≤ 0) with ±10 %
-// jitter; ResyncSoon requests; writing queued events every few seconds; and
-// an hourly store compaction. It returns nil once everything it started has
+// StartMonitor runs the background monitor until ctx ends: the poller
+// election (one process per database polls; see poller.go), then a round
+// at once and every interval (Options.Interval when interval ≤ 0) with
+// ±10 % jitter — a SyncAll in the poller, a read of the poller's figures in
+// the others; ResyncSoon requests; noticing other processes' account
+// changes within a second or so; writing queued events every few seconds;
+// and an hourly store compaction. On return the lease is released. It returns nil once everything it started has
 // stopped, or ErrMonitorRunning if another monitor runs.
 func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
@@ -85,10 +88,21 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 	for range min(resyncWorkers, m.opt.Concurrency) {
 		wg.Go(func() { m.serveResyncs(ctx, resync) })
 	}
+	// The election comes first, so two processes started together do not
+	// both run a first round.
+	m.beat(ctx)
+	select {
+	case <-m.poll.wake: // the first round comes now anyway
+	default:
+	}
 	wg.Go(func() { m.housekeep(ctx) })
 
 	for {
-		m.SyncAll(ctx)
+		if m.poll.leader.Load() {
+			m.SyncAll(ctx)
+		} else if _, err := m.loadFigures(ctx, false); err != nil && ctx.Err() == nil {
+			m.log.Warn("quota: read the poller's figures", "err", err)
+		}
 		d := jitter(interval)
 		m.mon.mu.Lock()
 		m.mon.next = m.clock.Now().Add(time.Duration(float64(d) * m.opt.ClockRate))
@@ -97,12 +111,18 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 		select {
 		case <-t.C:
 			continue
+		case <-m.poll.wake:
+			// This process became the poller: a round now, since the one
+			// before it may have stopped mid-cycle.
+			t.Stop()
+			continue
 		case <-ctx.Done():
 			t.Stop()
 		}
 		break
 	}
 	wg.Wait()
+	m.release(ctx)
 
 	m.mon.mu.Lock()
 	m.mon.running, m.mon.resync, m.mon.next = false, nil, time.Time{}
@@ -168,6 +188,8 @@ func (m *Manager) housekeep(ctx context.Context) {
 	defer flush.Stop()
 	watch := time.NewTicker(watchEvery)
 	defer watch.Stop()
+	beat := time.NewTicker(m.opt.LeaseBeat)
+	defer beat.Stop()
 	// The first compaction comes a minute in, after the first sync has
 	// written, so a short session compacts too; then hourly.
 	compact := time.NewTimer(firstCompact)
@@ -176,8 +198,15 @@ func (m *Manager) housekeep(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-beat.C:
+			m.beat(ctx)
 		case <-watch.C:
 			m.reloadIfChanged(ctx)
+			if !m.poll.leader.Load() {
+				if _, err := m.loadFigures(ctx, false); err != nil && ctx.Err() == nil {
+					m.log.Warn("quota: read the poller's figures", "err", err)
+				}
+			}
 		case <-flush.C:
 			m.flushEvents(ctx)
 			m.cleanExpired()
@@ -247,6 +276,8 @@ func (m *Manager) MonitorStats() MonitorStats {
 		NextSync:       m.mon.next,
 		ResyncDropped:  m.mon.dropped,
 		Monitoring:     m.mon.running,
+		Poller:         m.poll.leader.Load(),
+		Holder:         m.poll.holder,
 	}
 	m.mon.mu.Unlock()
 	accts := *m.accts.Load()

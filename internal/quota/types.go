@@ -296,6 +296,10 @@ type MonitorStats struct {
 	Cache          CacheStats
 	Monitoring     bool   // StartMonitor is running
 	ResyncDropped  uint64 // ResyncSoon requests dropped (queue full or no monitor)
+	// Poller is set while this process holds the poller lease: it polls
+	// the upstream for every process on the database. Holder names it.
+	Poller bool
+	Holder string
 }
 
 // AccountSyncStats counts one account's syncs.
