@@ -58,6 +58,9 @@ func runStatus(ctx context.Context, c *cli, args []string) error {
 		if n := len(res.Errors); n > 0 {
 			fmt.Fprintf(c.stdout, "\n%d account(s) failed to sync; see LAST ERROR\n", n)
 		}
+		for _, p := range s.quota.Health().Problems {
+			fmt.Fprintf(c.stdout, "\nquotatui: %s\n", p)
+		}
 	}
 	if code := statusExit(all); code != exitOK {
 		return &exitError{code: code}

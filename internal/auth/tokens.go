@@ -104,7 +104,17 @@ type tokenEntry struct {
 	dead        error
 	deadRefresh string
 	deadClient  string
+	// unsaved is set while access (and unsavedRefresh, when rotated) could
+	// not be written to the store: it is used from memory and the save is
+	// retried every saveRetryEvery (lastSave is the last try).
+	unsaved        bool
+	unsavedRefresh string
+	lastSave       time.Time
 }
+
+// saveRetryEvery is how often a token that could not be saved is tried
+// again, on the next request after it.
+const saveRetryEvery = 30 * time.Second
 
 // NewTokens returns a token source for the accounts in st.
 func NewTokens(cfg OAuthConfig, st *store.Store, opt TokensOptions) *Tokens {
@@ -147,7 +157,10 @@ func NewTokens(cfg OAuthConfig, st *store.Store, opt TokensOptions) *Tokens {
 // for one account share a single refresh. An account that needs a login
 // returns a *NeedsLoginError without calling the token endpoint.
 func (t *Tokens) Token(ctx context.Context, accountID int64) (string, error) {
-	if tok, ok := t.cached(accountID); ok {
+	if tok, ok, resave := t.cached(accountID); ok {
+		if resave {
+			t.retrySave(ctx, accountID)
+		}
 		return tok, nil
 	}
 	ch := t.flights.DoChan(strconv.FormatInt(accountID, 10), func() (any, error) {
@@ -169,15 +182,45 @@ func (t *Tokens) Token(ctx context.Context, accountID int64) (string, error) {
 }
 
 // cached returns the cached access token when it is good for longer than
-// the leeway.
-func (t *Tokens) cached(id int64) (string, bool) {
+// the leeway, and whether a failed save of it is due for a retry.
+func (t *Tokens) cached(id int64) (tok string, ok, resave bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	e := t.entries[id]
 	if e == nil || e.dead != nil || !t.fresh(e.access, e.expiry, e.stale) {
-		return "", false
+		return "", false, false
 	}
-	return e.access, true
+	return e.access, true, e.unsaved && t.clock.Now().Sub(e.lastSave) >= saveRetryEvery
+}
+
+// retrySave writes a token kept in memory after a failed save, in the
+// account's flight so one caller does it. It never fails the caller: the
+// token works from memory either way.
+func (t *Tokens) retrySave(ctx context.Context, id int64) {
+	_, _, _ = t.flights.Do("save:"+strconv.FormatInt(id, 10), func() (any, error) {
+		t.mu.Lock()
+		e := t.entries[id]
+		if e == nil || !e.unsaved || t.clock.Now().Sub(e.lastSave) < saveRetryEvery {
+			t.mu.Unlock()
+			return nil, nil
+		}
+		access, expiry, refresh := e.access, e.expiry, e.unsavedRefresh
+		e.lastSave = t.clock.Now()
+		t.mu.Unlock()
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.timeout)
+		defer cancel()
+		if err := t.st.UpdateTokens(wctx, id, access, expiry, refresh); err != nil {
+			t.log.Warn("saving a refreshed token failed again; still using it from memory", "account", id, "err", err)
+			return nil, nil
+		}
+		t.mu.Lock()
+		if e := t.entries[id]; e != nil && e.access == access {
+			e.unsaved, e.unsavedRefresh = false, ""
+		}
+		t.mu.Unlock()
+		t.log.Info("refreshed token saved after all", "account", id)
+		return nil, nil
+	})
 }
 
 // fresh reports whether an access token can be handed out.
@@ -283,7 +326,16 @@ func (t *Tokens) refresh(ctx context.Context, acct store.Account) (string, error
 		newRefresh = tok.RefreshToken
 	}
 	if err := t.st.UpdateTokens(ctx, acct.ID, tok.AccessToken, tok.Expiry, newRefresh); err != nil {
-		return "", fmt.Errorf("save refreshed token for account %d: %w", acct.ID, err)
+		// Throwing the token away would refresh again on every request
+		// (and hammer Google's token endpoint) for as long as the disk is
+		// full: keep it in memory and save it later.
+		t.log.Warn("refreshed token kept in memory: saving it failed; retried every "+saveRetryEvery.String(),
+			"account", acct.ID, "err", err)
+		t.mu.Lock()
+		t.entries[acct.ID] = &tokenEntry{access: tok.AccessToken, expiry: tok.Expiry,
+			unsaved: true, unsavedRefresh: newRefresh, lastSave: t.clock.Now()}
+		t.mu.Unlock()
+		return tok.AccessToken, nil
 	}
 	t.remember(acct.ID, tok.AccessToken, tok.Expiry)
 	t.log.Info("access token refreshed", "account", acct.ID,

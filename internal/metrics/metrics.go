@@ -29,6 +29,12 @@ type QuotaSource interface {
 	MonitorStats() quota.MonitorStats
 }
 
+// healthSource is a QuotaSource that also reports the engine's own health
+// (its database); *quota.Manager is one.
+type healthSource interface {
+	Health() quota.Health
+}
+
 // ProxySource gives the proxy's counters; *proxy.Server satisfies it.
 type ProxySource interface {
 	Stats() proxy.Stats
@@ -107,6 +113,9 @@ var (
 	descUnreadable = prometheus.NewDesc("quotatui_quota_unreadable",
 		"1 while the account's quota cannot be read (the account stays routable on the reactive path); cause is forbidden (403), rate_limited (429), no_project or other.",
 		[]string{"account", "cause"}, nil)
+	descHealthy = prometheus.NewDesc("quotatui_healthy",
+		"1 when quotatui itself is healthy, 0 when its database cannot be written or its file was deleted (see the log and /healthz for why).",
+		nil, nil)
 	descAccount = prometheus.NewDesc("quotatui_account_info",
 		"Always 1; labels carry the account's tier and state.",
 		[]string{"account", "tier", "state"}, nil)
@@ -157,7 +166,7 @@ type collector struct {
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descRemaining, descDecision, descUsable, descUnreadable, descAccount, descSyncs, descSyncErrors,
+		descRemaining, descDecision, descUsable, descUnreadable, descHealthy, descAccount, descSyncs, descSyncErrors,
 		descLastSyncTook, descLastSyncAt, descCacheHitRatio, descCacheHits, descCacheMisses,
 		descRequests, descRequestsByFamily, descInFlight, descSwitches, descClient429,
 		descUpstream429, descSessions, descPaused,
@@ -205,6 +214,9 @@ func (c *collector) collectQuota(ch chan<- prometheus.Metric) {
 		}
 	}
 
+	if hs, ok := c.q.(healthSource); ok {
+		ch <- gauge(descHealthy, b2f(hs.Health().OK()))
+	}
 	ms := c.q.MonitorStats()
 	ch <- counter(descSyncs, float64(ms.SyncsRun))
 	for id, st := range ms.PerAccount {

@@ -28,9 +28,11 @@ var (
 type fakeQuota struct {
 	statuses []quota.Status
 	stats    quota.MonitorStats
+	health   quota.Health
 }
 
 func (f *fakeQuota) GetAllQuotas() []quota.Status     { return f.statuses }
+func (f *fakeQuota) Health() quota.Health             { return f.health }
 func (f *fakeQuota) MonitorStats() quota.MonitorStats { return f.stats }
 
 type fakeProxy struct{ stats proxy.Stats }
@@ -184,6 +186,7 @@ func TestScrape(t *testing.T) {
 		{"quotatui_account_usable", L{"account": "work#3", "family": "gemini"}, dto.MetricType_GAUGE, 1},
 		{"quotatui_account_info", L{"account": "b@example.com", "tier": "FREE", "state": "needs_login"}, dto.MetricType_GAUGE, 1},
 		{"quotatui_quota_unreadable", L{"account": "work#3", "cause": "forbidden"}, dto.MetricType_GAUGE, 1},
+		{"quotatui_healthy", L{}, dto.MetricType_GAUGE, 1},
 
 		{"quotatui_syncs_total", L{}, dto.MetricType_COUNTER, 7},
 		{"quotatui_sync_errors_total", L{"account": "work"}, dto.MetricType_COUNTER, 2},
@@ -386,5 +389,15 @@ func BenchmarkScrape(b *testing.B) {
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d", rec.Code)
 		}
+	}
+}
+
+// An unhealthy engine (its database cannot be written) shows in metrics.
+func TestScrapeUnhealthy(t *testing.T) {
+	q, p := fixtures()
+	q.health = quota.Health{Problems: []string{"database not writable since 12:00:00: disk full"}}
+	fams := scrape(t, New(q, p))
+	if m, ok := sample(fams, "quotatui_healthy", L{}); !ok || m.GetGauge().GetValue() != 0 {
+		t.Errorf("quotatui_healthy = %v (%v), want 0", m, ok)
 	}
 }

@@ -157,6 +157,8 @@ type Manager struct {
 	flightSeq atomic.Uint64
 	// seenVersion is the store's accounts version the last Reload read.
 	seenVersion atomic.Int64
+	// lastHealth is the Health text the monitor last logged.
+	lastHealth atomic.Pointer[string]
 
 	hub hub
 
@@ -225,6 +227,8 @@ func newManager(ctx context.Context, up Upstream, tokens TokenSource, st storeAP
 	m.hub.init()
 	m.mon.init()
 	m.poll.init(opt.Holder)
+	healthy := "ok"
+	m.lastHealth.Store(&healthy)
 	if err := m.Reload(ctx); err != nil {
 		return nil, err
 	}

@@ -201,6 +201,7 @@ func (m *Manager) housekeep(ctx context.Context) {
 		case <-beat.C:
 			m.beat(ctx)
 		case <-watch.C:
+			m.watchHealth()
 			m.reloadIfChanged(ctx)
 			if !m.poll.leader.Load() {
 				if _, err := m.loadFigures(ctx, false); err != nil && ctx.Err() == nil {

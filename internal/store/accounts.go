@@ -174,7 +174,8 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (Account, erro
 // New accounts default to StateActive and AddedAt now. It returns the
 // stored rows in the order of accts. An account with an empty email or an
 // unknown state fails the whole call, naming its index.
-func (s *Store) UpsertAccounts(ctx context.Context, accts []Account) ([]Account, error) {
+func (s *Store) UpsertAccounts(ctx context.Context, accts []Account) (_ []Account, err error) {
+	defer func() { err = s.noted(err) }()
 	for i, a := range accts {
 		if strings.TrimSpace(a.Email) == "" {
 			return nil, fmt.Errorf("store: upsert accounts: account %d: empty email", i)
@@ -308,7 +309,8 @@ func roundTrip(a Account) Account {
 }
 
 // execOne runs a single-account update and maps "no row" to ErrNotFound.
-func (s *Store) execOne(ctx context.Context, what string, id int64, query string, args ...any) error {
+func (s *Store) execOne(ctx context.Context, what string, id int64, query string, args ...any) (err error) {
+	defer func() { err = s.noted(err) }()
 	res, err := s.write.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("store: %s %d: %w", what, id, err)
@@ -382,7 +384,8 @@ func (s *Store) SetTier(ctx context.Context, id int64, projectID, tierID, tierNa
 // ClearTierCache forgets when every account's tier was checked, so the
 // next lookup asks the upstream again. The tiers themselves are kept for
 // display until then.
-func (s *Store) ClearTierCache(ctx context.Context) error {
+func (s *Store) ClearTierCache(ctx context.Context) (err error) {
+	defer func() { err = s.noted(err) }()
 	if _, err := s.write.ExecContext(ctx, `UPDATE accounts SET tier_checked_at = 0`); err != nil {
 		return fmt.Errorf("store: clear tier cache: %w", err)
 	}

@@ -36,7 +36,8 @@ const (
 // reset time and its last sighting; one transaction per account. The
 // newest row of each series is never rolled up, since RecordSync keeps
 // extending it.
-func (s *Store) Compact(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) error {
+func (s *Store) Compact(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) (err error) {
+	defer func() { err = s.noted(err) }()
 	if rollupAfter <= 0 {
 		rollupAfter = DefaultRollupAfter
 	}

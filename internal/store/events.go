@@ -125,7 +125,8 @@ func (s *Store) Counters(ctx context.Context) (map[string]int64, error) {
 // SaveCounters sets the named counters to the given values in one
 // transaction (values replace, they are not added). Counters not in c are
 // left as they are.
-func (s *Store) SaveCounters(ctx context.Context, c map[string]int64) error {
+func (s *Store) SaveCounters(ctx context.Context, c map[string]int64) (err error) {
+	defer func() { err = s.noted(err) }()
 	if len(c) == 0 {
 		return nil
 	}

@@ -242,7 +242,8 @@ func writeAccountSyncs(ctx context.Context, tx *sql.Tx, check *accountChecker, s
 // writeBatch is Write, RecordSync and AddEvents: one transaction for
 // samples, events, marks and sync outcomes, skipping those of deleted
 // accounts (see RecordSync).
-func (s *Store) writeBatch(ctx context.Context, b Batch) error {
+func (s *Store) writeBatch(ctx context.Context, b Batch) (err error) {
+	defer func() { err = s.noted(err) }()
 	at, samples, events, mks := b.At, b.Samples, b.Events, b.Marks
 	for i, smp := range samples {
 		if err := smp.validate(); err != nil {

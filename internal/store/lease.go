@@ -19,7 +19,8 @@ import (
 // it, until now+ttl, and reports whether holder holds it. A lease held by
 // another holder and not yet expired is left alone. It is one immediate
 // transaction, so two processes asking at once cannot both win.
-func (s *Store) TryLease(ctx context.Context, holder string, now time.Time, ttl time.Duration) (bool, error) {
+func (s *Store) TryLease(ctx context.Context, holder string, now time.Time, ttl time.Duration) (_ bool, err error) {
+	defer func() { err = s.noted(err) }()
 	if holder == "" || ttl <= 0 {
 		return false, errors.New("store: try lease: empty holder or no ttl")
 	}
@@ -39,7 +40,8 @@ func (s *Store) TryLease(ctx context.Context, holder string, now time.Time, ttl 
 
 // ReleaseLease gives the lease up if holder has it, so another process
 // takes over at once instead of after the lease expired.
-func (s *Store) ReleaseLease(ctx context.Context, holder string) error {
+func (s *Store) ReleaseLease(ctx context.Context, holder string) (err error) {
+	defer func() { err = s.noted(err) }()
 	if _, err := s.write.ExecContext(ctx, `DELETE FROM poller_lease WHERE id = 1 AND holder = ?`, holder); err != nil {
 		return fmt.Errorf("store: release lease: %w", err)
 	}

@@ -62,6 +62,8 @@ type Store struct {
 
 	pruneChunk  int // rows per pruning transaction; tests make it small
 	bulkSamples int // RecordSync batch size that preloads; tests vary it
+
+	health health
 }
 
 // DefaultPath returns where the database lives by default:
@@ -134,6 +136,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			s.write.Close()
 			return nil, fmt.Errorf("store: open %s: %s: %w", path, st.what, err)
 		}
+	}
+	if fi, err := os.Stat(path); err == nil {
+		s.health.opened = fi // CheckFile compares with it
 	}
 	// Readers open after migration, so the file is already in WAL mode.
 	if s.read, err = sql.Open("sqlite", path+dsnParams); err != nil {
