@@ -1,12 +1,12 @@
 package auth
 
 import (
-	"strings"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
