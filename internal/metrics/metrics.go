@@ -210,7 +210,9 @@ func (c *collector) collectQuota(ch chan<- prometheus.Metric) {
 			for _, d := range decisions {
 				ch <- gauge(descDecision, b2f(fq.Decision == d), acct, fam, d.String())
 			}
-			ch <- gauge(descUsable, b2f(usable(s, i)), acct, fam)
+			// The engine's own predicate, on the snapshot's time and the
+			// user's thresholds: metrics never judge an account otherwise.
+			ch <- gauge(descUsable, b2f(s.FamilyCheck(f, s.At).Usable), acct, fam)
 		}
 	}
 
@@ -250,13 +252,6 @@ func (c *collector) collectProxy(ch chan<- prometheus.Metric) {
 	ch <- counter(descUpstream429, float64(st.Upstream429s))
 	ch <- gauge(descSessions, float64(st.ActiveSessions))
 	ch <- gauge(descPaused, b2f(st.Paused))
-}
-
-// usable mirrors quota.Check.Usable from a snapshot: the account is
-// active, the family carries no mark and is not exhausted.
-func usable(s quota.Status, family int) bool {
-	active := s.State == quota.StateActive || s.State == ""
-	return active && s.Marks[family].Kind == quota.NoMark && s.Families[family].Decision != quota.Exhausted
 }
 
 // accountLabels names each account for the "account" label: its label,

@@ -57,7 +57,8 @@ func fixtures() (*fakeQuota, *fakeProxy) {
 	// The 5h figure is unknown; the weekly bucket is nearly empty.
 	work.Families[cg] = quota.FamilyQuota{Family: cloudcode.FamilyClaudeGPT,
 		Weekly: quota.BucketQuota{Remaining: known(0.05)}, Effective: known(0.05), Decision: quota.LowQuota}
-	work.Marks[cg] = quota.Mark{Kind: quota.CooldownMark, Reason: "rate limited"}
+	work.Marks[cg] = quota.Mark{Kind: quota.CooldownMark, Until: syncStart.Add(time.Minute), Reason: "rate limited"}
+	work.At = syncStart
 
 	// No label: the email names it. It needs a login, so nothing is usable.
 	free := quota.Status{AccountID: 2, Email: "b@example.com", Tier: cloudcode.TierFree, State: quota.StateNeedsLogin}
@@ -399,5 +400,28 @@ func TestScrapeUnhealthy(t *testing.T) {
 	fams := scrape(t, New(q, p))
 	if m, ok := sample(fams, "quotatui_healthy", L{}); !ok || m.GetGauge().GetValue() != 0 {
 		t.Errorf("quotatui_healthy = %v (%v), want 0", m, ok)
+	}
+}
+
+// The usable series is the engine's predicate (quota.Status.FamilyCheck):
+// a mark that ended is no longer in force, and the states added later
+// (needs_client, client_mismatch) are unusable. The copy metrics had
+// judged both differently.
+func TestUsableIsTheEnginesPredicate(t *testing.T) {
+	at := syncStart
+	ended := quota.Status{AccountID: 1, Label: "ended", State: quota.StateActive, EngineState: quota.StateActive, At: at}
+	ended.Families[gem] = quota.FamilyQuota{Family: cloudcode.FamilyGemini, Effective: known(0.8), Decision: quota.Proceed}
+	ended.Marks[gem] = quota.Mark{Kind: quota.CooldownMark, Until: at.Add(-time.Second)}
+	client := quota.Status{AccountID: 2, Label: "client", State: quota.StateNeedsClient, EngineState: quota.StateNeedsClient, At: at}
+	client.Families[gem] = quota.FamilyQuota{Family: cloudcode.FamilyGemini, Effective: known(0.8), Decision: quota.Proceed}
+	fams := scrape(t, New(&fakeQuota{statuses: []quota.Status{ended, client}}, nil))
+	for _, tt := range []struct {
+		account string
+		want    float64
+	}{{"ended", 1}, {"client", 0}} {
+		m, ok := sample(fams, "quotatui_account_usable", L{"account": tt.account, "family": "gemini"})
+		if !ok || m.GetGauge().GetValue() != tt.want {
+			t.Errorf("%s usable = %v (%v), want %v", tt.account, m.GetGauge().GetValue(), ok, tt.want)
+		}
 	}
 }

@@ -42,7 +42,7 @@ func (m *Manager) CheckQuota(ctx context.Context, accountID int64, model string)
 	s := a.snap.Load()
 	if idx < 0 {
 		m.hits.Add(1)
-		return decideUnknownFamily(s, now), nil
+		return s.status.check(-1, model, now, m.opt.Thresholds), nil
 	}
 	if exp := s.expires[idx]; !exp.IsZero() && now.Before(exp) || !syncable(&s.status) {
 		m.hits.Add(1)
@@ -199,25 +199,47 @@ func stateReason(s AccountState) string {
 
 // checkOf answers for model (in family index idx, -1 for none) from s.
 func (m *Manager) checkOf(s *snapshot, idx int, model string, now time.Time) Check {
-	if idx < 0 {
-		return decideUnknownFamily(s, now)
-	}
-	return decide(s, idx, model, now, m.opt.Thresholds)
-}
-
-// decideUnknownFamily answers for a model outside every tracked family: only
-// the account's state matters.
-func decideUnknownFamily(s *snapshot, now time.Time) Check {
-	if r := stateReason(s.status.State); r != "" {
-		return Check{Decision: Unknown, Reason: r}
-	}
-	return Check{Decision: Unknown, Usable: true, Reason: ReasonUnknownFamily}
+	return s.status.check(idx, model, now, m.opt.Thresholds)
 }
 
 // decide computes the Check for model in family index idx from s. It must not
 // allocate: it runs on every cache hit.
 func decide(s *snapshot, idx int, model string, now time.Time, t Thresholds) Check {
-	fq := &s.status.Families[idx]
+	return s.status.check(idx, model, now, t)
+}
+
+// Check is the one answer to "may this account take a request for model
+// now, and how is it doing?": the engine's CheckQuota, Rank and Best use
+// it, and so should anything else that judges an account from a Status
+// (the proxy, metrics, a test fake). The answer comes from the snapshot:
+// the account's state (the user's "disabled" first, then what the engine
+// learned), the family's mark if it is still in force at now, and the
+// effective figure for the model (the lowest of its own 5h figure and the
+// family's 5h and weekly buckets) decided with the snapshot's Thresholds
+// (DefaultThresholds when unset) and coarse steps. A model outside every
+// tracked family is judged on the state alone.
+func (s *Status) Check(model string, now time.Time) Check {
+	return s.check(familyIndex(cloudcode.ModelFamily(model)), model, now, s.Thresholds)
+}
+
+// FamilyCheck is Check for family f as a whole (no model's own figure).
+func (s *Status) FamilyCheck(f cloudcode.Family, now time.Time) Check {
+	return s.check(familyIndex(f), "", now, s.Thresholds)
+}
+
+// check is Check for family index idx (-1: no tracked family) with
+// thresholds t. It must not allocate: it runs on every cache hit.
+func (s *Status) check(idx int, model string, now time.Time, t Thresholds) Check {
+	if t.Low <= 0 {
+		t.Low = DefaultThresholds.Low
+	}
+	if idx < 0 {
+		if r := stateReason(s.State); r != "" {
+			return Check{Decision: Unknown, Reason: r}
+		}
+		return Check{Decision: Unknown, Usable: true, Reason: ReasonUnknownFamily}
+	}
+	fq := &s.Families[idx]
 	c := effective(fq, model)
 	c.Decision = decideFigure(c.Remaining, t, fq.Coarse)
 	c.Usable = true
@@ -229,7 +251,7 @@ func decide(s *snapshot, idx int, model string, now time.Time, t Thresholds) Che
 	case Unknown:
 		c.Reason = ReasonUnknown
 	}
-	if mk := &s.status.Marks[idx]; mk.Kind != NoMark && mk.Until.After(now) {
+	if mk := &s.Marks[idx]; mk.Kind != NoMark && mk.Until.After(now) {
 		// ResetTime becomes when the account is usable again: the mark's
 		// end, or the bucket's reset if the figures say it is spent longer.
 		if c.Decision != Exhausted || mk.Until.After(c.ResetTime) {
@@ -244,7 +266,7 @@ func decide(s *snapshot, idx int, model string, now time.Time, t Thresholds) Che
 			c.Reason = ReasonCooldown
 		}
 	}
-	if r := stateReason(s.status.State); r != "" {
+	if r := stateReason(s.State); r != "" {
 		c.Usable, c.Reason = false, r
 	}
 	return c

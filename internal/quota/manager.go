@@ -373,6 +373,7 @@ func (m *Manager) statusOf(a *account, now time.Time) Status {
 			st.Marks[i] = Mark{}
 		}
 	}
+	st.At, st.Thresholds = now, m.opt.Thresholds
 	if n := a.lastUsed.Load(); n != 0 {
 		st.LastUsed = time.Unix(0, n)
 	}

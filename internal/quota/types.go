@@ -184,6 +184,11 @@ type Status struct {
 	// UnreadableUntil is when the quota is read again after the upstream
 	// asked to wait (a 429 on a quota read); zero for the next sync.
 	UnreadableUntil time.Time
+	// At is when this snapshot was taken, on the engine's clock, and
+	// Thresholds the user's decision boundaries: with them Check answers
+	// as the engine does.
+	At         time.Time
+	Thresholds Thresholds
 }
 
 // settle sets State from EngineState and Disabled.
