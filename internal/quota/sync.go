@@ -423,7 +423,7 @@ func (a *account) transition(i int, fq *FamilyQuota, label string, now time.Time
 	ep := &a.episodes[i]
 	// A later reset time on the same window means the window rolled over.
 	reset := !ep.resetTime.IsZero() && fq.Bottleneck == ep.bottleneck &&
-		fq.ResetTime.After(ep.resetTime.Add(time.Minute))
+		fq.ResetTime.After(ep.resetTime.Add(store.ResetTolerance))
 	if fq.Bottleneck != "" {
 		ep.resetTime, ep.bottleneck = fq.ResetTime, fq.Bottleneck
 	}

@@ -122,9 +122,9 @@ func (c *accountChecker) err() error {
 func (c *accountChecker) close() { c.stmt.Close() }
 
 // RecordSync writes one sync's samples and events in one transaction. A
-// sample adds a history row only when its fraction or reset time differs
-// from the newest row of its (account, family, window); otherwise that
-// row's last_seen moves to at. Events with a zero At get at; a zero at
+// sample adds a history row only when its fraction differs from the newest
+// row of its (account, family, window), or its reset time by more than
+// ResetTolerance; otherwise that row's last_seen moves to at. Events with a zero At get at; a zero at
 // means now.
 //
 // Samples and events of accounts that no longer exist are skipped: the
@@ -420,6 +420,22 @@ func (w *historyWriter) lookup(ctx context.Context, k seriesKey) (latestRow, boo
 	return r, true, nil
 }
 
+// ResetTolerance is how far apart two reset times of one bucket may be
+// and still name the same reset: the upstream's reset times jitter by a
+// second or so between answers. The quota engine uses the same tolerance
+// to tell a window that rolled over from jitter.
+const ResetTolerance = time.Minute
+
+// sameReset reports whether two reset times (Unix ms, 0 = unknown) are
+// the same reset.
+func sameReset(a, b int64) bool {
+	if a == 0 || b == 0 {
+		return a == b
+	}
+	d := a - b
+	return d <= ResetTolerance.Milliseconds() && d >= -ResetTolerance.Milliseconds()
+}
+
 // record decides what smp needs: nothing written yet, only queued.
 func (w *historyWriter) record(ctx context.Context, smp Sample) error {
 	k := seriesKey{smp.AccountID, smp.Family, smp.Window}
@@ -428,7 +444,7 @@ func (w *historyWriter) record(ctx context.Context, smp Sample) error {
 	if err != nil {
 		return err
 	}
-	if ok && old.fraction == smp.Fraction && old.reset == reset {
+	if ok && old.fraction == smp.Fraction && sameReset(old.reset, reset) {
 		if old.id != 0 { // 0: queued in this batch, inserted already seen at the sync's time
 			w.touched = append(w.touched, old.id)
 		}
