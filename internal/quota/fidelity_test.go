@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
@@ -143,3 +144,40 @@ func TestOddFiguresLoggedOnce(t *testing.T) {
 		t.Errorf("not a warning:\n%s", buf)
 	}
 }
+
+// A long-running engine tells its operator what happened: each round's
+// summary and each warning at INFO, each failing account at WARN with its
+// reason, once while the same failure lasts (a dead network must not
+// flood the log), again when the failure changes.
+func TestSyncLogging(t *testing.T) {
+	log, buf := newLog()
+	e := newEnv(t, cloudcodetest.Options{}, Options{Logger: log},
+		cloudcodetest.AccountSpec{Email: "ok@example.com", TierID: "g1-pro-tier"},
+		cloudcodetest.AccountSpec{Email: "sick@example.com", TierID: "g1-pro-tier"})
+	ctx := context.Background()
+	e.srv.Drain("ok@example.com", cloudcode.FamilyGemini)
+	e.tokens.setFail(e.id("sick@example.com"), errTest("connection refused"))
+	for range 3 {
+		e.clk.Advance(10 * time.Minute)
+		e.m.SyncAll(ctx)
+	}
+	out := buf.String()
+	if n := strings.Count(out, `msg="quota: sync round" ok=1 errors=1`); n != 3 {
+		t.Errorf("%d round summaries at INFO, want 3:\n%s", n, out)
+	}
+	if n := strings.Count(out, `level=WARN msg="quota: sync failed" account=sick@example.com`); n != 1 {
+		t.Errorf("the same failure logged %d times at WARN, want once:\n%s", n, out)
+	}
+	if !strings.Contains(out, `level=INFO msg="quota: exhausted" account=ok@example.com family=gemini`) {
+		t.Errorf("the exhaustion warning is not in the log:\n%s", out)
+	}
+	e.tokens.setFail(e.id("sick@example.com"), errTest("no route to host"))
+	e.m.SyncAll(ctx)
+	if n := strings.Count(buf.String(), `level=WARN msg="quota: sync failed" account=sick@example.com`); n != 2 {
+		t.Errorf("a new failure was not logged at WARN:\n%s", buf.String())
+	}
+}
+
+type errTest string
+
+func (e errTest) Error() string { return string(e) }

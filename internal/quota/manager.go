@@ -185,6 +185,9 @@ type account struct {
 	stats    AccountSyncStats
 	lastTook time.Duration // the last sync's time for this account
 	flight   *flight       // the sync in progress, nil when none
+	// warnedMsg and warnedAt are the last failure logged at WARN and when.
+	warnedMsg string
+	warnedAt  time.Time
 }
 
 // snapshot is an immutable view of one account.

@@ -58,6 +58,7 @@ func (m *Manager) MarkExhausted(accountID int64, f cloudcode.Family, until, rece
 	})
 	a.mu.Unlock()
 	if fire != nil {
+		m.log.Info("quota: exhausted", "account", fire.Account, "family", f.String(), "message", fire.Message)
 		m.Publish(*fire)
 	}
 	m.hub.signal()

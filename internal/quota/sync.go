@@ -355,6 +355,10 @@ func (m *Manager) syncSucceeded(a *account, data fetched, now time.Time, out *sy
 	for _, p := range newProblems {
 		m.log.Warn("quota: odd answer from the upstream", "account", label, "problem", p)
 	}
+	for _, e := range fired {
+		// Once per episode each: the operator's record of what changed.
+		m.log.Info("quota: "+e.Kind.String(), "account", label, "family", e.Family.String(), "message", e.Message)
+	}
 	as := store.AccountSync{AccountID: a.id, At: now}
 	if recovered {
 		// A forbidden or unverified account that answers again is active.
@@ -496,6 +500,7 @@ func (m *Manager) syncFailed(a *account, err error, now time.Time, out *syncOutp
 	}()
 	switch v.Effect {
 	case EffectQuotaUnreadable:
+		m.warnFailure(a, label, "quota unreadable: "+v.Reason, now)
 		m.markUnreadable(a, v, now)
 		return
 	case EffectForbidden, EffectValidationRequired, EffectNeedsLogin, EffectClientMismatch, EffectNeedsClient:
@@ -507,13 +512,34 @@ func (m *Manager) syncFailed(a *account, err error, now time.Time, out *syncOutp
 			return // the state already says it
 		}
 	}
-	m.log.Debug("quota: sync failed", "account", a.id, "err", err)
+	m.warnFailure(a, label, msg, now)
 	if errChanged {
 		e := Event{At: now, Kind: EventAccountError, AccountID: a.id, Account: label, Message: msg}
 		m.hub.broadcast(e)
 		out.events = append(out.events, e)
 	}
 	m.hub.signal()
+}
+
+// failureWarnEvery is how often the same failure of one account is logged
+// again at WARN while it lasts; a new failure is logged at once. A dead
+// network then costs one line per account per half hour, not per round.
+const failureWarnEvery = 30 * time.Minute
+
+// warnFailure logs an account's failed sync at WARN, rate-limited per
+// account (see failureWarnEvery).
+func (m *Manager) warnFailure(a *account, label, msg string, now time.Time) {
+	a.mu.Lock()
+	due := msg != a.warnedMsg || now.Sub(a.warnedAt) >= failureWarnEvery
+	if due {
+		a.warnedMsg, a.warnedAt = msg, now
+	}
+	a.mu.Unlock()
+	if due {
+		m.log.Warn("quota: sync failed", "account", label, "reason", msg)
+	} else {
+		m.log.Debug("quota: sync failed", "account", label, "reason", msg)
+	}
 }
 
 // SyncAll syncs every account that is not disabled or waiting for a login,
@@ -604,6 +630,8 @@ feed:
 	}
 	m.hub.broadcast(Event{At: m.clock.Now(), Kind: EventSyncFinished,
 		Message: fmt.Sprintf("synced %d accounts in %s, %d errors", res.OK, res.Took.Round(time.Millisecond), len(res.Errors))})
+	m.log.Info("quota: sync round", "ok", res.OK, "errors", len(res.Errors), "skipped", res.Skipped,
+		"took", res.Took.Round(time.Millisecond).String())
 	m.hub.signal()
 	return res
 }
