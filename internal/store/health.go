@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -103,11 +102,7 @@ func (s *Store) noted(err error) error {
 // notWritable reports whether err is SQLite saying the database cannot be
 // written: full, read-only, an I/O error, a file it cannot open.
 func notWritable(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code() & 0xff {
+	switch sqliteCode(err) {
 	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
 		return true
 	}

@@ -238,15 +238,21 @@ func enableWAL(ctx context.Context, db *sql.DB) error {
 // isBusy reports whether err is SQLite's "database is locked" (SQLITE_BUSY,
 // any extended code) or a table lock (SQLITE_LOCKED).
 func isBusy(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code() & 0xff {
+	switch sqliteCode(err) {
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return true
 	}
 	return false
+}
+
+// sqliteCode returns the primary result code of an SQLite error in err's
+// chain, or -1 when there is none.
+func sqliteCode(err error) int {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return -1
+	}
+	return se.Code() & 0xff
 }
 
 // retryBusy runs f until it succeeds, fails with something other than

@@ -90,20 +90,19 @@ func isDefault(v any) bool {
 // writeJSON answers a v1internal call with v encoded as proto3 JSON.
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	body, err := marshalProto3(v)
-	if err != nil {
-		// Only simulator bugs get here; say so loudly in the answer.
-		http.Error(w, "cloudcodetest: encode answer: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(code)
-	w.Write(body)
+	writeBody(w, code, body, err)
 }
 
 // writePlainJSON answers an OAuth endpoint, which is ordinary JSON, not
 // proto3: Google's token endpoint writes every field it has.
 func writePlainJSON(w http.ResponseWriter, code int, v any) {
 	body, err := json.Marshal(v)
+	writeBody(w, code, body, err)
+}
+
+// writeBody sends an encoded JSON answer, or says loudly that encoding
+// failed (only a simulator bug gets there).
+func writeBody(w http.ResponseWriter, code int, body []byte, err error) {
 	if err != nil {
 		http.Error(w, "cloudcodetest: encode answer: "+err.Error(), http.StatusInternalServerError)
 		return
