@@ -66,15 +66,18 @@ func newHolder() string {
 	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// beat takes or renews the lease and logs a change of role. On a store
-// error the role is kept: the lease expires by itself if the error lasts.
+// beat takes or renews the lease and logs a change of role. When the
+// lease cannot be read or written (the database is not writable, say) the
+// process polls itself: with no way to agree, reading every account twice
+// is better than nobody reading them.
 func (m *Manager) beat(ctx context.Context) {
 	ok, err := m.st.TryLease(ctx, m.poll.holder, time.Now(), m.opt.LeaseTTL)
 	if err != nil {
-		if ctx.Err() == nil {
-			m.log.Warn("quota: renew the poller lease", "err", err)
+		if ctx.Err() != nil {
+			return
 		}
-		return
+		m.log.Warn("quota: the poller lease cannot be taken or renewed; this process polls itself meanwhile", "err", err)
+		ok = true
 	}
 	switch was := m.poll.leader.Swap(ok); {
 	case ok && !was:
@@ -227,6 +230,13 @@ func (m *Manager) RefreshAll(ctx context.Context) SyncResult {
 	if _, err := m.loadFigures(ctx, true); err != nil {
 		m.log.Warn("quota: read the poller's figures, syncing instead", "err", err)
 		return m.SyncAll(ctx)
+	}
+	for _, a := range m.sortedAccounts() {
+		// The poller may have just started, or not come round to an account
+		// added since: a one-shot answer must not show figures that old.
+		if s := a.snap.Load(); syncable(&s.status) && s.status.LastSync.Add(m.freshFor()).Before(started) {
+			return m.SyncAll(ctx)
+		}
 	}
 	for _, a := range m.sortedAccounts() {
 		st := a.snap.Load().status

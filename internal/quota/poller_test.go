@@ -106,3 +106,31 @@ func TestAdoptOnlyNewerFigures(t *testing.T) {
 		t.Errorf("an older stored figure replaced a newer one: %+v", c)
 	}
 }
+
+// A one-shot refresh (quotatui status) while another process polls reads
+// that process's figures instead of polling every account again; with no
+// poller it syncs, under the lease.
+func TestRefreshAllReadsThePollersFigures(t *testing.T) {
+	e := newEnv(t, cloudcodetest.Options{}, Options{},
+		cloudcodetest.AccountSpec{Email: "a@example.com", TierID: "g1-pro-tier"},
+		cloudcodetest.AccountSpec{Email: "b@example.com", TierID: "g1-pro-tier"})
+	e.srv.SetRemaining("b@example.com", cloudcode.FamilyGemini, cloudcode.WindowWeekly, 0)
+	oneShot := e.second(t, Options{})
+	if res := oneShot.RefreshAll(context.Background()); res.OK != 2 {
+		t.Fatalf("with no poller: %+v, want a sync of both", res)
+	}
+	reads := e.srv.TotalRequests("fetchAvailableModels")
+	e.runMonitor(t) // the first engine polls from now on
+	reads = e.srv.TotalRequests("fetchAvailableModels")
+	status := e.second(t, Options{})
+	res := status.RefreshAll(context.Background())
+	if res.OK != 2 || len(res.Errors) != 0 {
+		t.Errorf("refresh beside a poller: %+v", res)
+	}
+	if n := e.srv.TotalRequests("fetchAvailableModels") - reads; n != 0 {
+		t.Errorf("a refresh beside a poller read the quota %d times itself", n)
+	}
+	if c, _ := status.CheckQuota(context.Background(), e.id("b@example.com"), "gemini-3-flash"); c.Decision != Exhausted {
+		t.Errorf("b from the poller's figures: %+v, want Exhausted", c)
+	}
+}
