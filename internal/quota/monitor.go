@@ -279,6 +279,7 @@ func (m *Manager) MonitorStats() MonitorStats {
 		Monitoring:     m.mon.running,
 		Poller:         m.poll.leader.Load(),
 		Holder:         m.poll.holder,
+		Health:         m.Health(),
 	}
 	m.mon.mu.Unlock()
 	accts := *m.accts.Load()

@@ -305,6 +305,9 @@ type MonitorStats struct {
 	// the upstream for every process on the database. Holder names it.
 	Poller bool
 	Holder string
+	// Health is the engine's own condition (its database), as Health()
+	// returns it, for views that already read MonitorStats.
+	Health Health
 }
 
 // AccountSyncStats counts one account's syncs.
