@@ -54,8 +54,8 @@ func accountsList(c *cli) *cobra.Command {
 		Short: "list accounts (never tokens)",
 		Args:  cmdline.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd.Context(), c, func(_ config.Config, st *store.Store) error {
-				return auth.ListAccounts(cmd.Context(), st, c.stdout, asJSON)
+			return withStore(cmd.Context(), c, func(cfg config.Config, st *store.Store) error {
+				return auth.ListAccounts(cmd.Context(), st, c.stdout, asJSON, auth.ClientsFromConfig(cfg))
 			})
 		},
 	}
@@ -94,7 +94,10 @@ func accountsAddToken(c *cli) *cobra.Command {
 }
 
 func accountsImport(c *cli) *cobra.Command {
-	var noVerify bool
+	var (
+		noVerify bool
+		client   string
+	)
 	cmd := &cobra.Command{
 		Use:   "import FILE...",
 		Short: "import accounts from Antigravity-Manager, CLIProxyAPI or {email, refresh_token} files",
@@ -104,7 +107,7 @@ func accountsImport(c *cli) *cobra.Command {
 		RunE: func(cmd *cobra.Command, files []string) error {
 			ctx := cmd.Context()
 			return withStore(ctx, c, func(cfg config.Config, st *store.Store) error {
-				opt := auth.ImportOptions{Paths: files, NoVerify: noVerify}
+				opt := auth.ImportOptions{Paths: files, NoVerify: noVerify, Clients: auth.ClientsFromConfig(cfg), Client: client}
 				if !noVerify {
 					v, err := verifier(cfg, st)
 					if err != nil {
@@ -122,6 +125,7 @@ func accountsImport(c *cli) *cobra.Command {
 	}
 	cmdline.DocumentArgs(cmd, "FILE...", "an account file (JSON): Antigravity-Manager, CLIProxyAPI, or [{email, refresh_token}]")
 	cmd.Flags().BoolVar(&noVerify, "no-verify", false, "store tokens without checking them with one refresh")
+	cmd.Flags().StringVar(&client, "client", "", "the configured OAuth client (by name) that issued the tokens of files naming none; default: the default client")
 	return cmd
 }
 
@@ -230,5 +234,5 @@ func verifier(cfg config.Config, st *store.Store) (*auth.Tokens, error) {
 	if err := oauth.Check(); err != nil {
 		return nil, err
 	}
-	return auth.NewTokens(oauth, st, auth.TokensOptions{}), nil
+	return auth.NewTokens(oauth, st, auth.TokensOptions{Clients: auth.ClientsFromConfig(cfg)}), nil
 }

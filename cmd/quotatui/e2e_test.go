@@ -396,7 +396,9 @@ func TestDashboardDrainInTmux(t *testing.T) {
 		cloudcodetest.AccountSpec{Email: "linus@example.com", TierID: "free-tier"},
 	)
 	argv := append([]string{bin}, simFlags(srv, dbPath)...)
-	argv = append(argv, "--proxy-listen", "127.0.0.1:0", "--quota-sync-interval", "1s", "--quota-cache-ttl", "1s",
+	// The monitor comes round every 30 s at the least: the test presses R
+	// (resync all) after each change instead of waiting for it.
+	argv = append(argv, "--proxy-listen", "127.0.0.1:0", "--quota-sync-interval", "30s", "--quota-cache-ttl", "1s",
 		"--log-file", filepath.Join(home, "quotatui.log"))
 	p := startPane(t, 120, 40, runInShell(env, argv...))
 
@@ -405,6 +407,7 @@ func TestDashboardDrainInTmux(t *testing.T) {
 	})
 
 	srv.SetRemaining("ada@example.com", cloudcode.FamilyGemini, cloudcode.Window5h, 0.05)
+	p.keys("R")
 	s := p.waitFor("ada LOW with a warning line", 30*time.Second, func(s string) bool {
 		return strings.Contains(rowOf(s, "ada"), "LOW") && adaLow.MatchString(s)
 	})
@@ -413,6 +416,7 @@ func TestDashboardDrainInTmux(t *testing.T) {
 	}
 
 	srv.Drain("ada@example.com", cloudcode.FamilyGemini)
+	p.keys("R")
 	p.waitFor("ada EXHAUSTED with a warning line", 30*time.Second, func(s string) bool {
 		return strings.Contains(rowOf(s, "ada"), "EXHAUSTED") && adaExhausted.MatchString(s)
 	})

@@ -89,16 +89,17 @@ func openStack(ctx context.Context, cfg config.Config, log *slog.Logger, o stack
 		Clock:      o.clock,
 		HTTPClient: o.http,
 		Logger:     log,
-		OnNeedsLogin: func(id int64, reason string) {
+		Clients:    auth.ClientsFromConfig(cfg),
+		OnState: func(id int64, state store.AccountState, reason string) {
 			// Tell the quota engine at once, so the proxy stops choosing the
-			// account and the dashboard says NEEDS LOGIN before the next sync.
+			// account and the dashboard says why before the next sync.
 			if s.quota == nil {
 				return
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := s.quota.MarkForbidden(ctx, id, quota.StateNeedsLogin, auth.Redact(reason), ""); err != nil {
-				log.Warn("mark account as needing a login", "account", id, "err", err)
+			if err := s.quota.MarkForbidden(ctx, id, quota.AccountState(state), auth.Redact(reason), ""); err != nil {
+				log.Warn("mark account state", "account", id, "state", state, "err", err)
 			}
 		},
 	})

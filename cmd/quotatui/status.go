@@ -54,7 +54,9 @@ func runStatus(ctx context.Context, c *cli, asJSON bool) error {
 		return err
 	}
 	defer s.Close()
-	res := s.quota.SyncAll(ctx)
+	// When a dashboard or serve polls this database, read its figures
+	// instead of polling every account a second time.
+	res := s.quota.RefreshAll(ctx)
 	all := s.quota.GetAllQuotas()
 	if asJSON {
 		if err := writeStatusJSON(c.stdout, all, s.clock.Now()); err != nil {
@@ -71,6 +73,9 @@ func runStatus(ctx context.Context, c *cli, asJSON bool) error {
 		printStatusTable(c.stdout, s, ids)
 		if n := len(res.Errors); n > 0 {
 			fmt.Fprintf(c.stdout, "\n%d account(s) failed to sync; see LAST ERROR\n", n)
+		}
+		for _, p := range s.quota.Health().Problems {
+			fmt.Fprintf(c.stdout, "\nquotatui: %s\n", p)
 		}
 	}
 	if code := statusExit(all); code != exitOK {
@@ -139,8 +144,11 @@ func printStatusTable(w io.Writer, s *stack, ids []int64) {
 			fmt.Fprintf(tw, "\t%s%s\t%s", fq.Effective.String(), win, untilText(fq.ResetTime, now))
 		}
 		errText := st.LastError
-		if st.ValidationURL != "" {
+		switch {
+		case st.ValidationURL != "":
 			errText = "verify at " + st.ValidationURL
+		case st.Unreadable != "":
+			errText = "quota unreadable: " + st.Unreadable
 		}
 		if len(errText) > 60 {
 			errText = errText[:59] + "…"
@@ -162,19 +170,24 @@ type statusFamilyJSON struct {
 }
 
 type statusJSON struct {
-	ID            int64                       `json:"id"`
-	Email         string                      `json:"email"`
-	Label         string                      `json:"label"`
-	Tier          string                      `json:"tier"`
-	TierID        string                      `json:"tier_id,omitempty"`
-	Project       string                      `json:"project,omitempty"`
-	State         string                      `json:"state"`
-	Status        string                      `json:"status"`
-	StateReason   string                      `json:"state_reason,omitempty"`
-	ValidationURL string                      `json:"validation_url,omitempty"`
-	LastSync      string                      `json:"last_sync,omitempty"`
-	LastError     string                      `json:"last_error,omitempty"`
-	Families      map[string]statusFamilyJSON `json:"families"`
+	ID            int64  `json:"id"`
+	Email         string `json:"email"`
+	Label         string `json:"label"`
+	Tier          string `json:"tier"`
+	TierID        string `json:"tier_id,omitempty"`
+	Project       string `json:"project,omitempty"`
+	State         string `json:"state"`
+	Status        string `json:"status"`
+	StateReason   string `json:"state_reason,omitempty"`
+	ValidationURL string `json:"validation_url,omitempty"`
+	LastSync      string `json:"last_sync,omitempty"`
+	LastError     string `json:"last_error,omitempty"`
+	// QuotaUnreadable says why the quota cannot be read ("" when it can);
+	// the account stays routable meanwhile.
+	QuotaUnreadable      string                      `json:"quota_unreadable,omitempty"`
+	QuotaUnreadableCause string                      `json:"quota_unreadable_cause,omitempty"`
+	QuotaUnreadableUntil string                      `json:"quota_unreadable_until,omitempty"`
+	Families             map[string]statusFamilyJSON `json:"families"`
 }
 
 func fractionPtr(f cloudcode.Fraction) *float64 {
@@ -199,6 +212,7 @@ func writeStatusJSON(w io.Writer, all []quota.Status, now time.Time) error {
 			ID: st.AccountID, Email: st.Email, Label: st.Label, Tier: st.Tier.String(), TierID: st.TierID,
 			Project: st.ProjectID, State: string(st.State), Status: stateWord(st), StateReason: st.StateReason,
 			ValidationURL: st.ValidationURL, LastSync: timeText(st.LastSync), LastError: st.LastError,
+			QuotaUnreadable: st.Unreadable, QuotaUnreadableCause: st.UnreadableCause, QuotaUnreadableUntil: timeText(st.UnreadableUntil),
 			Families: map[string]statusFamilyJSON{},
 		}
 		for i, fq := range st.Families {

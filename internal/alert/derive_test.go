@@ -193,7 +193,7 @@ func TestExhaustedByTheUpstream429(t *testing.T) {
 	if got := rec.kinds(); !sameKinds(got, want) {
 		t.Errorf("alerts %v, want %v", got, want)
 	}
-	if r := rec.of(KindReset)[0]; r.Remaining == nil || *r.Remaining != 1 || r.Message != "claude-gpt back to 100% after the upstream's lock ended" {
+	if r := rec.of(KindReset)[0]; r.Remaining == nil || *r.Remaining != 1 || r.Message != "claude-gpt back to 100%" {
 		t.Errorf("reset alert %+v", r)
 	}
 }

@@ -20,8 +20,9 @@ import (
 // Verifier checks a refresh token before it is stored. *Tokens satisfies
 // it.
 type Verifier interface {
-	// Verify performs one refresh and returns the access token it yields.
-	Verify(ctx context.Context, refreshToken string) (access string, expiry time.Time, err error)
+	// Verify performs one refresh with the client whose id is clientID
+	// ("" = the default) and returns the access token it yields.
+	Verify(ctx context.Context, clientID, refreshToken string) (access string, expiry time.Time, err error)
 	// Email returns the email the access token belongs to.
 	Email(ctx context.Context, accessToken string) (string, error)
 }
@@ -33,29 +34,46 @@ type AccountInfo struct {
 	Email     string    `json:"email"`
 	Tier      string    `json:"tier"`
 	TierID    string    `json:"tier_id,omitempty"`
-	State     string    `json:"state"`
+	State     string    `json:"state"` // "disabled" when the user turned it off, else the engine's state
+	Disabled  bool      `json:"disabled"`
 	Reason    string    `json:"state_reason,omitempty"`
 	ProjectID string    `json:"project_id"`
 	AddedAt   time.Time `json:"added"`
+	// Client names the OAuth client the account refreshes with ("default",
+	// a configured name, or "<id> (not configured)"); ClientID is its id
+	// when recorded (an export keeps it, so an import maps it back).
+	Client   string `json:"client"`
+	ClientID string `json:"client_id,omitempty"`
 }
 
-func infoOf(a store.Account) AccountInfo {
+func infoOf(a store.Account, clients *Clients) AccountInfo {
 	return AccountInfo{
 		ID: a.ID, Label: a.Label, Email: a.Email, Tier: a.Tier, TierID: a.TierID,
-		State: string(a.State), Reason: a.StateReason, ProjectID: a.ProjectID, AddedAt: a.AddedAt.UTC(),
+		State: shownState(a), Reason: a.StateReason, Disabled: a.Disabled, ProjectID: a.ProjectID, AddedAt: a.AddedAt.UTC(),
+		Client: clients.Describe(a.OAuthClientID), ClientID: a.OAuthClientID,
 	}
+}
+
+// shownState is the state list shows: the user's "disabled" first, as
+// the dashboard does.
+func shownState(a store.Account) string {
+	if a.Disabled {
+		return "disabled"
+	}
+	return string(a.State)
 }
 
 // ListAccounts writes every account to w, as an aligned table or, with
 // asJSON, as a JSON array of AccountInfo. Tokens are never written.
-func ListAccounts(ctx context.Context, st *store.Store, w io.Writer, asJSON bool) error {
+// clients names each account's OAuth client (nil: ids only).
+func ListAccounts(ctx context.Context, st *store.Store, w io.Writer, asJSON bool, clients *Clients) error {
 	accts, err := st.Accounts(ctx)
 	if err != nil {
 		return fmt.Errorf("list accounts: %w", err)
 	}
 	infos := make([]AccountInfo, len(accts))
 	for i, a := range accts {
-		infos[i] = infoOf(a)
+		infos[i] = infoOf(a, clients)
 	}
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -70,14 +88,16 @@ func ListAccounts(ctx context.Context, st *store.Store, w io.Writer, asJSON bool
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tLABEL\tEMAIL\tTIER\tSTATE\tPROJECT\tADDED")
+	fmt.Fprintln(tw, "ID\tLABEL\tEMAIL\tTIER\tSTATE\tCLIENT\tPROJECT\tADDED")
 	for _, a := range infos {
 		state := a.State
 		if a.Reason != "" {
-			state += " (" + a.Reason + ")"
+			// The reason may span lines (a how-to); the table keeps one.
+			first, _, _ := strings.Cut(a.Reason, "\n")
+			state += " (" + first + ")"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, dash(a.Label), a.Email, dash(a.Tier),
-			state, dash(a.ProjectID), a.AddedAt.Format("2006-01-02"))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, dash(a.Label), a.Email, dash(a.Tier),
+			state, a.Client, dash(a.ProjectID), a.AddedAt.Format("2006-01-02"))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("list accounts: %w", err)
@@ -104,7 +124,7 @@ func AddToken(ctx context.Context, st *store.Store, v Verifier, r io.Reader, lab
 	if refresh == "" {
 		return store.Account{}, errors.New("add-token: no refresh token on standard input (pipe it in, e.g. `quotatui accounts add-token < token.txt`)")
 	}
-	access, expiry, err := v.Verify(ctx, refresh)
+	access, expiry, err := v.Verify(ctx, "", refresh) // tokens pasted here are the default client's
 	if err != nil {
 		return store.Account{}, fmt.Errorf("add-token: %w", err)
 	}
@@ -138,7 +158,7 @@ func Export(ctx context.Context, st *store.Store, w io.Writer, includeSecrets bo
 	}
 	out := make([]exportEntry, len(accts))
 	for i, a := range accts {
-		out[i].AccountInfo = infoOf(a)
+		out[i].AccountInfo = infoOf(a, nil)
 		if includeSecrets {
 			out[i].RefreshToken = a.RefreshToken
 		}
@@ -227,17 +247,15 @@ func FindAccount(ctx context.Context, st *store.Store, ref string) (store.Accoun
 }
 
 // SetEnabled disables an account (quotatui stops using it) or enables it
-// again (back to active, so the next sync re-checks it).
+// again; a running quotatui notices within a couple of seconds.
 func SetEnabled(ctx context.Context, st *store.Store, ref string, enabled bool, now time.Time) (store.Account, error) {
 	a, err := FindAccount(ctx, st, ref)
 	if err != nil {
 		return store.Account{}, err
 	}
-	state, reason := store.StateDisabled, "disabled by the user"
-	if enabled {
-		state, reason = store.StateActive, ""
-	}
-	if err := st.SetState(ctx, a.ID, state, reason, "", now); err != nil {
+	// The user's own column: what the engine learned about the account
+	// (forbidden, needs login) stays as it is beside it.
+	if err := st.SetDisabled(ctx, a.ID, !enabled, now); err != nil {
 		return store.Account{}, fmt.Errorf("set state of %s: %w", a, err)
 	}
 	return st.Account(ctx, a.ID)

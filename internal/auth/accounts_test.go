@@ -34,10 +34,10 @@ func TestListAccounts(t *testing.T) {
 	e := newEnv(t)
 	seed(t, e)
 	var table, js bytes.Buffer
-	if err := ListAccounts(context.Background(), e.st, &table, false); err != nil {
+	if err := ListAccounts(context.Background(), e.st, &table, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := ListAccounts(context.Background(), e.st, &js, true); err != nil {
+	if err := ListAccounts(context.Background(), e.st, &js, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"ID", "LABEL", "EMAIL", "TIER", "STATE", "PROJECT", "ADDED", "a@example.com", "main", "PRO", "proj-a", "active"} {
@@ -172,11 +172,11 @@ func TestManageAccounts(t *testing.T) {
 	}
 
 	a, err := SetEnabled(ctx, e.st, "main", false, t0)
-	if err != nil || a.State != store.StateDisabled {
-		t.Fatalf("disable: state %q, %v", a.State, err)
+	if err != nil || !a.Disabled || a.State != store.StateActive {
+		t.Fatalf("disable: disabled %v state %q, %v; want the user's column set and the engine's state untouched", a.Disabled, a.State, err)
 	}
-	if a, err = SetEnabled(ctx, e.st, "main", true, t0); err != nil || a.State != store.StateActive {
-		t.Fatalf("enable: state %q, %v", a.State, err)
+	if a, err = SetEnabled(ctx, e.st, "main", true, t0); err != nil || a.Disabled || a.State != store.StateActive {
+		t.Fatalf("enable: disabled %v state %q, %v", a.Disabled, a.State, err)
 	}
 	if a, err = SetLabel(ctx, e.st, "b@example.com", " spare "); err != nil || a.Label != "spare" {
 		t.Fatalf("label: %q, %v", a.Label, err)

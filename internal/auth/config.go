@@ -42,6 +42,9 @@ var DefaultScopes = []string{
 // it talks to. Empty URLs and scopes take Google's defaults; the client id
 // and secret have no default because quotatui ships none.
 type OAuthConfig struct {
+	// Name is the client's name in the configuration ("default", or the
+	// <name> of an [oauth.clients.<name>] table); messages use it.
+	Name         string
 	ClientID     string
 	ClientSecret string
 	AuthURL      string
@@ -124,14 +127,18 @@ func (c OAuthConfig) OAuth2(redirectURL string) *oauth2.Config {
 	}
 }
 
-// FromConfig takes the OAuth settings from quotatui's configuration; the
-// scopes are always DefaultScopes.
+// FromConfig returns the default OAuth client of quotatui's
+// configuration (the one oauth.default_client names) with the configured
+// endpoints; the scopes are always DefaultScopes.
 func FromConfig(c config.Config) OAuthConfig {
+	return ClientsFromConfig(c).Default()
+}
+
+// endpointsFromConfig is the configured endpoints without a client.
+func endpointsFromConfig(c config.Config) OAuthConfig {
 	return OAuthConfig{
-		ClientID:     c.OAuth.ClientID,
-		ClientSecret: c.OAuth.ClientSecret,
-		AuthURL:      c.OAuth.AuthURL,
-		TokenURL:     c.OAuth.TokenURL,
-		UserInfoURL:  c.OAuth.UserInfoURL,
+		AuthURL:     c.OAuth.AuthURL,
+		TokenURL:    c.OAuth.TokenURL,
+		UserInfoURL: c.OAuth.UserInfoURL,
 	}.WithDefaults()
 }

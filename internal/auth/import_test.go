@@ -22,7 +22,7 @@ type fakeVerifier struct {
 	calls  map[string]int
 }
 
-func (f *fakeVerifier) Verify(_ context.Context, refresh string) (string, time.Time, error) {
+func (f *fakeVerifier) Verify(_ context.Context, _, refresh string) (string, time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.calls == nil {
@@ -35,8 +35,15 @@ func (f *fakeVerifier) Verify(_ context.Context, refresh string) (string, time.T
 	return "ya29.verified-" + strings.TrimPrefix(refresh, "1//test-"), t0.Add(time.Hour), nil
 }
 
-func (f *fakeVerifier) Email(context.Context, string) (string, error) {
-	return "", errors.New("not used by import")
+// Email names the owner of a token it verified: "1//test-bob" and
+// "1//test-bob-new" are bob's.
+func (f *fakeVerifier) Email(_ context.Context, access string) (string, error) {
+	name, ok := strings.CutPrefix(access, "ya29.verified-")
+	if !ok {
+		return "", errors.New("not a token this verifier issued")
+	}
+	name, _, _ = strings.Cut(name, "-")
+	return name + "@example.com", nil
 }
 
 func (f *fakeVerifier) total() int {
@@ -274,7 +281,9 @@ func TestImportVerifiesAgainstSimulator(t *testing.T) {
 	good := filepath.Join(dir, "good.json")
 	bad := filepath.Join(dir, "bad.json")
 	writeFile(t, good, fmt.Sprintf(`[{"email":"live@example.com","refresh_token":%q}]`, live.RefreshToken))
-	writeFile(t, bad, fmt.Sprintf(`[{"email":"live2@example.com","refresh_token":%q},{"email":"dead@example.com","refresh_token":%q}]`,
+	// Entry 1 is already stored with the same token (skipped, not
+	// verified again); entry 2 is dead.
+	writeFile(t, bad, fmt.Sprintf(`[{"email":"live@example.com","refresh_token":%q},{"email":"dead@example.com","refresh_token":%q}]`,
 		live.RefreshToken, dead.RefreshToken))
 	tk := e.tokens(TokensOptions{})
 	rep, err := Import(context.Background(), e.st, ImportOptions{Verifier: tk, Paths: []string{good, bad}})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -153,6 +154,12 @@ func parseEntry(f Format, m map[string]any) (store.Account, error) {
 	if a.Label, err = optString(m, "label", ""); err != nil {
 		return a, err
 	}
+	// The client that issued the token, when the file says (a token
+	// refreshes only with it): top level in every format, or inside the
+	// token object of an Antigravity-Manager file.
+	if a.OAuthClientID, err = optString(m, "client_id", ""); err != nil {
+		return a, err
+	}
 	switch f {
 	case FormatAntigravityManager:
 		tv, ok := m["token"].(map[string]any)
@@ -173,6 +180,11 @@ func parseEntry(f Format, m map[string]any) (store.Account, error) {
 		}
 		if a.ProjectID == "" {
 			if a.ProjectID, err = optString(m, "project_id", ""); err != nil {
+				return a, err
+			}
+		}
+		if a.OAuthClientID == "" {
+			if a.OAuthClientID, err = optString(tv, "client_id", "token."); err != nil {
 				return a, err
 			}
 		}
@@ -314,6 +326,13 @@ type ImportOptions struct {
 	Paths    []string
 	NoVerify bool     // store tokens without checking them
 	Verifier Verifier // required unless NoVerify; *Tokens satisfies it
+	// Clients maps the client ids in the files to configured clients; an
+	// account whose client is not among them is imported as needs_client.
+	// nil keeps the ids as they are, unchecked.
+	Clients *Clients
+	// Client names the configured client that issued the tokens of files
+	// that name none; "" means the default client.
+	Client string
 	// Concurrency bounds parallel verifications; default 4.
 	Concurrency int
 	Logger      *slog.Logger // default: discard
@@ -323,10 +342,15 @@ type ImportOptions struct {
 type FileReport struct {
 	Path    string
 	Format  Format
-	Added   int   // new accounts
-	Updated int   // existing accounts with a new refresh token
-	Skipped int   // duplicates in the file, or already stored with the same token
-	Err     error // non-nil: nothing from this file was written
+	Added   int // new accounts
+	Updated int // existing accounts with a new refresh token
+	Skipped int // duplicates in the file, or already stored with the same token
+	// NeedsClient counts the accounts (among Added and Updated) whose
+	// OAuth client is not configured: stored as needs_client, unverified.
+	// MissingClients lists those client ids, each once.
+	NeedsClient    int
+	MissingClients []string
+	Err            error // non-nil: nothing from this file was written
 }
 
 // ImportReport is what Import did, file by file.
@@ -367,6 +391,11 @@ func (r ImportReport) Write(w io.Writer) error {
 				return err
 			}
 		}
+		for _, id := range f.MissingClients {
+			if _, err := fmt.Fprintf(w, "%s: %s\n", f.Path, (&ClientError{ClientID: id}).Error()); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -386,6 +415,14 @@ func Import(ctx context.Context, st *store.Store, opt ImportOptions) (ImportRepo
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Client != "" {
+		if opt.Clients == nil {
+			return ImportReport{}, fmt.Errorf("import: client %q named, but no clients are configured", opt.Client)
+		}
+		if _, ok := opt.Clients.ByName(opt.Client); !ok {
+			return ImportReport{}, fmt.Errorf("import: no OAuth client named %q (configured: %s)", opt.Client, strings.Join(opt.Clients.Names(), ", "))
+		}
 	}
 	var rep ImportReport
 	var errs []error
@@ -439,6 +476,7 @@ func importFile(ctx context.Context, st *store.Store, opt ImportOptions, path st
 			continue
 		}
 		seen[a.Email] = true
+		a = withClient(a, opt, &fr)
 		old, err := st.AccountByEmail(ctx, a.Email)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -458,8 +496,11 @@ func importFile(ctx context.Context, st *store.Store, opt ImportOptions, path st
 		g.SetLimit(opt.Concurrency)
 		for i := range plan {
 			p := &plan[i]
+			if p.acct.State == store.StateNeedsClient {
+				continue // no client to verify with
+			}
 			g.Go(func() error {
-				access, expiry, err := opt.Verifier.Verify(gctx, p.acct.RefreshToken)
+				access, expiry, err := verifyOwner(gctx, opt.Verifier, p.acct)
 				if err != nil {
 					return &ParseError{File: path, Entry: p.entry, Field: "refresh_token",
 						Problem: fmt.Sprintf("verification failed for %s: %v", p.acct.Email, redactErr(err))}
@@ -491,6 +532,49 @@ func importFile(ctx context.Context, st *store.Store, opt ImportOptions, path st
 		} else {
 			fr.Updated++
 		}
+		if p.acct.State == store.StateNeedsClient {
+			fr.NeedsClient++
+		}
 	}
 	return fr
+}
+
+// withClient settles which OAuth client an imported account belongs to:
+// the file's client id, else the client opt.Client names, else the
+// default (""). An id no configured client has makes the account
+// needs_client, recorded in fr.
+func withClient(a store.Account, opt ImportOptions, fr *FileReport) store.Account {
+	if a.OAuthClientID == "" && opt.Client != "" && opt.Clients != nil {
+		if oc, ok := opt.Clients.ByName(opt.Client); ok {
+			a.OAuthClientID = oc.ClientID
+		}
+	}
+	if a.OAuthClientID == "" || opt.Clients == nil {
+		return a
+	}
+	if _, err := opt.Clients.For(a.OAuthClientID); err != nil {
+		a.State, a.StateReason = store.StateNeedsClient, err.Error()
+		if !slices.Contains(fr.MissingClients, a.OAuthClientID) {
+			fr.MissingClients = append(fr.MissingClients, a.OAuthClientID)
+		}
+	}
+	return a
+}
+
+// verifyOwner refreshes the account's token with its client and checks,
+// through userinfo, that the token belongs to the email the file gives:
+// a token stored under the wrong email would spend someone else's quota.
+func verifyOwner(ctx context.Context, v Verifier, a store.Account) (string, time.Time, error) {
+	access, expiry, err := v.Verify(ctx, a.OAuthClientID, a.RefreshToken)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	owner, err := v.Email(ctx, access)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("read the token's owner: %w", err)
+	}
+	if !strings.EqualFold(owner, a.Email) {
+		return "", time.Time{}, fmt.Errorf("the token belongs to %s, not to %s", owner, a.Email)
+	}
+	return access, expiry, nil
 }

@@ -170,6 +170,8 @@ func Login(ctx context.Context, opt LoginOptions) (store.Account, error) {
 		RefreshToken: tok.RefreshToken,
 		AccessToken:  tok.AccessToken,
 		AccessExpiry: expiry,
+		// The token refreshes only with the client that issued it.
+		OAuthClientID: opt.Config.ClientID,
 		// State is left empty: the store cures needs_login on a new
 		// refresh token and keeps a user's "disabled"; see below.
 	}
@@ -203,8 +205,9 @@ func Login(ctx context.Context, opt LoginOptions) (store.Account, error) {
 	}
 	got := stored[0]
 	// A new login is what revives an account whose refresh token died, so
-	// the state follows the login; only the user's own "disabled" stays.
-	if got.State != store.StateDisabled && (got.State != state2 || got.StateReason != reason) {
+	// the engine's state follows the login; the user's own "disabled" is
+	// another column and stays.
+	if got.State != state2 || got.StateReason != reason {
 		if err := opt.Store.SetState(ctx, got.ID, state2, reason, vurl, opt.Clock.Now()); err != nil {
 			return store.Account{}, fmt.Errorf("login: set state of %s: %w", email, err)
 		}

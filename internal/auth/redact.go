@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 )
 
 // Redacted replaces secrets in text.
@@ -43,6 +44,30 @@ var redactions = []struct {
 // headers, token members of JSON bodies and form parameters, JWTs, and long
 // base64url runs. Every error built from upstream text goes through it.
 func Redact(s string) string {
+	// OAuth client ids are public and name the client an error is about
+	// ("configure client 1071...-abc.apps.googleusercontent.com"): the
+	// long-run rule would hide them, so the text between them is redacted
+	// and they are kept.
+	ids := clientIDRE.FindAllStringIndex(s, -1)
+	if len(ids) == 0 {
+		return redact(s)
+	}
+	var b strings.Builder
+	last := 0
+	for _, span := range ids {
+		b.WriteString(redact(s[last:span[0]]))
+		b.WriteString(s[span[0]:span[1]])
+		last = span[1]
+	}
+	b.WriteString(redact(s[last:]))
+	return b.String()
+}
+
+// clientIDRE matches a Google OAuth client id.
+var clientIDRE = regexp.MustCompile(`\b[0-9]+-[0-9a-z]+\.apps\.googleusercontent\.com\b`)
+
+// redact applies the redactions to s.
+func redact(s string) string {
 	for _, r := range redactions {
 		s = r.re.ReplaceAllString(s, r.repl)
 	}

@@ -35,7 +35,14 @@ type TokensOptions struct {
 	// OnNeedsLogin is called once when an account's refresh token is
 	// rejected (invalid_grant), after the account is marked needs_login.
 	OnNeedsLogin func(accountID int64, reason string)
-	Logger       *slog.Logger // default: discard
+	// OnState, when set, is called after the token source changed an
+	// account's state in the store: needs_login, needs_client,
+	// client_mismatch, or active when a refresh works again.
+	OnState func(accountID int64, state store.AccountState, reason string)
+	// Clients are the OAuth clients accounts may belong to; nil means only
+	// the client given to NewTokens.
+	Clients *Clients
+	Logger  *slog.Logger // default: discard
 }
 
 // NeedsLoginError means an account cannot get an access token until the
@@ -55,6 +62,10 @@ func (e *NeedsLoginError) Error() string {
 // recognise the error through a one-method interface.
 func (e *NeedsLoginError) NeedsLogin() bool { return true }
 
+// AccountState names the state the error puts the account in; the quota
+// engine's error judgement reads it without importing auth.
+func (e *NeedsLoginError) AccountState() store.AccountState { return store.StateNeedsLogin }
+
 // ErrDisabled is returned by Token for an account the user disabled.
 var ErrDisabled = errors.New("account is disabled")
 
@@ -63,14 +74,14 @@ var ErrDisabled = errors.New("account is disabled")
 // token in the store. It implements quota.TokenSource and the proxy's token
 // source. It is safe for concurrent use.
 type Tokens struct {
-	oauth        *oauth2.Config
-	cfg          OAuthConfig
+	clients      *Clients
 	st           *store.Store
 	clock        clock.Clock
 	client       *http.Client
 	leeway       time.Duration
 	timeout      time.Duration
 	onNeedsLogin func(int64, string)
+	onState      func(int64, store.AccountState, string)
 	log          *slog.Logger
 
 	flights singleflight.Group
@@ -86,12 +97,24 @@ type tokenEntry struct {
 	// stale is an access token that was invalidated: never hand it out
 	// again, even if the store still holds it.
 	stale string
-	// dead is set for an account that needs a login (or is disabled);
-	// deadRefresh is the refresh token that was rejected, so a new login
-	// (a new refresh token in the store) revives the account.
+	// dead is set for an account that needs a login, whose client is
+	// missing or refused (or that is disabled); deadRefresh and deadClient
+	// are the refresh token and client it failed with, so a new login or
+	// import (a new token or client in the store) revives the account.
 	dead        error
 	deadRefresh string
+	deadClient  string
+	// unsaved is set while access (and unsavedRefresh, when rotated) could
+	// not be written to the store: it is used from memory and the save is
+	// retried every saveRetryEvery (lastSave is the last try).
+	unsaved        bool
+	unsavedRefresh string
+	lastSave       time.Time
 }
+
+// saveRetryEvery is how often a token that could not be saved is tried
+// again, on the next request after it.
+const saveRetryEvery = 30 * time.Second
 
 // NewTokens returns a token source for the accounts in st.
 func NewTokens(cfg OAuthConfig, st *store.Store, opt TokensOptions) *Tokens {
@@ -110,16 +133,20 @@ func NewTokens(cfg OAuthConfig, st *store.Store, opt TokensOptions) *Tokens {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	cfg = cfg.WithDefaults()
+	clients := opt.Clients
+	if clients == nil {
+		// One client: names cannot clash, so this cannot fail.
+		clients, _ = NewClients(cfg)
+	}
 	return &Tokens{
-		oauth:        cfg.OAuth2(""),
-		cfg:          cfg,
+		clients:      clients,
 		st:           st,
 		clock:        opt.Clock,
 		client:       opt.HTTPClient,
 		leeway:       opt.Leeway,
 		timeout:      opt.RefreshTimeout,
 		onNeedsLogin: opt.OnNeedsLogin,
+		onState:      opt.OnState,
 		log:          opt.Logger,
 		entries:      make(map[int64]*tokenEntry),
 	}
@@ -130,7 +157,10 @@ func NewTokens(cfg OAuthConfig, st *store.Store, opt TokensOptions) *Tokens {
 // for one account share a single refresh. An account that needs a login
 // returns a *NeedsLoginError without calling the token endpoint.
 func (t *Tokens) Token(ctx context.Context, accountID int64) (string, error) {
-	if tok, ok := t.cached(accountID); ok {
+	if tok, ok, resave := t.cached(accountID); ok {
+		if resave {
+			t.retrySave(ctx, accountID)
+		}
 		return tok, nil
 	}
 	ch := t.flights.DoChan(strconv.FormatInt(accountID, 10), func() (any, error) {
@@ -152,15 +182,45 @@ func (t *Tokens) Token(ctx context.Context, accountID int64) (string, error) {
 }
 
 // cached returns the cached access token when it is good for longer than
-// the leeway.
-func (t *Tokens) cached(id int64) (string, bool) {
+// the leeway, and whether a failed save of it is due for a retry.
+func (t *Tokens) cached(id int64) (tok string, ok, resave bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	e := t.entries[id]
 	if e == nil || e.dead != nil || !t.fresh(e.access, e.expiry, e.stale) {
-		return "", false
+		return "", false, false
 	}
-	return e.access, true
+	return e.access, true, e.unsaved && t.clock.Now().Sub(e.lastSave) >= saveRetryEvery
+}
+
+// retrySave writes a token kept in memory after a failed save, in the
+// account's flight so one caller does it. It never fails the caller: the
+// token works from memory either way.
+func (t *Tokens) retrySave(ctx context.Context, id int64) {
+	_, _, _ = t.flights.Do("save:"+strconv.FormatInt(id, 10), func() (any, error) {
+		t.mu.Lock()
+		e := t.entries[id]
+		if e == nil || !e.unsaved || t.clock.Now().Sub(e.lastSave) < saveRetryEvery {
+			t.mu.Unlock()
+			return nil, nil
+		}
+		access, expiry, refresh := e.access, e.expiry, e.unsavedRefresh
+		e.lastSave = t.clock.Now()
+		t.mu.Unlock()
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.timeout)
+		defer cancel()
+		if err := t.st.UpdateTokens(wctx, id, access, expiry, refresh); err != nil {
+			t.log.Warn("saving a refreshed token failed again; still using it from memory", "account", id, "err", err)
+			return nil, nil
+		}
+		t.mu.Lock()
+		if e := t.entries[id]; e != nil && e.access == access {
+			e.unsaved, e.unsavedRefresh = false, ""
+		}
+		t.mu.Unlock()
+		t.log.Info("refreshed token saved after all", "account", id)
+		return nil, nil
+	})
 }
 
 // fresh reports whether an access token can be handed out.
@@ -200,32 +260,35 @@ func (t *Tokens) load(ctx context.Context, id int64) (string, error) {
 	if e.dead == nil && t.fresh(e.access, e.expiry, e.stale) {
 		return e.access, nil
 	}
-	stale, dead, deadRefresh := e.stale, e.dead, e.deadRefresh
+	stale, dead, deadRefresh, deadClient := e.stale, e.dead, e.deadRefresh, e.deadClient
 
 	acct, err := t.st.Account(ctx, id)
 	if err != nil {
 		return "", fmt.Errorf("token for account %d: %w", id, err)
 	}
-	if dead != nil && acct.RefreshToken == deadRefresh && acct.State != store.StateActive {
+	if dead != nil && acct.RefreshToken == deadRefresh && acct.OAuthClientID == deadClient && acct.State != store.StateActive {
 		// Nothing changed since the account was marked: no new login yet.
 		return "", dead
 	}
-	switch acct.State {
-	case store.StateDisabled:
+	if acct.Disabled {
 		err := fmt.Errorf("token for account %d: %w", id, ErrDisabled)
-		t.markDead(id, err, acct.RefreshToken)
+		t.markDead(id, err, acct)
 		return "", err
+	}
+	switch acct.State {
 	case store.StateNeedsLogin:
 		if dead == nil || acct.RefreshToken == deadRefresh {
 			err := &NeedsLoginError{AccountID: id, Reason: acct.StateReason}
-			t.markDead(id, err, acct.RefreshToken)
+			t.markDead(id, err, acct)
 			return "", err
 		}
 		// A new refresh token arrived (a login or an import): try it.
 	}
+	// needs_client and client_mismatch are tried once per process: the
+	// configuration may have gained the client since.
 	if acct.RefreshToken == "" {
 		err := &NeedsLoginError{AccountID: id, Reason: "no refresh token stored"}
-		t.markDead(id, err, "")
+		t.markDead(id, err, acct)
 		return "", err
 	}
 	if t.fresh(acct.AccessToken, acct.AccessExpiry, stale) {
@@ -235,13 +298,24 @@ func (t *Tokens) load(ctx context.Context, id int64) (string, error) {
 	return t.refresh(ctx, acct)
 }
 
-// refresh exchanges the account's refresh token for a new access token and
-// persists it.
+// refresh exchanges the account's refresh token, with the account's own
+// OAuth client, for a new access token and persists it.
 func (t *Tokens) refresh(ctx context.Context, acct store.Account) (string, error) {
-	tok, err := t.exchangeRefresh(ctx, acct.RefreshToken)
+	client, err := t.clients.For(acct.OAuthClientID)
+	if err != nil {
+		var ce *ClientError
+		errors.As(err, &ce)
+		ce.AccountID = acct.ID
+		return "", t.clientProblem(ctx, acct, ce)
+	}
+	tok, err := t.exchangeRefresh(ctx, client, acct.RefreshToken)
 	if err != nil {
 		if reason, ok := invalidGrant(err); ok {
 			return "", t.needsLogin(ctx, acct, reason)
+		}
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && clientMismatchCode(re.ErrorCode) {
+			return "", t.clientProblem(ctx, acct, &ClientError{AccountID: acct.ID, ClientID: acct.OAuthClientID, ClientName: client.Name, Code: re.ErrorCode})
 		}
 		return "", fmt.Errorf("refresh token for account %d: %w", acct.ID, err)
 	}
@@ -252,20 +326,70 @@ func (t *Tokens) refresh(ctx context.Context, acct store.Account) (string, error
 		newRefresh = tok.RefreshToken
 	}
 	if err := t.st.UpdateTokens(ctx, acct.ID, tok.AccessToken, tok.Expiry, newRefresh); err != nil {
-		return "", fmt.Errorf("save refreshed token for account %d: %w", acct.ID, err)
+		// Throwing the token away would refresh again on every request
+		// (and hammer Google's token endpoint) for as long as the disk is
+		// full: keep it in memory and save it later.
+		t.log.Warn("refreshed token kept in memory: saving it failed; retried every "+saveRetryEvery.String(),
+			"account", acct.ID, "err", err)
+		t.mu.Lock()
+		t.entries[acct.ID] = &tokenEntry{access: tok.AccessToken, expiry: tok.Expiry,
+			unsaved: true, unsavedRefresh: newRefresh, lastSave: t.clock.Now()}
+		t.mu.Unlock()
+		return tok.AccessToken, nil
 	}
 	t.remember(acct.ID, tok.AccessToken, tok.Expiry)
 	t.log.Info("access token refreshed", "account", acct.ID,
 		"expires_in", tok.Expiry.Sub(t.clock.Now()).Round(time.Second).String(),
 		"refresh_token_rotated", newRefresh != "")
+	if credentialState(acct.State) {
+		// The refresh works again (a client configured since, say): the
+		// account is usable.
+		if err := t.st.SetState(ctx, acct.ID, store.StateActive, "", "", t.clock.Now()); err != nil {
+			t.log.Warn("could not mark account active", "account", acct.ID, "err", err)
+		} else {
+			t.log.Info("account can refresh again", "account", acct.ID, "was", string(acct.State))
+			t.notify(acct.ID, store.StateActive, "")
+		}
+	}
 	return tok.AccessToken, nil
+}
+
+// credentialState reports whether s is a state the token source sets (and
+// a working refresh clears).
+func credentialState(s store.AccountState) bool {
+	return s == store.StateNeedsLogin || s == store.StateNeedsClient || s == store.StateClientMismatch
+}
+
+// notify calls OnState when set.
+func (t *Tokens) notify(id int64, st store.AccountState, reason string) {
+	if t.onState != nil {
+		t.onState(id, st, reason)
+	}
+}
+
+// clientProblem marks the account needs_client or client_mismatch in the
+// store (once: an account already in that state is left as it is) and in
+// the cache, and returns the error for the callers.
+func (t *Tokens) clientProblem(ctx context.Context, acct store.Account, ce *ClientError) error {
+	t.markDead(acct.ID, ce, acct)
+	state := ce.AccountState()
+	if acct.State == state {
+		return ce
+	}
+	reason := ce.Error()
+	t.log.Warn("account cannot refresh with its OAuth client", "account", acct.ID, "state", string(state), "reason", reason)
+	if err := t.st.SetState(ctx, acct.ID, state, reason, "", t.clock.Now()); err != nil {
+		return errors.Join(ce, fmt.Errorf("mark account %d %s: %w", acct.ID, state, err))
+	}
+	t.notify(acct.ID, state, reason)
+	return ce
 }
 
 // needsLogin marks the account needs_login in the store and in the cache,
 // tells OnNeedsLogin, and returns the error for the callers.
 func (t *Tokens) needsLogin(ctx context.Context, acct store.Account, reason string) error {
 	nle := &NeedsLoginError{AccountID: acct.ID, Reason: reason}
-	t.markDead(acct.ID, nle, acct.RefreshToken)
+	t.markDead(acct.ID, nle, acct)
 	t.log.Warn("refresh token rejected, account needs a new login", "account", acct.ID, "reason", reason)
 	if err := t.st.SetState(ctx, acct.ID, store.StateNeedsLogin, reason, "", t.clock.Now()); err != nil {
 		return errors.Join(nle, fmt.Errorf("mark account %d needs_login: %w", acct.ID, err))
@@ -273,6 +397,7 @@ func (t *Tokens) needsLogin(ctx context.Context, acct store.Account, reason stri
 	if t.onNeedsLogin != nil {
 		t.onNeedsLogin(acct.ID, reason)
 	}
+	t.notify(acct.ID, store.StateNeedsLogin, reason)
 	return nle
 }
 
@@ -282,10 +407,10 @@ func (t *Tokens) remember(id int64, access string, expiry time.Time) {
 	t.entries[id] = &tokenEntry{access: access, expiry: expiry}
 }
 
-func (t *Tokens) markDead(id int64, err error, refresh string) {
+func (t *Tokens) markDead(id int64, err error, acct store.Account) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.entries[id] = &tokenEntry{dead: err, deadRefresh: refresh}
+	t.entries[id] = &tokenEntry{dead: err, deadRefresh: acct.RefreshToken, deadClient: acct.OAuthClientID}
 }
 
 // refreshed is the result of one refresh, with the expiry computed on the
@@ -296,11 +421,15 @@ type refreshed struct {
 	Expiry       time.Time
 }
 
-// exchangeRefresh performs one refresh_token grant. Errors are redacted.
-func (t *Tokens) exchangeRefresh(ctx context.Context, refreshToken string) (refreshed, error) {
+// exchangeRefresh performs one refresh_token grant with client. Errors
+// are redacted.
+func (t *Tokens) exchangeRefresh(ctx context.Context, client OAuthConfig, refreshToken string) (refreshed, error) {
+	if err := client.Check(); err != nil {
+		return refreshed{}, err
+	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, t.client)
 	start := t.clock.Now()
-	tok, err := t.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	tok, err := client.OAuth2("").TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	if err != nil {
 		return refreshed{}, redactErr(err)
 	}
@@ -338,14 +467,24 @@ func invalidGrant(err error) (string, bool) {
 	return reason, true
 }
 
-// Verify checks a refresh token with one refresh and returns the access
-// token it yields. It touches no account and no cache: import and
-// add-token use it before anything is stored.
-func (t *Tokens) Verify(ctx context.Context, refreshToken string) (access string, expiry time.Time, err error) {
-	tok, err := t.exchangeRefresh(ctx, refreshToken)
+// Verify checks a refresh token with one refresh, with the client whose
+// id is clientID ("" = the default), and returns the access token it
+// yields. It touches no account and no cache: import and add-token use it
+// before anything is stored. A client that is not configured, or that
+// Google refuses the token for, is a *ClientError.
+func (t *Tokens) Verify(ctx context.Context, clientID, refreshToken string) (access string, expiry time.Time, err error) {
+	client, err := t.clients.For(clientID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	tok, err := t.exchangeRefresh(ctx, client, refreshToken)
 	if err != nil {
 		if reason, ok := invalidGrant(err); ok {
 			return "", time.Time{}, fmt.Errorf("verify refresh token: %s", reason)
+		}
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && clientMismatchCode(re.ErrorCode) {
+			return "", time.Time{}, &ClientError{ClientID: clientID, ClientName: client.Name, Code: re.ErrorCode}
 		}
 		return "", time.Time{}, fmt.Errorf("verify refresh token: %w", err)
 	}
@@ -355,5 +494,8 @@ func (t *Tokens) Verify(ctx context.Context, refreshToken string) (access string
 // Email returns the account email an access token belongs to, from the
 // userinfo endpoint.
 func (t *Tokens) Email(ctx context.Context, accessToken string) (string, error) {
-	return fetchEmail(ctx, t.client, t.cfg.UserInfoURL, accessToken)
+	return fetchEmail(ctx, t.client, t.clients.Default().UserInfoURL, accessToken)
 }
+
+// Clients returns the OAuth clients the token source refreshes with.
+func (t *Tokens) Clients() *Clients { return t.clients }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -212,17 +213,22 @@ func TestInvalidGrantMarksNeedsLogin(t *testing.T) {
 
 func TestStoredNeedsLoginAndDisabledSkipTheEndpoint(t *testing.T) {
 	tests := []struct {
-		state   store.AccountState
+		name    string
+		set     func(st *store.Store, id int64) error
 		wantErr func(error) bool
 	}{
-		{store.StateNeedsLogin, func(err error) bool { var n *NeedsLoginError; return errors.As(err, &n) }},
-		{store.StateDisabled, func(err error) bool { return errors.Is(err, ErrDisabled) }},
+		{"needs_login", func(st *store.Store, id int64) error {
+			return st.SetState(context.Background(), id, store.StateNeedsLogin, "because", "", t0)
+		}, func(err error) bool { var n *NeedsLoginError; return errors.As(err, &n) }},
+		{"disabled", func(st *store.Store, id int64) error {
+			return st.SetDisabled(context.Background(), id, true, t0)
+		}, func(err error) bool { return errors.Is(err, ErrDisabled) }},
 	}
 	for _, tt := range tests {
-		t.Run(string(tt.state), func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			_, acct := e.addAccount(t, "off@example.com", t0.Add(-time.Minute))
-			if err := e.st.SetState(context.Background(), acct.ID, tt.state, "because", "", t0); err != nil {
+			if err := tt.set(e.st, acct.ID); err != nil {
 				t.Fatal(err)
 			}
 			tk := e.tokens(TokensOptions{})
@@ -322,7 +328,7 @@ func TestVerify(t *testing.T) {
 	e := newEnv(t)
 	sa := e.sim.AddAccount(cloudcodetestSpec("v@example.com", "free-tier"))
 	tk := e.tokens(TokensOptions{})
-	access, expiry, err := tk.Verify(context.Background(), sa.RefreshToken)
+	access, expiry, err := tk.Verify(context.Background(), "", sa.RefreshToken)
 	if err != nil || access == "" || !expiry.Equal(t0.Add(3599*time.Second)) {
 		t.Fatalf("Verify = (%v, %v, %v)", access != "", expiry, err)
 	}
@@ -330,7 +336,7 @@ func TestVerify(t *testing.T) {
 		t.Errorf("Email = %q, %v", email, err)
 	}
 	e.sim.RevokeRefreshToken("v@example.com")
-	_, _, err = tk.Verify(context.Background(), sa.RefreshToken)
+	_, _, err = tk.Verify(context.Background(), "", sa.RefreshToken)
 	if err == nil {
 		t.Fatal("Verify accepted a revoked token")
 	}
@@ -373,4 +379,54 @@ func (e *env) bareTokens(t *testing.T, ts *httptest.Server, refresh string) (*To
 	cfg := e.cfg
 	cfg.TokenURL = ts.URL
 	return NewTokens(cfg, e.st, TokensOptions{Clock: e.clk, HTTPClient: ts.Client()}), stored[0].ID
+}
+
+// A token just issued is kept in memory when the store cannot save it
+// (full disk, read-only file): the account keeps working, the token
+// endpoint is asked once per expiry, not once per request, and the save is
+// retried until it works.
+func TestRefreshedTokenKeptWhenTheStoreCannotSave(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, acct := e.addAccount(t, "disk@example.com", t0.Add(-time.Minute))
+	tk := e.tokens(TokensOptions{})
+	if err := e.st.SetReadOnly(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	for i := range 20 {
+		tok, err := tk.Token(ctx, acct.ID)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if i == 0 {
+			first = tok
+		} else if tok != first {
+			t.Fatalf("request %d got another token: refreshed again", i)
+		}
+	}
+	if n := e.sim.TotalRequests("token"); n != 1 {
+		t.Errorf("%d token calls for 20 requests with an unwritable store, want 1", n)
+	}
+	if _, err := e.cc.LoadCodeAssist(ctx, first); err != nil {
+		t.Errorf("the kept token does not work: %v", err)
+	}
+	if !strings.Contains(e.logs.String(), "kept in memory") {
+		t.Errorf("the failed save was not logged:\n%s", e.logs.String())
+	}
+	// The disk is back: the next request after the retry delay saves it.
+	if err := e.st.SetReadOnly(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(saveRetryEvery + time.Second)
+	if _, err := tk.Token(ctx, acct.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.st.Account(ctx, acct.ID)
+	if got.AccessToken != first {
+		t.Errorf("the kept token was not saved once the store could write")
+	}
+	if n := e.sim.TotalRequests("token"); n != 1 {
+		t.Errorf("%d token calls, want still 1", n)
+	}
 }

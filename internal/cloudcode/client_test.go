@@ -295,10 +295,10 @@ func TestTypedCallsRejectNonJSONSuccess(t *testing.T) {
 func TestTypedCallWrongFieldType(t *testing.T) {
 	host := newHost(t, answer(200, `{"models":{"gemini-3-flash":{"quotaInfo":{"remainingFraction":[1]}}}}`))
 	c := newClient(t, nil, host.base())
-	_, err := c.FetchAvailableModels(context.Background(), testToken, "p")
-	var me *cloudcode.MalformedResponseError
-	if !errors.As(err, &me) || !strings.Contains(me.Problem, "remainingFraction: want number, got array") {
-		t.Fatalf("err = %v, want the field and its type named", err)
+	// One bad entry is skipped and reported, naming the field and its type.
+	cat, err := c.FetchAvailableModels(context.Background(), testToken, "p")
+	if err != nil || len(cat.Models) != 0 || len(cat.Problems) != 1 || !strings.Contains(cat.Problems[0], "remainingFraction: want number, got array") {
+		t.Fatalf("catalog %+v, err %v; want the entry skipped with the field and its type named", cat, err)
 	}
 }
 

@@ -3,7 +3,9 @@ package cloudcode
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -132,35 +134,52 @@ func asString(method, path string, raw json.RawMessage) (string, error) {
 	}
 }
 
-// asFraction decodes the member path as a remaining fraction. Missing or
-// null is unknown; a number or a numeric string is known.
-func asFraction(method, path string, raw json.RawMessage) (Fraction, error) {
+// Fraction reading follows proto3 JSON (see upstream-api.md, "The
+// encoding"): a field at its default value is left out, so inside a bucket
+// or quotaInfo that is present, a missing remainingFraction is 0, not
+// unknown. Only a missing bucket or quotaInfo is unknown.
+
+// fractionSlack absorbs float noise just above 1 ("1.0000000001").
+const fractionSlack = 1e-9
+
+// readFraction reads the remainingFraction member raw of an object that is
+// present. Missing or null is 0 (proto3 leaves zero out). A number or a
+// numeric string in [0, 1] is that figure. NaN, infinities, negative
+// numbers and numbers above 1 are unknown, with a problem saying why: they
+// are neither "spent" nor "full". Any other type is an error.
+func readFraction(method, path string, raw json.RawMessage) (f Fraction, problem string, err error) {
 	if isNull(raw) {
-		return Fraction{}, nil
+		return Fraction{Value: 0, Known: true}, "", nil
 	}
+	var v float64
 	switch jsonKind(raw) {
 	case "number":
-		var v float64
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return Fraction{}, malformed(method, "%s: %v", path, err)
+			return Fraction{}, "", malformed(method, "%s: %v", path, err)
 		}
-		return KnownFraction(v), nil
 	case "string":
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return Fraction{}, malformed(method, "%s: %v", path, err)
+			return Fraction{}, "", malformed(method, "%s: %v", path, err)
 		}
-		if strings.TrimSpace(s) == "" {
-			return Fraction{}, nil
+		// proto3 JSON writes NaN and the infinities as strings; some
+		// encoders quote every number.
+		s = strings.TrimSpace(s)
+		if v, err = strconv.ParseFloat(s, 64); err != nil {
+			return Fraction{}, "", malformed(method, "%s: want number, got string %q", path, truncate(s, 40))
 		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
-			return Fraction{}, malformed(method, "%s: want number, got string %q", path, truncate(s, 40))
-		}
-		return KnownFraction(v), nil
 	default:
-		return Fraction{}, malformed(method, "%s: want number, got %s", path, jsonKind(raw))
+		return Fraction{}, "", malformed(method, "%s: want number, got %s", path, jsonKind(raw))
 	}
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return Fraction{}, fmt.Sprintf("%s: %v is not a fraction; read as unknown", path, v), nil
+	case v < 0:
+		return Fraction{}, fmt.Sprintf("%s: %v is negative; read as unknown", path, v), nil
+	case v > 1+fractionSlack:
+		return Fraction{}, fmt.Sprintf("%s: %v is above 1; read as unknown", path, v), nil
+	}
+	return KnownFraction(v), "", nil
 }
 
 // asTime decodes an RFC 3339 timestamp. Anything missing or unreadable is
@@ -268,8 +287,11 @@ func ParseLoadCodeAssist(body []byte) (*Subscription, error) {
 }
 
 // ParseAvailableModels parses a fetchAvailableModels answer. Internal
-// models (chat_*, tab_*) are dropped; a quotaInfo without remainingFraction
-// is unknown; models are sorted by id.
+// models (chat_*, tab_*) are dropped; models are sorted by id. A model with
+// a quotaInfo but no remainingFraction is at 0 (proto3 JSON leaves the zero
+// out); a model without quotaInfo is unknown. One malformed model entry is
+// skipped and reported in Problems, never failing the others; only an
+// answer whose shape is wrong as a whole is an error.
 func ParseAvailableModels(body []byte) (*ModelCatalog, error) {
 	const m = rpcFetchAvailableModels
 	o, err := parseBody(m, body)
@@ -285,57 +307,96 @@ func ParseAvailableModels(body []byte) (*ModelCatalog, error) {
 		if IsInternalModel(id) {
 			continue
 		}
-		path := "models." + id
-		mo, err := asObject(m, path, raw)
+		mq, problem, err := parseModel(id, raw)
 		if err != nil {
-			return nil, err
+			cat.Problems = append(cat.Problems, "skipped model "+id+": "+problemText(err))
+			continue
 		}
-		mq := ModelQuota{ID: id, Family: ModelFamily(id)}
-		if mq.DisplayName, err = asString(m, path+".displayName", mo["displayName"]); err != nil {
-			return nil, err
+		if problem != "" {
+			cat.Problems = append(cat.Problems, problem)
 		}
-		qi, err := asObject(m, path+".quotaInfo", mo["quotaInfo"])
-		if err != nil {
-			return nil, err
-		}
-		if mq.Remaining, err = asFraction(m, path+".quotaInfo.remainingFraction", qi["remainingFraction"]); err != nil {
-			return nil, err
-		}
-		mq.ResetTime = asTime(qi["resetTime"])
 		cat.Models = append(cat.Models, mq)
 	}
 	sort.Slice(cat.Models, func(i, j int) bool { return cat.Models[i].ID < cat.Models[j].ID })
 
 	dep, err := asObject(m, "deprecatedModelIds", o["deprecatedModelIds"])
 	if err != nil {
-		return nil, err
+		// The renames are a convenience: without them every model still
+		// has its figure.
+		cat.Problems = append(cat.Problems, "ignored deprecatedModelIds: "+problemText(err))
+		dep = nil
 	}
 	for old, raw := range dep {
 		path := "deprecatedModelIds." + old
 		var repl string
 		if jsonKind(raw) == "object" {
 			d, err := asObject(m, path, raw)
-			if err != nil {
-				return nil, err
+			if err == nil {
+				repl, err = asString(m, path+".newModelId", d["newModelId"])
 			}
-			if repl, err = asString(m, path+".newModelId", d["newModelId"]); err != nil {
-				return nil, err
+			if err != nil {
+				cat.Problems = append(cat.Problems, "ignored "+path+": "+problemText(err))
+				continue
 			}
 		} else if repl, err = asString(m, path, raw); err != nil {
-			return nil, err
+			cat.Problems = append(cat.Problems, "ignored "+path+": "+problemText(err))
+			continue
 		}
 		if cat.Deprecated == nil {
 			cat.Deprecated = make(map[string]string, len(dep))
 		}
 		cat.Deprecated[old] = repl
 	}
+	sort.Strings(cat.Problems) // map order is random; keep reports stable
 	return cat, nil
+}
+
+// parseModel reads one entry of fetchAvailableModels' models object.
+func parseModel(id string, raw json.RawMessage) (ModelQuota, string, error) {
+	const m = rpcFetchAvailableModels
+	path := "models." + id
+	mo, err := asObject(m, path, raw)
+	if err != nil {
+		return ModelQuota{}, "", err
+	}
+	if mo == nil {
+		return ModelQuota{}, "", malformed(m, "%s: want object, got null", path)
+	}
+	mq := ModelQuota{ID: id, Family: ModelFamily(id)}
+	if mq.DisplayName, err = asString(m, path+".displayName", mo["displayName"]); err != nil {
+		return ModelQuota{}, "", err
+	}
+	qi, err := asObject(m, path+".quotaInfo", mo["quotaInfo"])
+	if err != nil {
+		return ModelQuota{}, "", err
+	}
+	if qi == nil {
+		return mq, "", nil // no quotaInfo at all: unknown
+	}
+	f, problem, err := readFraction(m, path+".quotaInfo.remainingFraction", qi["remainingFraction"])
+	if err != nil {
+		return ModelQuota{}, "", err
+	}
+	mq.Remaining, mq.ResetTime = f, asTime(qi["resetTime"])
+	return mq, problem, nil
+}
+
+// problemText is an error's description without the "malformed ...
+// response" preamble, for a Problems entry.
+func problemText(err error) string {
+	var me *MalformedResponseError
+	if errors.As(err, &me) {
+		return me.Problem
+	}
+	return err.Error()
 }
 
 // ParseQuotaSummary parses a retrieveUserQuotaSummary answer, with the
 // groups at the top level or under "quotaSummary". A bucket's family comes
 // from its group's display name, else its id prefix ("gemini-", "3p-"); its
-// window from "window", else the id suffix ("-5h", "-weekly").
+// window from "window", else the id suffix ("-5h", "-weekly"). A bucket
+// without remainingFraction is at 0 (proto3 JSON leaves the zero out). A
+// malformed group or bucket is skipped and reported in Problems.
 func ParseQuotaSummary(body []byte) (*QuotaSummary, error) {
 	const m = rpcQuotaSummary
 	o, err := parseBody(m, body)
@@ -358,42 +419,68 @@ func ParseQuotaSummary(body []byte) (*QuotaSummary, error) {
 	sum := &QuotaSummary{}
 	for i, graw := range groups {
 		gpath := fmt.Sprintf("%s[%d]", groupsPath, i)
-		g, err := asObject(m, gpath, graw)
+		name, buckets, err := parseGroup(gpath, graw)
 		if err != nil {
-			return nil, err
-		}
-		name, err := asString(m, gpath+".displayName", g["displayName"])
-		if err != nil {
-			return nil, err
-		}
-		buckets, err := asArray(m, gpath+".buckets", g["buckets"])
-		if err != nil {
-			return nil, err
+			sum.Problems = append(sum.Problems, "skipped "+gpath+": "+problemText(err))
+			continue
 		}
 		for j, braw := range buckets {
 			bpath := fmt.Sprintf("%s.buckets[%d]", gpath, j)
-			bo, err := asObject(m, bpath, braw)
+			b, problem, err := parseBucket(bpath, name, braw)
 			if err != nil {
-				return nil, err
+				sum.Problems = append(sum.Problems, "skipped "+bpath+": "+problemText(err))
+				continue
 			}
-			b := Bucket{Group: name}
-			if b.BucketID, err = asString(m, bpath+".bucketId", bo["bucketId"]); err != nil {
-				return nil, err
+			if problem != "" {
+				sum.Problems = append(sum.Problems, problem)
 			}
-			win, err := asString(m, bpath+".window", bo["window"])
-			if err != nil {
-				return nil, err
-			}
-			if b.Remaining, err = asFraction(m, bpath+".remainingFraction", bo["remainingFraction"]); err != nil {
-				return nil, err
-			}
-			b.ResetTime = asTime(bo["resetTime"])
-			b.Family = bucketFamily(name, b.BucketID)
-			b.Window = bucketWindow(win, b.BucketID)
 			sum.Buckets = append(sum.Buckets, b)
 		}
 	}
 	return sum, nil
+}
+
+// parseGroup reads one group's display name and its bucket list.
+func parseGroup(gpath string, raw json.RawMessage) (string, []json.RawMessage, error) {
+	const m = rpcQuotaSummary
+	g, err := asObject(m, gpath, raw)
+	if err != nil {
+		return "", nil, err
+	}
+	name, err := asString(m, gpath+".displayName", g["displayName"])
+	if err != nil {
+		return "", nil, err
+	}
+	buckets, err := asArray(m, gpath+".buckets", g["buckets"])
+	return name, buckets, err
+}
+
+// parseBucket reads one bucket of a group named group.
+func parseBucket(bpath, group string, raw json.RawMessage) (Bucket, string, error) {
+	const m = rpcQuotaSummary
+	bo, err := asObject(m, bpath, raw)
+	if err != nil {
+		return Bucket{}, "", err
+	}
+	if bo == nil {
+		return Bucket{}, "", malformed(m, "%s: want object, got null", bpath)
+	}
+	b := Bucket{Group: group}
+	if b.BucketID, err = asString(m, bpath+".bucketId", bo["bucketId"]); err != nil {
+		return Bucket{}, "", err
+	}
+	win, err := asString(m, bpath+".window", bo["window"])
+	if err != nil {
+		return Bucket{}, "", err
+	}
+	f, problem, err := readFraction(m, bpath+".remainingFraction", bo["remainingFraction"])
+	if err != nil {
+		return Bucket{}, "", err
+	}
+	b.Remaining, b.ResetTime = f, asTime(bo["resetTime"])
+	b.Family = bucketFamily(group, b.BucketID)
+	b.Window = bucketWindow(win, b.BucketID)
+	return b, problem, nil
 }
 
 // bucketFamily maps a summary bucket to its family: by the group's display

@@ -119,12 +119,15 @@ func TestParseAvailableModels(t *testing.T) {
 		{
 			file: "free_missing_fraction.json",
 			wantModels: []cloudcode.ModelQuota{
-				{ID: "claude-opus-4-6-thinking", DisplayName: "Claude Opus 4.6 (Thinking)", Family: cloudcode.FamilyClaudeGPT},
-				{ID: "claude-sonnet-4-6-thinking", DisplayName: "Claude Sonnet 4.6 (Thinking)", Family: cloudcode.FamilyClaudeGPT, ResetTime: at("2026-11-27T19:00:00Z")},
+				// proto3 JSON leaves a 0 out: a quotaInfo that is present
+				// without remainingFraction is spent, not unknown.
+				{ID: "claude-opus-4-6-thinking", DisplayName: "Claude Opus 4.6 (Thinking)", Family: cloudcode.FamilyClaudeGPT, Remaining: known(0)},
+				{ID: "claude-sonnet-4-6-thinking", DisplayName: "Claude Sonnet 4.6 (Thinking)", Family: cloudcode.FamilyClaudeGPT, Remaining: known(0), ResetTime: at("2026-11-27T19:00:00Z")},
 				// A bad reset time is unknown; the fraction is still read.
 				{ID: "gemini-2.5-flash", DisplayName: "Gemini 2.5 Flash", Family: cloudcode.FamilyGemini, Remaining: known(0.5)},
 				// A fraction sent as a string is accepted.
 				{ID: "gemini-3-flash", DisplayName: "Gemini 3 Flash", Family: cloudcode.FamilyGemini, Remaining: known(0.25), ResetTime: at("2026-11-27T19:00:00Z")},
+				// No quotaInfo at all: unknown.
 				{ID: "gpt-oss-120b-medium", DisplayName: "GPT-OSS 120B (Medium)", Family: cloudcode.FamilyClaudeGPT},
 			},
 		},
@@ -167,17 +170,111 @@ func TestParseAvailableModelsMalformed(t *testing.T) {
 		fragments []string
 	}{
 		{"models array", string(sample(t, "models/wrong_models_type.json")), []string{"models", "want object, got array"}},
-		{"fraction bool", string(sample(t, "models/wrong_fraction_type.json")), []string{"models.gemini-3-flash.quotaInfo.remainingFraction", "got bool"}},
-		{"fraction text", `{"models":{"gemini-3-flash":{"quotaInfo":{"remainingFraction":"lots"}}}}`, []string{"remainingFraction", "lots"}},
-		{"model not object", `{"models":{"gemini-3-flash":7}}`, []string{"models.gemini-3-flash", "got number"}},
-		{"quotaInfo array", `{"models":{"gemini-3-flash":{"quotaInfo":[]}}}`, []string{"quotaInfo", "got array"}},
-		{"deprecated array", `{"models":{},"deprecatedModelIds":[]}`, []string{"deprecatedModelIds"}},
 		{"html 200", "<html><body>Sign in</body></html>", []string{"HTML"}},
+		{"body array", `[{"models":{}}]`, []string{"want object, got array"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := cloudcode.ParseAvailableModels([]byte(tt.body))
 			wantMalformed(t, err, tt.fragments...)
+		})
+	}
+}
+
+// One malformed model entry is skipped and reported; the others keep
+// their figures (it used to fail the whole sync).
+func TestParseAvailableModelsSkipsBadEntries(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		problems []string
+	}{
+		{"fraction bool", `{"models":{"gemini-3-flash":{"displayName":"Gemini 3 Flash","quotaInfo":{"remainingFraction":true}}}}`, []string{"skipped model gemini-3-flash: models.gemini-3-flash.quotaInfo.remainingFraction: want number, got bool"}},
+		{"fraction text", `{"models":{"gemini-3-flash":{"quotaInfo":{"remainingFraction":"lots"}}}}`, []string{`skipped model gemini-3-flash: models.gemini-3-flash.quotaInfo.remainingFraction: want number, got string "lots"`}},
+		{"model not object", `{"models":{"gemini-3-flash":7}}`, []string{"skipped model gemini-3-flash: models.gemini-3-flash: want object, got number"}},
+		{"model null", `{"models":{"gemini-3-flash":null}}`, []string{"skipped model gemini-3-flash: models.gemini-3-flash: want object, got null"}},
+		{"quotaInfo array", `{"models":{"gemini-3-flash":{"quotaInfo":[]}}}`, []string{"skipped model gemini-3-flash: models.gemini-3-flash.quotaInfo: want object, got array"}},
+		{"display name object", `{"models":{"gemini-3-flash":{"displayName":{}}}}`, []string{"skipped model gemini-3-flash: models.gemini-3-flash.displayName: want string, got object"}},
+		{"deprecated array", `{"models":{},"deprecatedModelIds":[]}`, []string{"ignored deprecatedModelIds: deprecatedModelIds: want object, got array"}},
+	}
+	good := `"gemini-2.5-flash":{"quotaInfo":{"remainingFraction":0.5,"resetTime":"2026-11-27T19:00:00Z"}}`
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := strings.Replace(tt.body, `{"models":{`, `{"models":{`+good+`,`, 1)
+			body = strings.Replace(body, `,}`, `}`, 1)
+			got, err := cloudcode.ParseAvailableModels([]byte(body))
+			if err != nil {
+				t.Fatalf("%s: %v", body, err)
+			}
+			if !reflect.DeepEqual(got.Problems, tt.problems) {
+				t.Errorf("problems:\n got %q\nwant %q", got.Problems, tt.problems)
+			}
+			want := []cloudcode.ModelQuota{{ID: "gemini-2.5-flash", Family: cloudcode.FamilyGemini, Remaining: known(0.5), ResetTime: at("2026-11-27T19:00:00Z")}}
+			if !reflect.DeepEqual(got.Models, want) {
+				t.Errorf("models = %+v, want the good entry kept", got.Models)
+			}
+		})
+	}
+}
+
+// Figures that are not fractions are unknown (never spent, never full)
+// and reported; a missing figure in a quotaInfo that is present is 0.
+func TestParseFractionRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		qi      string // the quotaInfo member, "" for none
+		want    cloudcode.Fraction
+		problem string
+	}{
+		{"no quotaInfo", "", cloudcode.Fraction{}, ""},
+		{"empty quotaInfo", `{}`, known(0), ""},
+		{"reset only", `{"resetTime":"2026-11-27T19:00:00Z"}`, known(0), ""},
+		{"null fraction", `{"remainingFraction":null}`, known(0), ""},
+		{"zero written", `{"remainingFraction":0}`, known(0), ""},
+		{"coarse step", `{"remainingFraction":0.2}`, known(0.2), ""},
+		{"full", `{"remainingFraction":1}`, known(1), ""},
+		{"float noise above 1", `{"remainingFraction":1.0000000001}`, known(1), ""},
+		{"string", `{"remainingFraction":"0.6"}`, known(0.6), ""},
+		{"NaN", `{"remainingFraction":"NaN"}`, cloudcode.Fraction{}, "models.m.quotaInfo.remainingFraction: NaN is not a fraction; read as unknown"},
+		{"Infinity", `{"remainingFraction":"Infinity"}`, cloudcode.Fraction{}, "models.m.quotaInfo.remainingFraction: +Inf is not a fraction; read as unknown"},
+		{"negative", `{"remainingFraction":-0.5}`, cloudcode.Fraction{}, "models.m.quotaInfo.remainingFraction: -0.5 is negative; read as unknown"},
+		{"above one", `{"remainingFraction":1.5}`, cloudcode.Fraction{}, "models.m.quotaInfo.remainingFraction: 1.5 is above 1; read as unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entry := `{}`
+			if tt.qi != "" {
+				entry = `{"quotaInfo":` + tt.qi + `}`
+			}
+			got, err := cloudcode.ParseAvailableModels([]byte(`{"models":{"m":` + entry + `}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Models) != 1 || got.Models[0].Remaining != tt.want {
+				t.Errorf("remaining = %+v, want %+v", got.Models, tt.want)
+			}
+			var wantProblems []string
+			if tt.problem != "" {
+				wantProblems = []string{tt.problem}
+			}
+			if !reflect.DeepEqual(got.Problems, wantProblems) {
+				t.Errorf("problems = %q, want %q", got.Problems, wantProblems)
+			}
+			// The same rules hold for a quota summary bucket.
+			if tt.qi == "" {
+				return
+			}
+			sum, err := cloudcode.ParseQuotaSummary([]byte(`{"groups":[{"displayName":"Gemini Models","buckets":[` +
+				strings.Replace(strings.Replace(tt.qi, "{", `{"bucketId":"gemini-weekly",`, 1), ",}", "}", 1) + `]}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, ok := sum.Bucket(cloudcode.FamilyGemini, cloudcode.WindowWeekly); !ok || b.Remaining != tt.want {
+				t.Errorf("bucket = %+v (%v), want %+v", b, ok, tt.want)
+			}
+			if (len(sum.Problems) > 0) != (tt.problem != "") {
+				t.Errorf("summary problems = %q", sum.Problems)
+			}
 		})
 	}
 }
@@ -209,7 +306,8 @@ func TestParseQuotaSummary(t *testing.T) {
 			// Family and window from the bucket id when the group name
 			// and window field say nothing.
 			{Group: "Quota group", Family: cloudcode.FamilyGemini, BucketID: "gemini-5h", Window: cloudcode.Window5h, Remaining: known(0.3), ResetTime: at("2026-11-27T19:00:00Z")},
-			{Group: "Quota group", Family: cloudcode.FamilyGemini, BucketID: "gemini-weekly", Window: cloudcode.WindowWeekly, ResetTime: at("2026-12-01T00:00:00Z")},
+			// No remainingFraction in a bucket that is present: 0 left.
+			{Group: "Quota group", Family: cloudcode.FamilyGemini, BucketID: "gemini-weekly", Window: cloudcode.WindowWeekly, Remaining: known(0), ResetTime: at("2026-12-01T00:00:00Z")},
 			{Family: cloudcode.FamilyClaudeGPT, BucketID: "3p-5h", Window: cloudcode.Window5h, Remaining: known(1)},
 			{Family: cloudcode.FamilyClaudeGPT, BucketID: "3p-weekly", Window: cloudcode.WindowWeekly, Remaining: known(0.2)},
 		}},
@@ -244,17 +342,47 @@ func TestParseQuotaSummaryMalformed(t *testing.T) {
 		body      string
 		fragments []string
 	}{
-		{"buckets object", string(sample(t, "summary/wrong_buckets_type.json")), []string{"groups[0].buckets", "want array, got object"}},
 		{"groups string", `{"groups":"none"}`, []string{"groups", "got string"}},
 		{"wrapped groups object", `{"quotaSummary":{"groups":{}}}`, []string{"quotaSummary.groups", "got object"}},
 		{"wrapper array", `{"quotaSummary":[]}`, []string{"quotaSummary", "got array"}},
-		{"fraction object", `{"groups":[{"buckets":[{"bucketId":"gemini-5h","remainingFraction":{}}]}]}`, []string{"groups[0].buckets[0].remainingFraction"}},
 		{"not json", `Service Unavailable`, []string{"not valid JSON"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := cloudcode.ParseQuotaSummary([]byte(tt.body))
 			wantMalformed(t, err, tt.fragments...)
+		})
+	}
+}
+
+// A malformed group or bucket is skipped and reported; the rest is kept.
+func TestParseQuotaSummarySkipsBadEntries(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		problems []string
+	}{
+		{"buckets object", `{"groups":[{"displayName":"Gemini Models","buckets":{"bucketId":"gemini-5h"}}]}`, []string{"skipped groups[0]: groups[0].buckets: want array, got object"}},
+		{"fraction object", `{"groups":[{"buckets":[{"bucketId":"gemini-5h","remainingFraction":{}}]}]}`, []string{"skipped groups[0].buckets[0]: groups[0].buckets[0].remainingFraction: want number, got object"}},
+		{"group string", `{"groups":["x"]}`, []string{"skipped groups[0]: groups[0]: want object, got string"}},
+		{"bucket null", `{"groups":[{"buckets":[null]}]}`, []string{"skipped groups[0].buckets[0]: groups[0].buckets[0]: want object, got null"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := strings.Replace(tt.body, `"groups":[`, `"groups":[{"displayName":"Claude and GPT models","buckets":[{"bucketId":"3p-weekly","remainingFraction":0.4}]},`, 1)
+			got, err := cloudcode.ParseQuotaSummary([]byte(body))
+			if err != nil {
+				t.Fatalf("%s: %v", body, err)
+			}
+			for i := range tt.problems {
+				tt.problems[i] = strings.ReplaceAll(tt.problems[i], "groups[0]", "groups[1]")
+			}
+			if !reflect.DeepEqual(got.Problems, tt.problems) {
+				t.Errorf("problems:\n got %q\nwant %q", got.Problems, tt.problems)
+			}
+			if b, ok := got.Bucket(cloudcode.FamilyClaudeGPT, cloudcode.WindowWeekly); !ok || b.Remaining != known(0.4) {
+				t.Errorf("the good bucket was lost: %+v", got.Buckets)
+			}
 		})
 	}
 }

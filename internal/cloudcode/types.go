@@ -224,6 +224,11 @@ type ModelQuota struct {
 type ModelCatalog struct {
 	Models     []ModelQuota      // sorted by ID; internal models dropped
 	Deprecated map[string]string // old id -> new id
+	// Problems describes the entries that were skipped and the figures
+	// read as unknown because they made no sense (NaN, negative, above 1),
+	// one line each, so the caller can log them. The rest of the answer is
+	// usable.
+	Problems []string
 }
 
 // Model returns the entry for id and whether it exists.
@@ -258,6 +263,9 @@ type Bucket struct {
 // QuotaSummary is the answer of retrieveUserQuotaSummary.
 type QuotaSummary struct {
 	Buckets []Bucket
+	// Problems describes skipped groups and buckets and figures read as
+	// unknown, as in ModelCatalog.Problems.
+	Problems []string
 }
 
 // Bucket returns the bucket for a family and window, if reported.

@@ -45,6 +45,14 @@ type Config struct {
 		AuthURL      string `toml:"auth_url"`
 		TokenURL     string `toml:"token_url"`
 		UserInfoURL  string `toml:"userinfo_url"`
+		// DefaultClient names the client login uses and accounts without a
+		// recorded client belong to: "default" (client_id/client_secret
+		// above) or a name from Clients.
+		DefaultClient string `toml:"default_client"`
+		// Clients are further OAuth clients by name, from the config
+		// file's [oauth.clients.<name>] tables (see oauth_clients.go); nil
+		// when there are none.
+		Clients map[string]OAuthClient `toml:"-"`
 	} `toml:"oauth"`
 
 	Quota struct {
@@ -89,6 +97,7 @@ func defaults(getenv func(string) string) Config {
 	c.OAuth.AuthURL = "https://accounts.google.com/o/oauth2/v2/auth"
 	c.OAuth.TokenURL = "https://oauth2.googleapis.com/token"
 	c.OAuth.UserInfoURL = "https://www.googleapis.com/oauth2/v2/userinfo"
+	c.OAuth.DefaultClient = DefaultClientName
 	c.Quota.LowThreshold = 0.10
 	c.Quota.Reserve = 0
 	c.Quota.SyncInterval = 5 * time.Minute

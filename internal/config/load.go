@@ -312,6 +312,12 @@ func loadFile(cfg *Config, src *Sources, path string) (found bool, err error) {
 		return true, errors.Join(errs...)
 	}
 
+	clients, err := loadClients(path, string(data), raw)
+	if err != nil {
+		return true, err
+	}
+	cfg.OAuth.Clients = clients
+
 	shape := reflect.New(fileShape(reflect.TypeFor[Config]())).Elem()
 	leaves := make([]*fileLeaf, len(settings))
 	for i, s := range settings {
@@ -327,7 +333,7 @@ func loadFile(cfg *Config, src *Sources, path string) (found bool, err error) {
 			src.set(settings[i].key, Source{LayerFile, path})
 		}
 	}
-	return true, unknownKeys(path, string(data), md.Undecoded())
+	return true, unknownKeys(path, string(data), withoutClients(md.Undecoded()))
 }
 
 // fileError names the file, the line and the key of a decoding error.

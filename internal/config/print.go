@@ -49,7 +49,7 @@ func Print(w io.Writer, cfg Config, src Sources) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("print config: %w", err)
 	}
-	return nil
+	return printClients(w, cfg, src)
 }
 
 // WriteReference writes the configuration reference as a Markdown table

@@ -60,6 +60,22 @@ func (v *validator) positive(key string, d time.Duration) {
 	}
 }
 
+// The lower bounds of the monitor's timing.
+const (
+	MinSyncInterval   = 30 * time.Second
+	MinAccountTimeout = time.Second
+)
+
+// atLeast checks a duration against a lower bound and says why it exists.
+func (v *validator) atLeast(key string, d, least time.Duration, why string) {
+	switch {
+	case d <= 0:
+		v.positive(key, d)
+	case d < least:
+		v.fail(key, fmt.Sprintf("must be at least %s, %s", FormatDuration(least), why))
+	}
+}
+
 func (v *validator) httpURL(key, value string) {
 	u, err := url.Parse(value)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -111,6 +127,7 @@ func (c Config) Validate() error {
 	v.httpURL("oauth.auth_url", c.OAuth.AuthURL)
 	v.httpURL("oauth.token_url", c.OAuth.TokenURL)
 	v.httpURL("oauth.userinfo_url", c.OAuth.UserInfoURL)
+	v.validateClients()
 
 	lowOK := c.Quota.LowThreshold >= 0 && c.Quota.LowThreshold <= 1
 	if !lowOK {
@@ -125,11 +142,13 @@ func (c Config) Validate() error {
 		v.errs = append(v.errs, fmt.Errorf("quota.reserve (%g) must be below quota.low_threshold (%g)%s",
 			c.Quota.Reserve, c.Quota.LowThreshold, fromBoth(v.source("quota.reserve"), v.source("quota.low_threshold"))))
 	}
-	v.positive("quota.sync_interval", c.Quota.SyncInterval)
+	v.atLeast("quota.sync_interval", c.Quota.SyncInterval, MinSyncInterval,
+		"or every account's quota is read more often than it changes")
 	if c.Quota.SyncConcurrency < 1 || c.Quota.SyncConcurrency > 1024 {
 		v.fail("quota.sync_concurrency", "must be between 1 and 1024")
 	}
-	v.positive("quota.account_timeout", c.Quota.AccountTimeout)
+	v.atLeast("quota.account_timeout", c.Quota.AccountTimeout, MinAccountTimeout,
+		"a shorter limit fails healthy accounts on an ordinary round trip")
 	v.positive("quota.cache_ttl", c.Quota.CacheTTL)
 	v.positive("quota.tier_ttl", c.Quota.TierTTL)
 	v.positive("quota.retention", c.Quota.Retention)

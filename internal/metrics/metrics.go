@@ -29,6 +29,12 @@ type QuotaSource interface {
 	MonitorStats() quota.MonitorStats
 }
 
+// healthSource is a QuotaSource that also reports the engine's own health
+// (its database); *quota.Manager is one.
+type healthSource interface {
+	Health() quota.Health
+}
+
 // ProxySource gives the proxy's counters; *proxy.Server satisfies it.
 type ProxySource interface {
 	Stats() proxy.Stats
@@ -104,6 +110,12 @@ var (
 	descUsable = prometheus.NewDesc("quotatui_account_usable",
 		"1 when the account can take requests for the family: active, no cooldown or exhaustion mark, not exhausted.",
 		[]string{"account", "family"}, nil)
+	descUnreadable = prometheus.NewDesc("quotatui_quota_unreadable",
+		"1 while the account's quota cannot be read (the account stays routable on the reactive path); cause is forbidden (403), rate_limited (429), no_project or other.",
+		[]string{"account", "cause"}, nil)
+	descHealthy = prometheus.NewDesc("quotatui_healthy",
+		"1 when quotatui itself is healthy, 0 when its database cannot be written or its file was deleted (see the log and /healthz for why).",
+		nil, nil)
 	descAccount = prometheus.NewDesc("quotatui_account_info",
 		"Always 1; labels carry the account's tier and state.",
 		[]string{"account", "tier", "state"}, nil)
@@ -154,7 +166,7 @@ type collector struct {
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descRemaining, descDecision, descUsable, descAccount, descSyncs, descSyncErrors,
+		descRemaining, descDecision, descUsable, descUnreadable, descHealthy, descAccount, descSyncs, descSyncErrors,
 		descLastSyncTook, descLastSyncAt, descCacheHitRatio, descCacheHits, descCacheMisses,
 		descRequests, descRequestsByFamily, descInFlight, descSwitches, descClient429,
 		descUpstream429, descSessions, descPaused,
@@ -179,6 +191,9 @@ func (c *collector) collectQuota(ch chan<- prometheus.Metric) {
 	for _, s := range statuses {
 		acct := labels[s.AccountID]
 		ch <- gauge(descAccount, 1, acct, s.Tier.String(), string(s.State))
+		if s.Unreadable != "" {
+			ch <- gauge(descUnreadable, 1, acct, s.UnreadableCause)
+		}
 		for i, f := range cloudcode.Families {
 			fq := s.Families[i]
 			fam := f.String()
@@ -195,10 +210,15 @@ func (c *collector) collectQuota(ch chan<- prometheus.Metric) {
 			for _, d := range decisions {
 				ch <- gauge(descDecision, b2f(fq.Decision == d), acct, fam, d.String())
 			}
-			ch <- gauge(descUsable, b2f(usable(s, i)), acct, fam)
+			// The engine's own predicate, on the snapshot's time and the
+			// user's thresholds: metrics never judge an account otherwise.
+			ch <- gauge(descUsable, b2f(s.FamilyCheck(f, s.At).Usable), acct, fam)
 		}
 	}
 
+	if hs, ok := c.q.(healthSource); ok {
+		ch <- gauge(descHealthy, b2f(hs.Health().OK()))
+	}
 	ms := c.q.MonitorStats()
 	ch <- counter(descSyncs, float64(ms.SyncsRun))
 	for id, st := range ms.PerAccount {
@@ -232,13 +252,6 @@ func (c *collector) collectProxy(ch chan<- prometheus.Metric) {
 	ch <- counter(descUpstream429, float64(st.Upstream429s))
 	ch <- gauge(descSessions, float64(st.ActiveSessions))
 	ch <- gauge(descPaused, b2f(st.Paused))
-}
-
-// usable mirrors quota.Check.Usable from a snapshot: the account is
-// active, the family carries no mark and is not exhausted.
-func usable(s quota.Status, family int) bool {
-	active := s.State == quota.StateActive || s.State == ""
-	return active && s.Marks[family].Kind == quota.NoMark && s.Families[family].Decision != quota.Exhausted
 }
 
 // accountLabels names each account for the "account" label: its label,

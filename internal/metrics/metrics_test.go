@@ -28,9 +28,11 @@ var (
 type fakeQuota struct {
 	statuses []quota.Status
 	stats    quota.MonitorStats
+	health   quota.Health
 }
 
 func (f *fakeQuota) GetAllQuotas() []quota.Status     { return f.statuses }
+func (f *fakeQuota) Health() quota.Health             { return f.health }
 func (f *fakeQuota) MonitorStats() quota.MonitorStats { return f.stats }
 
 type fakeProxy struct{ stats proxy.Stats }
@@ -55,7 +57,8 @@ func fixtures() (*fakeQuota, *fakeProxy) {
 	// The 5h figure is unknown; the weekly bucket is nearly empty.
 	work.Families[cg] = quota.FamilyQuota{Family: cloudcode.FamilyClaudeGPT,
 		Weekly: quota.BucketQuota{Remaining: known(0.05)}, Effective: known(0.05), Decision: quota.LowQuota}
-	work.Marks[cg] = quota.Mark{Kind: quota.CooldownMark, Reason: "rate limited"}
+	work.Marks[cg] = quota.Mark{Kind: quota.CooldownMark, Until: syncStart.Add(time.Minute), Reason: "rate limited"}
+	work.At = syncStart
 
 	// No label: the email names it. It needs a login, so nothing is usable.
 	free := quota.Status{AccountID: 2, Email: "b@example.com", Tier: cloudcode.TierFree, State: quota.StateNeedsLogin}
@@ -64,7 +67,8 @@ func fixtures() (*fakeQuota, *fakeProxy) {
 		Effective: known(0), Decision: quota.Exhausted}
 
 	// Same label as account 1: must not produce duplicate series.
-	twin := quota.Status{AccountID: 3, Email: "c@example.com", Label: "work", Tier: cloudcode.TierUltra, State: quota.StateActive}
+	twin := quota.Status{AccountID: 3, Email: "c@example.com", Label: "work", Tier: cloudcode.TierUltra, State: quota.StateActive,
+		Unreadable: "SERVICE_DISABLED: refused", UnreadableCause: "forbidden"}
 	twin.Families[gem] = quota.FamilyQuota{Family: cloudcode.FamilyGemini,
 		FiveHour: quota.BucketQuota{Remaining: known(1)}, Weekly: quota.BucketQuota{Remaining: known(1)},
 		Effective: known(1), Decision: quota.Proceed}
@@ -182,6 +186,8 @@ func TestScrape(t *testing.T) {
 		{"quotatui_account_usable", L{"account": "b@example.com", "family": "gemini"}, dto.MetricType_GAUGE, 0}, // needs login
 		{"quotatui_account_usable", L{"account": "work#3", "family": "gemini"}, dto.MetricType_GAUGE, 1},
 		{"quotatui_account_info", L{"account": "b@example.com", "tier": "FREE", "state": "needs_login"}, dto.MetricType_GAUGE, 1},
+		{"quotatui_quota_unreadable", L{"account": "work#3", "cause": "forbidden"}, dto.MetricType_GAUGE, 1},
+		{"quotatui_healthy", L{}, dto.MetricType_GAUGE, 1},
 
 		{"quotatui_syncs_total", L{}, dto.MetricType_COUNTER, 7},
 		{"quotatui_sync_errors_total", L{"account": "work"}, dto.MetricType_COUNTER, 2},
@@ -383,6 +389,39 @@ func BenchmarkScrape(b *testing.B) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
+
+// An unhealthy engine (its database cannot be written) shows in metrics.
+func TestScrapeUnhealthy(t *testing.T) {
+	q, p := fixtures()
+	q.health = quota.Health{Problems: []string{"database not writable since 12:00:00: disk full"}}
+	fams := scrape(t, New(q, p))
+	if m, ok := sample(fams, "quotatui_healthy", L{}); !ok || m.GetGauge().GetValue() != 0 {
+		t.Errorf("quotatui_healthy = %v (%v), want 0", m, ok)
+	}
+}
+
+// The usable series is the engine's predicate (quota.Status.FamilyCheck):
+// a mark that ended is no longer in force, and the states added later
+// (needs_client, client_mismatch) are unusable. The copy metrics had
+// judged both differently.
+func TestUsableIsTheEnginesPredicate(t *testing.T) {
+	at := syncStart
+	ended := quota.Status{AccountID: 1, Label: "ended", State: quota.StateActive, EngineState: quota.StateActive, At: at}
+	ended.Families[gem] = quota.FamilyQuota{Family: cloudcode.FamilyGemini, Effective: known(0.8), Decision: quota.Proceed}
+	ended.Marks[gem] = quota.Mark{Kind: quota.CooldownMark, Until: at.Add(-time.Second)}
+	client := quota.Status{AccountID: 2, Label: "client", State: quota.StateNeedsClient, EngineState: quota.StateNeedsClient, At: at}
+	client.Families[gem] = quota.FamilyQuota{Family: cloudcode.FamilyGemini, Effective: known(0.8), Decision: quota.Proceed}
+	fams := scrape(t, New(&fakeQuota{statuses: []quota.Status{ended, client}}, nil))
+	for _, tt := range []struct {
+		account string
+		want    float64
+	}{{"ended", 1}, {"client", 0}} {
+		m, ok := sample(fams, "quotatui_account_usable", L{"account": tt.account, "family": "gemini"})
+		if !ok || m.GetGauge().GetValue() != tt.want {
+			t.Errorf("%s usable = %v (%v), want %v", tt.account, m.GetGauge().GetValue(), ok, tt.want)
 		}
 	}
 }

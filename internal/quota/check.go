@@ -3,7 +3,6 @@ package quota
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +16,8 @@ const (
 	ReasonForbidden          = "account forbidden"
 	ReasonValidationRequired = "account needs verification"
 	ReasonNeedsLogin         = "account needs a new login"
+	ReasonNeedsClient        = "account's OAuth client is not configured"
+	ReasonClientMismatch     = "account's token belongs to another OAuth client"
 	ReasonExhaustedMark      = "quota exhausted (upstream 429)"
 	ReasonCooldown           = "cooling down after an upstream error"
 	ReasonExhausted          = "quota exhausted"
@@ -41,9 +42,9 @@ func (m *Manager) CheckQuota(ctx context.Context, accountID int64, model string)
 	s := a.snap.Load()
 	if idx < 0 {
 		m.hits.Add(1)
-		return decideUnknownFamily(s, now), nil
+		return s.status.check(-1, model, now, m.opt.Thresholds), nil
 	}
-	if exp := s.expires[idx]; !exp.IsZero() && now.Before(exp) || !syncable(s.status.State) {
+	if exp := s.expires[idx]; !exp.IsZero() && now.Before(exp) || !syncable(&s.status) {
 		m.hits.Add(1)
 		return decide(s, idx, model, now, m.opt.Thresholds), nil
 	}
@@ -66,7 +67,7 @@ func (m *Manager) CheckQuotaFresh(ctx context.Context, accountID int64, model st
 	}
 	idx := familyIndex(cloudcode.ModelFamily(model))
 	var err error
-	if syncable(a.snap.Load().status.State) {
+	if syncable(&a.snap.Load().status) {
 		m.misses.Add(1)
 		err = m.syncShared(ctx, a, -1)
 	}
@@ -77,35 +78,102 @@ func (m *Manager) CheckQuotaFresh(ctx context.Context, accountID int64, model st
 	return c, nil
 }
 
-// syncShared runs one sync of a however many callers ask at once. With
-// fresh ≥ 0 the sync is skipped when that family's cache entry became
-// fresh meanwhile (a caller that missed just as another sync finished). The
-// sync runs under its own context, bounded by AccountTimeout, so one caller
-// giving up does not fail the others; each caller waits on its own context.
+// syncShared runs one sync of a however many callers ask at once, and
+// persists it. With fresh ≥ 0 the sync is skipped when that family's cache
+// entry became fresh meanwhile (a caller that missed just as another sync
+// finished), and a sync already in flight is joined. With fresh < 0 the
+// caller needs a figure asked for after its call (a resync, a check before
+// spending the last units): a flight that started earlier is waited out
+// and a new one run. The sync runs under its own context, bounded by
+// AccountTimeout, so one caller giving up does not fail the others; each
+// caller waits on its own context.
 func (m *Manager) syncShared(ctx context.Context, a *account, fresh int) error {
-	ch := m.sf.DoChan(strconv.FormatInt(a.id, 10), func() (any, error) {
-		if fresh >= 0 {
-			if exp := a.snap.Load().expires[fresh]; !exp.IsZero() && m.clock.Now().Before(exp) {
-				return nil, nil
-			}
+	var need uint64
+	if fresh < 0 {
+		need = m.flightSeq.Load() + 1
+	}
+	out, err, led := m.flyOrJoin(ctx, a, need, true, func() bool {
+		if fresh < 0 {
+			return false
 		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opt.AccountTimeout)
-		defer cancel()
-		out, err := m.syncOne(sctx, a)
-		m.persist(sctx, out)
-		return nil, err
+		exp := a.snap.Load().expires[fresh]
+		return !exp.IsZero() && m.clock.Now().Before(exp)
 	})
-	select {
-	case r := <-ch:
-		return r.Err
-	case <-ctx.Done():
-		return ctx.Err()
+	if led {
+		m.persist(ctx, out)
+	}
+	return err
+}
+
+// flight is one sync of one account in progress. Every sync of an account
+// goes through its flight, one at a time, so a later-asked figure always
+// lands after an earlier one: an older answer can never replace a newer.
+type flight struct {
+	seq  uint64        // order in which flights were asked for
+	done chan struct{} // closed when err is set
+	err  error
+}
+
+// flyOrJoin runs a sync of a, or joins the one in flight when that was
+// asked for at or after need (0: any). A flight asked for earlier is
+// waited out and a new one started. skip, checked by the leader before
+// syncing, may say the sync is no longer needed. detach runs the flight
+// detached from ctx's cancellation (still bounded by AccountTimeout), for
+// callers that share it; the monitor's rounds stop with their context.
+// The leader (led) gets the output to persist; joiners get only the error.
+func (m *Manager) flyOrJoin(ctx context.Context, a *account, need uint64, detach bool, skip func() bool) (out syncOutput, err error, led bool) {
+	for {
+		a.mu.Lock()
+		f := a.flight
+		if f == nil {
+			f = &flight{seq: m.flightSeq.Add(1), done: make(chan struct{})}
+			a.flight = f
+			a.mu.Unlock()
+			out, err = m.fly(ctx, a, f, detach, skip)
+			return out, err, true
+		}
+		a.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return syncOutput{}, ctx.Err(), false
+		}
+		if f.seq >= need {
+			return syncOutput{}, f.err, false
+		}
 	}
 }
 
-// syncable reports whether accounts in state are synced at all.
-func syncable(s AccountState) bool {
-	return s != StateDisabled && s != StateNeedsLogin
+// fly runs flight f of a and lands it.
+func (m *Manager) fly(ctx context.Context, a *account, f *flight, detach bool, skip func() bool) (out syncOutput, err error) {
+	defer func() {
+		a.mu.Lock()
+		a.flight = nil
+		a.mu.Unlock()
+		f.err = err
+		close(f.done)
+	}()
+	if skip != nil && skip() {
+		return syncOutput{}, nil
+	}
+	parent := ctx
+	if detach {
+		parent = context.WithoutCancel(ctx)
+	}
+	sctx, cancel := context.WithTimeout(parent, m.opt.AccountTimeout)
+	defer cancel()
+	t0 := time.Now()
+	out, err = m.syncOne(sctx, a)
+	a.mu.Lock()
+	a.lastTook = time.Since(t0)
+	a.mu.Unlock()
+	return out, err
+}
+
+// syncable reports whether the account is synced at all: not when the
+// user disabled it or it waits for a new login.
+func syncable(s *Status) bool {
+	return !s.Disabled && s.EngineState != StateNeedsLogin
 }
 
 // stateReason returns the reason an account in state s cannot be used, or
@@ -120,6 +188,10 @@ func stateReason(s AccountState) string {
 		return ReasonValidationRequired
 	case StateNeedsLogin:
 		return ReasonNeedsLogin
+	case StateNeedsClient:
+		return ReasonNeedsClient
+	case StateClientMismatch:
+		return ReasonClientMismatch
 	default:
 		return ""
 	}
@@ -127,27 +199,49 @@ func stateReason(s AccountState) string {
 
 // checkOf answers for model (in family index idx, -1 for none) from s.
 func (m *Manager) checkOf(s *snapshot, idx int, model string, now time.Time) Check {
-	if idx < 0 {
-		return decideUnknownFamily(s, now)
-	}
-	return decide(s, idx, model, now, m.opt.Thresholds)
-}
-
-// decideUnknownFamily answers for a model outside every tracked family: only
-// the account's state matters.
-func decideUnknownFamily(s *snapshot, now time.Time) Check {
-	if r := stateReason(s.status.State); r != "" {
-		return Check{Decision: Unknown, Reason: r}
-	}
-	return Check{Decision: Unknown, Usable: true, Reason: ReasonUnknownFamily}
+	return s.status.check(idx, model, now, m.opt.Thresholds)
 }
 
 // decide computes the Check for model in family index idx from s. It must not
 // allocate: it runs on every cache hit.
 func decide(s *snapshot, idx int, model string, now time.Time, t Thresholds) Check {
-	fq := &s.status.Families[idx]
+	return s.status.check(idx, model, now, t)
+}
+
+// Check is the one answer to "may this account take a request for model
+// now, and how is it doing?": the engine's CheckQuota, Rank and Best use
+// it, and so should anything else that judges an account from a Status
+// (the proxy, metrics, a test fake). The answer comes from the snapshot:
+// the account's state (the user's "disabled" first, then what the engine
+// learned), the family's mark if it is still in force at now, and the
+// effective figure for the model (the lowest of its own 5h figure and the
+// family's 5h and weekly buckets) decided with the snapshot's Thresholds
+// (DefaultThresholds when unset) and coarse steps. A model outside every
+// tracked family is judged on the state alone.
+func (s *Status) Check(model string, now time.Time) Check {
+	return s.check(familyIndex(cloudcode.ModelFamily(model)), model, now, s.Thresholds)
+}
+
+// FamilyCheck is Check for family f as a whole (no model's own figure).
+func (s *Status) FamilyCheck(f cloudcode.Family, now time.Time) Check {
+	return s.check(familyIndex(f), "", now, s.Thresholds)
+}
+
+// check is Check for family index idx (-1: no tracked family) with
+// thresholds t. It must not allocate: it runs on every cache hit.
+func (s *Status) check(idx int, model string, now time.Time, t Thresholds) Check {
+	if t.Low <= 0 {
+		t.Low = DefaultThresholds.Low
+	}
+	if idx < 0 {
+		if r := stateReason(s.State); r != "" {
+			return Check{Decision: Unknown, Reason: r}
+		}
+		return Check{Decision: Unknown, Usable: true, Reason: ReasonUnknownFamily}
+	}
+	fq := &s.Families[idx]
 	c := effective(fq, model)
-	c.Decision = MakeDecision(c.Remaining, t)
+	c.Decision = decideFigure(c.Remaining, t, fq.Coarse)
 	c.Usable = true
 	switch c.Decision {
 	case Exhausted:
@@ -157,7 +251,7 @@ func decide(s *snapshot, idx int, model string, now time.Time, t Thresholds) Che
 	case Unknown:
 		c.Reason = ReasonUnknown
 	}
-	if mk := &s.status.Marks[idx]; mk.Kind != NoMark && mk.Until.After(now) {
+	if mk := &s.Marks[idx]; mk.Kind != NoMark && mk.Until.After(now) {
 		// ResetTime becomes when the account is usable again: the mark's
 		// end, or the bucket's reset if the figures say it is spent longer.
 		if c.Decision != Exhausted || mk.Until.After(c.ResetTime) {
@@ -172,7 +266,7 @@ func decide(s *snapshot, idx int, model string, now time.Time, t Thresholds) Che
 			c.Reason = ReasonCooldown
 		}
 	}
-	if r := stateReason(s.status.State); r != "" {
+	if r := stateReason(s.State); r != "" {
 		c.Usable, c.Reason = false, r
 	}
 	return c

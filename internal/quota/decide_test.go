@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,7 +131,7 @@ func TestAccountStateAndMarksMakeUnusable(t *testing.T) {
 	if c := e.check(email, "gemini-3-flash"); !c.Usable {
 		t.Errorf("cooldown over: %+v", c)
 	}
-	for _, st := range []AccountState{StateForbidden, StateValidationRequired, StateDisabled, StateNeedsLogin} {
+	for _, st := range []AccountState{StateForbidden, StateValidationRequired, StateNeedsLogin, StateNeedsClient, StateClientMismatch} {
 		if err := e.m.MarkForbidden(context.Background(), id, st, "test", ""); err != nil {
 			t.Fatal(err)
 		}
@@ -141,6 +142,16 @@ func TestAccountStateAndMarksMakeUnusable(t *testing.T) {
 		if err != nil || string(row.State) != string(st) {
 			t.Errorf("stored state = %q, %v; want %s", row.State, err, st)
 		}
+	}
+	// The user's choice is its own column, and outranks every state.
+	if err := e.m.SetDisabled(context.Background(), id, true); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.check(email, "gemini-3-flash"); c.Usable || c.Reason != ReasonDisabled {
+		t.Errorf("disabled: %+v", c)
+	}
+	if row, _ := e.st.Account(context.Background(), id); !row.Disabled || row.State != store.StateClientMismatch {
+		t.Errorf("stored disabled %v state %s; want both kept", row.Disabled, row.State)
 	}
 }
 
@@ -381,8 +392,10 @@ func TestSyncAllErrorIsolation(t *testing.T) {
 		}
 	}
 	wantState := map[string]AccountState{
-		"ok@example.com":        StateActive,
-		"forbidden@example.com": StateForbidden,
+		"ok@example.com": StateActive,
+		// A 403 on the quota reads alone is no proof: the quota is
+		// unreadable, the account stays active.
+		"forbidden@example.com": StateActive,
 		"hang@example.com":      StateActive,
 		"verify@example.com":    StateValidationRequired,
 		"login@example.com":     StateNeedsLogin,
@@ -393,6 +406,9 @@ func TestSyncAllErrorIsolation(t *testing.T) {
 		if st.State != want || err != nil || string(row.State) != string(want) {
 			t.Errorf("%s: state %s, stored %s (%v); want %s", email, st.State, row.State, err, want)
 		}
+	}
+	if st, _ := e.m.Account(e.id("forbidden@example.com")); !strings.Contains(st.Unreadable, "SERVICE_DISABLED") {
+		t.Errorf("forbidden account: unreadable %q, want the 403's reason", st.Unreadable)
 	}
 	if st, _ := e.m.Account(e.id("verify@example.com")); st.ValidationURL != "https://accounts.example/verify" {
 		t.Errorf("validation URL %q", st.ValidationURL)
@@ -410,8 +426,8 @@ func TestSyncAllErrorIsolation(t *testing.T) {
 	if res.Skipped != 1 || e.srv.Requests("login@example.com", "fetchAvailableModels") != before {
 		t.Errorf("needs-login account not skipped: %+v", res)
 	}
-	if st, _ := e.m.Account(e.id("forbidden@example.com")); st.State != StateActive {
-		t.Errorf("forbidden account after a good sync: %s", st.State)
+	if st, _ := e.m.Account(e.id("forbidden@example.com")); st.State != StateActive || st.Unreadable != "" {
+		t.Errorf("forbidden account after a good sync: %s, unreadable %q", st.State, st.Unreadable)
 	}
 	if row, _ := e.st.Account(ctx, e.id("forbidden@example.com")); row.State != store.AccountState(StateActive) {
 		t.Errorf("stored state after a good sync: %s", row.State)

@@ -263,3 +263,33 @@ func TestCancelledSyncAllRecordsNoErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveredOnlyAfterTheLock: the upstream's 429 locks a family whose
+// polled figure still reads full. Syncs during the lock are no recovery
+// (the dashboard and alerts would say "back to 100%" while every request
+// fails); the first sync after the lock ends the episode with Recovered.
+func TestRecoveredOnlyAfterTheLock(t *testing.T) {
+	const email = "a@example.com"
+	e := newEnv(t, cloudcodetest.Options{AccessTokenTTL: 1000 * time.Hour}, Options{},
+		cloudcodetest.AccountSpec{Email: email, TierID: "g1-pro-tier"})
+	id := e.id(email)
+	feed := e.m.Subscribe()
+	defer feed.Close()
+	e.sync(email)
+	drainEvents(feed)
+	until := t0.Add(90 * time.Minute)
+	e.m.MarkExhausted(id, cloudcode.FamilyClaudeGPT, until, t0, "QUOTA_EXHAUSTED")
+	if got := kinds(drainEvents(feed), id); !equalKinds(got, []EventKind{EventExhausted}) {
+		t.Fatalf("after the 429: %v", got)
+	}
+	e.clk.Set(t0.Add(10 * time.Minute))
+	e.sync(email)
+	if got := kinds(drainEvents(feed), id); len(got) != 0 {
+		t.Fatalf("a sync during the lock fired %v, want nothing", got)
+	}
+	e.clk.Set(until.Add(time.Second))
+	e.sync(email)
+	if got := kinds(drainEvents(feed), id); !equalKinds(got, []EventKind{EventRecovered}) {
+		t.Errorf("the first sync after the lock fired %v, want recovered", got)
+	}
+}

@@ -77,8 +77,8 @@ func (s *simTokens) setFail(id int64, err error) {
 // needsLoginErr looks like auth.NeedsLoginError.
 type needsLoginErr struct{}
 
-func (needsLoginErr) Error() string    { return "refresh token rejected (invalid_grant)" }
-func (needsLoginErr) NeedsLogin() bool { return true }
+func (needsLoginErr) Error() string                    { return "refresh token rejected (invalid_grant)" }
+func (needsLoginErr) AccountState() store.AccountState { return store.StateNeedsLogin }
 
 // env is a manager wired to a simulator and a temp-dir store.
 type env struct {

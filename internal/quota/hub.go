@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/store"
 )
 
@@ -20,7 +21,47 @@ type hub struct {
 
 	pendMu      sync.Mutex
 	pending     []Event
+	marks       map[markKey]store.Mark // latest change per (account, family), to write
 	pendDropped atomic.Uint64
+}
+
+// markKey names one (account, family) mark.
+type markKey struct {
+	account int64
+	family  cloudcode.Family
+}
+
+// queueMark records a mark change for the next store write; a later
+// change of the same (account, family) replaces an unwritten one.
+func (h *hub) queueMark(id int64, f cloudcode.Family, mk Mark) {
+	sm := store.Mark{AccountID: id, Family: f.String(), Until: mk.Until, Since: mk.Since, Reason: mk.Reason}
+	switch mk.Kind {
+	case CooldownMark:
+		sm.Kind = store.MarkCooldown
+	case ExhaustedMark:
+		sm.Kind = store.MarkExhausted
+	}
+	h.pendMu.Lock()
+	if h.marks == nil {
+		h.marks = map[markKey]store.Mark{}
+	}
+	h.marks[markKey{id, f}] = sm
+	h.pendMu.Unlock()
+}
+
+// takeMarks removes and returns the mark changes awaiting the store.
+func (h *hub) takeMarks() []store.Mark {
+	h.pendMu.Lock()
+	defer h.pendMu.Unlock()
+	if len(h.marks) == 0 {
+		return nil
+	}
+	out := make([]store.Mark, 0, len(h.marks))
+	for _, m := range h.marks {
+		out = append(out, m)
+	}
+	h.marks = nil
+	return out
 }
 
 func (h *hub) init() {
@@ -147,14 +188,15 @@ func (h *hub) takePending() []Event {
 	return p
 }
 
-// flushEvents writes the queued events to the store.
+// flushEvents writes the queued events and mark changes to the store.
 func (m *Manager) flushEvents(ctx context.Context) {
 	p := m.hub.takePending()
-	if len(p) == 0 {
+	mks := m.hub.takeMarks()
+	if len(p) == 0 && len(mks) == 0 {
 		return
 	}
-	if err := m.st.AddEvents(ctx, toStoreEvents(p)); err != nil {
-		m.log.Warn("quota: persist events", "count", len(p), "err", err)
+	if err := m.st.Write(ctx, store.Batch{At: m.clock.Now(), Events: toStoreEvents(p), Marks: mks}); err != nil {
+		m.log.Warn("quota: persist events and marks", "events", len(p), "marks", len(mks), "err", err)
 	}
 }
 

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/store"
@@ -32,22 +30,20 @@ type TokenSource interface {
 	Invalidate(accountID int64)
 }
 
-// needsLogin is how the manager recognises a token source's "this account
-// needs a new login" error (auth.NeedsLoginError) without importing auth.
-type needsLogin interface {
-	NeedsLogin() bool
-}
-
 // storeAPI is the part of *store.Store the manager uses; tests may fake it.
 type storeAPI interface {
 	Accounts(ctx context.Context) ([]store.Account, error)
 	SetState(ctx context.Context, id int64, state store.AccountState, reason, validationURL string, at time.Time) error
-	SetTier(ctx context.Context, id int64, projectID, tierID, tierName, tier string, checkedAt time.Time) error
+	SetDisabled(ctx context.Context, id int64, disabled bool, at time.Time) error
+	AccountsVersion(ctx context.Context) (int64, error)
 	ClearTierCache(ctx context.Context) error
-	RecordSync(ctx context.Context, at time.Time, samples []store.Sample, events []store.Event) error
+	Lease
+	SyncVersion(ctx context.Context) (int64, error)
+	Latest(ctx context.Context) ([]store.Sample, error)
+	Write(ctx context.Context, b store.Batch) error
+	Marks(ctx context.Context, now time.Time) ([]store.Mark, error)
 	History(ctx context.Context, accountID int64, family, window string, since time.Time) ([]store.Point, error)
 	Compact(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) error
-	AddEvents(ctx context.Context, events []store.Event) error
 	Events(ctx context.Context, accountID int64, limit int) ([]store.Event, error)
 }
 
@@ -74,6 +70,13 @@ type Options struct {
 	// OnSync, when set, is called after every SyncAll with its wall time
 	// and how many accounts failed (the metrics' sync histogram).
 	OnSync func(took time.Duration, errors int)
+	// Holder names this process in the poller election (default: host,
+	// pid and a random part). LeaseTTL is how long the lease lasts
+	// unrenewed (DefaultLeaseTTL) and LeaseBeat how often the monitor
+	// renews it or tries to take it (DefaultLeaseBeat); both real time.
+	Holder    string
+	LeaseTTL  time.Duration
+	LeaseBeat time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -113,6 +116,15 @@ func (o Options) withDefaults() Options {
 	if o.RollupAfter <= 0 {
 		o.RollupAfter = 24 * time.Hour
 	}
+	if o.Holder == "" {
+		o.Holder = newHolder()
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = DefaultLeaseTTL
+	}
+	if o.LeaseBeat <= 0 {
+		o.LeaseBeat = min(DefaultLeaseBeat, o.LeaseTTL/3)
+	}
 	return o
 }
 
@@ -141,11 +153,17 @@ type Manager struct {
 	hits   atomic.Uint64
 	misses atomic.Uint64
 
-	sf singleflight.Group
+	// flightSeq orders every account's sync flights (see flight).
+	flightSeq atomic.Uint64
+	// seenVersion is the store's accounts version the last Reload read.
+	seenVersion atomic.Int64
+	// lastHealth is the Health text the monitor last logged.
+	lastHealth atomic.Pointer[string]
 
 	hub hub
 
-	mon monitorState
+	mon  monitorState
+	poll pollerState
 }
 
 // account holds one account's state. Readers load snap; writers hold mu,
@@ -158,8 +176,18 @@ type account struct {
 
 	// Guarded by mu.
 	episodes [len(cloudcode.Families)]episode
+	// fine is set for a family once a figure off the CoarseStep grid was
+	// seen: it reports in small steps, so the threshold alone decides.
+	fine [len(cloudcode.Families)]bool
+	// problems are the oddities in the last answers (skipped entries,
+	// figures read as unknown), each logged once while it lasts.
+	problems map[string]bool
 	stats    AccountSyncStats
-	lastTook time.Duration // the last SyncAll's time for this account
+	lastTook time.Duration // the last sync's time for this account
+	flight   *flight       // the sync in progress, nil when none
+	// warnedMsg and warnedAt are the last failure logged at WARN and when.
+	warnedMsg string
+	warnedAt  time.Time
 }
 
 // snapshot is an immutable view of one account.
@@ -177,8 +205,10 @@ type snapshot struct {
 type episode struct {
 	lowFired       bool
 	exhaustedFired bool
-	resetTime      time.Time        // bottleneck reset at the last sync
-	bottleneck     cloudcode.Window // the window resetTime belongs to
+	last           cloudcode.Fraction // effective figure at the last sync
+	resetTime      time.Time          // bottleneck reset at the last sync
+	bottleneck     cloudcode.Window   // the window resetTime belongs to
+	locked         bool               // an upstream 429 locked the family this episode (MarkExhausted)
 }
 
 // NewManager returns a Manager for the accounts in st. It starts no
@@ -200,18 +230,39 @@ func newManager(ctx context.Context, up Upstream, tokens TokenSource, st storeAP
 	m.accts.Store(&empty)
 	m.hub.init()
 	m.mon.init()
+	m.poll.init(opt.Holder)
+	healthy := "ok"
+	m.lastHealth.Store(&healthy)
 	if err := m.Reload(ctx); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-// Reload re-reads the accounts from the store (after a login, an import or a
-// removal). Cached quota and marks of accounts that remain are kept.
+// Reload re-reads the accounts and the marks in force from the store
+// (after a login, an import or a removal; the monitor calls it whenever
+// another process changed them). Cached quota and marks of accounts that
+// remain are kept; a stored mark that holds longer is adopted.
 func (m *Manager) Reload(ctx context.Context) error {
+	// The counter first: a change made while reading is seen next time.
+	version, err := m.st.AccountsVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("quota: load accounts: %w", err)
+	}
 	rows, err := m.st.Accounts(ctx)
 	if err != nil {
 		return fmt.Errorf("quota: load accounts: %w", err)
+	}
+	// Marks learned from 429s (by this process before a restart, or by
+	// another on the same database) are in force until they end.
+	now := m.clock.Now()
+	stored, err := m.st.Marks(ctx, now)
+	if err != nil {
+		return fmt.Errorf("quota: load marks: %w", err)
+	}
+	marks := make(map[int64][]store.Mark, len(stored))
+	for _, mk := range stored {
+		marks[mk.AccountID] = append(marks[mk.AccountID], mk)
 	}
 	m.reloadMu.Lock()
 	defer m.reloadMu.Unlock()
@@ -227,10 +278,14 @@ func (m *Manager) Reload(ctx context.Context) error {
 			a = &account{id: r.ID}
 			a.snap.Store(s)
 		}
-		a.update(func(s *snapshot) { applyAccountRow(s, r) })
+		a.update(func(s *snapshot) {
+			applyAccountRow(s, r)
+			applyStoredMarks(s, marks[r.ID], now)
+		})
 		next[r.ID] = a
 	}
 	m.accts.Store(&next)
+	m.seenVersion.Store(version)
 	m.hub.signal()
 	return nil
 }
@@ -251,13 +306,35 @@ func applyAccountRow(s *snapshot, r store.Account) {
 	if r.Tier == "" && r.TierID != "" {
 		st.Tier = cloudcode.NormalizeTier(r.TierID, r.TierName)
 	}
-	st.State = AccountState(r.State)
-	if st.State == "" {
-		st.State = StateActive
+	st.EngineState = AccountState(r.State)
+	if st.EngineState == "" {
+		st.EngineState = StateActive
 	}
+	st.Disabled = r.Disabled
+	st.settle()
 	st.StateReason = r.StateReason
 	st.ValidationURL = r.ValidationURL
 	s.tierCheckedAt = r.TierCheckedAt
+}
+
+// applyStoredMarks adopts the stored marks that hold longer than the ones
+// in memory: a mark only ever extends (MarkExhausted's rule), so a stored
+// mark never shortens one this process set.
+func applyStoredMarks(s *snapshot, marks []store.Mark, now time.Time) {
+	for _, sm := range marks {
+		idx := familyIndex(cloudcode.ParseFamily(sm.Family))
+		if idx < 0 || !sm.Until.After(now) {
+			continue
+		}
+		kind := CooldownMark
+		if sm.Kind == store.MarkExhausted {
+			kind = ExhaustedMark
+		}
+		mk := &s.status.Marks[idx]
+		if mk.Kind == NoMark || !mk.Until.After(now) || sm.Until.After(mk.Until) || kind == ExhaustedMark && mk.Kind == CooldownMark {
+			*mk = Mark{Kind: kind, Until: sm.Until, Since: sm.Since, Reason: sm.Reason}
+		}
+	}
 }
 
 // update replaces a's snapshot with a modified copy. The caller must not
@@ -300,6 +377,7 @@ func (m *Manager) statusOf(a *account, now time.Time) Status {
 			st.Marks[i] = Mark{}
 		}
 	}
+	st.At, st.Thresholds = now, m.opt.Thresholds
 	if n := a.lastUsed.Load(); n != 0 {
 		st.LastUsed = time.Unix(0, n)
 	}

@@ -10,6 +10,10 @@ import (
 
 // The monitor's housekeeping cadence and the resync queue's bound.
 const (
+	// watchEvery is how often the monitor asks the store whether another
+	// process changed an account (one row read): changes are noticed
+	// within about that time, well inside the 2 s the user may wait.
+	watchEvery    = time.Second
 	flushEvery    = 5 * time.Second
 	compactEvery  = time.Hour
 	firstCompact  = time.Minute
@@ -24,7 +28,8 @@ var ErrMonitorRunning = errors.New("quota: monitor already running")
 type monitorState struct {
 	mu         sync.Mutex
 	running    bool
-	syncing    bool
+	interval   time.Duration // the running monitor's interval
+	syncing    int           // SyncAlls running now (R can overlap a monitor round)
 	syncsRun   int64
 	lastStart  time.Time
 	lastTook   time.Duration
@@ -43,14 +48,14 @@ func (s *monitorState) init() {
 
 func (s *monitorState) syncStarted(at time.Time) {
 	s.mu.Lock()
-	s.syncing = true
+	s.syncing++
 	s.lastStart = at
 	s.mu.Unlock()
 }
 
 func (s *monitorState) syncFinished(r SyncResult) {
 	s.mu.Lock()
-	s.syncing = false
+	s.syncing--
 	s.syncsRun++
 	s.lastTook = r.Took
 	s.lastOK = r.OK
@@ -58,10 +63,13 @@ func (s *monitorState) syncFinished(r SyncResult) {
 	s.mu.Unlock()
 }
 
-// StartMonitor runs the background monitor until ctx ends: a SyncAll at
-// once, then every interval (Options.Interval when interval ≤ 0) with ±10 %
-// jitter; ResyncSoon requests; writing queued events every few seconds; and
-// an hourly store compaction. It returns nil once everything it started has
+// StartMonitor runs the background monitor until ctx ends: the poller
+// election (one process per database polls; see poller.go), then a round
+// at once and every interval (Options.Interval when interval ≤ 0) with
+// ±10 % jitter — a SyncAll in the poller, a read of the poller's figures in
+// the others; ResyncSoon requests; noticing other processes' account
+// changes within a second or so; writing queued events every few seconds;
+// and an hourly store compaction. On return the lease is released. It returns nil once everything it started has
 // stopped, or ErrMonitorRunning if another monitor runs.
 func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
@@ -73,17 +81,28 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 		m.mon.mu.Unlock()
 		return ErrMonitorRunning
 	}
-	m.mon.running, m.mon.resync = true, resync
+	m.mon.running, m.mon.resync, m.mon.interval = true, resync, interval
 	m.mon.mu.Unlock()
 
 	var wg sync.WaitGroup
 	for range min(resyncWorkers, m.opt.Concurrency) {
 		wg.Go(func() { m.serveResyncs(ctx, resync) })
 	}
+	// The election comes first, so two processes started together do not
+	// both run a first round.
+	m.beat(ctx)
+	select {
+	case <-m.poll.wake: // the first round comes now anyway
+	default:
+	}
 	wg.Go(func() { m.housekeep(ctx) })
 
 	for {
-		m.SyncAll(ctx)
+		if m.poll.leader.Load() {
+			m.SyncAll(ctx)
+		} else if _, err := m.loadFigures(ctx, false); err != nil && ctx.Err() == nil {
+			m.log.Warn("quota: read the poller's figures", "err", err)
+		}
 		d := jitter(interval)
 		m.mon.mu.Lock()
 		m.mon.next = m.clock.Now().Add(time.Duration(float64(d) * m.opt.ClockRate))
@@ -92,12 +111,18 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 		select {
 		case <-t.C:
 			continue
+		case <-m.poll.wake:
+			// This process became the poller: a round now, since the one
+			// before it may have stopped mid-cycle.
+			t.Stop()
+			continue
 		case <-ctx.Done():
 			t.Stop()
 		}
 		break
 	}
 	wg.Wait()
+	m.release(ctx)
 
 	m.mon.mu.Lock()
 	m.mon.running, m.mon.resync, m.mon.next = false, nil, time.Time{}
@@ -110,9 +135,29 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 	return nil
 }
 
+// freshFor is how long a figure synced now answers checks. Without a
+// monitor it is CacheTTL. With one, the figure stays fresh until the next
+// round has replaced it (the interval with its jitter, the last round's
+// time and one account timeout, on the manager's clock) when that is
+// longer: a cache that expired before the monitor came round would make a
+// proxied request wait for a quota read about every other cycle.
+func (m *Manager) freshFor() time.Duration {
+	m.mon.mu.Lock()
+	running, interval, took := m.mon.running, m.mon.interval, m.mon.lastTook
+	m.mon.mu.Unlock()
+	if !running {
+		return m.opt.CacheTTL
+	}
+	realWait := float64(interval)*(1+jitterSpread) + float64(took+m.opt.AccountTimeout)
+	return max(m.opt.CacheTTL, time.Duration(realWait*m.opt.ClockRate))
+}
+
+// jitterSpread is the monitor's interval jitter, ±10 %.
+const jitterSpread = 0.1
+
 // jitter spreads d by ±10 % so many instances do not sync in step.
 func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
+	return time.Duration(float64(d) * (1 - jitterSpread + 2*jitterSpread*rand.Float64()))
 }
 
 // serveResyncs syncs the accounts ResyncSoon queued until ctx ends.
@@ -126,7 +171,8 @@ func (m *Manager) serveResyncs(ctx context.Context, resync <-chan int64) {
 			m.mon.mu.Lock()
 			delete(m.mon.queued, id)
 			m.mon.mu.Unlock()
-			if a := m.lookup(id); a != nil && syncable(a.snap.Load().status.State) {
+			if a := m.lookup(id); a != nil && syncable(&a.snap.Load().status) &&
+				!a.snap.Load().status.UnreadableUntil.After(m.clock.Now()) {
 				if err := m.syncShared(ctx, a, -1); err != nil {
 					m.log.Debug("quota: resync", "account", id, "err", err)
 				}
@@ -140,6 +186,10 @@ func (m *Manager) serveResyncs(ctx context.Context, resync <-chan int64) {
 func (m *Manager) housekeep(ctx context.Context) {
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
+	watch := time.NewTicker(watchEvery)
+	defer watch.Stop()
+	beat := time.NewTicker(m.opt.LeaseBeat)
+	defer beat.Stop()
 	// The first compaction comes a minute in, after the first sync has
 	// written, so a short session compacts too; then hourly.
 	compact := time.NewTimer(firstCompact)
@@ -148,6 +198,16 @@ func (m *Manager) housekeep(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-beat.C:
+			m.beat(ctx)
+		case <-watch.C:
+			m.watchHealth()
+			m.reloadIfChanged(ctx)
+			if !m.poll.leader.Load() {
+				if _, err := m.loadFigures(ctx, false); err != nil && ctx.Err() == nil {
+					m.log.Warn("quota: read the poller's figures", "err", err)
+				}
+			}
 		case <-flush.C:
 			m.flushEvents(ctx)
 			m.cleanExpired()
@@ -157,6 +217,26 @@ func (m *Manager) housekeep(ctx context.Context) {
 				m.log.Warn("quota: compact history", "err", err)
 			}
 		}
+	}
+}
+
+// reloadIfChanged re-reads the accounts when any process (the CLI, another
+// serve, this one) changed them since the last read: a disabled or removed
+// account gets no new request, an added one is used, marks set elsewhere
+// apply here.
+func (m *Manager) reloadIfChanged(ctx context.Context) {
+	v, err := m.st.AccountsVersion(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("quota: read the accounts' change counter", "err", err)
+		}
+		return
+	}
+	if v == m.seenVersion.Load() {
+		return
+	}
+	if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
+		m.log.Warn("quota: reload accounts changed by another process", "err", err)
 	}
 }
 
@@ -189,7 +269,7 @@ func (m *Manager) MonitorStats() MonitorStats {
 	m.mon.mu.Lock()
 	ms := MonitorStats{
 		SyncsRun:       m.mon.syncsRun,
-		Running:        m.mon.syncing,
+		Running:        m.mon.syncing > 0,
 		LastSyncStart:  m.mon.lastStart,
 		LastSyncTook:   m.mon.lastTook,
 		LastSyncOK:     m.mon.lastOK,
@@ -197,6 +277,9 @@ func (m *Manager) MonitorStats() MonitorStats {
 		NextSync:       m.mon.next,
 		ResyncDropped:  m.mon.dropped,
 		Monitoring:     m.mon.running,
+		Poller:         m.poll.leader.Load(),
+		Holder:         m.poll.holder,
+		Health:         m.Health(),
 	}
 	m.mon.mu.Unlock()
 	accts := *m.accts.Load()
@@ -208,4 +291,11 @@ func (m *Manager) MonitorStats() MonitorStats {
 	}
 	ms.Cache = m.CacheStats()
 	return ms
+}
+
+// rounds returns how many SyncAlls run now.
+func (s *monitorState) rounds() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.syncing
 }

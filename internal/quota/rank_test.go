@@ -18,7 +18,7 @@ func TestRankAgainstSimulator(t *testing.T) {
 		fiveH  float64
 		forbid bool
 	}{
-		{"ultra-forbidden", "g1-ultra-tier", 1, true},
+		{"ultra-unreadable", "g1-ultra-tier", 1, true},
 		{"ultra-spent", "g1-ultra-tier", 0, false},
 		{"free-full", "free-tier", 1, false},
 		{"pro-50-touched", "g1-pro-tier", 0.5, false},
@@ -41,13 +41,13 @@ func TestRankAgainstSimulator(t *testing.T) {
 	e.m.SyncAll(context.Background())
 	e.m.Touch(e.id("pro-50-touched@example.com"), t0)
 	want := []string{
-		"ultra-low",      // usable, best tier, even if low
-		"pro-80",         // then most remaining
-		"pro-50",         // tie on remaining: least recently used first
-		"pro-50-touched", //
-		"free-full",      // lower tier loses despite 100 %
-		"ultra-spent",    // unusable; known figure before unknown
-		"ultra-forbidden",
+		"ultra-low",        // usable, best tier, even if low
+		"pro-80",           // then most remaining
+		"pro-50",           // tie on remaining: least recently used first
+		"pro-50-touched",   //
+		"free-full",        // lower tier loses despite 100 %
+		"ultra-unreadable", // 403s on every read: usable on the reactive path, tier never read
+		"ultra-spent",      // unusable
 	}
 	for run := range 3 { // deterministic
 		got := e.m.Rank("gemini-3-flash")

@@ -22,10 +22,19 @@ const storeWriteTimeout = 10 * time.Second
 // upstream is not asked once per request.
 const failureBackoff = 30 * time.Second
 
-// syncOutput is what one account's sync leaves to persist.
+// syncOutput is what one account's sync leaves to persist, all in one
+// write with its round's.
 type syncOutput struct {
-	samples []store.Sample
-	events  []Event // already broadcast; still to be written
+	samples  []store.Sample
+	events   []Event // already broadcast; still to be written
+	accounts []store.AccountSync
+}
+
+// add appends o to out.
+func (out *syncOutput) add(o syncOutput) {
+	out.samples = append(out.samples, o.samples...)
+	out.events = append(out.events, o.events...)
+	out.accounts = append(out.accounts, o.accounts...)
 }
 
 // fetched is one account's upstream answers.
@@ -48,21 +57,24 @@ func (m *Manager) SyncAccount(ctx context.Context, accountID int64) error {
 }
 
 // persist writes one sync's samples and events, with any events queued by
-// Publish, in one transaction.
+// Publish and mark changes queued by the marks, in one transaction.
 func (m *Manager) persist(ctx context.Context, out syncOutput) {
 	events := append(out.events, m.hub.takePending()...)
-	if len(out.samples) == 0 && len(events) == 0 {
+	marks := m.hub.takeMarks()
+	if len(out.samples) == 0 && len(events) == 0 && len(marks) == 0 && len(out.accounts) == 0 {
 		return
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
 	defer cancel()
-	if err := m.st.RecordSync(wctx, m.clock.Now(), out.samples, toStoreEvents(events)); err != nil {
-		m.log.Warn("quota: record sync", "samples", len(out.samples), "events", len(events), "err", err)
+	b := store.Batch{At: m.clock.Now(), Samples: out.samples, Events: toStoreEvents(events), Marks: marks, Accounts: out.accounts}
+	if err := m.st.Write(wctx, b); err != nil {
+		m.log.Warn("quota: record sync", "samples", len(out.samples), "events", len(events), "marks", len(marks), "err", err)
 	}
 }
 
-// withToken runs fn with the account's access token. After a 401 it
-// invalidates the token and runs fn once more with a fresh one.
+// withToken runs fn with the account's access token. When the upstream
+// rejects the token (Judge says EffectRefreshToken) it invalidates the
+// token and runs fn once more with a fresh one.
 func (m *Manager) withToken(ctx context.Context, id int64, fn func(tok string) error) error {
 	for attempt := 0; ; attempt++ {
 		tok, err := m.tokens.Token(ctx, id)
@@ -70,8 +82,7 @@ func (m *Manager) withToken(ctx context.Context, id int64, fn func(tok string) e
 			return fmt.Errorf("access token: %w", err)
 		}
 		err = fn(tok)
-		var ue *cloudcode.UnauthorizedError
-		if attempt == 0 && errors.As(err, &ue) {
+		if attempt == 0 && err != nil && Judge(err, CallQuotaRead, m.clock.Now()).Effect == EffectRefreshToken {
 			m.tokens.Invalidate(id)
 			continue
 		}
@@ -79,19 +90,28 @@ func (m *Manager) withToken(ctx context.Context, id int64, fn func(tok string) e
 	}
 }
 
+// errNoProject is the quota read's failure for an account loadCodeAssist
+// named no project for: the quota methods need one (without it Google
+// shows exhausted accounts at 100 %), so none is made.
+var errNoProject = errors.New("no project: loadCodeAssist named no Cloud project for this account " +
+	"(it may need onboarding: sign in once with Gemini CLI or Antigravity)")
+
 // syncOne syncs one account under ctx, which the caller bounds. It updates
 // the cache and account state and broadcasts events; the caller persists
 // the output.
 func (m *Manager) syncOne(ctx context.Context, a *account) (syncOutput, error) {
 	var out syncOutput
-	if !syncable(a.snap.Load().status.State) {
+	if !syncable(&a.snap.Load().status) {
 		return out, fmt.Errorf("sync account %d: %w", a.id, ErrNotSyncable)
 	}
 	var data fetched
 	err := m.withToken(ctx, a.id, func(tok string) error {
-		sub, err := m.tierFor(ctx, a, tok, &out.events)
+		sub, err := m.tierFor(ctx, a, tok, &out)
 		if err != nil {
 			return err
+		}
+		if sub.ProjectID == "" {
+			return errNoProject
 		}
 		data, err = m.fetchQuota(ctx, tok, sub.ProjectID)
 		return err
@@ -103,11 +123,20 @@ func (m *Manager) syncOne(ctx context.Context, a *account) (syncOutput, error) {
 		return out, fmt.Errorf("sync account %d: %w", a.id, err)
 	}
 	if err != nil {
-		m.syncFailed(ctx, a, err, now, &out.events)
+		m.syncFailed(a, err, now, &out)
 		return out, fmt.Errorf("sync account %d: %w", a.id, err)
 	}
-	out.samples = m.syncSucceeded(ctx, a, data, now, &out.events)
+	m.syncSucceeded(a, data, now, &out)
 	return out, nil
+}
+
+// judgeSync is Judge for a failed sync, which only reads quota; a sync
+// without a project is unreadable, said plainly.
+func judgeSync(err error, now time.Time) Verdict {
+	if errors.Is(err, errNoProject) {
+		return Verdict{Effect: EffectQuotaUnreadable, Reason: errNoProject.Error()}
+	}
+	return Judge(err, CallQuotaRead, now)
 }
 
 // fetchQuota asks for the model catalogue and the quota summary at once, so
@@ -133,8 +162,7 @@ func (m *Manager) fetchQuota(ctx context.Context, tok, project string) (fetched,
 	if sumErr != nil {
 		// The API drifts: without a summary the weekly bucket is unknown
 		// (never read as full) and the models' own 5h figures still count.
-		m.log.Warn("quota: no quota summary, weekly buckets unknown", "err", sumErr)
-		f.summary = nil
+		f.summary = &cloudcode.QuotaSummary{Problems: []string{"no quota summary, weekly buckets unknown: " + sumErr.Error()}}
 	}
 	return f, nil
 }
@@ -149,9 +177,9 @@ func summaryOptional(err error) bool {
 }
 
 // tierFor returns the account's subscription: from the cache while it is
-// younger than TierTTL, else from loadCodeAssist, persisted in the store.
-// A tier change is appended to events and broadcast.
-func (m *Manager) tierFor(ctx context.Context, a *account, tok string, events *[]Event) (cloudcode.Subscription, error) {
+// younger than TierTTL, else from loadCodeAssist, recorded in out for the
+// store. A tier change is appended to out's events and broadcast.
+func (m *Manager) tierFor(ctx context.Context, a *account, tok string, out *syncOutput) (cloudcode.Subscription, error) {
 	now := m.clock.Now()
 	s := a.snap.Load()
 	if !s.tierCheckedAt.IsZero() && now.Sub(s.tierCheckedAt) < m.opt.TierTTL && s.status.ProjectID != "" {
@@ -161,12 +189,10 @@ func (m *Manager) tierFor(ctx context.Context, a *account, tok string, events *[
 	if err != nil {
 		return cloudcode.Subscription{}, fmt.Errorf("load code assist: %w", err)
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
-	defer cancel()
-	if err := m.st.SetTier(wctx, a.id, sub.ProjectID, sub.TierID, sub.TierName, sub.Tier.String(), now); err != nil {
-		// Not fatal: the tier is cached in memory and asked again next time.
-		m.log.Warn("quota: persist tier", "account", a.id, "err", err)
-	}
+	// Written with the sync's figures, in one transaction; until then the
+	// tier is cached in memory.
+	out.accounts = append(out.accounts, store.AccountSync{AccountID: a.id,
+		Tier: &store.TierUpdate{ProjectID: sub.ProjectID, TierID: sub.TierID, TierName: sub.TierName, Tier: sub.Tier.String(), CheckedAt: now}})
 	var changed *Event
 	a.update(func(s *snapshot) {
 		st := &s.status
@@ -182,7 +208,7 @@ func (m *Manager) tierFor(ctx context.Context, a *account, tok string, events *[
 	})
 	if changed != nil {
 		m.hub.broadcast(*changed)
-		*events = append(*events, *changed)
+		out.events = append(out.events, *changed)
 	}
 	m.hub.signal()
 	return *sub, nil
@@ -205,17 +231,15 @@ func (m *Manager) SubscriptionTier(ctx context.Context, accountID int64) (cloudc
 		return cloudcode.Subscription{}, fmt.Errorf("subscription tier of account %d: %w", accountID, ErrUnknownAccount)
 	}
 	var (
-		sub    cloudcode.Subscription
-		events []Event
+		sub cloudcode.Subscription
+		out syncOutput
 	)
 	err := m.withToken(ctx, accountID, func(tok string) error {
 		var err error
-		sub, err = m.tierFor(ctx, a, tok, &events)
+		sub, err = m.tierFor(ctx, a, tok, &out)
 		return err
 	})
-	for _, e := range events {
-		m.hub.queue(e)
-	}
+	m.persist(ctx, out)
 	if err != nil {
 		return cloudcode.Subscription{}, fmt.Errorf("subscription tier of account %d: %w", accountID, err)
 	}
@@ -294,59 +318,127 @@ func samplesOf(id int64, fams *[len(cloudcode.Families)]FamilyQuota) []store.Sam
 	return out
 }
 
-// syncSucceeded stores a successful sync's figures, brings a forbidden or
-// unverified account back to active, and returns the history samples.
-func (m *Manager) syncSucceeded(ctx context.Context, a *account, data fetched, now time.Time, events *[]Event) []store.Sample {
+// syncSucceeded stores a successful sync's figures in the cache and in out
+// (with the sync's outcome for the other processes), and brings a
+// forbidden or unverified account back to active.
+func (m *Manager) syncSucceeded(a *account, data fetched, now time.Time, out *syncOutput) {
 	fams := buildFamilies(data, now, m.opt.Thresholds)
 	var (
 		fired     []Event
 		recovered bool
 	)
+	fresh := m.freshFor()
 	a.mu.Lock()
 	a.stats.Successes++
 	a.stats.LastError = ""
+	for i := range fams {
+		if !onGrid(&fams[i]) {
+			a.fine[i] = true
+		}
+		fams[i].Coarse = !a.fine[i]
+		fams[i].Decision = decideFigure(fams[i].Effective, m.opt.Thresholds, fams[i].Coarse)
+	}
+	newProblems := a.noteProblems(data)
 	a.updateLocked(func(s *snapshot) {
 		st := &s.status
 		for i := range fams {
-			fired = append(fired, a.transition(i, &fams[i], st.Label, now)...)
+			fired = append(fired, a.transition(i, &fams[i], st.Label, st.Marks[i], now)...)
 			st.Families[i] = fams[i]
-			s.expires[i] = now.Add(m.opt.CacheTTL)
+			s.expires[i] = now.Add(fresh)
 		}
 		st.LastSync, st.LastError = now, ""
-		if st.State == StateForbidden || st.State == StateValidationRequired {
-			recovered = true
-			st.State, st.StateReason, st.ValidationURL = StateActive, "", ""
-		}
+		st.Unreadable, st.UnreadableUntil, st.UnreadableCause = "", time.Time{}, ""
+		recovered = st.EngineState == StateForbidden || st.EngineState == StateValidationRequired
 	})
 	label := a.snap.Load().status.Label
 	a.mu.Unlock()
+	for _, p := range newProblems {
+		m.log.Warn("quota: odd answer from the upstream", "account", label, "problem", p)
+	}
+	for _, e := range fired {
+		// Once per episode each: the operator's record of what changed.
+		m.log.Info("quota: "+e.Kind.String(), "account", label, "family", e.Family.String(), "message", e.Message)
+	}
+	as := store.AccountSync{AccountID: a.id, At: now}
 	if recovered {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
-		if err := m.st.SetState(wctx, a.id, store.AccountState(StateActive), "", "", now); err != nil {
-			m.log.Warn("quota: persist account state", "account", a.id, "err", err)
+		// A forbidden or unverified account that answers again is active.
+		if up := m.changeState(a, StateActive, "", "", now); up != nil {
+			as.State = up
 		}
-		cancel()
 		fired = append(fired, Event{At: now, Kind: EventRecovered, AccountID: a.id, Account: label,
 			Message: "account answers again"})
 	}
 	for _, e := range fired {
 		m.hub.broadcast(e)
 	}
-	*events = append(*events, fired...)
+	out.events = append(out.events, fired...)
+	out.samples = append(out.samples, samplesOf(a.id, &fams)...)
+	out.accounts = append(out.accounts, as)
 	m.hub.signal()
-	return samplesOf(a.id, &fams)
+}
+
+// onGrid reports whether every known figure of fq sits on the CoarseStep
+// grid.
+func onGrid(fq *FamilyQuota) bool {
+	for _, f := range []cloudcode.Fraction{fq.FiveHour.Remaining, fq.Weekly.Remaining} {
+		if f.Known && !onCoarseGrid(f.Value) {
+			return false
+		}
+	}
+	for i := range fq.Models {
+		if f := fq.Models[i].Remaining; f.Known && !onCoarseGrid(f.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// noteProblems records the oddities in data and returns the ones not seen
+// in the previous answers, to be logged once. The caller holds a.mu.
+func (a *account) noteProblems(data fetched) []string {
+	var all []string
+	if data.catalog != nil {
+		all = append(all, data.catalog.Problems...)
+	}
+	if data.summary != nil {
+		all = append(all, data.summary.Problems...)
+	}
+	if len(all) == 0 && len(a.problems) == 0 {
+		return nil
+	}
+	var fresh []string
+	next := make(map[string]bool, len(all))
+	for _, p := range all {
+		if !a.problems[p] && !next[p] {
+			fresh = append(fresh, p)
+		}
+		next[p] = true
+	}
+	a.problems = next
+	return fresh
 }
 
 // transition returns the warnings a family's new figures fire. LowQuota and
 // Exhausted fire once per episode; the episode ends (and the warnings
 // re-arm) when the family is back at Proceed or its bottleneck window
 // resets. Recovered fires when an episode with a warning ends at Proceed.
+// While an exhaustion lock from the upstream's 429 holds (mark), the lock
+// speaks for the family: a polled figure that still reads full is no
+// recovery, and the episode ends at the first Proceed after the lock.
 // The caller holds a.mu.
-func (a *account) transition(i int, fq *FamilyQuota, label string, now time.Time) []Event {
+func (a *account) transition(i int, fq *FamilyQuota, label string, mark Mark, now time.Time) []Event {
 	ep := &a.episodes[i]
+	if mark.Kind == ExhaustedMark && mark.Until.After(now) {
+		ep.locked = true
+		ep.last = fq.Effective
+		if fq.Bottleneck != "" {
+			ep.resetTime, ep.bottleneck = fq.ResetTime, fq.Bottleneck
+		}
+		return nil
+	}
 	// A later reset time on the same window means the window rolled over.
 	reset := !ep.resetTime.IsZero() && fq.Bottleneck == ep.bottleneck &&
-		fq.ResetTime.After(ep.resetTime.Add(time.Minute))
+		fq.ResetTime.After(ep.resetTime.Add(store.ResetTolerance))
 	if fq.Bottleneck != "" {
 		ep.resetTime, ep.bottleneck = fq.ResetTime, fq.Bottleneck
 	}
@@ -354,13 +446,18 @@ func (a *account) transition(i int, fq *FamilyQuota, label string, now time.Time
 		return Event{At: now, Kind: k, AccountID: a.id, Account: label, Family: fq.Family, Message: msg}
 	}
 	warned := ep.lowFired || ep.exhaustedFired
+	// Recovered means the figures came back: a decision that moves to
+	// Proceed because the family turned out to report in small steps, with
+	// the figure still falling, is no recovery.
+	rose := reset || ep.locked || !ep.last.Known || fq.Effective.Known && fq.Effective.Value > ep.last.Value
+	ep.last, ep.locked = fq.Effective, false
 	if reset {
 		ep.lowFired, ep.exhaustedFired = false, false
 	}
 	switch fq.Decision {
 	case Proceed:
 		ep.lowFired, ep.exhaustedFired = false, false
-		if warned {
+		if warned && rose {
 			return []Event{ev(EventRecovered, fmt.Sprintf("%s back to %s", fq.Family, fq.Effective.String()))}
 		}
 	case LowQuota:
@@ -379,32 +476,18 @@ func (a *account) transition(i int, fq *FamilyQuota, label string, now time.Time
 	return nil
 }
 
-// syncFailed records a failed sync: the error, and the account state the
-// error implies (validation required, forbidden, needs login), persisted.
-// An account error event fires when the error differs from the last one.
-func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now time.Time, events *[]Event) {
-	var (
-		vr     *cloudcode.ValidationRequiredError
-		fe     *cloudcode.ForbiddenError
-		nl     needsLogin
-		state  AccountState
-		reason string
-		url    string
-	)
-	switch {
-	case errors.As(err, &vr):
-		state, reason, url = StateValidationRequired, vr.Message, vr.URL
-	case errors.As(err, &fe):
-		state, reason = StateForbidden, fe.Reason
-		if reason == "" {
-			reason = fe.Message
-		}
-	case errors.As(err, &nl) && nl.NeedsLogin():
-		state, reason = StateNeedsLogin, "the refresh token was rejected: log in again"
-	}
+// syncFailed records a failed sync: the error, and what Judge says it
+// means for the account (a state that needs a person, an unreadable
+// quota), applied as the proxy applies its verdicts but written with the
+// round's other outcomes. An account error event fires when the error
+// differs from the last one.
+func (m *Manager) syncFailed(a *account, err error, now time.Time, out *syncOutput) {
+	v := judgeSync(err, now)
 	msg := err.Error()
-	var stateChanged, errChanged bool
-	var label string
+	var (
+		errChanged bool
+		label      string
+	)
 	a.mu.Lock()
 	a.stats.Errors++
 	a.stats.LastError = msg
@@ -413,13 +496,6 @@ func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now tim
 		label = st.Label
 		errChanged = st.LastError != msg
 		st.LastError = msg
-		// The token source already stored why a login is needed (with
-		// the upstream's words): a sync that trips on it changes nothing.
-		sameLogin := state == StateNeedsLogin && st.State == StateNeedsLogin
-		if state != "" && !sameLogin && (st.State != state || st.StateReason != reason || st.ValidationURL != url) {
-			stateChanged = true
-			st.State, st.StateReason, st.ValidationURL = state, reason, url
-		}
 		// Answer from what is known for a while rather than asking a
 		// failing upstream on every request.
 		for i := range s.expires {
@@ -427,29 +503,54 @@ func (m *Manager) syncFailed(ctx context.Context, a *account, err error, now tim
 		}
 	})
 	a.mu.Unlock()
-	var e *Event
-	switch {
-	case stateChanged:
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
-		if serr := m.st.SetState(wctx, a.id, store.AccountState(state), reason, url, now); serr != nil {
-			m.log.Warn("quota: persist account state", "account", a.id, "err", serr)
+	as := store.AccountSync{AccountID: a.id, Error: msg}
+	defer func() {
+		st := a.snap.Load().status
+		as.Unreadable, as.UnreadableCause, as.UnreadableUntil = st.Unreadable, st.UnreadableCause, st.UnreadableUntil
+		out.accounts = append(out.accounts, as)
+	}()
+	switch v.Effect {
+	case EffectQuotaUnreadable:
+		m.warnFailure(a, label, "quota unreadable: "+v.Reason, now)
+		m.markUnreadable(a, v, now)
+		return
+	case EffectForbidden, EffectValidationRequired, EffectNeedsLogin, EffectClientMismatch, EffectNeedsClient:
+		if up := m.changeState(a, v.Effect.State(), v.Reason, v.ValidationURL, now); up != nil {
+			as.State = up
+			return // changeState told the user
 		}
-		cancel()
-		e = &Event{At: now, Kind: EventAccountDisabled, AccountID: a.id, Account: label,
-			Message: fmt.Sprintf("%s: %s", stateReason(state), reason)}
-	case errChanged:
-		e = &Event{At: now, Kind: EventAccountError, AccountID: a.id, Account: label, Message: msg}
+		if a.snap.Load().status.EngineState == v.Effect.State() {
+			return // the state already says it
+		}
 	}
-	if stateChanged {
-		m.log.Warn("quota: account state changed", "account", a.id, "state", state, "reason", reason)
-	} else {
-		m.log.Debug("quota: sync failed", "account", a.id, "err", err)
-	}
-	if e != nil {
-		m.hub.broadcast(*e)
-		*events = append(*events, *e)
+	m.warnFailure(a, label, msg, now)
+	if errChanged {
+		e := Event{At: now, Kind: EventAccountError, AccountID: a.id, Account: label, Message: msg}
+		m.hub.broadcast(e)
+		out.events = append(out.events, e)
 	}
 	m.hub.signal()
+}
+
+// failureWarnEvery is how often the same failure of one account is logged
+// again at WARN while it lasts; a new failure is logged at once. A dead
+// network then costs one line per account per half hour, not per round.
+const failureWarnEvery = 30 * time.Minute
+
+// warnFailure logs an account's failed sync at WARN, rate-limited per
+// account (see failureWarnEvery).
+func (m *Manager) warnFailure(a *account, label, msg string, now time.Time) {
+	a.mu.Lock()
+	due := msg != a.warnedMsg || now.Sub(a.warnedAt) >= failureWarnEvery
+	if due {
+		a.warnedMsg, a.warnedAt = msg, now
+	}
+	a.mu.Unlock()
+	if due {
+		m.log.Warn("quota: sync failed", "account", label, "reason", msg)
+	} else {
+		m.log.Debug("quota: sync failed", "account", label, "reason", msg)
+	}
 }
 
 // SyncAll syncs every account that is not disabled or waiting for a login,
@@ -466,10 +567,10 @@ func (m *Manager) SyncAll(ctx context.Context) SyncResult {
 	var todo []*account
 	res := SyncResult{Started: started, Errors: map[int64]error{}}
 	for _, a := range m.sortedAccounts() {
-		if syncable(a.snap.Load().status.State) {
+		if st := &a.snap.Load().status; syncable(st) && !st.UnreadableUntil.After(started) {
 			todo = append(todo, a)
 		} else {
-			res.Skipped++
+			res.Skipped++ // disabled, waiting for a login, or asked to wait
 		}
 	}
 	// Longest first (by the last run): an account that hung last time
@@ -495,14 +596,10 @@ func (m *Manager) SyncAll(ctx context.Context) SyncResult {
 		wg.Go(func() {
 			for a := range jobs {
 				t0 := time.Now()
-				actx, cancel := context.WithTimeout(ctx, m.opt.AccountTimeout)
-				out, err := m.syncOne(actx, a)
-				cancel()
-				d := time.Since(t0)
-				a.mu.Lock()
-				a.lastTook = d
-				a.mu.Unlock()
-				results <- result{id: a.id, out: out, err: err, took: d}
+				// The same path as every other sync: a sync of the account
+				// already in flight counts for this round.
+				out, err, _ := m.flyOrJoin(ctx, a, 0, false, nil)
+				results <- result{id: a.id, out: out, err: err, took: time.Since(t0)}
 			}
 		})
 	}
@@ -526,8 +623,7 @@ feed:
 	var all syncOutput
 	for r := range results {
 		res.AccountTime += r.took
-		all.samples = append(all.samples, r.out.samples...)
-		all.events = append(all.events, r.out.events...)
+		all.add(r.out)
 		if r.err != nil {
 			res.Errors[r.id] = r.err
 		} else {
@@ -545,6 +641,8 @@ feed:
 	}
 	m.hub.broadcast(Event{At: m.clock.Now(), Kind: EventSyncFinished,
 		Message: fmt.Sprintf("synced %d accounts in %s, %d errors", res.OK, res.Took.Round(time.Millisecond), len(res.Errors))})
+	m.log.Info("quota: sync round", "ok", res.OK, "errors", len(res.Errors), "skipped", res.Skipped,
+		"took", res.Took.Round(time.Millisecond).String())
 	m.hub.signal()
 	return res
 }

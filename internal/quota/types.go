@@ -6,6 +6,7 @@
 package quota
 
 import (
+	"math"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
@@ -45,6 +46,33 @@ type Thresholds struct {
 // DefaultThresholds are the product's defaults.
 var DefaultThresholds = Thresholds{Low: 0.10, Reserve: 0}
 
+// CoarseStep is the step the upstream has been seen to report figures in
+// (20 % at a time). Where every figure of a family sits on this grid, a
+// reading of one step is the last before 0: the next request may empty
+// it, so it counts as the low zone whatever the threshold says.
+const CoarseStep = 0.2
+
+// gridSlack absorbs float noise when testing a figure against the grid.
+const gridSlack = 1e-9
+
+// onCoarseGrid reports whether v is a multiple of CoarseStep.
+func onCoarseGrid(v float64) bool {
+	k := math.Round(v / CoarseStep)
+	return math.Abs(v-k*CoarseStep) < gridSlack
+}
+
+// decideFigure is MakeDecision for a family whose figures may move in
+// coarse steps: with coarse set, a figure at or below one CoarseStep that
+// MakeDecision would let Proceed is LowQuota, because the next reading
+// can be 0 with nothing in between. It does not allocate.
+func decideFigure(remaining cloudcode.Fraction, t Thresholds, coarse bool) Decision {
+	d := MakeDecision(remaining, t)
+	if d == Proceed && coarse && remaining.Value <= CoarseStep+gridSlack {
+		return LowQuota
+	}
+	return d
+}
+
 // MakeDecision decides on an effective remaining fraction:
 // Exhausted at or below t.Reserve (0 by default), LowQuota below t.Low,
 // Proceed at or above t.Low, Unknown when the fraction is unknown.
@@ -79,7 +107,10 @@ type FamilyQuota struct {
 	Bottleneck cloudcode.Window
 	ResetTime  time.Time // reset time of the bottleneck bucket
 	FetchedAt  time.Time
-	Decision   Decision // MakeDecision(Effective); marks below are separate
+	// Coarse is set while every figure seen for the family sits on the
+	// CoarseStep grid: then a reading of one step is the low zone.
+	Coarse   bool
+	Decision Decision // MakeDecision(Effective), coarse steps counted; marks below are separate
 }
 
 // Mark is a reason an (account, family) is unusable until a time, set by
@@ -112,19 +143,29 @@ const (
 	StateForbidden          AccountState = "forbidden"
 	StateValidationRequired AccountState = "validation_required"
 	StateNeedsLogin         AccountState = "needs_login"
+	StateNeedsClient        AccountState = "needs_client"    // the account's OAuth client is not configured
+	StateClientMismatch     AccountState = "client_mismatch" // the token belongs to another OAuth client
 )
 
 // Status is a snapshot of one account for the dashboard and the
 // prioritizer. It is a copy: holding it holds no lock.
 type Status struct {
-	AccountID     int64
-	Email         string
-	Label         string // display name: label, else email
-	Tier          cloudcode.Tier
-	TierID        string
-	TierName      string
-	ProjectID     string
-	State         AccountState
+	AccountID int64
+	Email     string
+	Label     string // display name: label, else email
+	Tier      cloudcode.Tier
+	TierID    string
+	TierName  string
+	ProjectID string
+	// State is the account's standing as the dashboard shows it:
+	// StateDisabled when the user turned it off, else EngineState.
+	State AccountState
+	// EngineState is what the engine learned (active, forbidden, needs
+	// login, ...; never disabled) and StateReason why. Disabled is the
+	// user's choice; they are kept apart so the engine never writes over
+	// the user's.
+	EngineState   AccountState
+	Disabled      bool
 	StateReason   string
 	ValidationURL string
 	Families      [len(cloudcode.Families)]FamilyQuota // indexed like cloudcode.Families
@@ -132,6 +173,30 @@ type Status struct {
 	LastSync      time.Time
 	LastError     string // last sync error, "" after a success
 	LastUsed      time.Time
+	// Unreadable says why the quota cannot be read now ("" when it can):
+	// a 403 or a 429 on a quota read, or no project. The account stays
+	// routable on the reactive path; its figures are unknown meanwhile.
+	Unreadable string
+	// UnreadableCause classifies Unreadable for metrics and scripts:
+	// "forbidden" (a 403), "rate_limited" (a 429), "no_project", or
+	// "other"; "" when the quota is readable.
+	UnreadableCause string
+	// UnreadableUntil is when the quota is read again after the upstream
+	// asked to wait (a 429 on a quota read); zero for the next sync.
+	UnreadableUntil time.Time
+	// At is when this snapshot was taken, on the engine's clock, and
+	// Thresholds the user's decision boundaries: with them Check answers
+	// as the engine does.
+	At         time.Time
+	Thresholds Thresholds
+}
+
+// settle sets State from EngineState and Disabled.
+func (s *Status) settle() {
+	s.State = s.EngineState
+	if s.Disabled {
+		s.State = StateDisabled
+	}
 }
 
 // Family returns the account's quota for f (zero FamilyQuota for unknown).
@@ -236,6 +301,13 @@ type MonitorStats struct {
 	Cache          CacheStats
 	Monitoring     bool   // StartMonitor is running
 	ResyncDropped  uint64 // ResyncSoon requests dropped (queue full or no monitor)
+	// Poller is set while this process holds the poller lease: it polls
+	// the upstream for every process on the database. Holder names it.
+	Poller bool
+	Holder string
+	// Health is the engine's own condition (its database), as Health()
+	// returns it, for views that already read MonitorStats.
+	Health Health
 }
 
 // AccountSyncStats counts one account's syncs.
@@ -260,8 +332,9 @@ type SyncResult struct {
 	Took    time.Duration
 	OK      int
 	Errors  map[int64]error
-	// Skipped counts accounts not synced because they are disabled or
-	// need a new login.
+	// Skipped counts accounts not synced because they are disabled, need
+	// a new login, or the upstream asked to wait before reading their
+	// quota again (Status.UnreadableUntil).
 	Skipped int
 	// AccountTime is the sum of the per-account sync durations and Workers
 	// the pool size, so AccountTime / (Took × Workers) is the parallel

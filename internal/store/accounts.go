@@ -9,22 +9,27 @@ import (
 	"time"
 )
 
-// AccountState is an account's standing: whether it may be used.
+// AccountState is what the engine learned about an account: whether the
+// upstream and Google's OAuth let it be used. The user's own choice to
+// turn an account off is a separate column (Account.Disabled), which the
+// engine never writes.
 type AccountState string
 
 // The account states. Only StateActive accounts are used for requests.
 const (
 	StateActive             AccountState = "active"
-	StateDisabled           AccountState = "disabled"            // turned off by the user
 	StateForbidden          AccountState = "forbidden"           // 403 from the upstream, until a sync succeeds
 	StateValidationRequired AccountState = "validation_required" // the user must verify the account at ValidationURL
 	StateNeedsLogin         AccountState = "needs_login"         // the refresh token is dead (invalid_grant)
+	StateNeedsClient        AccountState = "needs_client"        // the account's OAuth client is not configured
+	StateClientMismatch     AccountState = "client_mismatch"     // Google says the token belongs to another OAuth client
 )
 
 // Valid reports whether s is one of the known states.
 func (s AccountState) Valid() bool {
 	switch s {
-	case StateActive, StateDisabled, StateForbidden, StateValidationRequired, StateNeedsLogin:
+	case StateActive, StateForbidden, StateValidationRequired, StateNeedsLogin,
+		StateNeedsClient, StateClientMismatch:
 		return true
 	}
 	return false
@@ -47,6 +52,28 @@ type Account struct {
 
 	ValidationURL string
 	AddedAt       time.Time
+
+	// Disabled is the user's choice to turn the account off (quotatui
+	// neither syncs nor routes to it); DisabledAt is when. Only the user's
+	// commands write it (SetDisabled); the engine's states are in State.
+	Disabled   bool
+	DisabledAt time.Time
+
+	// What the poller learned at its last sync (see AccountSync): when,
+	// the error ("" after a success), and why the quota is unreadable
+	// ("" when it is readable). Written in a Batch, read by the other
+	// processes on the database.
+	SyncedAt        time.Time
+	SyncError       string
+	Unreadable      string
+	UnreadableCause string
+	UnreadableUntil time.Time
+
+	// OAuthClientID is the OAuth client the refresh token belongs to (it
+	// refreshes with no other); "" means the configured default client.
+	// It travels with the refresh token: an upsert that brings a new
+	// refresh token sets it too.
+	OAuthClientID string
 }
 
 // String names the account by label or email; it never shows tokens, so
@@ -63,21 +90,24 @@ func (a Account) GoString() string { return a.String() }
 
 const accountColumns = `id, email, label, refresh_token, access_token, access_expiry,
 	project_id, tier, tier_id, tier_name, tier_checked_at,
-	state, state_reason, state_at, validation_url, added_at`
+	state, state_reason, state_at, validation_url, added_at, oauth_client_id, disabled, disabled_at,
+	synced_at, sync_error, unreadable, unreadable_cause, unreadable_until`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanAccount(r rowScanner) (Account, error) {
 	var a Account
-	var expiry, checked, stateAt, added int64
+	var expiry, checked, stateAt, added, disabledAt, syncedAt, unreadableUntil int64
 	var state string
 	err := r.Scan(&a.ID, &a.Email, &a.Label, &a.RefreshToken, &a.AccessToken, &expiry,
 		&a.ProjectID, &a.Tier, &a.TierID, &a.TierName, &checked,
-		&state, &a.StateReason, &stateAt, &a.ValidationURL, &added)
+		&state, &a.StateReason, &stateAt, &a.ValidationURL, &added, &a.OAuthClientID, &a.Disabled, &disabledAt,
+		&syncedAt, &a.SyncError, &a.Unreadable, &a.UnreadableCause, &unreadableUntil)
 	if err != nil {
 		return Account{}, err
 	}
 	a.AccessExpiry, a.TierCheckedAt, a.StateAt, a.AddedAt = fromMS(expiry), fromMS(checked), fromMS(stateAt), fromMS(added)
+	a.DisabledAt, a.SyncedAt, a.UnreadableUntil = fromMS(disabledAt), fromMS(syncedAt), fromMS(unreadableUntil)
 	a.State = AccountState(state)
 	return a, nil
 }
@@ -133,16 +163,19 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (Account, erro
 // existing account with the same email (ignoring ASCII case):
 //   - non-empty tokens, project and tier fields overwrite the stored ones
 //     (an access expiry or tier check time overwrites when non-zero);
+//   - a new refresh token brings its OAuthClientID ("" = the default
+//     client), since a token refreshes only with the client that issued it;
 //   - an empty label keeps the stored label;
 //   - a non-empty State overwrites the state, its reason, time and
-//     validation URL; otherwise a new refresh token turns needs_login
-//     back into active;
+//     validation URL; otherwise a new refresh token turns needs_login,
+//     needs_client and client_mismatch back into active;
 //   - ID and AddedAt of an existing account never change.
 //
 // New accounts default to StateActive and AddedAt now. It returns the
 // stored rows in the order of accts. An account with an empty email or an
 // unknown state fails the whole call, naming its index.
-func (s *Store) UpsertAccounts(ctx context.Context, accts []Account) ([]Account, error) {
+func (s *Store) UpsertAccounts(ctx context.Context, accts []Account) (_ []Account, err error) {
+	defer func() { err = s.noted(err) }()
 	for i, a := range accts {
 		if strings.TrimSpace(a.Email) == "" {
 			return nil, fmt.Errorf("store: upsert accounts: account %d: empty email", i)
@@ -193,7 +226,10 @@ func merge(old, in Account, now time.Time) Account {
 		}
 	}
 	setIf(&m.Label, in.Label)
-	setIf(&m.RefreshToken, in.RefreshToken)
+	if in.RefreshToken != "" {
+		// A refresh token refreshes only with its own client.
+		m.RefreshToken, m.OAuthClientID = in.RefreshToken, in.OAuthClientID
+	}
 	setIf(&m.AccessToken, in.AccessToken)
 	setIf(&m.ProjectID, in.ProjectID)
 	setIf(&m.TierID, in.TierID)
@@ -212,8 +248,9 @@ func merge(old, in Account, now time.Time) Account {
 		if m.StateAt.IsZero() {
 			m.StateAt = now
 		}
-	case in.RefreshToken != "" && old.State == StateNeedsLogin:
-		// A fresh login cures a dead refresh token.
+	case in.RefreshToken != "" && (old.State == StateNeedsLogin || old.State == StateNeedsClient || old.State == StateClientMismatch):
+		// A fresh login or import cures a dead token or a client problem:
+		// the next refresh tells whether it really did.
 		m.State, m.StateReason, m.ValidationURL, m.StateAt = StateActive, "", "", now
 	}
 	return m
@@ -230,11 +267,12 @@ func insertAccount(ctx context.Context, tx *sql.Tx, a Account, now time.Time) (A
 		a.StateAt = a.AddedAt
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO accounts (email, label, refresh_token, access_token, access_expiry,
-		project_id, tier, tier_id, tier_name, tier_checked_at, state, state_reason, state_at, validation_url, added_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		project_id, tier, tier_id, tier_name, tier_checked_at, state, state_reason, state_at, validation_url, added_at,
+		oauth_client_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.Email, a.Label, a.RefreshToken, a.AccessToken, ms(a.AccessExpiry),
 		a.ProjectID, a.Tier, a.TierID, a.TierName, ms(a.TierCheckedAt),
-		string(a.State), a.StateReason, ms(a.StateAt), a.ValidationURL, ms(a.AddedAt))
+		string(a.State), a.StateReason, ms(a.StateAt), a.ValidationURL, ms(a.AddedAt), a.OAuthClientID)
 	if err != nil {
 		return Account{}, fmt.Errorf("insert: %w", err)
 	}
@@ -247,10 +285,10 @@ func insertAccount(ctx context.Context, tx *sql.Tx, a Account, now time.Time) (A
 func updateAccount(ctx context.Context, tx *sql.Tx, a Account) (Account, error) {
 	_, err := tx.ExecContext(ctx, `UPDATE accounts SET label = ?, refresh_token = ?, access_token = ?, access_expiry = ?,
 		project_id = ?, tier = ?, tier_id = ?, tier_name = ?, tier_checked_at = ?,
-		state = ?, state_reason = ?, state_at = ?, validation_url = ? WHERE id = ?`,
+		state = ?, state_reason = ?, state_at = ?, validation_url = ?, oauth_client_id = ? WHERE id = ?`,
 		a.Label, a.RefreshToken, a.AccessToken, ms(a.AccessExpiry),
 		a.ProjectID, a.Tier, a.TierID, a.TierName, ms(a.TierCheckedAt),
-		string(a.State), a.StateReason, ms(a.StateAt), a.ValidationURL, a.ID)
+		string(a.State), a.StateReason, ms(a.StateAt), a.ValidationURL, a.OAuthClientID, a.ID)
 	if err != nil {
 		return Account{}, fmt.Errorf("update: %w", err)
 	}
@@ -264,11 +302,15 @@ func roundTrip(a Account) Account {
 	a.TierCheckedAt = fromMS(ms(a.TierCheckedAt))
 	a.StateAt = fromMS(ms(a.StateAt))
 	a.AddedAt = fromMS(ms(a.AddedAt))
+	a.DisabledAt = fromMS(ms(a.DisabledAt))
+	a.SyncedAt = fromMS(ms(a.SyncedAt))
+	a.UnreadableUntil = fromMS(ms(a.UnreadableUntil))
 	return a
 }
 
 // execOne runs a single-account update and maps "no row" to ErrNotFound.
-func (s *Store) execOne(ctx context.Context, what string, id int64, query string, args ...any) error {
+func (s *Store) execOne(ctx context.Context, what string, id int64, query string, args ...any) (err error) {
+	defer func() { err = s.noted(err) }()
 	res, err := s.write.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("store: %s %d: %w", what, id, err)
@@ -310,6 +352,25 @@ func (s *Store) SetState(ctx context.Context, id int64, state AccountState, reas
 		string(state), reason, validationURL, ms(at), id)
 }
 
+// SetDisabled records the user's choice to turn an account off (or on
+// again), at at. It touches nothing the engine writes.
+func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool, at time.Time) error {
+	return s.execOne(ctx, "set disabled of account", id,
+		`UPDATE accounts SET disabled = ?, disabled_at = ? WHERE id = ?`, disabled, ms(at), id)
+}
+
+// AccountsVersion returns a counter that moves whenever any process
+// changes an account (added, removed, disabled, labelled, its state, client
+// or tokens; not a refreshed access token) or a mark. A process polls it
+// to notice another's changes cheaply: one row read.
+func (s *Store) AccountsVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.read.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'accounts_version'`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("store: accounts version: %w", err)
+	}
+	return v, nil
+}
+
 // SetTier records the project and subscription tier found by
 // loadCodeAssist, and when they were checked (for the tier cache's TTL).
 // An empty projectID keeps the stored project: the upstream may omit it.
@@ -323,7 +384,8 @@ func (s *Store) SetTier(ctx context.Context, id int64, projectID, tierID, tierNa
 // ClearTierCache forgets when every account's tier was checked, so the
 // next lookup asks the upstream again. The tiers themselves are kept for
 // display until then.
-func (s *Store) ClearTierCache(ctx context.Context) error {
+func (s *Store) ClearTierCache(ctx context.Context) (err error) {
+	defer func() { err = s.noted(err) }()
 	if _, err := s.write.ExecContext(ctx, `UPDATE accounts SET tier_checked_at = 0`); err != nil {
 		return fmt.Errorf("store: clear tier cache: %w", err)
 	}

@@ -99,9 +99,9 @@ func TestUpsertAccountsMerge(t *testing.T) {
 		{
 			name: "explicit state overwrites",
 			old:  base,
-			in:   Account{Email: base.Email, State: StateDisabled, StateReason: "by user"},
+			in:   Account{Email: base.Email, State: StateForbidden, StateReason: "by engine"},
 			check: func(t *testing.T, got Account) {
-				if got.State != StateDisabled || got.StateReason != "by user" || !got.StateAt.Equal(t1) {
+				if got.State != StateForbidden || got.StateReason != "by engine" || !got.StateAt.Equal(t1) {
 					t.Errorf("got %+v", fields(got))
 				}
 			},
@@ -273,7 +273,8 @@ func TestMissingAccountIsNotFound(t *testing.T) {
 		{"Account", func() error { _, err := s.Account(ctx, id); return err }},
 		{"AccountByEmail", func() error { _, err := s.AccountByEmail(ctx, "nobody@example.com"); return err }},
 		{"UpdateTokens", func() error { return s.UpdateTokens(ctx, id, "a", t0, "") }},
-		{"SetState", func() error { return s.SetState(ctx, id, StateDisabled, "", "", t0) }},
+		{"SetState", func() error { return s.SetState(ctx, id, StateForbidden, "", "", t0) }},
+		{"SetDisabled", func() error { return s.SetDisabled(ctx, id, true, t0) }},
 		{"SetTier", func() error { return s.SetTier(ctx, id, "p", "t", "n", "FREE", t0) }},
 		{"SetLabel", func() error { return s.SetLabel(ctx, id, "x") }},
 		{"DeleteAccount", func() error { return s.DeleteAccount(ctx, id) }},

@@ -36,7 +36,8 @@ const (
 // reset time and its last sighting; one transaction per account. The
 // newest row of each series is never rolled up, since RecordSync keeps
 // extending it.
-func (s *Store) Compact(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) error {
+func (s *Store) Compact(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) (err error) {
+	defer func() { err = s.noted(err) }()
 	if rollupAfter <= 0 {
 		rollupAfter = DefaultRollupAfter
 	}
@@ -49,6 +50,10 @@ func (s *Store) Compact(ctx context.Context, now time.Time, rollupAfter, retenti
 	}
 	if err := s.deleteChunked(ctx, "events", pruneEventsQuery, cut); err != nil {
 		return err
+	}
+	// Marks that ended are worth nothing: a restart ignores them already.
+	if _, err := s.write.ExecContext(ctx, `DELETE FROM marks WHERE until <= ?`, ms(now)); err != nil {
+		return fmt.Errorf("store: compact: prune marks: %w", err)
 	}
 	rollupCut := now.Add(-rollupAfter).Truncate(time.Hour)
 	ids, err := s.accountsToRollUp(ctx, ms(rollupCut))

@@ -24,7 +24,7 @@ func (s *Store) AddEvents(ctx context.Context, events []Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	if err := s.writeBatch(ctx, s.now(), nil, events); err != nil {
+	if err := s.writeBatch(ctx, Batch{At: s.now(), Events: events}); err != nil {
 		return fmt.Errorf("store: add events: %w", err)
 	}
 	return nil
@@ -125,7 +125,8 @@ func (s *Store) Counters(ctx context.Context) (map[string]int64, error) {
 // SaveCounters sets the named counters to the given values in one
 // transaction (values replace, they are not added). Counters not in c are
 // left as they are.
-func (s *Store) SaveCounters(ctx context.Context, c map[string]int64) error {
+func (s *Store) SaveCounters(ctx context.Context, c map[string]int64) (err error) {
+	defer func() { err = s.noted(err) }()
 	if len(c) == 0 {
 		return nil
 	}

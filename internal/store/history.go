@@ -40,13 +40,14 @@ type Point struct {
 // running). The rest of the batch was committed. It matches ErrNotFound
 // under errors.Is.
 type SkippedError struct {
-	Samples, Events int
-	AccountIDs      []int64 // the missing accounts, ascending
+	Samples, Events, Marks, Accounts int
+	AccountIDs                       []int64 // the missing accounts, ascending
 }
 
 // Error describes what was skipped.
 func (e *SkippedError) Error() string {
-	return fmt.Sprintf("skipped %d samples and %d events of deleted accounts %v", e.Samples, e.Events, e.AccountIDs)
+	return fmt.Sprintf("skipped %d samples, %d events, %d marks and %d sync outcomes of deleted accounts %v",
+		e.Samples, e.Events, e.Marks, e.Accounts, e.AccountIDs)
 }
 
 // Unwrap makes errors.Is(err, ErrNotFound) true.
@@ -110,7 +111,7 @@ func (c *accountChecker) exists(ctx context.Context, id int64) (bool, error) {
 
 // err returns the SkippedError when anything was skipped, else nil.
 func (c *accountChecker) err() error {
-	if c.skipped.Samples == 0 && c.skipped.Events == 0 {
+	if c.skipped.Samples == 0 && c.skipped.Events == 0 && c.skipped.Marks == 0 && c.skipped.Accounts == 0 {
 		return nil
 	}
 	e := c.skipped
@@ -121,9 +122,9 @@ func (c *accountChecker) err() error {
 func (c *accountChecker) close() { c.stmt.Close() }
 
 // RecordSync writes one sync's samples and events in one transaction. A
-// sample adds a history row only when its fraction or reset time differs
-// from the newest row of its (account, family, window); otherwise that
-// row's last_seen moves to at. Events with a zero At get at; a zero at
+// sample adds a history row only when its fraction differs from the newest
+// row of its (account, family, window), or its reset time by more than
+// ResetTolerance; otherwise that row's last_seen moves to at. Events with a zero At get at; a zero at
 // means now.
 //
 // Samples and events of accounts that no longer exist are skipped: the
@@ -135,15 +136,115 @@ func (s *Store) RecordSync(ctx context.Context, at time.Time, samples []Sample, 
 	if at.IsZero() {
 		at = s.now()
 	}
-	if err := s.writeBatch(ctx, at, samples, events); err != nil {
+	if err := s.writeBatch(ctx, Batch{At: at, Samples: samples, Events: events}); err != nil {
 		return fmt.Errorf("store: record sync: %w", err)
 	}
 	return nil
 }
 
-// writeBatch is RecordSync and AddEvents: one transaction for samples and
-// events, skipping those of deleted accounts (see RecordSync).
-func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, events []Event) error {
+// Batch is one write of the quota engine, made in one transaction: a
+// sync's figures and events, and the marks learned from 429s since the
+// last write. At is when (zero: now).
+type Batch struct {
+	At       time.Time
+	Samples  []Sample
+	Events   []Event
+	Marks    []Mark
+	Accounts []AccountSync
+}
+
+// AccountSync is what one sync learned about an account beside its
+// figures, written with them: when it ran and how it ended, and the tier
+// and engine state when they changed. It never touches the user's columns.
+type AccountSync struct {
+	AccountID       int64
+	At              time.Time // synced_at
+	Error           string    // "" after a success
+	Unreadable      string
+	UnreadableCause string
+	UnreadableUntil time.Time
+
+	// Tier is set when loadCodeAssist was asked (an empty ProjectID keeps
+	// the stored project, as SetTier does).
+	Tier *TierUpdate
+	// State is set when the engine's state changed.
+	State *StateUpdate
+}
+
+// TierUpdate is a loadCodeAssist outcome, as SetTier takes it.
+type TierUpdate struct {
+	ProjectID, TierID, TierName, Tier string
+	CheckedAt                         time.Time
+}
+
+// StateUpdate is an engine state change, as SetState takes it.
+type StateUpdate struct {
+	State         AccountState
+	Reason        string
+	ValidationURL string
+	At            time.Time
+}
+
+// Write stores b in one transaction, with RecordSync's rules for samples
+// and events; each mark replaces the stored mark of its (account, family),
+// and a mark of Kind "" deletes it. Parts of accounts that no longer exist
+// are skipped and reported by a *SkippedError, the rest committed. An
+// invalid sample or mark fails the whole batch, naming its index.
+func (s *Store) Write(ctx context.Context, b Batch) error {
+	if b.At.IsZero() {
+		b.At = s.now()
+	}
+	for i, as := range b.Accounts {
+		if as.State != nil && !as.State.State.Valid() {
+			return fmt.Errorf("store: write: account sync %d: unknown state %q", i, as.State.State)
+		}
+	}
+	if err := s.writeBatch(ctx, b); err != nil {
+		return fmt.Errorf("store: write: %w", err)
+	}
+	return nil
+}
+
+// writeAccountSyncs applies each AccountSync inside tx, skipping accounts
+// that no longer exist.
+func writeAccountSyncs(ctx context.Context, tx *sql.Tx, check *accountChecker, syncs []AccountSync) error {
+	for i, as := range syncs {
+		ok, err := check.exists(ctx, as.AccountID)
+		if err != nil {
+			return fmt.Errorf("account sync %d: %w", i, err)
+		}
+		if !ok {
+			check.skipped.Accounts++
+			continue
+		}
+		set := []string{"sync_error = ?", "unreadable = ?", "unreadable_cause = ?", "unreadable_until = ?"}
+		args := []any{as.Error, as.Unreadable, as.UnreadableCause, ms(as.UnreadableUntil)}
+		if !as.At.IsZero() {
+			set = append(set, "synced_at = ?")
+			args = append(args, ms(as.At))
+		}
+		if t := as.Tier; t != nil {
+			set = append(set, "project_id = CASE WHEN ? = '' THEN project_id ELSE ? END", "tier_id = ?", "tier_name = ?", "tier = ?", "tier_checked_at = ?")
+			args = append(args, t.ProjectID, t.ProjectID, t.TierID, t.TierName, t.Tier, ms(t.CheckedAt))
+		}
+		if st := as.State; st != nil {
+			set = append(set, "state = ?", "state_reason = ?", "validation_url = ?", "state_at = ?")
+			args = append(args, string(st.State), st.Reason, st.ValidationURL, ms(st.At))
+		}
+		args = append(args, as.AccountID)
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET `+strings.Join(set, ", ")+` WHERE id = ?`, args...); err != nil {
+			return fmt.Errorf("account sync %d (account %d): %w", i, as.AccountID, err)
+		}
+	}
+	return nil
+}
+
+// writeBatch is Write, RecordSync and AddEvents: one transaction for
+// samples, events, marks and sync outcomes, skipping those of deleted
+// accounts (see RecordSync).
+func (s *Store) writeBatch(ctx context.Context, b Batch) (err error) {
+	defer func() { err = s.noted(err) }()
+	at, samples, events, mks := b.At, b.Samples, b.Events, b.Marks
 	for i, smp := range samples {
 		if err := smp.validate(); err != nil {
 			return fmt.Errorf("sample %d: %w", i, err)
@@ -152,6 +253,11 @@ func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, 
 	for i, e := range events {
 		if e.Kind == "" {
 			return fmt.Errorf("event %d: empty kind", i)
+		}
+	}
+	for i, m := range mks {
+		if err := m.validate(); err != nil {
+			return fmt.Errorf("mark %d: %w", i, err)
 		}
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -198,6 +304,18 @@ func (s *Store) writeBatch(ctx context.Context, at time.Time, samples []Sample, 
 	}
 	if err := insertEvents(ctx, tx, check, events, at); err != nil {
 		return err
+	}
+	if err := writeMarks(ctx, tx, check, mks); err != nil {
+		return err
+	}
+	if err := writeAccountSyncs(ctx, tx, check, b.Accounts); err != nil {
+		return err
+	}
+	if len(samples) > 0 || len(b.Accounts) > 0 {
+		// The processes that do not poll read the figures when this moves.
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = value + 1 WHERE key = 'sync_version'`); err != nil {
+			return fmt.Errorf("move sync version: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -302,6 +420,22 @@ func (w *historyWriter) lookup(ctx context.Context, k seriesKey) (latestRow, boo
 	return r, true, nil
 }
 
+// ResetTolerance is how far apart two reset times of one bucket may be
+// and still name the same reset: the upstream's reset times jitter by a
+// second or so between answers. The quota engine uses the same tolerance
+// to tell a window that rolled over from jitter.
+const ResetTolerance = time.Minute
+
+// sameReset reports whether two reset times (Unix ms, 0 = unknown) are
+// the same reset.
+func sameReset(a, b int64) bool {
+	if a == 0 || b == 0 {
+		return a == b
+	}
+	d := a - b
+	return d <= ResetTolerance.Milliseconds() && d >= -ResetTolerance.Milliseconds()
+}
+
 // record decides what smp needs: nothing written yet, only queued.
 func (w *historyWriter) record(ctx context.Context, smp Sample) error {
 	k := seriesKey{smp.AccountID, smp.Family, smp.Window}
@@ -310,7 +444,7 @@ func (w *historyWriter) record(ctx context.Context, smp Sample) error {
 	if err != nil {
 		return err
 	}
-	if ok && old.fraction == smp.Fraction && old.reset == reset {
+	if ok && old.fraction == smp.Fraction && sameReset(old.reset, reset) {
 		if old.id != 0 { // 0: queued in this batch, inserted already seen at the sync's time
 			w.touched = append(w.touched, old.id)
 		}

@@ -360,3 +360,36 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 		t.Errorf("%d history points, want %d", len(got), syncs)
 	}
 }
+
+// A reset time that jitters by a second between answers is the same
+// reset: no history row per sync. A window that rolled over is a new row.
+func TestRecordSyncToleratesResetJitter(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	accts, err := s.UpsertAccounts(ctx, []Account{{Email: "j@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := accts[0].ID
+	reset := t0.Add(5 * time.Hour)
+	for i, r := range []time.Time{reset, reset.Add(time.Second), reset.Add(-time.Second), reset.Add(1500 * time.Millisecond)} {
+		smp := Sample{AccountID: id, Family: "gemini", Window: "5h", Fraction: 0.5, ResetTime: r}
+		if err := s.RecordSync(ctx, t0.Add(time.Duration(i)*time.Minute), []Sample{smp}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := s.History(ctx, id, "gemini", "5h", t0.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 1 || !h[0].LastSeen.Equal(t0.Add(3*time.Minute)) {
+		t.Fatalf("history %+v, want one row seen until the last sync", h)
+	}
+	next := Sample{AccountID: id, Family: "gemini", Window: "5h", Fraction: 0.5, ResetTime: reset.Add(5 * time.Hour)}
+	if err := s.RecordSync(ctx, t0.Add(time.Hour), []Sample{next}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ = s.History(ctx, id, "gemini", "5h", t0.Add(-time.Hour)); len(h) != 2 {
+		t.Errorf("a rolled-over window did not add a row: %+v", h)
+	}
+}

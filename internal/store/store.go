@@ -62,6 +62,8 @@ type Store struct {
 
 	pruneChunk  int // rows per pruning transaction; tests make it small
 	bulkSamples int // RecordSync batch size that preloads; tests vary it
+
+	health health
 }
 
 // DefaultPath returns where the database lives by default:
@@ -134,6 +136,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			s.write.Close()
 			return nil, fmt.Errorf("store: open %s: %s: %w", path, st.what, err)
 		}
+	}
+	if fi, err := os.Stat(path); err == nil {
+		s.health.opened = fi // CheckFile compares with it
 	}
 	// Readers open after migration, so the file is already in WAL mode.
 	if s.read, err = sql.Open("sqlite", path+dsnParams); err != nil {
@@ -234,15 +239,21 @@ func enableWAL(ctx context.Context, db *sql.DB) error {
 // isBusy reports whether err is SQLite's "database is locked" (SQLITE_BUSY,
 // any extended code) or a table lock (SQLITE_LOCKED).
 func isBusy(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code() & 0xff {
+	switch sqliteCode(err) {
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return true
 	}
 	return false
+}
+
+// sqliteCode returns the primary result code of an SQLite error in err's
+// chain, or -1 when there is none.
+func sqliteCode(err error) int {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return -1
+	}
+	return se.Code() & 0xff
 }
 
 // retryBusy runs f until it succeeds, fails with something other than

@@ -56,6 +56,9 @@ func (m Model) detailLines(vc viewContext, chartH int) []string {
 	if s.ValidationURL != "" {
 		out = append(out, st.Warn.Render("verify at "+s.ValidationURL))
 	}
+	if s.Unreadable != "" {
+		out = append(out, st.Warn.Render("quota unreadable: "+s.Unreadable))
+	}
 	if s.LastError != "" {
 		out = append(out, st.Error.Render("last error: "+s.LastError))
 	}

@@ -74,8 +74,8 @@ func (s Severity) rank() int {
 // set by the proxy, then the worst family decision.
 func severity(s *quota.Status) Severity {
 	switch s.State {
-	case quota.StateNeedsLogin, quota.StateValidationRequired:
-		return SevNeedsLogin
+	case quota.StateNeedsLogin, quota.StateValidationRequired, quota.StateNeedsClient, quota.StateClientMismatch:
+		return SevNeedsLogin // a person must act; the detail view says what
 	case quota.StateForbidden:
 		return SevForbidden
 	case quota.StateDisabled:
@@ -108,6 +108,8 @@ func familySeverity(fq *quota.FamilyQuota, mk quota.Mark) Severity {
 	case quota.CooldownMark:
 		return SevCooling
 	}
+	// The engine decided with the user's thresholds (and coarse steps);
+	// deciding again here with the defaults would disagree with it.
 	switch fq.Decision {
 	case quota.Proceed:
 		return SevOK
@@ -116,19 +118,7 @@ func familySeverity(fq *quota.FamilyQuota, mk quota.Mark) Severity {
 	case quota.Exhausted:
 		return SevExhausted
 	}
-	// The decision may be unset in a hand-made Status: fall back on the
-	// fraction itself so "unknown" only means no data.
-	if !fq.Effective.Known {
-		return SevUnknown
-	}
-	switch quota.MakeDecision(fq.Effective, quota.DefaultThresholds) {
-	case quota.Exhausted:
-		return SevExhausted
-	case quota.LowQuota:
-		return SevLow
-	default:
-		return SevOK
-	}
+	return SevUnknown
 }
 
 // Styles is every style the dashboard uses, built once. Colours are ANSI

@@ -22,6 +22,9 @@ type AccountSpec struct {
 	TierID string
 	// Project is the Cloud project id; default derived from Email.
 	Project string
+	// ClientID is the OAuth client that issues the account's tokens: its
+	// refresh token refreshes with no other. Default Options.ClientID.
+	ClientID string
 }
 
 // Account is what a test needs to call the simulator as one account.
@@ -76,6 +79,7 @@ func (b *bucket) fraction() float64 {
 // it is held only for short updates, never while waiting.
 type account struct {
 	email, project, tierID string
+	clientID               string // the client AddAccount issues tokens for
 	tier                   cloudcode.Tier
 	id                     string // numeric user id for userinfo
 	projectAsObject        bool   // loadCodeAssist sends {"id": ...}
@@ -88,15 +92,42 @@ type account struct {
 	forbidden     bool
 	hang          chan struct{} // non-nil while hanging; closed to release
 	frozenProd    bool
-	rpmLog        []time.Time // times of recent generate calls, oldest first
-	accessTokens  []string    // issued, possibly expired (guarded by Server.mu)
+	// notOnboarded: loadCodeAssist names no project until onboarding is
+	// done; onboardOp is the pending onboardUser operation's name.
+	notOnboarded bool
+	onboardOp    string
+	// replyDelay holds quota answers after they are computed.
+	replyDelay time.Duration
+	// readLimit, when positive, answers the quota reads with 429
+	// RATE_LIMIT_EXCEEDED asking to retry after it.
+	readLimit    time.Duration
+	rpmLog       []time.Time // times of recent generate calls, oldest first
+	accessTokens []string    // issued, possibly expired (guarded by Server.mu)
 }
 
 // accessToken is an issued access token's record; never modified once
 // stored in Server.accessTokens.
 type accessToken struct {
 	acct    *account
+	client  string // the OAuth client it was issued to
 	expires time.Time
+}
+
+// refreshToken is an issued refresh token's record: it refreshes only
+// with the client it was issued to.
+type refreshToken struct {
+	acct   *account
+	client string
+}
+
+// OAuthClient is an OAuth client the simulator's endpoints accept.
+type OAuthClient struct {
+	ID, Secret string
+	// Refused makes every v1internal call with this client's tokens answer
+	// 403 SERVICE_DISABLED, as Google answers tokens of clients registered
+	// in an ordinary Cloud project ("Cloud Code Private API has not been
+	// used in project ..."). The token and userinfo endpoints still work.
+	Refused bool
 }
 
 type authCode struct {
@@ -147,8 +178,15 @@ func (s *Server) AddAccount(spec AccountSpec) Account {
 	if !ok {
 		a = s.newAccountLocked(spec)
 	}
-	refresh := s.issueRefreshLocked(a)
-	access := s.issueAccessLocked(a)
+	client := a.clientID
+	if spec.ClientID != "" {
+		client = spec.ClientID
+	}
+	if _, known := s.clients[client]; !known {
+		panic("cloudcodetest: AddAccount with unknown OAuth client " + client + " (AddClient it first)")
+	}
+	refresh := s.issueRefreshLocked(a, client)
+	access := s.issueAccessLocked(a, client)
 	return Account{Email: a.email, Project: a.project, RefreshToken: refresh, AccessToken: access}
 }
 
@@ -158,10 +196,14 @@ func (s *Server) newAccountLocked(spec AccountSpec) *account {
 		email:           spec.Email,
 		project:         spec.Project,
 		tierID:          spec.TierID,
+		clientID:        spec.ClientID,
 		tier:            cloudcode.NormalizeTier(spec.TierID, ""),
 		id:              fmt.Sprintf("1%020d", uint64(h)*2654435761),
 		projectAsObject: h&1 == 1,
 		wrapSummary:     h&2 == 2,
+	}
+	if a.clientID == "" {
+		a.clientID = s.opts.ClientID
 	}
 	if a.project == "" {
 		local, _, _ := strings.Cut(strings.ToLower(spec.Email), "@")
@@ -187,13 +229,13 @@ func (s *Server) newAccountLocked(spec AccountSpec) *account {
 	return a
 }
 
-func (s *Server) issueRefreshLocked(a *account) string {
+func (s *Server) issueRefreshLocked(a *account, client string) string {
 	t := randomToken("1//sim-", 24)
-	s.refresh[t] = a
+	s.refresh[t] = refreshToken{acct: a, client: client}
 	return t
 }
 
-func (s *Server) issueAccessLocked(a *account) string {
+func (s *Server) issueAccessLocked(a *account, client string) string {
 	now := s.clk.Now()
 	// Forget this account's expired tokens so long runs do not grow.
 	kept := a.accessTokens[:0]
@@ -205,7 +247,7 @@ func (s *Server) issueAccessLocked(a *account) string {
 		}
 	}
 	t := randomToken("ya29.sim-", 24)
-	s.accessTokens[t] = &accessToken{acct: a, expires: now.Add(s.opts.AccessTokenTTL)}
+	s.accessTokens[t] = &accessToken{acct: a, client: client, expires: now.Add(s.opts.AccessTokenTTL)}
 	a.accessTokens = append(kept, t)
 	return t
 }
@@ -217,7 +259,18 @@ func (s *Server) AccessToken(email string) string {
 	a := s.mustAccount(email)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.issueAccessLocked(a)
+	return s.issueAccessLocked(a, a.clientID)
+}
+
+// AddClient registers another OAuth client with the token and
+// authorization endpoints (the one in Options is always known).
+func (s *Server) AddClient(c OAuthClient) {
+	if c.ID == "" {
+		panic("cloudcodetest: AddClient without an id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[c.ID] = c
 }
 
 // lookupAccount returns the account or nil.
@@ -237,18 +290,22 @@ func (s *Server) mustAccount(email string) *account {
 }
 
 // bearer resolves an access token: the account it belongs to (nil if
-// unknown) and whether it is still valid.
-func (s *Server) bearer(token string) (*account, bool) {
+// unknown), whether it is still valid, and the client it was issued to.
+func (s *Server) bearer(token string) (*account, bool, OAuthClient) {
 	if token == "" {
-		return nil, false
+		return nil, false, OAuthClient{}
 	}
 	s.mu.RLock()
 	at, ok := s.accessTokens[token]
+	var c OAuthClient
+	if ok {
+		c = s.clients[at.client]
+	}
 	s.mu.RUnlock()
 	if !ok {
-		return nil, false
+		return nil, false, OAuthClient{}
 	}
-	return at.acct, s.clk.Now().Before(at.expires)
+	return at.acct, s.clk.Now().Before(at.expires), c
 }
 
 // lockBucket returns the account's bucket for (f, w), rolled to now, with
@@ -299,8 +356,8 @@ func (s *Server) RevokeRefreshToken(email string) {
 	a := s.mustAccount(email)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for t, owner := range s.refresh {
-		if owner == a {
+	for t, rec := range s.refresh {
+		if rec.acct == a {
 			delete(s.refresh, t)
 		}
 	}
@@ -316,7 +373,7 @@ func (s *Server) ExpireAccessTokens(email string) {
 	// unlocking), so replace each with an expired copy.
 	for _, t := range a.accessTokens {
 		if _, ok := s.accessTokens[t]; ok {
-			s.accessTokens[t] = &accessToken{acct: a}
+			s.accessTokens[t] = &accessToken{acct: a, client: s.accessTokens[t].client}
 		}
 	}
 }
@@ -369,6 +426,40 @@ func (s *Server) SetFrozenProd(email string, frozen bool) {
 	a := s.mustAccount(email)
 	a.mu.Lock()
 	a.frozenProd = frozen
+	a.mu.Unlock()
+}
+
+// SetOnboarded(email, false) makes loadCodeAssist name no project for the
+// account, as for an account that was never onboarded. onboardUser then
+// answers a pending operation; polling it (GET
+// v1internal/operations/<name>) finishes onboarding, as does
+// SetOnboarded(email, true).
+func (s *Server) SetOnboarded(email string, onboarded bool) {
+	a := s.mustAccount(email)
+	a.mu.Lock()
+	a.notOnboarded = !onboarded
+	a.mu.Unlock()
+}
+
+// SetQuotaReadLimit makes the account's quota reads (fetchAvailableModels,
+// retrieveUserQuotaSummary, retrieveUserQuota) answer 429
+// RATE_LIMIT_EXCEEDED with a RetryInfo of retry; 0 lifts it.
+func (s *Server) SetQuotaReadLimit(email string, retry time.Duration) {
+	a := s.mustAccount(email)
+	a.mu.Lock()
+	a.readLimit = retry
+	a.mu.Unlock()
+}
+
+// SetReplyDelay makes the account's quota answers (fetchAvailableModels,
+// retrieveUserQuotaSummary) wait d, in real time, after their figures are
+// taken and before they are sent, like a slow way back: a change made
+// meanwhile is not in them. 0 sends them at once. HeldReplies counts the
+// answers waiting.
+func (s *Server) SetReplyDelay(email string, d time.Duration) {
+	a := s.mustAccount(email)
+	a.mu.Lock()
+	a.replyDelay = d
 	a.mu.Unlock()
 }
 

@@ -234,7 +234,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, model string, pr
 		if i > 0 && !s.sleep(r, s.opts.StreamInterval) {
 			return
 		}
-		data, err := json.Marshal(s.answerChunk(model, i, n, prompt))
+		data, err := marshalProto3(s.answerChunk(model, i, n, prompt))
 		if err != nil {
 			return // cannot happen with these types; the client sees a short stream
 		}

@@ -442,22 +442,53 @@ func TestCloseReleasesHungCalls(t *testing.T) {
 	}
 }
 
-func TestOtherMethodsPassThrough(t *testing.T) {
+// The Code Assist methods Gemini CLI calls besides quotatui's own answer
+// plausibly, proto3-encoded.
+func TestCodeAssistMethods(t *testing.T) {
 	s := newSim(t, cloudcodetest.Options{})
 	acct := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "cli@example.com", TierID: "g1-pro-tier"})
+	s.srv.SetRemaining(acct.Email, cloudcode.FamilyClaudeGPT, cloudcode.Window5h, 0.5)
 	tests := []struct {
-		method, rpc, wantKey string
+		method, rpc, body string
+		want              func(t *testing.T, m map[string]json.RawMessage)
 	}{
-		{http.MethodPost, "listExperiments", "experimentIds"},
-		{http.MethodPost, "retrieveUserQuota", "buckets"},
-		{http.MethodPost, "fetchAdminControls", ""},
-		{http.MethodPost, "recordCodeAssistMetrics", ""},
-		{http.MethodPost, "onboardUser", "done"},
-		{http.MethodGet, "getCodeAssistGlobalUserSetting", "cloudaicompanionProject"},
+		{http.MethodPost, "listExperiments", `{"project":"` + acct.Project + `"}`, func(t *testing.T, m map[string]json.RawMessage) {
+			if m["experimentIds"] == nil || m["flags"] == nil {
+				t.Errorf("no experiments: %v", m)
+			}
+		}},
+		{http.MethodPost, "retrieveUserQuota", `{"project":"` + acct.Project + `"}`, func(t *testing.T, m map[string]json.RawMessage) {
+			var b []struct {
+				ModelID           string   `json:"modelId"`
+				RemainingFraction *float64 `json:"remainingFraction"`
+				TokenType         string   `json:"tokenType"`
+			}
+			if err := json.Unmarshal(m["buckets"], &b); err != nil || len(b) == 0 {
+				t.Fatalf("buckets %s: %v", m["buckets"], err)
+			}
+			for _, x := range b {
+				if x.ModelID == "claude-sonnet-4-6" && (x.RemainingFraction == nil || *x.RemainingFraction != 0.5 || x.TokenType != "REQUESTS") {
+					t.Errorf("claude bucket %+v, want 0.5 of REQUESTS", x)
+				}
+			}
+		}},
+		{http.MethodPost, "fetchAdminControls", `{"project":"` + acct.Project + `"}`, nil},
+		{http.MethodPost, "recordCodeAssistMetrics", `{"project":"` + acct.Project + `","metrics":[]}`, nil},
+		{http.MethodPost, "onboardUser", `{"tierId":"standard-tier"}`, func(t *testing.T, m map[string]json.RawMessage) {
+			if string(m["done"]) != "true" || m["response"] == nil {
+				t.Errorf("onboardUser of an onboarded account: %v, want done with the project", m)
+			}
+		}},
+		{http.MethodGet, "getCodeAssistGlobalUserSetting", "", func(t *testing.T, m map[string]json.RawMessage) {
+			if m["cloudaicompanionProject"] == nil {
+				t.Errorf("no project: %v", m)
+			}
+		}},
+		{http.MethodPost, "setCodeAssistGlobalUserSetting", `{"freeTierDataCollectionOptin":true}`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rpc, func(t *testing.T) {
-			resp, err := s.client.Do(context.Background(), cloudcode.Request{HTTPMethod: tt.method, RPC: tt.rpc, Body: []byte(`{}`), AccessToken: acct.AccessToken})
+			resp, err := s.client.Do(context.Background(), cloudcode.Request{HTTPMethod: tt.method, RPC: tt.rpc, Body: []byte(tt.body), AccessToken: acct.AccessToken})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -466,10 +497,10 @@ func TestOtherMethodsPassThrough(t *testing.T) {
 			if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := m[tt.wantKey]; tt.wantKey != "" && !ok {
-				t.Errorf("answer %v lacks %q", m, tt.wantKey)
+			if tt.want != nil {
+				tt.want(t, m)
 			}
-			_, err = s.client.Do(context.Background(), cloudcode.Request{HTTPMethod: tt.method, RPC: tt.rpc, Body: []byte(`{}`), AccessToken: "ya29.nobody"})
+			_, err = s.client.Do(context.Background(), cloudcode.Request{HTTPMethod: tt.method, RPC: tt.rpc, Body: []byte(tt.body), AccessToken: "ya29.nobody"})
 			asErr[*cloudcode.UnauthorizedError](t, err)
 			if got := s.srv.Requests(acct.Email, tt.rpc); got != 1 {
 				t.Errorf("Requests = %d, want 1", got)
@@ -478,6 +509,70 @@ func TestOtherMethodsPassThrough(t *testing.T) {
 				t.Errorf("TotalRequests = %d, want 2", got)
 			}
 		})
+	}
+}
+
+// Google answers a method it does not have with 404, whoever asks and
+// before looking at the token; so does the simulator (it used to answer
+// 200 {}, and a passthrough test could pass against a method that does not
+// exist).
+func TestUnknownMethodIsNotFound(t *testing.T) {
+	s := newSim(t, cloudcodetest.Options{})
+	acct := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "cli@example.com", TierID: "g1-pro-tier"})
+	for _, tt := range []struct{ method, rpc, token string }{
+		{http.MethodPost, "noSuchMethod", acct.AccessToken},
+		{http.MethodPost, "noSuchMethod", ""},
+		{http.MethodGet, "listExperiments", acct.AccessToken}, // a known method with the wrong HTTP method
+		{http.MethodPost, "getCodeAssistGlobalUserSetting", acct.AccessToken},
+	} {
+		status, body := s.raw(t, tt.method, tt.rpc, tt.token, []byte(`{}`))
+		if status != http.StatusNotFound {
+			t.Errorf("%s %s: %d %s, want 404", tt.method, tt.rpc, status, body)
+		}
+		if err := cloudcode.Classify(status, nil, body, start); err == nil {
+			t.Errorf("%s %s: body %s does not classify as an error", tt.method, tt.rpc, body)
+		}
+	}
+}
+
+// Onboarding a new account is a long-running operation: onboardUser
+// answers not done with an operation name, which Gemini CLI polls with
+// GET v1internal/operations/<name> until it is done and names the project.
+func TestOnboardingOperation(t *testing.T) {
+	s := newSim(t, cloudcodetest.Options{})
+	acct := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "new@example.com"})
+	s.srv.SetOnboarded(acct.Email, false)
+	_, body := s.raw(t, http.MethodPost, "onboardUser", acct.AccessToken, []byte(`{"tierId":"free-tier"}`))
+	var op struct {
+		Name     string          `json:"name"`
+		Done     bool            `json:"done"`
+		Response json.RawMessage `json:"response"`
+	}
+	if err := json.Unmarshal(body, &op); err != nil || op.Done || !strings.HasPrefix(op.Name, "operations/") {
+		t.Fatalf("onboardUser = %s (%v), want a pending operation", body, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.srv.BaseURLs()[0]+"/"+op.Name, nil)
+	req.Header.Set("Authorization", "Bearer "+acct.AccessToken)
+	resp, err := s.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	op = struct {
+		Name     string          `json:"name"`
+		Done     bool            `json:"done"`
+		Response json.RawMessage `json:"response"`
+	}{}
+	if err := json.NewDecoder(resp.Body).Decode(&op); err != nil || resp.StatusCode != http.StatusOK || !op.Done ||
+		!strings.Contains(string(op.Response), acct.Project) {
+		t.Fatalf("GET %s: %d %+v (%v), want done with the project", op.Name, resp.StatusCode, op, err)
+	}
+	if got := s.srv.Requests(acct.Email, "operations"); got != 1 {
+		t.Errorf("Requests(operations) = %d, want 1", got)
+	}
+	sub, err := s.client.LoadCodeAssist(context.Background(), acct.AccessToken)
+	if err != nil || sub.ProjectID != acct.Project {
+		t.Errorf("after onboarding: %+v (%v), want the project", sub, err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package cloudcodetest
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -27,16 +26,4 @@ func messageDuration(d time.Duration) string {
 // writeGoogleError writes an error in Google's envelope.
 func writeGoogleError(w http.ResponseWriter, code int, status, message string, details ...any) {
 	cloudcode.WriteError(w, code, status, message, details...)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		// Only simulator bugs get here; say so loudly in the answer.
-		http.Error(w, "cloudcodetest: encode answer: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(code)
-	w.Write(body)
 }

@@ -50,7 +50,10 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	s.counts.add(email, "authorize")
 
-	if q.Get("client_id") != s.opts.ClientID {
+	s.mu.RLock()
+	_, knownClient := s.clients[q.Get("client_id")]
+	s.mu.RUnlock()
+	if !knownClient {
 		http.Error(w, "Error 401: invalid_client. The OAuth client was not found.", http.StatusUnauthorized)
 		return
 	}
@@ -88,7 +91,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if a == nil {
 		a = s.newAccountLocked(AccountSpec{Email: email, TierID: "free-tier"})
 	}
-	s.codes[code] = &authCode{acct: a, clientID: s.opts.ClientID, redirectURI: redirect, challenge: q.Get("code_challenge"),
+	s.codes[code] = &authCode{acct: a, clientID: q.Get("client_id"), redirectURI: redirect, challenge: q.Get("code_challenge"),
 		scope: scope, expires: s.clk.Now().Add(10 * time.Minute)}
 	s.mu.Unlock()
 	out.Set("code", code)
@@ -110,8 +113,9 @@ type oauthError struct {
 	Description string `json:"error_description"`
 }
 
-// clientOK checks the client's credentials from HTTP Basic or the form.
-func (s *Server) clientOK(r *http.Request) bool {
+// client returns the id of the client whose credentials (HTTP Basic or
+// the form) the request carries, and whether they are right.
+func (s *Server) client(r *http.Request) (string, bool) {
 	id, secret, basic := r.BasicAuth()
 	if basic {
 		// RFC 6749 form-encodes Basic credentials; golang.org/x/oauth2 does so.
@@ -124,8 +128,10 @@ func (s *Server) clientOK(r *http.Request) bool {
 	} else {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
-	return subtle.ConstantTimeCompare([]byte(id), []byte(s.opts.ClientID)) == 1 &&
-		subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) == 1
+	s.mu.RLock()
+	c, ok := s.clients[id]
+	s.mu.RUnlock()
+	return id, ok && subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) == 1
 }
 
 // handleToken is the token endpoint: authorization_code (with PKCE) and
@@ -133,50 +139,58 @@ func (s *Server) clientOK(r *http.Request) bool {
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "The token endpoint takes POST."})
+		writePlainJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "The token endpoint takes POST."})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "Malformed form body."})
+		writePlainJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "Malformed form body."})
 		return
 	}
-	if !s.clientOK(r) {
+	client, ok := s.client(r)
+	if !ok {
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", "The OAuth client was not found."})
+		writePlainJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", "The OAuth client was not found."})
 		return
 	}
 	switch gt := r.PostForm.Get("grant_type"); gt {
 	case "refresh_token":
-		s.refreshGrant(w, r)
+		s.refreshGrant(w, r, client)
 	case "authorization_code":
-		s.codeGrant(w, r)
+		s.codeGrant(w, r, client)
 	default:
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "Invalid grant_type: " + gt})
+		writePlainJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "Invalid grant_type: " + gt})
 	}
 }
 
-func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request) {
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, client string) {
 	rt := r.PostForm.Get("refresh_token")
 	s.mu.Lock()
-	a := s.refresh[rt]
+	rec, ok := s.refresh[rt]
+	a := rec.acct
 	var access string
-	if a != nil {
-		access = s.issueAccessLocked(a)
+	if ok && rec.client == client {
+		access = s.issueAccessLocked(a, client)
 	}
 	s.mu.Unlock()
-	if a == nil {
+	switch {
+	case !ok:
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "Token has been expired or revoked."})
+		writePlainJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "Token has been expired or revoked."})
+		return
+	case rec.client != client:
+		// A refresh token refreshes only with the client that issued it.
+		s.counts.add(a.email, "token")
+		writePlainJSON(w, http.StatusUnauthorized, oauthError{"unauthorized_client", "Unauthorized"})
 		return
 	}
 	s.counts.add(a.email, "token")
-	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: access, ExpiresIn: s.expiresIn(), Scope: defaultScope, TokenType: "Bearer"})
+	writePlainJSON(w, http.StatusOK, tokenResponse{AccessToken: access, ExpiresIn: s.expiresIn(), Scope: defaultScope, TokenType: "Bearer"})
 }
 
-func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request) {
+func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request, client string) {
 	f := r.PostForm
 	code := f.Get("code")
 	s.mu.Lock()
@@ -185,7 +199,7 @@ func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	bad := func(desc string) {
 		s.counts.add("", "token")
-		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", desc})
+		writePlainJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", desc})
 	}
 	switch {
 	case c == nil:
@@ -197,6 +211,9 @@ func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request) {
 	case f.Get("redirect_uri") != c.redirectURI:
 		bad("Bad Request: redirect_uri does not match.")
 		return
+	case c.clientID != client:
+		bad("The code was issued to another client.")
+		return
 	}
 	sum := sha256.Sum256([]byte(f.Get("code_verifier")))
 	if base64.RawURLEncoding.EncodeToString(sum[:]) != c.challenge {
@@ -204,11 +221,11 @@ func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	refresh := s.issueRefreshLocked(c.acct)
-	access := s.issueAccessLocked(c.acct)
+	refresh := s.issueRefreshLocked(c.acct, client)
+	access := s.issueAccessLocked(c.acct, client)
 	s.mu.Unlock()
 	s.counts.add(c.acct.email, "token")
-	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: access, ExpiresIn: s.expiresIn(), RefreshToken: refresh, Scope: c.scope, TokenType: "Bearer"})
+	writePlainJSON(w, http.StatusOK, tokenResponse{AccessToken: access, ExpiresIn: s.expiresIn(), RefreshToken: refresh, Scope: c.scope, TokenType: "Bearer"})
 }
 
 // expiresIn is the expires_in a token answer gives: a second short of the
@@ -232,7 +249,7 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		token = r.URL.Query().Get("access_token")
 	}
-	a, valid := s.bearer(token)
+	a, valid, _ := s.bearer(token)
 	email := ""
 	if a != nil {
 		email = a.email
@@ -244,6 +261,6 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	local, _, _ := strings.Cut(a.email, "@")
-	writeJSON(w, http.StatusOK, userInfo{ID: a.id, Email: a.email, VerifiedEmail: true, Name: local,
+	writePlainJSON(w, http.StatusOK, userInfo{ID: a.id, Email: a.email, VerifiedEmail: true, Name: local,
 		Picture: "https://lh3.googleusercontent.com/a/sim-" + a.id})
 }

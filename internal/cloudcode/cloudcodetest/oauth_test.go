@@ -231,3 +231,56 @@ func TestAuthorizationRefusesBadRequests(t *testing.T) {
 		})
 	}
 }
+
+// A refresh token refreshes only with the client that issued it: another
+// configured client gets unauthorized_client, an unknown one
+// invalid_client. A client Google refuses the API to (one registered in
+// an ordinary Cloud project) gets tokens, but every v1internal call with
+// them answers 403 SERVICE_DISABLED.
+func TestRefreshTokensBelongToTheirClient(t *testing.T) {
+	s := newSim(t, cloudcodetest.Options{})
+	s.srv.AddClient(cloudcodetest.OAuthClient{ID: "ag-client", Secret: "ag-secret"})
+	s.srv.AddClient(cloudcodetest.OAuthClient{ID: "byo-client", Secret: "byo-secret", Refused: true})
+	imported := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "imported@example.com", TierID: "g1-pro-tier", ClientID: "ag-client"})
+	own := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "own@example.com", TierID: "g1-pro-tier", ClientID: "byo-client"})
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, s.srv.Client())
+	cfg := func(id, secret string) *oauth2.Config {
+		return &oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: oauth2.Endpoint{TokenURL: s.srv.TokenURL(), AuthStyle: oauth2.AuthStyleInParams}}
+	}
+	refresh := func(c *oauth2.Config, rt string) (*oauth2.Token, error) {
+		return c.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	}
+
+	tok, err := refresh(cfg("ag-client", "ag-secret"), imported.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh with the issuing client: %v", err)
+	}
+	if _, err := s.client.LoadCodeAssist(context.Background(), tok.AccessToken); err != nil {
+		t.Errorf("a working client's token refused: %v", err)
+	}
+	var re *oauth2.RetrieveError
+	_, err = refresh(cfg(cloudcodetest.DefaultClientID, cloudcodetest.DefaultClientSecret), imported.RefreshToken)
+	if !errors.As(err, &re) || re.ErrorCode != "unauthorized_client" || re.Response.StatusCode != http.StatusUnauthorized {
+		t.Errorf("refresh with another known client: %v, want 401 unauthorized_client", err)
+	}
+	_, err = refresh(cfg("nobody", "x"), imported.RefreshToken)
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
+		t.Errorf("refresh with an unknown client: %v, want invalid_client", err)
+	}
+
+	tok, err = refresh(cfg("byo-client", "byo-secret"), own.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh with a refused client still works: %v", err)
+	}
+	if status, info := userInfo(t, s.srv, tok.AccessToken); status != http.StatusOK || info["email"] != own.Email {
+		t.Errorf("userinfo with a refused client's token: %d %v (userinfo is not the Cloud Code API)", status, info)
+	}
+	_, err = s.client.FetchAvailableModels(context.Background(), tok.AccessToken, own.Project)
+	fe := asErr[*cloudcode.ForbiddenError](t, err)
+	if fe.Reason != "SERVICE_DISABLED" || !strings.Contains(fe.Message, "has not been used in project") {
+		t.Errorf("refused client: %+v, want SERVICE_DISABLED naming the project", fe)
+	}
+	if got := s.srv.AccessToken(imported.Email); got == "" {
+		t.Error("AccessToken helper gave nothing")
+	}
+}

@@ -192,9 +192,13 @@ func TestWeeklyEmptyWhileFiveHourFull(t *testing.T) {
 	}
 }
 
-func TestFreeTierHasNoClaudeFigure(t *testing.T) {
+// Every model of the catalogue carries a quotaInfo with a reset time; an
+// empty family (a free account's Claude/GPT pool, say) is sent with no
+// fraction, which the client reads as 0 left, never as unknown.
+func TestCatalogueFiguresAndEmptyFamily(t *testing.T) {
 	s := newSim(t, cloudcodetest.Options{})
 	acct := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "free@example.com"})
+	s.srv.Drain(acct.Email, cloudcode.FamilyClaudeGPT)
 	cat, err := s.client.FetchAvailableModels(context.Background(), acct.AccessToken, acct.Project)
 	if err != nil {
 		t.Fatal(err)
@@ -202,9 +206,12 @@ func TestFreeTierHasNoClaudeFigure(t *testing.T) {
 	ids := map[string]bool{}
 	for _, m := range cat.Models {
 		ids[m.ID] = true
-		wantKnown := m.Family == cloudcode.FamilyGemini
-		if m.Remaining.Known != wantKnown || m.ResetTime.IsZero() {
-			t.Errorf("%s: remaining %+v reset %s; want known=%v with a reset time", m.ID, m.Remaining, m.ResetTime, wantKnown)
+		want := cloudcode.KnownFraction(1)
+		if m.Family == cloudcode.FamilyClaudeGPT {
+			want = cloudcode.KnownFraction(0)
+		}
+		if m.Remaining != want || m.ResetTime.IsZero() {
+			t.Errorf("%s: remaining %+v reset %s; want %+v with a reset time", m.ID, m.Remaining, m.ResetTime, want)
 		}
 	}
 	for _, id := range []string{"gemini-3-flash", "gemini-3-pro-high", "gemini-2.5-flash", "claude-sonnet-4-6-thinking", "claude-opus-4-6-thinking", "gpt-oss-120b-medium"} {
@@ -215,8 +222,9 @@ func TestFreeTierHasNoClaudeFigure(t *testing.T) {
 	if cat.Deprecated["gemini-2.5-pro"] == "" {
 		t.Errorf("no deprecatedModelIds parsed: %v", cat.Deprecated)
 	}
-	// The buckets still work for a free account.
-	s.srv.Drain(acct.Email, cloudcode.FamilyClaudeGPT)
+	if len(cat.Problems) != 0 {
+		t.Errorf("problems reading the simulator: %q", cat.Problems)
+	}
 	_, err = s.generate(context.Background(), acct.AccessToken, acct.Project, "gpt-oss-120b-medium")
 	asErr[*cloudcode.QuotaExhaustedError](t, err)
 }

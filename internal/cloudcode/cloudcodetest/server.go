@@ -55,7 +55,9 @@ type Options struct {
 	// Seed seeds the fault injection's random source.
 	Seed int64
 	// ClientID and ClientSecret are the OAuth client the authorization and
-	// token endpoints accept. Defaults DefaultClientID, DefaultClientSecret.
+	// token endpoints accept, and the one accounts belong to unless their
+	// AccountSpec names another (see AddClient). Defaults DefaultClientID,
+	// DefaultClientSecret.
 	ClientID, ClientSecret string
 }
 
@@ -108,13 +110,15 @@ type Server struct {
 
 	latency  atomic.Int64 // time.Duration
 	inFlight atomic.Int64
+	held     atomic.Int64 // quota answers computed and held by SetReplyDelay
 	hostDown [2]atomic.Int32
 
 	mu           sync.RWMutex // guards the maps below; never held while waiting
 	accounts     map[string]*account
 	accessTokens map[string]*accessToken
-	refresh      map[string]*account
+	refresh      map[string]refreshToken
 	codes        map[string]*authCode
+	clients      map[string]OAuthClient // by id
 	nextLogin    string
 	denyAuth     bool
 
@@ -152,8 +156,9 @@ func NewServer(opts Options) *Server {
 		closing:      make(chan struct{}),
 		accounts:     make(map[string]*account),
 		accessTokens: make(map[string]*accessToken),
-		refresh:      make(map[string]*account),
+		refresh:      make(map[string]refreshToken),
 		codes:        make(map[string]*authCode),
+		clients:      map[string]OAuthClient{opts.ClientID: {ID: opts.ClientID, Secret: opts.ClientSecret}},
 		faults:       newFaultSource(opts.Seed),
 		counts:       counters{m: make(map[counterKey]int)},
 	}
@@ -219,6 +224,11 @@ func (s *Server) SetFaults(f Faults) { s.faults.set(f) }
 // client gave up on a call.
 func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
 
+// HeldReplies returns how many quota answers are computed and waiting out
+// their account's reply delay (SetReplyDelay): tests poll it to know the
+// figure in flight was taken.
+func (s *Server) HeldReplies() int { return int(s.held.Load()) }
+
 // Requests returns how many calls of rpc the account made, e.g.
 // "generateContent", "fetchAvailableModels", "token", "userinfo",
 // "authorize".
@@ -258,6 +268,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if hi, known := hostIndex(host); ok && known {
 		if rpc, found := strings.CutPrefix(rest, "v1internal:"); found && rpc != "" {
 			s.handleV1Internal(w, r, hi, rpc)
+			return
+		}
+		if op, found := strings.CutPrefix(rest, "v1internal/operations/"); found && op != "" {
+			s.handleOperation(w, r, hi, op)
 			return
 		}
 	}

@@ -62,40 +62,109 @@ func knownModel(id string) (string, bool) {
 	return id, false
 }
 
+// methods are the v1internal methods the simulator implements, with the
+// HTTP method each takes: quotatui's own and the Code Assist methods Gemini
+// CLI calls. Google answers any other with 404, before it looks at the
+// token; so does the simulator.
+var methods = map[string]string{
+	"loadCodeAssist":                 http.MethodPost,
+	"fetchAvailableModels":           http.MethodPost,
+	"retrieveUserQuotaSummary":       http.MethodPost,
+	"generateContent":                http.MethodPost,
+	"streamGenerateContent":          http.MethodPost,
+	"countTokens":                    http.MethodPost,
+	"listExperiments":                http.MethodPost,
+	"retrieveUserQuota":              http.MethodPost,
+	"fetchAdminControls":             http.MethodPost,
+	"recordCodeAssistMetrics":        http.MethodPost,
+	"onboardUser":                    http.MethodPost,
+	"getCodeAssistGlobalUserSetting": http.MethodGet,
+	"setCodeAssistGlobalUserSetting": http.MethodPost,
+}
+
+// rpcOperations is the counter name of GET v1internal/operations/<name>.
+const rpcOperations = "operations"
+
 // handleV1Internal runs the steps every v1internal call shares (count,
-// latency, host down, auth, hang, flags) and dispatches by method.
+// latency, host down, method, auth, hang, flags) and dispatches by method.
 func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host int, rpc string) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	a, body, ok := s.admit(w, r, host, rpc)
+	if !ok {
+		return
+	}
+	switch rpc {
+	case "loadCodeAssist":
+		s.loadCodeAssist(w, a)
+	case "fetchAvailableModels":
+		s.fetchAvailableModels(w, r, a, host, body)
+	case "retrieveUserQuotaSummary":
+		s.retrieveUserQuotaSummary(w, r, a, body)
+	case "generateContent", "streamGenerateContent":
+		s.generate(w, r, a, rpc, body)
+	case "countTokens":
+		s.countTokens(w, body)
+	default:
+		s.otherMethod(w, a, rpc)
+	}
+}
+
+// handleOperation answers GET v1internal/operations/<name>: the state of a
+// long-running operation (onboardUser's) the caller's account started.
+func (s *Server) handleOperation(w http.ResponseWriter, r *http.Request, host int, name string) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	a, _, ok := s.admit(w, r, host, rpcOperations)
+	if !ok {
+		return
+	}
+	a.mu.Lock()
+	mine := a.onboardOp != "" && a.onboardOp == "operations/"+name
+	if mine {
+		a.notOnboarded = false
+	}
+	a.mu.Unlock()
+	if !mine {
+		writeGoogleError(w, http.StatusNotFound, "NOT_FOUND", "Operation operations/"+name+" not found.")
+		return
+	}
+	writeJSON(w, http.StatusOK, onboardAnswer(a, "operations/"+name, true))
+}
+
+// admit runs the shared steps of a v1internal call (the caller counts it
+// in flight) and reports whether the call may go on, with the caller's account and the request body. It has
+// answered the call when it reports false.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, host int, rpc string) (*account, []byte, bool) {
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	a, valid := s.bearer(token)
+	a, valid, client := s.bearer(token)
 	email := ""
 	if a != nil {
 		email = a.email
 	}
 	s.counts.add(email, rpc)
-	s.inFlight.Add(1)
-	defer s.inFlight.Add(-1)
 
 	// Read the body first: net/http notices a client that went away (and
 	// cancels r.Context) only once the body has been consumed.
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if err != nil {
 		writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Could not read the request body.")
-		return
+		return nil, nil, false
 	}
 	if !s.sleep(r, time.Duration(s.latency.Load())) {
-		return
+		return nil, nil, false
 	}
 	if status := int(s.hostDown[host].Load()); status != 0 {
 		writeGoogleError(w, status, cloudcode.StatusName(status), "The service is currently unavailable.")
-		return
+		return nil, nil, false
 	}
-	wantMethod := http.MethodPost
-	if rpc == "getCodeAssistGlobalUserSetting" {
-		wantMethod = http.MethodGet
+	wantMethod, known := methods[rpc]
+	if rpc == rpcOperations {
+		wantMethod, known = http.MethodGet, true
 	}
-	if r.Method != wantMethod {
-		writeGoogleError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("Method %s not found for %s.", rpc, r.Method))
-		return
+	if !known || r.Method != wantMethod {
+		writeGoogleError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("Method not found: %s %s.", r.Method, rpc))
+		return nil, nil, false
 	}
 	if !valid {
 		reason := "ACCESS_TOKEN_TYPE_UNSUPPORTED" // a token the server never issued
@@ -110,28 +179,26 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 			"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
 			cloudcode.ErrorInfo{Type: cloudcode.ErrorInfoType, Reason: reason, Domain: "googleapis.com",
 				Metadata: map[string]string{"service": cloudcode.ErrorDomain, "method": "google.internal.cloud.code.v1internal.CloudCode." + rpc}})
-		return
+		return nil, nil, false
+	}
+	if client.Refused {
+		// Google refuses the Cloud Code API to OAuth clients registered in
+		// an ordinary Cloud project, whatever the account.
+		project := fmt.Sprintf("%d", 100000000000+int64(emailHash(client.ID)))
+		writeGoogleError(w, http.StatusForbidden, "PERMISSION_DENIED",
+			fmt.Sprintf("Cloud Code Private API has not been used in project %s before or it is disabled. Enable it by visiting "+
+				"https://console.developers.google.com/apis/api/cloudcode-pa.googleapis.com/overview?project=%s then retry.", project, project),
+			cloudcode.ErrorInfo{Type: cloudcode.ErrorInfoType, Reason: "SERVICE_DISABLED", Domain: "googleapis.com",
+				Metadata: map[string]string{"consumer": "projects/" + project, "service": cloudcode.ErrorDomain}})
+		return nil, nil, false
 	}
 	if !s.waitHang(r, a) {
-		return
+		return nil, nil, false
 	}
-	if s.writeFlagError(w, a, rpc) {
-		return
+	if s.writeFlagError(w, a, rpc) || s.writeReadLimit(w, a, rpc) {
+		return nil, nil, false
 	}
-	switch rpc {
-	case "loadCodeAssist":
-		s.loadCodeAssist(w, a)
-	case "fetchAvailableModels":
-		s.fetchAvailableModels(w, a, host, body)
-	case "retrieveUserQuotaSummary":
-		s.retrieveUserQuotaSummary(w, a, body)
-	case "generateContent", "streamGenerateContent":
-		s.generate(w, r, a, rpc, body)
-	case "countTokens":
-		s.countTokens(w, body)
-	default:
-		s.otherMethod(w, a, rpc)
-	}
+	return a, body, true
 }
 
 // waitHang blocks while the account is set to hang. It reports false if
@@ -173,6 +240,27 @@ func (s *Server) writeFlagError(w http.ResponseWriter, a *account, rpc string) b
 	default:
 		return false
 	}
+	return true
+}
+
+// writeReadLimit answers a quota read with 429 while the account's reads
+// are rate-limited (SetQuotaReadLimit) and reports whether it did.
+func (s *Server) writeReadLimit(w http.ResponseWriter, a *account, rpc string) bool {
+	switch rpc {
+	case "fetchAvailableModels", "retrieveUserQuotaSummary", "retrieveUserQuota":
+	default:
+		return false
+	}
+	a.mu.Lock()
+	d := a.readLimit
+	a.mu.Unlock()
+	if d <= 0 {
+		return false
+	}
+	writeGoogleError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED",
+		fmt.Sprintf("Quota exceeded for quota metric 'Read requests' of service '%s'. Please retry in %s.", cloudcode.ErrorDomain, cloudcode.NewRetryInfo(d).RetryDelay),
+		cloudcode.NewErrorInfo("RATE_LIMIT_EXCEEDED", map[string]string{"service": cloudcode.ErrorDomain}),
+		cloudcode.NewRetryInfo(d))
 	return true
 }
 
@@ -223,7 +311,7 @@ func tierName(id string) string {
 
 func (s *Server) loadCodeAssist(w http.ResponseWriter, a *account) {
 	a.mu.Lock()
-	vurl := a.validationURL
+	vurl, noProject := a.validationURL, a.notOnboarded
 	a.mu.Unlock()
 	resp := loadCodeAssistJSON{
 		AllowedTiers: []tierJSON{
@@ -239,9 +327,12 @@ func (s *Server) loadCodeAssist(w http.ResponseWriter, a *account) {
 		resp.CurrentTier = &tierJSON{ID: "standard-tier", Name: tierName("standard-tier")}
 		resp.PaidTier = &tierJSON{ID: a.tierID, Name: tierName(a.tierID)}
 	}
-	if a.projectAsObject {
+	switch {
+	case noProject:
+		// Never onboarded: Google names no project until onboardUser.
+	case a.projectAsObject:
 		resp.CloudaicompanionProject = map[string]string{"id": a.project, "name": a.project}
-	} else {
+	default:
 		resp.CloudaicompanionProject = a.project
 	}
 	if vurl != "" {
@@ -303,9 +394,11 @@ func (s *Server) snapshot(a *account) (figs [3][2]figure, frozen bool) {
 	return figs, a.frozenProd
 }
 
+// quotaInfoJSON is a model's 5-hour figure. A 0 fraction is not written
+// (writeJSON encodes proto3 JSON), as Google sends an exhausted model.
 type quotaInfoJSON struct {
-	RemainingFraction *float64 `json:"remainingFraction,omitempty"`
-	ResetTime         string   `json:"resetTime,omitempty"`
+	RemainingFraction float64 `json:"remainingFraction"`
+	ResetTime         string  `json:"resetTime"`
 }
 
 type modelJSON struct {
@@ -329,7 +422,7 @@ type availableModelsJSON struct {
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-func (s *Server) fetchAvailableModels(w http.ResponseWriter, a *account, host int, body []byte) {
+func (s *Server) fetchAvailableModels(w http.ResponseWriter, r *http.Request, a *account, host int, body []byte) {
 	project, ok := parseProject(w, body)
 	if !ok {
 		return
@@ -352,23 +445,13 @@ func (s *Server) fetchAvailableModels(w http.ResponseWriter, a *account, host in
 			// Internal models carry no quota.
 		case host == 1 && frozen:
 			// The prod host's frozen placeholder: full, resetting in 5h.
-			one := 1.0
-			mj.QuotaInfo = &quotaInfoJSON{RemainingFraction: &one, ResetTime: formatTime(now.Add(fiveHours))}
+			mj.QuotaInfo = &quotaInfoJSON{RemainingFraction: 1, ResetTime: formatTime(now.Add(fiveHours))}
+		case project == "":
+			// The real quirk: without a project every model reads 100 %.
+			mj.QuotaInfo = &quotaInfoJSON{RemainingFraction: 1, ResetTime: formatTime(figs[f][0].reset)}
 		default:
 			fig := figs[f][0]
-			qi := &quotaInfoJSON{ResetTime: formatTime(fig.reset)}
-			switch {
-			case f == cloudcode.FamilyClaudeGPT && a.tier <= cloudcode.TierFree:
-				// Free accounts get no Claude/GPT figure: unknown, not 0.
-			case project == "":
-				// The real quirk: without a project every model reads 100 %.
-				one := 1.0
-				qi.RemainingFraction = &one
-			default:
-				v := fig.fraction
-				qi.RemainingFraction = &v
-			}
-			mj.QuotaInfo = qi
+			mj.QuotaInfo = &quotaInfoJSON{RemainingFraction: fig.fraction, ResetTime: formatTime(fig.reset)}
 		}
 		if f == cloudcode.FamilyClaudeGPT {
 			mj.ModelProvider = "MODEL_PROVIDER_ANTHROPIC"
@@ -377,6 +460,9 @@ func (s *Server) fetchAvailableModels(w http.ResponseWriter, a *account, host in
 			}
 		}
 		resp.Models[m.id] = mj
+	}
+	if !s.holdReply(r, a) {
+		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -405,7 +491,7 @@ func bucketPrefix(f cloudcode.Family) string {
 	return "3p"
 }
 
-func (s *Server) retrieveUserQuotaSummary(w http.ResponseWriter, a *account, body []byte) {
+func (s *Server) retrieveUserQuotaSummary(w http.ResponseWriter, r *http.Request, a *account, body []byte) {
 	project, ok := parseProject(w, body)
 	if !ok {
 		return
@@ -429,6 +515,9 @@ func (s *Server) retrieveUserQuotaSummary(w http.ResponseWriter, a *account, bod
 		}
 		sum.Groups = append(sum.Groups, g)
 	}
+	if !s.holdReply(r, a) {
+		return
+	}
 	if a.wrapSummary {
 		writeJSON(w, http.StatusOK, map[string]any{"quotaSummary": sum})
 		return
@@ -436,14 +525,33 @@ func (s *Server) retrieveUserQuotaSummary(w http.ResponseWriter, a *account, bod
 	writeJSON(w, http.StatusOK, sum)
 }
 
+// holdReply delays a quota answer that is already computed by the
+// account's reply delay (SetReplyDelay), as a slow network does on the way
+// back: the figure is the one from before the delay. It reports false if
+// the request or the server ended first.
+func (s *Server) holdReply(r *http.Request, a *account) bool {
+	a.mu.Lock()
+	d := a.replyDelay
+	a.mu.Unlock()
+	if d <= 0 {
+		return true
+	}
+	s.held.Add(1)
+	defer s.held.Add(-1)
+	return s.sleep(r, d)
+}
+
 // otherMethod answers the Code Assist methods quotatui does not use
-// itself with plausible bodies, so a passthrough proxy can be tested.
+// itself with plausible minimal bodies, so a passthrough proxy can be
+// tested against the calls Gemini CLI makes.
 func (s *Server) otherMethod(w http.ResponseWriter, a *account, rpc string) {
 	var resp any
 	switch rpc {
 	case "listExperiments":
-		resp = map[string]any{"experimentIds": []int{45000001, 45000002}, "flags": []map[string]any{{"flagId": 45000001, "boolValue": true}}}
+		resp = map[string]any{"experimentIds": []int{45000001, 45000002}, "flags": []map[string]any{
+			{"flagId": 45000001, "boolValue": true}, {"flagId": 45000002, "intValue": "3"}}}
 	case "retrieveUserQuota":
+		// Per-model buckets of the 5-hour window, as Gemini CLI reads them.
 		figs, _ := s.snapshot(a)
 		var buckets []map[string]any
 		for _, m := range catalogue {
@@ -456,15 +564,33 @@ func (s *Server) otherMethod(w http.ResponseWriter, a *account, rpc string) {
 		}
 		resp = map[string]any{"buckets": buckets}
 	case "onboardUser":
-		resp = map[string]any{"name": "operations/sim-onboard", "done": true, "response": map[string]any{
-			"@type":                   "type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse",
-			"cloudaicompanionProject": map[string]string{"id": a.project, "name": a.project},
-		}}
+		a.mu.Lock()
+		pending := a.notOnboarded
+		if pending {
+			// Onboarding a new account takes a while: the caller polls the
+			// operation (GET v1internal/operations/<name>) until done.
+			a.onboardOp = "operations/onboard-" + a.id
+		}
+		a.mu.Unlock()
+		resp = onboardAnswer(a, "operations/onboard-"+a.id, !pending)
 	case "getCodeAssistGlobalUserSetting", "setCodeAssistGlobalUserSetting":
 		resp = map[string]any{"cloudaicompanionProject": a.project, "freeTierDataCollectionOptin": false}
 	default:
-		// fetchAdminControls, recordCodeAssistMetrics and any newer method.
+		// fetchAdminControls (a personal account has none) and
+		// recordCodeAssistMetrics answer an empty message.
 		resp = map[string]any{}
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// onboardAnswer is onboardUser's long-running operation, done or not.
+func onboardAnswer(a *account, name string, done bool) map[string]any {
+	op := map[string]any{"name": name, "done": done}
+	if done {
+		op["response"] = map[string]any{
+			"@type":                   "type.googleapis.com/google.internal.cloud.code.v1internal.OnboardUserResponse",
+			"cloudaicompanionProject": map[string]string{"id": a.project, "name": a.project},
+		}
+	}
+	return op
 }
