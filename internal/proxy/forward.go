@@ -168,7 +168,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		s.observe(time.Since(t0))
 		if err == nil {
 			if c.generation {
-				s.tm.spent(gateKey{ch.AccountID, c.family})
+				s.tm.low.spent(gateKey{ch.AccountID, c.family})
 			}
 			ch.Release() // the upstream has counted the request: the next may re-check
 			status, ok := s.respond(w, c, ch, resp, started)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -99,17 +98,6 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc stri
 		}
 	}
 	s.forward(w, r, c)
-}
-
-// affinityKey keeps a client's quota-free calls together when they name
-// no project a pool account owns (its first loadCodeAssist, its GETs): by
-// a hash of its credential, which itself is never kept.
-func affinityKey(auth string) string {
-	if auth == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(auth))
-	return affinityPrefix + hex.EncodeToString(sum[:8])
 }
 
 // projectOf reads a project as v1internal spells it: a string or an

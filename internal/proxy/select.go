@@ -3,15 +3,10 @@ package proxy
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/clock"
@@ -44,17 +39,6 @@ func (c *Choice) Release() {
 	}
 }
 
-// binding ties a session to an account for one model family.
-type binding struct {
-	account  int64
-	lastUsed time.Time
-}
-
-type gateKey struct {
-	account int64
-	family  cloudcode.Family
-}
-
 // TokenManager picks the account for each request: a session keeps its
 // account while the quota engine says it can serve the model, and moves
 // to the best alternative before the request goes out when it cannot.
@@ -62,74 +46,16 @@ type TokenManager struct {
 	q        Quota
 	tokens   TokenSource
 	clk      clock.Clock
-	idle     time.Duration
 	preCheck bool
 	stats    *counters
 	log      *slog.Logger
-
-	mu        sync.Mutex
-	sessions  map[string]*binding // session + "\x00" + family
-	lastSweep time.Time
-	// gates allow one request at a time on an (account, family) in the
-	// LowQuota zone: with the fresh check before each, concurrent requests
-	// cannot together spend more than the account has left.
-	gates map[gateKey]chan struct{}
-	// usage predicts what an (account, family) has left between the
-	// engine's syncs, from the requests sent since its last figure.
-	usage map[gateKey]*usage
-	low   float64 // the low-zone threshold
-}
-
-// usage is what the proxy spent on an (account, family) since the engine's
-// figure last changed, and what one request costs, learned from how much
-// the figure fell over the requests sent.
-type usage struct {
-	fraction float64 // the engine's figure when last seen
-	sent     int     // requests answered 2xx since
-	cost     float64 // fraction per request (moving average); 0 until learned
+	sessions *sessions
+	low      *lowZone
 }
 
 func newTokenManager(q Quota, tokens TokenSource, clk clock.Clock, idle time.Duration, preCheck bool, low float64, st *counters, log *slog.Logger) *TokenManager {
-	return &TokenManager{q: q, tokens: tokens, clk: clk, idle: idle, preCheck: preCheck, low: low, stats: st, log: log,
-		sessions: map[string]*binding{}, gates: map[gateKey]chan struct{}{}, usage: map[gateKey]*usage{}}
-}
-
-// predict lowers a Proceed to LowQuota when the requests sent since the
-// engine's figure, at the learned cost each, bring it into the low zone:
-// between two syncs a busy account can drain its whole low zone, and the
-// pre-request check must see that coming. fresh says the figure was just
-// fetched, so the requests before it are already in it.
-func (m *TokenManager) predict(k gateKey, c quota.Check, fresh bool) quota.Check {
-	if !c.Remaining.Known {
-		return c
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	u := m.usage[k]
-	if u == nil {
-		m.usage[k] = &usage{fraction: c.Remaining.Value}
-		return c
-	}
-	if v := c.Remaining.Value; v != u.fraction || fresh {
-		if u.sent > 0 && v < u.fraction {
-			obs := (u.fraction - v) / float64(u.sent)
-			u.cost = cmp.Or(u.cost, obs)*0.5 + obs*0.5
-		}
-		u.fraction, u.sent = v, 0
-	}
-	if c.Decision == quota.Proceed && u.cost > 0 && c.Remaining.Value-u.cost*float64(u.sent) < m.low {
-		c.Decision, c.Reason = quota.LowQuota, "low quota (predicted from the requests sent since the last sync)"
-	}
-	return c
-}
-
-// spent counts a request the upstream accepted on an (account, family).
-func (m *TokenManager) spent(k gateKey) {
-	m.mu.Lock()
-	if u := m.usage[k]; u != nil {
-		u.sent++
-	}
-	m.mu.Unlock()
+	return &TokenManager{q: q, tokens: tokens, clk: clk, preCheck: preCheck, stats: st, log: log,
+		sessions: newSessions(idle), low: newLowZone(low)}
 }
 
 // Token returns the account to use for model in session (which may be
@@ -152,80 +78,10 @@ func repick(exclude map[int64]bool, once func(map[int64]bool) (Choice, error)) (
 	}
 }
 
-// affinityPrefix starts the session keys that keep a client's quota-free
-// calls on one account (by the project it names, else by its credential):
-// they are not conversations.
-const affinityPrefix = "quota-free:"
+// sweep drops session bindings idle for longer than the idle time.
+func (m *TokenManager) sweep() { m.sessions.sweep(m.clk.Now()) }
 
-func sessionKey(session string, f cloudcode.Family) string {
-	if session == "" {
-		return ""
-	}
-	return session + "\x00" + f.String()
-}
-
-// bound returns the session's live binding (0 when none or expired).
-func (m *TokenManager) bound(key string, now time.Time) int64 {
-	if key == "" {
-		return 0
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.sessions[key]
-	if !ok {
-		return 0
-	}
-	if now.Sub(b.lastUsed) > m.idle {
-		delete(m.sessions, key)
-		return 0
-	}
-	return b.account
-}
-
-func (m *TokenManager) bind(key string, account int64, now time.Time) {
-	if key == "" {
-		return
-	}
-	m.mu.Lock()
-	m.sessions[key] = &binding{account: account, lastUsed: now}
-	if now.Sub(m.lastSweep) > time.Minute {
-		m.sweepLocked(now)
-	}
-	m.mu.Unlock()
-}
-
-// sweep drops bindings idle for longer than the idle time.
-func (m *TokenManager) sweep() {
-	now := m.clk.Now()
-	m.mu.Lock()
-	m.sweepLocked(now)
-	m.mu.Unlock()
-}
-
-func (m *TokenManager) sweepLocked(now time.Time) {
-	m.lastSweep = now
-	for k, b := range m.sessions {
-		if now.Sub(b.lastUsed) > m.idle {
-			delete(m.sessions, k)
-		}
-	}
-}
-
-func (m *TokenManager) activeSessions() int {
-	now := m.clk.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for k, b := range m.sessions {
-		if strings.HasPrefix(k, affinityPrefix) {
-			continue // a client's passthrough calls, not a conversation
-		}
-		if now.Sub(b.lastUsed) <= m.idle {
-			n++
-		}
-	}
-	return n
-}
+func (m *TokenManager) activeSessions() int { return m.sessions.active(m.clk.Now()) }
 
 // keep reports whether a check allows staying on (or taking) an account.
 // Unknown with no mark is kept: there is no evidence the account is spent,
@@ -244,7 +100,7 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 	fam := cloudcode.ModelFamily(model)
 	key := sessionKey(session, fam)
 	now := m.clk.Now()
-	from := m.bound(key, now)
+	from := m.sessions.bound(key, now)
 
 	if from != 0 && !exclude[from] {
 		// A session waits for its own account's gate: staying keeps the
@@ -307,7 +163,7 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 		m.log.Debug("quota check failed", "account", account, "err", err)
 	}
 	k := gateKey{account, cloudcode.ModelFamily(model)}
-	check = m.predict(k, check, false)
+	check = m.low.predict(k, check, false)
 	if !keep(check) {
 		return Choice{}, nil, false, nil
 	}
@@ -315,14 +171,14 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 	if check.Decision == quota.LowQuota {
 		// One request at a time on an account in the low zone: then at
 		// most one can be in flight when it runs out, check or no check.
-		release, err = m.acquire(ctx, k, wait)
+		release, err = m.low.acquire(ctx, k, wait)
 		if err != nil {
 			return Choice{}, nil, false, err
 		}
 		if m.preCheck {
 			check, err = m.recheck(ctx, account, model)
 			if err == nil {
-				check = m.predict(k, check, true)
+				check = m.low.predict(k, check, true)
 			}
 		} else {
 			// The request that held the gate may have marked it.
@@ -337,38 +193,6 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 		}
 	}
 	return Choice{AccountID: account, Check: check}, release, true, nil
-}
-
-// errBusy says a low-zone account is serving another request.
-var errBusy = errors.New("account busy in the low zone")
-
-// acquire takes the low-zone gate of an (account, family), waiting for
-// the request that holds it to reach the upstream, or with wait false
-// returning errBusy at once.
-func (m *TokenManager) acquire(ctx context.Context, k gateKey, wait bool) (func(), error) {
-	m.mu.Lock()
-	g, ok := m.gates[k]
-	if !ok {
-		g = make(chan struct{}, 1)
-		m.gates[k] = g
-	}
-	m.mu.Unlock()
-	var once sync.Once
-	release := func() { once.Do(func() { <-g }) }
-	if !wait {
-		select {
-		case g <- struct{}{}:
-			return release, nil
-		default:
-			return nil, errBusy
-		}
-	}
-	select {
-	case g <- struct{}{}:
-		return release, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 // recheck asks the engine for a figure synced now, not the cached one.
@@ -401,7 +225,7 @@ func (m *TokenManager) finish(ctx context.Context, key string, c Choice, release
 	}
 	now := m.clk.Now()
 	m.q.Touch(c.AccountID, now)
-	m.bind(key, c.AccountID, now)
+	m.sessions.bind(key, c.AccountID, now)
 	if from != 0 && from != c.AccountID {
 		c.Switched, c.From = true, from
 		if !exclude[from] {
@@ -479,7 +303,7 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 	key := sessionKey(session, cloudcode.FamilyUnknown)
 	now := m.clk.Now()
 	all := m.q.GetAllQuotas()
-	from := m.bound(key, now)
+	from := m.sessions.bound(key, now)
 	var owner int64
 	if project != "" {
 		for _, s := range all {
@@ -512,52 +336,6 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 	})
 	c := Choice{AccountID: active[0].AccountID, Label: cmp.Or(active[0].Label, active[0].Email)}
 	return m.finish(ctx, key, c, nil, 0, exclude)
-}
-
-// SessionFromBody derives a session key from a generation request when
-// the client sent no x-session-id: the request's sessionId (session_id
-// as Gemini CLI spells it), else a hash of the first user message's text
-// and the model family.
-func SessionFromBody(request json.RawMessage, model string) string {
-	var r struct {
-		SessionID string `json:"sessionId"`
-		// Gemini CLI's id: without it, every CLI conversation started in
-		// one folder on one day hashes alike (its first user message is
-		// a generated context block) and would share one binding.
-		SessionIDSnake string `json:"session_id"`
-		Contents       []struct {
-			Role  string `json:"role"`
-			Parts []struct {
-				Text string `json:"text"`
-			} `json:"parts"`
-		} `json:"contents"`
-	}
-	if len(request) == 0 || json.Unmarshal(request, &r) != nil {
-		return ""
-	}
-	if id := cmp.Or(r.SessionID, r.SessionIDSnake); id != "" {
-		return id
-	}
-	for _, c := range r.Contents {
-		if c.Role != "" && c.Role != "user" {
-			continue
-		}
-		h := sha256.New()
-		h.Write([]byte(cloudcode.ModelFamily(model).String()))
-		text := false
-		for _, p := range c.Parts {
-			if p.Text != "" {
-				h.Write([]byte{0})
-				h.Write([]byte(p.Text))
-				text = true
-			}
-		}
-		if !text {
-			return ""
-		}
-		return "h:" + hex.EncodeToString(h.Sum(nil)[:12])
-	}
-	return ""
 }
 
 // isRepick unwraps errRepick.
