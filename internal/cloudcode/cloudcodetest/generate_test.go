@@ -452,7 +452,7 @@ func TestOtherMethodsPassThrough(t *testing.T) {
 		{http.MethodPost, "retrieveUserQuota", "buckets"},
 		{http.MethodPost, "fetchAdminControls", ""},
 		{http.MethodPost, "recordCodeAssistMetrics", ""},
-		{http.MethodPost, "onboardUser", "done"},
+		{http.MethodPost, "onboardUser", "name"}, // a long-running operation: operations.go
 		{http.MethodGet, "getCodeAssistGlobalUserSetting", "cloudaicompanionProject"},
 	}
 	for _, tt := range tests {

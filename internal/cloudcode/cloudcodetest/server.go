@@ -119,6 +119,7 @@ type Server struct {
 	denyAuth     bool
 
 	faults *faultSource
+	inject *injector // faults.go, operations.go
 	counts counters
 }
 
@@ -155,6 +156,7 @@ func NewServer(opts Options) *Server {
 		refresh:      make(map[string]*account),
 		codes:        make(map[string]*authCode),
 		faults:       newFaultSource(opts.Seed),
+		inject:       newInjector(opts.Seed),
 		counts:       counters{m: make(map[counterKey]int)},
 	}
 	s.latency.Store(int64(opts.Latency))
@@ -258,6 +260,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if hi, known := hostIndex(host); ok && known {
 		if rpc, found := strings.CutPrefix(rest, "v1internal:"); found && rpc != "" {
 			s.handleV1Internal(w, r, hi, rpc)
+			return
+		}
+		if op, found := strings.CutPrefix(rest, "v1internal/"); found && isOperationPath(op) {
+			s.handleV1Internal(w, r, hi, op)
 			return
 		}
 	}

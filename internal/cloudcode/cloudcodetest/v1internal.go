@@ -90,7 +90,7 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 		return
 	}
 	wantMethod := http.MethodPost
-	if rpc == "getCodeAssistGlobalUserSetting" {
+	if rpc == "getCodeAssistGlobalUserSetting" || isOperationPath(rpc) {
 		wantMethod = http.MethodGet
 	}
 	if r.Method != wantMethod {
@@ -115,7 +115,7 @@ func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host i
 	if !s.waitHang(r, a) {
 		return
 	}
-	if s.writeFlagError(w, a, rpc) {
+	if s.writeFlagError(w, a, rpc) || s.serveOperations(w, a, rpc) {
 		return
 	}
 	switch rpc {

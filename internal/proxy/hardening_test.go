@@ -1,0 +1,125 @@
+package proxy_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/clock"
+	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
+	"github.com/quotatui/quotatui/internal/proxy"
+	"github.com/quotatui/quotatui/internal/proxy/proxytest"
+)
+
+// startWith is startE2E with the stack's options adjusted by edit before
+// it starts (the clock is a fake unless edit sets another).
+func startWith(t *testing.T, edit func(*proxytest.Options)) *e2e {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	var specs []cloudcodetest.AccountSpec
+	for _, e := range emails {
+		specs = append(specs, cloudcodetest.AccountSpec{Email: e, TierID: "g1-pro-tier"})
+	}
+	opt := proxytest.Options{Accounts: specs, Clock: clk, Proxy: proxy.NewOptions(), Dir: t.TempDir(),
+		Sim: cloudcodetest.Options{StreamInterval: time.Millisecond}}
+	if edit != nil {
+		edit(&opt)
+	}
+	ctx := context.Background()
+	st, err := proxytest.Start(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	if err := st.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 100}
+	t.Cleanup(tr.CloseIdleConnections)
+	fc, _ := opt.Clock.(*clock.Fake)
+	return &e2e{t: t, clk: fc, st: st, client: &http.Client{Transport: tr}}
+}
+
+// send makes one request to the proxy with the headers given as name,
+// value pairs (a JSON content type unless one is given) and returns the
+// response with its body read.
+func (e *e2e) send(method, path, body string, hdr ...string) (*http.Response, string) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.st.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// totalCalls counts every v1internal call the simulator received.
+func (e *e2e) totalCalls(rpcs ...string) int {
+	n := 0
+	for _, r := range rpcs {
+		n += e.st.Sim.TotalRequests(r)
+	}
+	return n
+}
+
+// TestMethodNameIsValidated (issue 11.9): a method name that is not plain
+// letters is refused with 404 before anything reaches the upstream; it
+// used to go into the upstream URL unescaped, so %23 skipped generation
+// routing and project injection, %3F injected query parameters and a
+// CR LF was retried on three accounts as "transient".
+func TestMethodNameIsValidated(t *testing.T) {
+	e := startWith(t, nil)
+	body := `{"model":"gemini-3-flash","project":"someone-elses","request":{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}}`
+	for _, path := range []string{
+		"/v1internal:generateContent%23x",
+		"/v1internal:generateContent%3Falt=sse",
+		"/v1internal:generateContent%3F%24alt%3Djson",
+		"/v1internal:generate%0d%0aContent",
+		"/v1internal:loadCode%2FAssist",
+		"/v1internal:load_code",
+		"/v1internal:gen%20Content",
+		"/v1internal/operations/../generateContent",
+		"/v1internal/operations/a%2Fb",
+		"/v1internal/operations/",
+	} {
+		before := e.totalCalls("generateContent", "loadCodeAssist")
+		for _, m := range []string{http.MethodPost, http.MethodGet} {
+			b := body
+			if m == http.MethodGet {
+				b = ""
+			}
+			resp, got := e.send(m, path, b)
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s %s: status %d, want 404: %s", m, path, resp.StatusCode, got)
+			}
+		}
+		if n := e.totalCalls("generateContent", "loadCodeAssist") - before; n != 0 {
+			t.Errorf("%s reached the upstream %d times", path, n)
+		}
+	}
+	if n := e.st.Sim.InFlight(); n != 0 {
+		t.Errorf("%d calls still in flight upstream", n)
+	}
+}
