@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ const statusClientGone = 499
 // call is one client request, ready to be sent to any account.
 type call struct {
 	rpc        string // upstream method after the colon
+	path       string // or the resource path after "v1internal/" (an operation)
 	httpMethod string
 	query      url.Values // forwarded query, without the API key
 	env        map[string]json.RawMessage
@@ -40,6 +42,9 @@ type call struct {
 	gemini        bool // Gemini API: unwrap "response" on the way back
 	jsonArray     bool // Gemini API stream without alt=sse: answer a JSON array
 }
+
+// name is the upstream method, or the path for a call that addresses one.
+func (c *call) name() string { return cmp.Or(c.rpc, c.path) }
 
 // body returns the upstream body with every project the client named set
 // to the account's: "project", "cloudaicompanionProject" and
@@ -106,7 +111,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	out := s.attempt(w, r, c)
 	lvl := slogLevel(out.status)
-	s.log.Log(r.Context(), lvl, "proxied request", "method", c.rpc, "model", c.model, "family", fam,
+	s.log.Log(r.Context(), lvl, "proxied request", "method", c.name(), "model", c.model, "family", fam,
 		"account", out.account, "status", out.status, "attempts", out.attempts, "duration", time.Since(start))
 }
 
@@ -164,7 +169,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		}
 		started := s.clk.Now()
 		t0 := time.Now()
-		resp, err := s.up.Do(ctx, cloudcode.Request{HTTPMethod: c.httpMethod, RPC: c.rpc, Query: c.query, Body: body, AccessToken: ch.AccessToken})
+		resp, err := s.up.Do(ctx, cloudcode.Request{HTTPMethod: c.httpMethod, RPC: c.rpc, Path: c.path, Query: c.query, Body: body, AccessToken: ch.AccessToken})
 		s.observe(time.Since(t0))
 		if err == nil {
 			if c.generation {
@@ -182,7 +187,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 			return outcome{status: statusClientGone, account: ch.Label, attempts: n}
 		}
 		lastErr = err
-		s.log.Debug("upstream attempt failed", "method", c.rpc, "model", c.model, "account", ch.Label, "attempt", n, "err", err)
+		s.log.Debug("upstream attempt failed", "method", c.name(), "model", c.model, "account", ch.Label, "attempt", n, "err", err)
 		act := s.react(ctx, c, &ch, err, retried)
 		ch.Release() // after the reaction: a request waiting on the gate sees the mark
 		switch act {
@@ -358,7 +363,7 @@ func (s *Server) exhaustedAttempts(w http.ResponseWriter, c *call, lastErr error
 	)
 	what := c.model
 	if what == "" {
-		what = c.rpc
+		what = c.name()
 	}
 	prefix := fmt.Sprintf("quotatui tried %d account(s) for %s and none could answer; ", n, what)
 	switch {

@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -121,5 +122,63 @@ func TestMethodNameIsValidated(t *testing.T) {
 	}
 	if n := e.st.Sim.InFlight(); n != 0 {
 		t.Errorf("%d calls still in flight upstream", n)
+	}
+}
+
+// TestGeminiCLIOnboarding (issue 10.4) replays Gemini CLI onboarding a new
+// account through the proxy and the simulator: loadCodeAssist, onboardUser,
+// then GET v1internal/operations/<name> until it is done. The GETs reach the
+// account that started the operation (any other answers 404).
+func TestGeminiCLIOnboarding(t *testing.T) {
+	e := startWith(t, nil)
+	cli := []string{"Authorization", "Bearer dummy-token",
+		"User-Agent", "GeminiCLI/0.61.0/gemini-2.5-pro (linux; x64; terminal) google-api-nodejs-client/10.9.0"}
+	resp, body := e.send(http.MethodPost, "/v1internal:loadCodeAssist",
+		`{"metadata":{"ideType":"IDE_UNSPECIFIED","platform":"PLATFORM_UNSPECIFIED","pluginType":"GEMINI"}}`, cli...)
+	if resp.StatusCode != 200 {
+		t.Fatalf("loadCodeAssist: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.send(http.MethodPost, "/v1internal:onboardUser",
+		`{"tierId":"free-tier","metadata":{"ideType":"IDE_UNSPECIFIED","platform":"PLATFORM_UNSPECIFIED","pluginType":"GEMINI"}}`, cli...)
+	var op struct {
+		Name     string `json:"name"`
+		Done     bool   `json:"done"`
+		Response struct {
+			Project struct {
+				ID string `json:"id"`
+			} `json:"cloudaicompanionProject"`
+		} `json:"response"`
+	}
+	if err := json.Unmarshal([]byte(body), &op); resp.StatusCode != 200 || err != nil || op.Name == "" {
+		t.Fatalf("onboardUser: %d %s", resp.StatusCode, body)
+	}
+	owner := resp.Header.Get("X-Quotatui-Account")
+	polls := 0
+	for !op.Done {
+		polls++
+		if polls > 5 {
+			t.Fatalf("operation %s not done after %d polls", op.Name, polls)
+		}
+		resp, body = e.send(http.MethodGet, "/v1internal/"+op.Name, "", cli...)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", op.Name, resp.StatusCode, body)
+		}
+		if got := resp.Header.Get("X-Quotatui-Account"); got != owner {
+			t.Errorf("poll %d went to %s, want %s, which started the operation", polls, got, owner)
+		}
+		op.Done = false
+		if err := json.Unmarshal([]byte(body), &op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if polls != 2 || op.Response.Project.ID != e.st.Projects[owner] {
+		t.Errorf("done after %d polls with project %q, want 2 and %q", polls, op.Response.Project.ID, e.st.Projects[owner])
+	}
+	if n := e.st.Sim.Requests(owner, op.Name); n != 2 {
+		t.Errorf("the owner got %d GETs of the operation, want 2", n)
+	}
+	// Only GET reaches an operation.
+	if resp, body := e.send(http.MethodPost, "/v1internal/"+op.Name, `{}`, cli...); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST to the operation: %d %s, want 405", resp.StatusCode, body)
 	}
 }

@@ -349,22 +349,47 @@ func (s *Server) count(next http.Handler) http.Handler {
 }
 
 // handleOther serves the v1internal passthrough, whose paths ("/v1internal:
-// generateContent") the mux cannot pattern-match, and 404s the rest.
+// generateContent", "/v1internal/operations/<name>") the mux cannot
+// pattern-match, and 404s the rest. A method must be plain letters and an
+// operation a plain name: anything else would change the upstream URL.
 func (s *Server) handleOther(w http.ResponseWriter, r *http.Request) {
-	rpc, ok := strings.CutPrefix(r.URL.Path, "/v1internal:")
-	if !ok || rpc == "" || strings.Contains(rpc, "/") {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("quotatui proxy has no route for %s %s; it serves /v1internal:<method>, /v1beta/models and /healthz", r.Method, r.URL.Path))
-		return
-	}
-	switch r.Method {
-	case http.MethodPost:
-	case http.MethodGet:
+	rpc, isRPC := strings.CutPrefix(r.URL.Path, "/v1internal:")
+	op, isOp := strings.CutPrefix(r.URL.Path, "/v1internal/operations/")
+	switch {
+	case isRPC && cloudcode.IsMethodName(rpc):
+		if r.Method != http.MethodPost && r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET, POST")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		s.handleInternal(w, r, rpc, "")
+	case isOp && isOperationName(op):
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		s.handleInternal(w, r, "", "operations/"+op)
 	default:
-		w.Header().Set("Allow", "GET, POST")
-		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
-		return
+		writeError(w, http.StatusNotFound, fmt.Sprintf("quotatui proxy has no route for %s %q; it serves /v1internal:<method> (letters only), /v1internal/operations/<name>, /v1beta/models and /healthz", r.Method, r.URL.Path))
 	}
-	s.handleInternal(w, r, rpc)
+}
+
+// isOperationName reports whether name can be an operation's name: one
+// segment of letters, digits, '-', '_' and '.', starting with a letter or
+// digit.
+func isOperationName(name string) bool {
+	if name == "" || len(name) > 256 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '-' && c != '_' && c != '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // requireKey enforces the local API key when one is configured. Clients

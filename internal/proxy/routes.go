@@ -46,9 +46,10 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
-// handleInternal is the Code Assist passthrough: any v1internal method,
-// with the chosen account's token and project swapped in.
-func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc string) {
+// handleInternal is the Code Assist passthrough: any v1internal method (or
+// an operation's path), with the chosen account's token and project
+// swapped in.
+func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, path string) {
 	if s.checkPaused(w) {
 		return
 	}
@@ -56,7 +57,7 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc stri
 	if !ok {
 		return
 	}
-	c := &call{rpc: rpc, httpMethod: r.Method, query: forwardQuery(r.URL.Query()),
+	c := &call{rpc: rpc, path: path, httpMethod: r.Method, query: forwardQuery(r.URL.Query()),
 		generation: generationRPCs[rpc], stream: rpc == "streamGenerateContent"}
 	if r.Method == http.MethodPost && (len(bytes.TrimSpace(body)) > 0 || c.generation) {
 		env, err := decodeObject(body)
