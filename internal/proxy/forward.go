@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
-	"github.com/quotatui/quotatui/internal/quota"
 )
 
 // maxUpstreamBody bounds a non-streaming upstream answer the proxy
@@ -115,15 +114,6 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 		"account", out.account, "status", out.status, "attempts", out.attempts, "duration", time.Since(start))
 }
 
-// action is what the reactive path decided after an upstream error.
-type action uint8
-
-const (
-	moveOn    action = iota // try the next account
-	retrySame               // try the same account again (once)
-	stop                    // the error is the client's: relay it
-)
-
 // attempt is the retry loop: pick an account, send, and on an upstream
 // error act on it and try the next account, until the attempts run out.
 // Retries happen only before the first byte reached the client.
@@ -188,13 +178,25 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		}
 		lastErr = err
 		s.log.Debug("upstream attempt failed", "method", c.name(), "model", c.model, "account", ch.Label, "attempt", n, "err", err)
-		act := s.react(ctx, c, &ch, err, retried)
+		if upstreamStatus(err) == http.StatusTooManyRequests {
+			s.stats.upstream429s.Add(1)
+		}
+		v := judge(err, c, retried[ch.AccountID])
+		if v.next == retrySame {
+			retried[ch.AccountID] = true
+			if v.delay > 0 && sleep(ctx, v.delay) != nil {
+				v.next = moveOn // the client is gone; the loop notices
+			}
+		}
+		if !s.apply(ctx, c, &ch, v) {
+			v.next = moveOn
+		}
 		ch.Release() // after the reaction: a request waiting on the gate sees the mark
-		switch act {
+		switch v.next {
 		case retrySame:
 			same = true
 			continue
-		case stop:
+		case relay:
 			return outcome{status: s.relay(w, err), account: ch.Label, attempts: n}
 		}
 		exclude[ch.AccountID] = true
@@ -211,105 +213,6 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 // errUnusableAnswer is a 2xx whose body is not what the call promises (an
 // error page, an empty stream): never passed on as a success.
 var errUnusableAnswer = &cloudcode.MalformedResponseError{Status: http.StatusOK, Problem: "the upstream answered 2xx with a body that is not JSON or SSE"}
-
-// react applies the action an upstream error calls for and says what to
-// do next. A mark only ever applies to the (account, family) that answered.
-func (s *Server) react(ctx context.Context, c *call, ch *Choice, err error, retried map[int64]bool) action {
-	now := s.clk.Now()
-	id, fam := ch.AccountID, c.family
-	marks := fam != cloudcode.FamilyUnknown
-	var (
-		qe  *cloudcode.QuotaExhaustedError
-		rl  *cloudcode.RateLimitedError
-		ce  *cloudcode.CapacityExhaustedError
-		ue  *cloudcode.UnauthorizedError
-		ve  *cloudcode.ValidationRequiredError
-		fe  *cloudcode.ForbiddenError
-		nf  *cloudcode.NotFoundError
-		unk *cloudcode.UnknownError
-	)
-	switch {
-	case errors.As(err, &qe):
-		s.count429(qe.Status)
-		if !marks {
-			return moveOn
-		}
-		// A zero ResetAt lets the engine use the cached reset (never a
-		// cap below what the server said); it publishes the event.
-		s.q.MarkExhausted(id, fam, qe.ResetAt, now, qe.Message)
-		s.q.ResyncSoon(id)
-		return moveOn
-	case errors.As(err, &rl):
-		s.count429(rl.Status)
-		if rl.Bare {
-			if marks {
-				s.q.MarkCooldown(id, fam, now.Add(s.opt.BareCooldown), "429 without details")
-			}
-			s.q.ResyncSoon(id)
-			return moveOn
-		}
-		if rl.RetryDelay > 0 && rl.RetryDelay <= 2*time.Second && !retried[id] {
-			retried[id] = true
-			if sleep(ctx, rl.RetryDelay) != nil {
-				return moveOn // the client is gone; the loop notices
-			}
-			return retrySame
-		}
-		if marks {
-			d := rl.RetryDelay
-			if d <= 0 {
-				d = s.opt.BareCooldown
-			}
-			s.q.MarkCooldown(id, fam, now.Add(d), "rate limited")
-		}
-		return moveOn
-	case errors.As(err, &ce):
-		s.count429(ce.Status)
-		return moveOn // Google's capacity, not the account's quota
-	case errors.As(err, &ue):
-		if retried[id] {
-			return moveOn
-		}
-		retried[id] = true
-		s.tokens.Invalidate(id)
-		tok, terr := s.tokens.Token(ctx, id)
-		if terr != nil {
-			return moveOn
-		}
-		ch.AccessToken = tok
-		return retrySame
-	case errors.As(err, &ve):
-		s.disable(ctx, ch, quota.StateValidationRequired, ve.Message, ve.URL)
-		return moveOn
-	case errors.As(err, &fe):
-		s.disable(ctx, ch, quota.StateForbidden, fmt.Sprintf("%s: %s", fe.Reason, fe.Message), "")
-		return moveOn
-	case errors.As(err, &nf):
-		return stop
-	case errors.As(err, &unk):
-		if unk.Status >= 400 && unk.Status < 500 && unk.Status != http.StatusTooManyRequests {
-			return stop // the request itself is wrong; every account would say so
-		}
-		s.count429(unk.Status)
-		return moveOn
-	default:
-		return moveOn
-	}
-}
-
-func (s *Server) count429(status int) {
-	if status == http.StatusTooManyRequests {
-		s.stats.upstream429s.Add(1)
-	}
-}
-
-// disable marks an account that needs a person; the engine publishes the
-// event the dashboard shows.
-func (s *Server) disable(ctx context.Context, ch *Choice, st quota.AccountState, reason, link string) {
-	if err := s.q.MarkForbidden(context.WithoutCancel(ctx), ch.AccountID, st, reason, link); err != nil {
-		s.log.Warn("could not mark account", "account", ch.Label, "state", st, "err", err)
-	}
-}
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -392,22 +295,32 @@ func (s *Server) exhaustedAttempts(w http.ResponseWriter, c *call, lastErr error
 	}
 }
 
-// relay passes an error that is the client's own (a bad request, an
-// unknown model) back in Google's envelope.
+// relay passes an upstream error that is the client's own (a bad request,
+// an unknown model, a passthrough call the upstream refuses) back with the
+// upstream's status, message and reason, in Google's envelope.
 func (s *Server) relay(w http.ResponseWriter, err error) int {
-	code, msg := http.StatusBadRequest, err.Error()
 	var (
 		nf  *cloudcode.NotFoundError
+		fe  *cloudcode.ForbiddenError
+		ve  *cloudcode.ValidationRequiredError
 		unk *cloudcode.UnknownError
 	)
 	switch {
 	case errors.As(err, &nf):
-		code, msg = http.StatusNotFound, "the upstream answered 404: "+nf.Message
+		writeError(w, nf.Status, "the upstream answered 404: "+nf.Message)
+		return nf.Status
+	case errors.As(err, &fe):
+		writeErrorDetails(w, fe.Status, fe.Message, []any{cloudcode.NewErrorInfo(fe.Reason, nil)})
+		return fe.Status
+	case errors.As(err, &ve):
+		writeErrorDetails(w, ve.Status, ve.Message, []any{cloudcode.NewErrorInfo("VALIDATION_REQUIRED", map[string]string{"validation_link": ve.URL})})
+		return ve.Status
 	case errors.As(err, &unk):
-		code, msg = unk.Status, unk.Message
+		writeError(w, unk.Status, unk.Message)
+		return unk.Status
 	}
-	writeError(w, code, msg)
-	return code
+	writeError(w, http.StatusBadRequest, err.Error())
+	return http.StatusBadRequest
 }
 
 // short returns an error's text for an event message.

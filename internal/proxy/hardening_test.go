@@ -6,13 +6,17 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/clock"
+	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
 	"github.com/quotatui/quotatui/internal/proxy"
 	"github.com/quotatui/quotatui/internal/proxy/proxytest"
+	"github.com/quotatui/quotatui/internal/quota"
 )
 
 // startWith is startE2E with the stack's options adjusted by edit before
@@ -180,5 +184,100 @@ func TestGeminiCLIOnboarding(t *testing.T) {
 	// Only GET reaches an operation.
 	if resp, body := e.send(http.MethodPost, "/v1internal/"+op.Name, `{}`, cli...); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST to the operation: %d %s, want 405", resp.StatusCode, body)
+	}
+}
+
+// states returns every account's state, by email.
+func (e *e2e) states() map[string]quota.AccountState {
+	out := map[string]quota.AccountState{}
+	for _, st := range e.st.Quota.GetAllQuotas() {
+		out[st.Email] = st.State
+	}
+	return out
+}
+
+// TestPassthroughCannotDisableAccounts (issue 11.1): a client's
+// passthrough call that the upstream refuses with 403 (retrieveUserQuotaSummary
+// without a project) gets that answer, from one account, and changes no
+// account's state. Two such calls used to take every account to FORBIDDEN.
+func TestPassthroughCannotDisableAccounts(t *testing.T) {
+	e := startWith(t, nil)
+	for i := range 3 {
+		before := e.totalCalls("retrieveUserQuotaSummary")
+		resp, body := e.send(http.MethodPost, "/v1internal:retrieveUserQuotaSummary", `{}`, "Authorization", "Bearer whoever")
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "PERMISSION_DENIED") {
+			t.Fatalf("call %d: %d %s, want the upstream's 403", i, resp.StatusCode, body)
+		}
+		if n := e.totalCalls("retrieveUserQuotaSummary") - before; n != 1 {
+			t.Errorf("call %d reached %d accounts, want 1", i, n)
+		}
+	}
+	for email, st := range e.states() {
+		if st != quota.StateActive {
+			t.Errorf("%s is %s after the client's calls, want active", email, st)
+		}
+	}
+	if resp, body := e.generate("gemini-3-flash", "after"); resp.StatusCode != 200 {
+		t.Errorf("generation after the calls: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestGenerationForbidden (issue 11.1): a 403 on generation changes the
+// account's state only when it proves something about the account: a
+// reason that names it (SERVICE_DISABLED), or a PERMISSION_DENIED that a
+// fresh quota read of the account confirms. A PERMISSION_DENIED the quota
+// read does not confirm leaves the account as it was; the request moves
+// on either way.
+func TestGenerationForbidden(t *testing.T) {
+	denied := `{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}`
+	tests := []struct {
+		name      string
+		setup     func(e *e2e, email string)
+		injected  bool // the first generation call of the account is answered a plain 403
+		wantState quota.AccountState
+	}{
+		{"SERVICE_DISABLED names the account", func(e *e2e, email string) { e.st.Sim.Forbid(email, "SERVICE_DISABLED") }, false, quota.StateForbidden},
+		{"PERMISSION_DENIED confirmed by the quota read", func(e *e2e, email string) { e.st.Sim.Forbid(email, "") }, false, quota.StateForbidden},
+		{"PERMISSION_DENIED the quota read does not confirm", nil, true, quota.StateActive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var target atomic.Value // email whose first generate call gets the plain 403
+			var once sync.Once
+			e := startWith(t, func(o *proxytest.Options) {
+				o.WrapUpstream = func(next proxy.Upstream) proxy.Upstream {
+					return upstreamFunc(func(ctx context.Context, r cloudcode.Request) (*http.Response, error) {
+						if tt.injected && r.RPC == "generateContent" {
+							var env struct{ Project string }
+							_ = json.Unmarshal(r.Body, &env)
+							if p, _ := target.Load().(string); p != "" && env.Project == p {
+								hit := false
+								once.Do(func() { hit = true })
+								if hit {
+									return nil, cloudcode.Classify(403, http.Header{}, []byte(denied), time.Now())
+								}
+							}
+						}
+						return next.Do(ctx, r)
+					})
+				}
+			})
+			top := e.st.Quota.Rank("gemini-3-flash")[0].Label
+			target.Store(e.st.Projects[top])
+			if tt.setup != nil {
+				tt.setup(e, top)
+			}
+			syncsBefore := e.st.Sim.Requests(top, "fetchAvailableModels")
+			resp, body := e.generate("gemini-3-flash", "s")
+			if resp.StatusCode != 200 || resp.Header.Get("X-Quotatui-Account") == top {
+				t.Fatalf("status %d on %q, want 200 on another account than %s: %s", resp.StatusCode, resp.Header.Get("X-Quotatui-Account"), top, body)
+			}
+			if got := e.states()[top]; got != tt.wantState {
+				t.Errorf("%s is %s, want %s", top, got, tt.wantState)
+			}
+			if tt.injected && e.st.Sim.Requests(top, "fetchAvailableModels") == syncsBefore {
+				t.Error("the unconfirmed 403 was not checked with a fresh quota read")
+			}
+		})
 	}
 }
