@@ -39,7 +39,10 @@ type call struct {
 	stream        bool
 	setProject    bool // always set project (generation calls)
 	gemini        bool // Gemini API: unwrap "response" on the way back
-	jsonArray     bool // Gemini API stream without alt=sse: answer a JSON array
+	jsonArray     bool // a stream the client wants as one JSON array, not SSE
+	// out writes the answer in the client's shape; forward sets Google's
+	// (wrapped for Code Assist, unwrapped for the Gemini API) when nil.
+	out AnswerWriter
 }
 
 // name is the upstream method, or the path for a call that addresses one.
@@ -95,12 +98,21 @@ func swapProject(m map[string]json.RawMessage, key, project string) {
 
 // outcome is what one client request came to, for the log and counters.
 type outcome struct {
-	status   int
+	status   int // sent to the client; statusClientGone, statusUpstreamBroke
 	account  string
 	attempts int
+	// abort ends the client's connection without the body's terminator:
+	// the stream broke after its first byte.
+	abort bool
 }
 
-// forward runs a call through the pool and answers the client.
+// statusUpstreamBroke is counted for a stream the upstream broke after its
+// first byte: the client saw 200, then an error event or an aborted
+// connection, not an answer.
+const statusUpstreamBroke = http.StatusBadGateway
+
+// forward runs a call through the pool and answers the client through
+// c.out (Google's shapes when the route set none).
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 	start := time.Now()
 	fam := ""
@@ -108,15 +120,22 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 		fam = c.family.String()
 		setFamily(w, fam)
 	}
+	if c.out == nil {
+		c.out = &googleWriter{unwrap: c.gemini, array: c.jsonArray, errorEvents: c.gemini}
+	}
 	out := s.attempt(w, r, c)
-	lvl := slogLevel(out.status)
-	s.log.Log(r.Context(), lvl, "proxied request", "method", c.name(), "model", c.model, "family", fam,
+	setOutcome(w, out.status)
+	// One line per request: debug only, the volume would drown the rest.
+	s.log.Debug("proxied request", "method", c.name(), "model", c.model, "family", fam,
 		"account", out.account, "status", out.status, "attempts", out.attempts, "duration", time.Since(start))
+	if out.abort {
+		panic(http.ErrAbortHandler) // net/http closes the connection as it is
+	}
 }
 
-// attempt is the retry loop: pick an account, send, and on an upstream
-// error act on it and try the next account, until the attempts run out.
-// Retries happen only before the first byte reached the client.
+// attempt is the forwarding loop: pick an account, send, and on an upstream
+// error judge it, act on it and try the next account, until the attempts
+// run out. Retries happen only before the first byte reached the client.
 func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcome {
 	ctx := r.Context()
 	limit := 0 // computed at the first failure: the pool size costs a copy
@@ -138,11 +157,18 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 				ch, err = s.tm.pickAny(ctx, c.session, c.clientProject, exclude)
 			}
 			if err != nil {
-				if lastErr != nil && ctx.Err() == nil {
-					// Every account left was tried: say what they answered.
-					return outcome{status: s.exhaustedAttempts(w, c, lastErr, n), account: ch.Label, attempts: n}
+				if ctx.Err() != nil {
+					return outcome{status: statusClientGone, attempts: n}
 				}
-				return outcome{status: s.fail(w, err), attempts: n}
+				var e *ClientError
+				if lastErr != nil {
+					// Every account left was tried: say what they answered.
+					e = s.exhaustedAttempts(c, lastErr, n)
+				} else {
+					e = s.fail(err)
+				}
+				c.out.WriteError(w, e)
+				return outcome{status: e.Status, account: ch.Label, attempts: n}
 			}
 			if failed != 0 && ch.AccountID != failed {
 				s.stats.reactiveSwitches.Add(1)
@@ -151,27 +177,17 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		}
 		same = false
 		n++
-		body, err := c.body(ch.Project)
-		if err != nil {
+		res := s.send(ctx, w, c, &ch)
+		if res.done {
 			ch.Release()
-			writeError(w, http.StatusInternalServerError, err.Error())
-			return outcome{status: http.StatusInternalServerError, account: ch.Label, attempts: n}
-		}
-		started := s.clk.Now()
-		t0 := time.Now()
-		resp, err := s.up.Do(ctx, cloudcode.Request{HTTPMethod: c.httpMethod, RPC: c.rpc, Path: c.path, Query: c.query, Body: body, AccessToken: ch.AccessToken})
-		s.observe(time.Since(t0))
-		if err == nil {
-			if c.generation {
-				s.tm.low.spent(gateKey{ch.AccountID, c.family})
+			if res.err != nil {
+				// The stream broke after its first byte: nothing to retry,
+				// but the account may still deserve a mark (a stall).
+				s.apply(ctx, c, &ch, judge(res.err, c, true))
 			}
-			ch.Release() // the upstream has counted the request: the next may re-check
-			status, ok := s.respond(w, c, ch, resp, started)
-			if ok {
-				return outcome{status: status, account: ch.Label, attempts: n}
-			}
-			err = errUnusableAnswer
+			return outcome{status: res.status, account: ch.Label, attempts: n, abort: res.abort}
 		}
+		err := res.err
 		if ctx.Err() != nil {
 			ch.Release()
 			return outcome{status: statusClientGone, account: ch.Label, attempts: n}
@@ -197,7 +213,9 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 			same = true
 			continue
 		case relay:
-			return outcome{status: s.relay(w, err), account: ch.Label, attempts: n}
+			e := s.relay(err)
+			c.out.WriteError(w, e)
+			return outcome{status: e.Status, account: ch.Label, attempts: n}
 		}
 		exclude[ch.AccountID] = true
 		failed = ch.AccountID
@@ -205,14 +223,12 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 			limit = min(s.opt.RetryAttempts, max(len(s.q.GetAllQuotas()), 1))
 		}
 		if n >= limit {
-			return outcome{status: s.exhaustedAttempts(w, c, lastErr, n), account: ch.Label, attempts: n}
+			e := s.exhaustedAttempts(c, lastErr, n)
+			c.out.WriteError(w, e)
+			return outcome{status: e.Status, account: ch.Label, attempts: n}
 		}
 	}
 }
-
-// errUnusableAnswer is a 2xx whose body is not what the call promises (an
-// error page, an empty stream): never passed on as a success.
-var errUnusableAnswer = &cloudcode.MalformedResponseError{Status: http.StatusOK, Problem: "the upstream answered 2xx with a body that is not JSON or SSE"}
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -232,33 +248,26 @@ func (s *Server) observe(d time.Duration) {
 	}
 }
 
-// fail answers a request for which no account could be picked.
-func (s *Server) fail(w http.ResponseWriter, err error) int {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return statusClientGone
-	}
+// fail is the answer to a request for which no account could be picked.
+func (s *Server) fail(err error) *ClientError {
 	var na *NoAccountError
 	if errors.As(err, &na) {
 		if na.Accounts == 0 || na.Unavailable {
-			writeError(w, http.StatusServiceUnavailable, na.Error())
-			return http.StatusServiceUnavailable
+			return &ClientError{Status: http.StatusServiceUnavailable, Message: na.Error()}
 		}
 		ra := na.RetryAfter()
 		if ra <= 0 {
 			ra = s.opt.BareCooldown
 		}
-		setRetryAfter(w, ra)
 		// Details as Google sends them: without them Gemini CLI takes
 		// the 429 for a blip and retries ten times over minutes.
-		writeErrorDetails(w, http.StatusTooManyRequests, na.Error(), waitDetails(ra, na.Reset))
-		return http.StatusTooManyRequests
+		return &ClientError{Status: http.StatusTooManyRequests, Message: na.Error(), RetryAfter: ra, Details: waitDetails(ra, na.Reset)}
 	}
-	writeError(w, http.StatusInternalServerError, fmt.Sprintf("quotatui could not pick an account: %v", err))
-	return http.StatusInternalServerError
+	return &ClientError{Status: http.StatusInternalServerError, Message: fmt.Sprintf("quotatui could not pick an account: %v", err)}
 }
 
-// exhaustedAttempts answers a request whose every attempt failed.
-func (s *Server) exhaustedAttempts(w http.ResponseWriter, c *call, lastErr error, n int) int {
+// exhaustedAttempts is the answer to a request whose every attempt failed.
+func (s *Server) exhaustedAttempts(c *call, lastErr error, n int) *ClientError {
 	var (
 		qe *cloudcode.QuotaExhaustedError
 		rl *cloudcode.RateLimitedError
@@ -274,31 +283,28 @@ func (s *Server) exhaustedAttempts(w http.ResponseWriter, c *call, lastErr error
 		// When the pool is now spent, say when a retry can work.
 		if c.generation {
 			if na := s.tm.poolSpent(c.model); na != nil {
-				return s.fail(w, na)
+				return s.fail(na)
 			}
 		}
 		d := s.opt.BareCooldown
 		if rl != nil && rl.RetryDelay > 0 {
 			d = rl.RetryDelay
 		}
-		setRetryAfter(w, d)
-		writeErrorDetails(w, http.StatusTooManyRequests, prefix+"the last answered: "+lastErr.Error(), waitDetails(d, time.Time{}))
-		return http.StatusTooManyRequests
+		return &ClientError{Status: http.StatusTooManyRequests, Message: prefix + "the last answered: " + lastErr.Error(),
+			RetryAfter: d, Details: waitDetails(d, time.Time{})}
 	case errors.As(lastErr, &ce):
 		d := max(ce.RetryDelay, time.Second)
-		setRetryAfter(w, d)
-		writeErrorDetails(w, http.StatusServiceUnavailable, prefix+"Google is out of capacity for this model: "+ce.Message, capacityDetails(d))
-		return http.StatusServiceUnavailable
+		return &ClientError{Status: http.StatusServiceUnavailable, Message: prefix + "Google is out of capacity for this model: " + ce.Message,
+			RetryAfter: d, Details: capacityDetails(d)}
 	default:
-		writeError(w, http.StatusBadGateway, prefix+"the last error was: "+lastErr.Error())
-		return http.StatusBadGateway
+		return &ClientError{Status: http.StatusBadGateway, Message: prefix + "the last error was: " + lastErr.Error()}
 	}
 }
 
-// relay passes an upstream error that is the client's own (a bad request,
-// an unknown model, a passthrough call the upstream refuses) back with the
-// upstream's status, message and reason, in Google's envelope.
-func (s *Server) relay(w http.ResponseWriter, err error) int {
+// relay is the answer to an upstream error that is the client's own (a
+// bad request, an unknown model, a passthrough call the upstream refuses):
+// the upstream's status, message and reason.
+func (s *Server) relay(err error) *ClientError {
 	var (
 		nf  *cloudcode.NotFoundError
 		fe  *cloudcode.ForbiddenError
@@ -307,20 +313,18 @@ func (s *Server) relay(w http.ResponseWriter, err error) int {
 	)
 	switch {
 	case errors.As(err, &nf):
-		writeError(w, nf.Status, "the upstream answered 404: "+nf.Message)
-		return nf.Status
+		return &ClientError{Status: nf.Status, Message: "the upstream answered 404: " + nf.Message}
 	case errors.As(err, &fe):
-		writeErrorDetails(w, fe.Status, fe.Message, []any{cloudcode.NewErrorInfo(fe.Reason, nil)})
-		return fe.Status
+		return &ClientError{Status: fe.Status, Message: fe.Message, Details: []any{cloudcode.NewErrorInfo(fe.Reason, nil)}}
 	case errors.As(err, &ve):
-		writeErrorDetails(w, ve.Status, ve.Message, []any{cloudcode.NewErrorInfo("VALIDATION_REQUIRED", map[string]string{"validation_link": ve.URL})})
-		return ve.Status
+		return &ClientError{Status: ve.Status, Message: ve.Message,
+			Details: []any{cloudcode.NewErrorInfo("VALIDATION_REQUIRED", map[string]string{"validation_link": ve.URL})}}
 	case errors.As(err, &unk):
-		writeError(w, unk.Status, unk.Message)
-		return unk.Status
+		return &ClientError{Status: unk.Status, Message: unk.Message}
+	case errors.Is(err, errEventTooLarge):
+		return &ClientError{Status: http.StatusBadGateway, Message: err.Error()}
 	}
-	writeError(w, http.StatusBadRequest, err.Error())
-	return http.StatusBadRequest
+	return &ClientError{Status: http.StatusBadRequest, Message: err.Error()}
 }
 
 // short returns an error's text for an event message.

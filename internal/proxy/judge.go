@@ -121,6 +121,8 @@ func judge(err error, c *call, again bool) verdict {
 			return verdict{next: relay} // the request itself is wrong; every account would say so
 		}
 		return verdict{next: moveOn}
+	case errors.Is(err, errEventTooLarge):
+		return verdict{next: relay} // paid for already, and any account would send the same
 	case errors.As(err, &te):
 		if !gen {
 			return verdict{next: moveOn}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -25,9 +26,11 @@ const DefaultListen = "127.0.0.1:8045"
 
 // The defaults of Options.
 const (
-	DefaultRetryAttempts = 3
-	DefaultBodyLimit     = 32 << 20
-	DefaultSessionIdle   = time.Hour
+	DefaultFirstByteTimeout  = 2 * time.Minute
+	DefaultStreamIdleTimeout = time.Minute
+	DefaultRetryAttempts     = 3
+	DefaultBodyLimit         = 32 << 20
+	DefaultSessionIdle       = time.Hour
 	// DefaultShutdownGrace bounds how long Serve waits for in-flight
 	// requests before it cancels them.
 	DefaultShutdownGrace = 5 * time.Second
@@ -92,6 +95,18 @@ type Options struct {
 	// ShutdownGrace is how long Serve lets in-flight requests finish once
 	// its context ends; default 5 s.
 	ShutdownGrace time.Duration
+	// FirstByteTimeout bounds the wait for an upstream call's first byte:
+	// its headers and its first stream event, or a whole non-streaming
+	// answer (generation can think for a while). An account that misses
+	// it is cooled down and the request moves on. Default 2 min.
+	FirstByteTimeout time.Duration
+	// StreamIdleTimeout bounds the silence between two stream events once
+	// the first was sent; a stream that stalls longer ends as broken.
+	// Default 1 min.
+	StreamIdleTimeout time.Duration
+	// MaxEventBytes bounds one upstream stream event; default
+	// DefaultMaxEventBytes (64 MiB).
+	MaxEventBytes int
 }
 
 // NewOptions returns Options with the product's defaults, including the
@@ -143,6 +158,15 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	}
 	if opt.ShutdownGrace <= 0 {
 		opt.ShutdownGrace = DefaultShutdownGrace
+	}
+	if opt.FirstByteTimeout <= 0 {
+		opt.FirstByteTimeout = DefaultFirstByteTimeout
+	}
+	if opt.StreamIdleTimeout <= 0 {
+		opt.StreamIdleTimeout = DefaultStreamIdleTimeout
+	}
+	if opt.MaxEventBytes <= 0 {
+		opt.MaxEventBytes = DefaultMaxEventBytes
 	}
 	if opt.Clock == nil {
 		opt.Clock = clock.Real{}
@@ -297,6 +321,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	family string
+	final  int // what the request came to, when not the status written (a broken stream, a client gone)
 }
 
 // WriteHeader records the first status written.
@@ -318,6 +343,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush on the real writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// setOutcome records what the request came to, which may differ from the
+// status written: 200 was sent before a stream broke, or the client left.
+func setOutcome(w http.ResponseWriter, status int) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.final = status
+	}
+}
+
 // setFamily tags the request with its model family for the counters.
 func setFamily(w http.ResponseWriter, f string) {
 	if sw, ok := w.(*statusWriter); ok {
@@ -338,10 +371,7 @@ func (s *Server) count(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			s.stats.inFlight.Add(-1)
-			status := sw.status
-			if status == 0 {
-				status = statusClientGone
-			}
+			status := cmp.Or(sw.final, sw.status, statusClientGone)
 			s.stats.finished(status, sw.family)
 		}()
 		next.ServeHTTP(sw, r)

@@ -59,6 +59,12 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, pat
 	}
 	c := &call{rpc: rpc, path: path, httpMethod: r.Method, query: forwardQuery(r.URL.Query()),
 		generation: generationRPCs[rpc], stream: rpc == "streamGenerateContent"}
+	if c.stream && c.query.Get("alt") != "sse" {
+		// The upstream streams SSE either way; the proxy rebuilds the
+		// JSON array the client asked for from its events.
+		c.jsonArray = true
+		c.query.Set("alt", "sse")
+	}
 	if r.Method == http.MethodPost && (len(bytes.TrimSpace(body)) > 0 || c.generation) {
 		env, err := decodeObject(body)
 		if err != nil {

@@ -40,6 +40,7 @@ type injector struct {
 type accountFaults struct {
 	hangAfterHeaders bool
 	cutAfter         int // > 0: streams end after this many events, without their terminator
+	stallAfter       int // > 0: streams go silent after this many events
 	bare             int // the next bare generate calls answer a bare 429
 }
 
@@ -84,6 +85,15 @@ func (s *Server) CutStreams(email string, events int) {
 	s.mustAccount(email)
 	s.inject.mu.Lock()
 	s.inject.account(email).cutAfter = events
+	s.inject.mu.Unlock()
+}
+
+// StallStreams makes the account's streams go silent after events events,
+// holding the connection until the client gives up; 0 turns it off.
+func (s *Server) StallStreams(email string, events int) {
+	s.mustAccount(email)
+	s.inject.mu.Lock()
+	s.inject.account(email).stallAfter = events
 	s.inject.mu.Unlock()
 }
 
@@ -134,7 +144,7 @@ func (s *Server) faultyAnswer(w http.ResponseWriter, r *http.Request, a *account
 	f := in.per[strings.ToLower(a.email)]
 	fw := &faultWriter{ResponseWriter: w, r: r, closing: s.closing}
 	if f != nil {
-		fw.hang, fw.cutAfter = f.hangAfterHeaders, f.cutAfter
+		fw.hang, fw.cutAfter, fw.stallAfter = f.hangAfterHeaders, f.cutAfter, f.stallAfter
 	}
 	if sf := in.stream; sf.HangRate > 0 || sf.CutRate > 0 {
 		x := in.rnd.Float64()
@@ -146,25 +156,26 @@ func (s *Server) faultyAnswer(w http.ResponseWriter, r *http.Request, a *account
 		}
 	}
 	in.mu.Unlock()
-	if !fw.hang && fw.cutAfter == 0 {
+	if !fw.hang && fw.cutAfter == 0 && fw.stallAfter == 0 {
 		return w
 	}
 	return fw
 }
 
-// faultWriter hangs after the headers, or drops the connection after
-// cutAfter SSE events (each stream event is one Write) or halfway through
-// a single-write answer. Dropping is panic(http.ErrAbortHandler): net/http
+// faultWriter hangs after the headers, goes silent after stallAfter SSE
+// events, or drops the connection after cutAfter events (each stream event
+// is one Write) or halfway through a single-write answer. Dropping is panic(http.ErrAbortHandler): net/http
 // then closes the connection without ending the chunked body, as a broken
 // network does.
 type faultWriter struct {
 	http.ResponseWriter
 	r        *http.Request
 	closing  <-chan struct{}
-	hang     bool
-	cutAfter int
-	writes   int
-	dead     bool
+	hang       bool
+	cutAfter   int
+	stallAfter int
+	writes     int
+	dead       bool
 }
 
 // WriteHeader sends the headers; with hang it then waits for the client or
@@ -174,6 +185,12 @@ func (fw *faultWriter) WriteHeader(code int) {
 	if !fw.hang || code != http.StatusOK {
 		return
 	}
+	fw.wait()
+}
+
+// wait flushes, then blocks until the client or the server gives up; every
+// later write fails.
+func (fw *faultWriter) wait() {
 	if fl, ok := fw.ResponseWriter.(http.Flusher); ok {
 		fl.Flush()
 	}
@@ -189,10 +206,16 @@ func (fw *faultWriter) Write(b []byte) (int, error) {
 	if fw.dead {
 		return 0, http.ErrHandlerTimeout
 	}
+	sse := strings.HasPrefix(fw.Header().Get("Content-Type"), "text/event-stream")
+	if sse && fw.stallAfter > 0 && fw.writes >= fw.stallAfter {
+		fw.wait()
+		return 0, http.ErrHandlerTimeout
+	}
 	if fw.cutAfter == 0 {
+		fw.writes++
 		return fw.ResponseWriter.Write(b)
 	}
-	if !strings.HasPrefix(fw.Header().Get("Content-Type"), "text/event-stream") {
+	if !sse {
 		// One write holds the whole answer: send half of it.
 		n, _ := fw.ResponseWriter.Write(b[:len(b)/2])
 		fw.cut()
