@@ -169,8 +169,8 @@ func (s *Server) faultyAnswer(w http.ResponseWriter, r *http.Request, a *account
 // network does.
 type faultWriter struct {
 	http.ResponseWriter
-	r        *http.Request
-	closing  <-chan struct{}
+	r          *http.Request
+	closing    <-chan struct{}
 	hang       bool
 	cutAfter   int
 	stallAfter int
