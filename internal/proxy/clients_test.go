@@ -244,8 +244,8 @@ func TestClientErrorDetails(t *testing.T) {
 		{
 			name:       "every account answered a bare 429: short wait",
 			answer:     func() (*http.Response, error) { return nil, classified(429, bareBody) },
-			wantStatus: 429, wantReason: "RATE_LIMIT_EXCEEDED", wantDelay: "10s",
-			wantKind: "rate limited for 10s",
+			wantStatus: 429, wantReason: "RATE_LIMIT_EXCEEDED", wantDelay: "1s",
+			wantKind: "rate limited for 1s",
 		},
 		{
 			name:       "Google out of capacity on every account",
@@ -256,7 +256,9 @@ func TestClientErrorDetails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, 2, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+			opt := NewOptions()
+			opt.MaxWait = time.Millisecond // the answer, not the wait, is under test
+			h := newHarness(t, 2, opt, func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
 				if tt.answer == nil {
 					t.Error("upstream called while the pool is spent")
 					return jsonResponse(200, okAnswer), nil

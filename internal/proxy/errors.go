@@ -82,6 +82,9 @@ type NoAccountError struct {
 	// Unavailable is set when no account is usable for reasons other than
 	// quota (disabled, forbidden, needs login), so waiting will not help.
 	Unavailable bool
+	// Cooling is set when the account usable soonest is only cooling down
+	// after short-lived refusals (rate limits, timeouts), not out of quota.
+	Cooling bool
 }
 
 // Error says why no account can serve the family and when one can again.
@@ -92,6 +95,9 @@ func (e *NoAccountError) Error() string {
 	case e.Unavailable:
 		return fmt.Sprintf("none of the %d accounts can be used for %s (disabled, forbidden or needing a login); see the quotatui dashboard",
 			e.Accounts, e.Family.Title())
+	case e.Cooling:
+		return fmt.Sprintf("rate-limited: the upstream asked all %d accounts to slow down for %s; retry in %s",
+			e.Accounts, e.Family.Title(), shortDuration(max(e.Reset.Sub(e.Now), time.Second)))
 	case e.Reset.IsZero():
 		return fmt.Sprintf("all %d accounts are out of quota for %s; no reset time is known yet (quotatui is resyncing)",
 			e.Accounts, e.Family.Title())

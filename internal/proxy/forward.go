@@ -106,6 +106,10 @@ type outcome struct {
 	abort bool
 }
 
+// resyncWait is the Retry-After when no reset time is known yet: the
+// engine is resyncing the accounts that answered.
+const resyncWait = 10 * time.Second
+
 // statusUpstreamBroke is counted for a stream the upstream broke after its
 // first byte: the client saw 200, then an error event or an aborted
 // connection, not an answer.
@@ -136,17 +140,22 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 // attempt is the forwarding loop: pick an account, send, and on an upstream
 // error judge it, act on it and try the next account, until the attempts
 // run out. Retries happen only before the first byte reached the client.
+// Short-lived refusals (rate limits, timeouts) do not use up attempts:
+// when every usable account is only cooling down, the request waits for
+// the first to come back, up to Options.MaxWait in all.
 func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcome {
 	ctx := r.Context()
 	limit := 0 // computed at the first failure: the pool size costs a copy
 	exclude := map[int64]bool{}
+	cooling := map[int64]bool{} // left out after a short-lived refusal
 	retried := map[int64]bool{} // accounts already retried once (401, short rate limit)
 	var (
 		ch      Choice
 		lastErr error
 		failed  int64 // account of the last failed attempt
 		same    bool
-		n       int
+		n, hard int // attempts, and those that used up the allowance
+		waited  time.Duration
 	)
 	for {
 		if !same {
@@ -159,6 +168,17 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 			if err != nil {
 				if ctx.Err() != nil {
 					return outcome{status: statusClientGone, attempts: n}
+				}
+				if d, ok := s.coolingWait(err, s.opt.MaxWait-waited); ok {
+					waited += d
+					if sleep(ctx, d) != nil {
+						return outcome{status: statusClientGone, attempts: n}
+					}
+					for id := range cooling {
+						delete(exclude, id)
+					}
+					clear(cooling)
+					continue
 				}
 				var e *ClientError
 				if lastErr != nil {
@@ -219,15 +239,39 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		}
 		exclude[ch.AccountID] = true
 		failed = ch.AccountID
+		if v.soft {
+			cooling[ch.AccountID] = true
+			continue
+		}
+		hard++
 		if limit == 0 {
 			limit = min(s.opt.RetryAttempts, max(len(s.q.GetAllQuotas()), 1))
 		}
-		if n >= limit {
+		if hard >= limit {
 			e := s.exhaustedAttempts(c, lastErr, n)
 			c.out.WriteError(w, e)
 			return outcome{status: e.Status, account: ch.Label, attempts: n}
 		}
 	}
+}
+
+// waitStep bounds one wait for a cooling account, so that a cooldown that
+// ends early (a success elsewhere, another clock) is noticed.
+const waitStep = 250 * time.Millisecond
+
+// coolingWait says how long to wait before picking again when no account
+// can be picked because the soonest usable one is only cooling down, and
+// that soon enough for what is left of the request's budget.
+func (s *Server) coolingWait(err error, budget time.Duration) (time.Duration, bool) {
+	var na *NoAccountError
+	if !errors.As(err, &na) || !na.Cooling || na.Unavailable || budget <= 0 {
+		return 0, false
+	}
+	d := max(na.Reset.Sub(s.clk.Now()), time.Millisecond)
+	if d > budget {
+		return 0, false
+	}
+	return min(d, waitStep), true
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -257,7 +301,7 @@ func (s *Server) fail(err error) *ClientError {
 		}
 		ra := na.RetryAfter()
 		if ra <= 0 {
-			ra = s.opt.BareCooldown
+			ra = resyncWait
 		}
 		// Details as Google sends them: without them Gemini CLI takes
 		// the 429 for a blip and retries ten times over minutes.
@@ -280,18 +324,22 @@ func (s *Server) exhaustedAttempts(c *call, lastErr error, n int) *ClientError {
 	prefix := fmt.Sprintf("quotatui tried %d account(s) for %s and none could answer; ", n, what)
 	switch {
 	case errors.As(lastErr, &qe), errors.As(lastErr, &rl):
-		// When the pool is now spent, say when a retry can work.
+		// Say when a retry can work, from what the accounts are now.
 		if c.generation {
 			if na := s.tm.poolSpent(c.model); na != nil {
 				return s.fail(na)
 			}
 		}
-		d := s.opt.BareCooldown
+		d := s.opt.CooldownFirst
 		if rl != nil && rl.RetryDelay > 0 {
 			d = rl.RetryDelay
 		}
-		return &ClientError{Status: http.StatusTooManyRequests, Message: prefix + "the last answered: " + lastErr.Error(),
-			RetryAfter: d, Details: waitDetails(d, time.Time{})}
+		msg := prefix + "the last answered: " + lastErr.Error()
+		if rl != nil {
+			msg = fmt.Sprintf("rate-limited: the upstream asked the %d account(s) quotatui tried for %s to slow down; retry in %s",
+				n, what, shortDuration(max(d, time.Second)))
+		}
+		return &ClientError{Status: http.StatusTooManyRequests, Message: msg, RetryAfter: d, Details: waitDetails(d, time.Time{})}
 	case errors.As(lastErr, &ce):
 		d := max(ce.RetryDelay, time.Second)
 		return &ClientError{Status: http.StatusServiceUnavailable, Message: prefix + "Google is out of capacity for this model: " + ce.Message,

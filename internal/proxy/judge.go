@@ -50,6 +50,8 @@ type verdict struct {
 	// soft says the refusal is short-lived (a rate limit, a timeout): it
 	// does not use up one of the request's attempts.
 	soft bool
+	// suspect ranks the account last until it answers again (a timeout).
+	suspect bool
 }
 
 // accountReasons are the 403 reasons that name the account itself, so one
@@ -125,9 +127,9 @@ func judge(err error, c *call, again bool) verdict {
 		return verdict{next: relay} // paid for already, and any account would send the same
 	case errors.As(err, &te):
 		if !gen {
-			return verdict{next: moveOn}
+			return verdict{next: moveOn, suspect: true}
 		}
-		return verdict{next: moveOn, mark: markCooldown, reason: te.Error(), resync: true, soft: true}
+		return verdict{next: moveOn, mark: markCooldown, reason: te.Error(), resync: true, soft: true, suspect: true}
 	}
 	return verdict{next: moveOn} // network errors, 5xx, a 2xx that is not an answer
 }
@@ -158,7 +160,7 @@ func (s *Server) apply(ctx context.Context, c *call, ch *Choice, v verdict) bool
 	case markCooldown:
 		d := v.cooldown
 		if d <= 0 {
-			d = s.opt.BareCooldown
+			d = s.tm.cool.next(gateKey{id, fam}, now)
 		}
 		s.q.MarkCooldown(id, fam, now.Add(d), v.reason)
 	case markState:
@@ -170,6 +172,9 @@ func (s *Server) apply(ctx context.Context, c *call, ch *Choice, v verdict) bool
 		if err := s.q.MarkForbidden(context.WithoutCancel(ctx), id, v.state, v.reason, v.link); err != nil {
 			s.log.Warn("could not mark account", "account", ch.Label, "state", v.state, "err", err)
 		}
+	}
+	if v.suspect {
+		s.tm.suspects.add(id, now)
 	}
 	if v.resync {
 		s.q.ResyncSoon(id)

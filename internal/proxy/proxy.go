@@ -26,6 +26,9 @@ const DefaultListen = "127.0.0.1:8045"
 
 // The defaults of Options.
 const (
+	DefaultCooldownFirst     = time.Second
+	DefaultCooldownMax       = 30 * time.Second
+	DefaultMaxWait           = 5 * time.Second
 	DefaultFirstByteTimeout  = 2 * time.Minute
 	DefaultStreamIdleTimeout = time.Minute
 	DefaultRetryAttempts     = 3
@@ -85,9 +88,14 @@ type Options struct {
 	OnUpstreamLatency func(time.Duration)
 	Clock             clock.Clock // for quota marks and session idle; default clock.Real
 	Logger            *slog.Logger
-	// BareCooldown is how long an (account, family) rests after a 429
-	// with no details; default 10 s.
-	BareCooldown time.Duration
+	// CooldownFirst is how long an (account, family) rests after its first
+	// 429 without details or timeout in a row; each repeat doubles it up
+	// to CooldownMax, and a success starts over. Defaults 1 s and 30 s.
+	CooldownFirst, CooldownMax time.Duration
+	// MaxWait bounds how long a request waits for an account that is only
+	// cooling down briefly, when every usable account is, before it is
+	// answered 429; default 5 s.
+	MaxWait time.Duration
 	// LowThreshold is the quota engine's low-zone boundary (default
 	// quota.DefaultThresholds.Low), for predicting when an account that
 	// synced above it has entered it since.
@@ -150,8 +158,14 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	if opt.SessionIdle <= 0 {
 		opt.SessionIdle = DefaultSessionIdle
 	}
-	if opt.BareCooldown <= 0 {
-		opt.BareCooldown = 10 * time.Second
+	if opt.CooldownFirst <= 0 {
+		opt.CooldownFirst = DefaultCooldownFirst
+	}
+	if opt.CooldownMax < opt.CooldownFirst {
+		opt.CooldownMax = max(DefaultCooldownMax, opt.CooldownFirst)
+	}
+	if opt.MaxWait <= 0 {
+		opt.MaxWait = DefaultMaxWait
 	}
 	if opt.LowThreshold <= 0 {
 		opt.LowThreshold = quota.DefaultThresholds.Low
@@ -179,6 +193,7 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	}
 	s := &Server{q: q, up: up, tokens: tokens, opt: opt, clk: opt.Clock, log: opt.Logger, stats: newCounters(), started: opt.Clock.Now()}
 	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, opt.LowThreshold, s.stats, opt.Logger)
+	s.tm.cool = newBackoff(opt.CooldownFirst, opt.CooldownMax)
 	s.listen.Store(opt.Listen)
 	s.handler = s.routes()
 	return s, nil

@@ -154,7 +154,9 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 }
 
 func (s *Server) success(c *call, ch *Choice, started time.Time) {
+	s.tm.suspects.clear(ch.AccountID)
 	if c.generation && c.family != cloudcode.FamilyUnknown {
+		s.tm.cool.reset(gateKey{ch.AccountID, c.family})
 		// started, not now: a success may only clear a mark set after
 		// this request went out.
 		s.q.RecordSuccess(ch.AccountID, c.family, started)

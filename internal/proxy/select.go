@@ -51,11 +51,13 @@ type TokenManager struct {
 	log      *slog.Logger
 	sessions *sessions
 	low      *lowZone
+	cool     *backoff  // cooldowns of short-lived refusals
+	suspects *suspects // accounts that let a call time out
 }
 
 func newTokenManager(q Quota, tokens TokenSource, clk clock.Clock, idle time.Duration, preCheck bool, low float64, st *counters, log *slog.Logger) *TokenManager {
 	return &TokenManager{q: q, tokens: tokens, clk: clk, preCheck: preCheck, stats: st, log: log,
-		sessions: newSessions(idle), low: newLowZone(low)}
+		sessions: newSessions(idle), low: newLowZone(low), cool: newBackoff(DefaultCooldownFirst, DefaultCooldownMax), suspects: newSuspects()}
 }
 
 // Token returns the account to use for model in session (which may be
@@ -102,7 +104,7 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 	now := m.clk.Now()
 	from := m.sessions.bound(key, now)
 
-	if from != 0 && !exclude[from] {
+	if from != 0 && !exclude[from] && !m.suspect(from) {
 		// A session waits for its own account's gate: staying keeps the
 		// conversation's prompt cache.
 		c, release, ok, err := m.try(ctx, from, model, true)
@@ -113,7 +115,7 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 			return m.finish(ctx, key, c, release, 0, exclude)
 		}
 	}
-	cands := m.q.Rank(model)
+	cands := m.lastSuspects(m.q.Rank(model))
 	// First pass: skip low-zone accounts busy with another request; wait
 	// for one of them only when no other account can serve.
 	var busy []quota.Candidate
@@ -145,6 +147,34 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 		}
 	}
 	return Choice{}, m.noAccount(fam, cands, exclude, now)
+}
+
+// suspect reports whether an account let a call time out and has not
+// answered since.
+func (m *TokenManager) suspect(id int64) bool {
+	if !m.suspects.any() {
+		return false
+	}
+	st, _ := m.q.Account(id)
+	return m.suspects.is(id, st.LastSync)
+}
+
+// lastSuspects moves the suspect accounts to the end of a ranking, keeping
+// the order otherwise.
+func (m *TokenManager) lastSuspects(cands []quota.Candidate) []quota.Candidate {
+	if !m.suspects.any() {
+		return cands
+	}
+	out := make([]quota.Candidate, 0, len(cands))
+	var later []quota.Candidate
+	for _, c := range cands {
+		if m.suspect(c.AccountID) {
+			later = append(later, c)
+		} else {
+			out = append(out, c)
+		}
+	}
+	return append(out, later...)
 }
 
 // try decides whether account can take a request for model now. An
@@ -271,19 +301,19 @@ func (m *TokenManager) noAccount(fam cloudcode.Family, cands []quota.Candidate, 
 			continue // left out for another reason (no access token)
 		}
 		waitable++
-		at := time.Time{}
+		at, cooling := time.Time{}, false
 		if c.Check.Decision == quota.Exhausted && c.Check.ResetTime.After(now) {
 			at = c.Check.ResetTime
 		}
 		if ok {
 			for i, f := range cloudcode.Families {
 				if mk := st.Marks[i]; f == fam && mk.Kind != quota.NoMark && mk.Until.After(at) {
-					at = mk.Until
+					at, cooling = mk.Until, mk.Kind == quota.CooldownMark
 				}
 			}
 		}
 		if !at.IsZero() && (e.Reset.IsZero() || at.Before(e.Reset)) {
-			e.Reset = at
+			e.Reset, e.Cooling = at, cooling
 		}
 	}
 	e.Unavailable = len(cands) > 0 && waitable == 0
@@ -322,10 +352,12 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 	// The project's owner first, then the session's account (account
 	// ids start at 1, so an unset one matches nothing).
 	rank := func(id int64) int {
-		switch id {
-		case owner:
+		switch {
+		case m.suspect(id):
+			return 3
+		case id == owner:
 			return 0
-		case from:
+		case id == from:
 			return 1
 		}
 		return 2

@@ -9,11 +9,14 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
+	"github.com/quotatui/quotatui/internal/proxy"
 	"github.com/quotatui/quotatui/internal/proxy/proxytest"
 	"github.com/quotatui/quotatui/internal/quota"
 )
@@ -183,8 +186,9 @@ func TestLargeEvents(t *testing.T) {
 // TestHungAccountCostsOneTimeout (issue 11.2): with the top account hung
 // (before its headers, or after them), the first new conversation waits
 // out the first-byte timeout once and is served by another account; the
-// hung account is cooled down and the next nine conversations never reach
-// it. A stream that stalls after its first event ends as broken.
+// hung account is cooled down and the next fourteen conversations never
+// reach it, also once its cooldown is over: it ranks last until it answers
+// again.
 func TestHungAccountCostsOneTimeout(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -204,7 +208,12 @@ func TestHungAccountCostsOneTimeout(t *testing.T) {
 			if tt.stream {
 				rpc = "streamGenerateContent"
 			}
-			for i := range 10 {
+			for i := range 15 {
+				if i == 10 {
+					// The cooldown is over; the account still let its
+					// last call time out and has not answered since.
+					e.clk.Advance(time.Hour)
+				}
 				var (
 					resp *http.Response
 					body string
@@ -227,10 +236,6 @@ func TestHungAccountCostsOneTimeout(t *testing.T) {
 			}
 			if n := e.st.Sim.Requests(top, rpc); n != 1 {
 				t.Errorf("the hung account got %d calls, want 1 (the first conversation's)", n)
-			}
-			st, _ := e.st.Quota.Account(e.id(top))
-			if st.Marks[0].Kind != quota.CooldownMark {
-				t.Errorf("the hung account's mark is %+v, want a cooldown", st.Marks[0])
 			}
 		})
 	}
@@ -261,4 +266,77 @@ func TestStalledStreamEnds(t *testing.T) {
 		t.Errorf("mark %+v, want a cooldown", st.Marks[0])
 	}
 	_ = cloudcode.FamilyGemini
+}
+
+// TestRateLimitBursts (issue 11.3): a 429 without details cools its account
+// down briefly, longer at each repeat, and a success starts over. When every
+// usable account is only cooling down, the request waits for the first to
+// come back instead of failing; when it cannot wait long enough, the client
+// is told it is rate-limited, with the wait, not that the pool is out of
+// quota.
+func TestRateLimitBursts(t *testing.T) {
+	marks := &markLog{}
+	e := startWith(t, func(o *proxytest.Options) {
+		o.Clock = clock.Real{}
+		o.Accounts = o.Accounts[:1]
+		o.Proxy.CooldownFirst = 100 * time.Millisecond
+		o.WrapQuota = func(q proxy.Quota) proxy.Quota { marks.Quota = q; return marks }
+	})
+	a := emails[0]
+	e.st.Sim.BareBurst(a, 2)
+	start := time.Now()
+	resp, body := e.generate("gemini-3-flash", "one")
+	if resp.StatusCode != 200 {
+		t.Fatalf("burst of 2: %d %s, want 200 after waiting", resp.StatusCode, body)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("served after %s, before the two cooldowns (100 ms, then 200 ms) had passed", took)
+	}
+	e.st.Sim.BareBurst(a, 1)
+	if resp, body := e.generate("gemini-3-flash", "two"); resp.StatusCode != 200 {
+		t.Fatalf("burst of 1: %d %s", resp.StatusCode, body)
+	}
+	// Two refusals in a row: 100 ms then 200 ms; the success in between
+	// starts the next burst over at 100 ms.
+	if got, want := marks.String(), "[100ms 200ms 100ms]"; got != want {
+		t.Errorf("cooldowns set: %s, want %s", got, want)
+	}
+	if n := e.st.Sim.Requests(a, "generateContent"); n != 5 {
+		t.Errorf("%d generate calls, want 5", n)
+	}
+
+	// Too long to wait: a 429 that says rate-limited.
+	short := startWith(t, func(o *proxytest.Options) {
+		o.Proxy.MaxWait = time.Millisecond
+	})
+	for _, em := range emails {
+		short.st.Sim.BareBurst(em, 100)
+	}
+	resp, body = short.generate("gemini-3-flash", "three")
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(body, "rate-limited") || strings.Contains(body, "out of quota") {
+		t.Errorf("every account rate-limited: %d Retry-After %q: %s; want 429 rate-limited, retry in 1s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if n := short.st.Sim.TotalRequests("generateContent"); n != len(emails) {
+		t.Errorf("%d generate calls, want %d (each account once)", n, len(emails))
+	}
+}
+
+// markLog records the cooldowns the proxy sets.
+type markLog struct {
+	proxy.Quota
+	mu    sync.Mutex
+	marks []time.Duration
+}
+
+func (m *markLog) MarkCooldown(id int64, f cloudcode.Family, until time.Time, reason string) {
+	m.mu.Lock()
+	m.marks = append(m.marks, time.Until(until).Round(50*time.Millisecond))
+	m.mu.Unlock()
+	m.Quota.MarkCooldown(id, f, until, reason)
+}
+
+func (m *markLog) String() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return fmt.Sprint(m.marks)
 }
