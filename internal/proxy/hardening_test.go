@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -279,5 +280,33 @@ func TestGenerationForbidden(t *testing.T) {
 				t.Error("the unconfirmed 403 was not checked with a fresh quota read")
 			}
 		})
+	}
+}
+
+// TestRetryAfterAfterRecheck (issue 11.10): when the last usable account is
+// found empty by the pre-request re-check, the 429's wait comes from the
+// accounts as they are after the re-check (that account's 5-hour reset),
+// not from the ranking made before it (another account's weekly reset,
+// days away).
+func TestRetryAfterAfterRecheck(t *testing.T) {
+	e := startWith(t, nil)
+	last := emails[0]
+	for _, em := range emails[1:] {
+		e.st.Sim.SetRemaining(em, cloudcode.FamilyGemini, cloudcode.WindowWeekly, 0)
+		e.sync(em)
+	}
+	e.st.Sim.SetRemaining(last, cloudcode.FamilyGemini, cloudcode.Window5h, 0.05)
+	e.sync(last)
+	e.st.Sim.Drain(last, cloudcode.FamilyGemini) // the cache still says 5 %
+	resp, body := e.generate("gemini-3-flash", "")
+	if resp.StatusCode != 429 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	want := e.st.Sim.ResetTime(last, cloudcode.FamilyGemini, cloudcode.Window5h).Sub(e.clk.Now())
+	if ra := resp.Header.Get("Retry-After"); ra != fmt.Sprint(int(want.Seconds())) {
+		t.Errorf("Retry-After = %s s, want %d s (the re-checked account's 5-hour reset): %s", ra, int(want.Seconds()), body)
+	}
+	if n := e.st.Sim.TotalRequests("generateContent"); n != 0 {
+		t.Errorf("%d generate calls, want 0", n)
 	}
 }

@@ -146,7 +146,10 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 			return m.finish(ctx, key, c, release, from, exclude)
 		}
 	}
-	return Choice{}, m.noAccount(fam, cands, exclude, now)
+	// Rank again: a re-check above may have found an account empty, and
+	// the wait must come from what the accounts are now, not from the
+	// figures the loop started with.
+	return Choice{}, m.noAccount(fam, m.q.Rank(model), exclude, m.clk.Now())
 }
 
 // suspect reports whether an account let a call time out and has not
