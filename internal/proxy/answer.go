@@ -155,6 +155,10 @@ func (g *googleWriter) WriteError(w http.ResponseWriter, e *ClientError) {
 	writeClientError(w, e)
 }
 
+// googleErrors writes the errors of the Google routes, before a call
+// exists.
+var googleErrors AnswerWriter = &googleWriter{}
+
 // writeClientError answers e in Google's envelope, with Retry-After when
 // it has a wait.
 func writeClientError(w http.ResponseWriter, e *ClientError) {

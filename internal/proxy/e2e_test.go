@@ -79,6 +79,7 @@ func (e *e2e) generate(model, session string) (*http.Response, string) {
 	e.t.Helper()
 	body := fmt.Sprintf(`{"model":%q,"project":"mine","request":{"contents":[{"role":"user","parts":[{"text":"hello %s"}]}]}}`, model, session)
 	req, _ := http.NewRequest(http.MethodPost, e.st.URL+"/v1internal:generateContent", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	if session != "" {
 		req.Header.Set("x-session-id", session)
 	}
@@ -298,6 +299,7 @@ func TestE2ELateSuccessKeepsTheMark(t *testing.T) {
 	go func() {
 		body := `{"model":"gemini-3-flash","request":{"contents":[{"role":"user","parts":[{"text":"hello slow one"}]}]}}`
 		req, _ := http.NewRequest(http.MethodPost, e.st.URL+"/v1internal:generateContent", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("x-session-id", "slow one")
 		resp, err := e.client.Do(req)
 		if err != nil {

@@ -3,11 +3,9 @@ package proxy
 import (
 	"cmp"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,6 +28,7 @@ const (
 	DefaultCooldownMax       = 30 * time.Second
 	DefaultMaxWait           = 5 * time.Second
 	DefaultFirstByteTimeout  = 2 * time.Minute
+	DefaultBodyTimeout       = time.Minute
 	DefaultStreamIdleTimeout = time.Minute
 	DefaultRetryAttempts     = 3
 	DefaultBodyLimit         = 32 << 20
@@ -115,6 +114,18 @@ type Options struct {
 	// MaxEventBytes bounds one upstream stream event; default
 	// DefaultMaxEventBytes (64 MiB).
 	MaxEventBytes int
+	// BodyTimeout bounds the arrival of a client's body once its headers
+	// are in; default 1 min.
+	BodyTimeout time.Duration
+	// BufferLimit bounds the bytes of client bodies held at once (each is
+	// kept for replays on other accounts); a request over it is answered
+	// 503. Default twice BodyLimit.
+	BufferLimit int64
+	// AllowedHosts are host names, besides localhost and the listen
+	// address, that requests may name in their Host header (the proxy
+	// refuses others: DNS rebinding). AllowedOrigins are the browser
+	// origins allowed to call the proxy (none by default).
+	AllowedHosts, AllowedOrigins []string
 }
 
 // NewOptions returns Options with the product's defaults, including the
@@ -136,6 +147,7 @@ type Server struct {
 	handler http.Handler
 	stats   *counters
 	paused  atomic.Bool
+	budget  *bodyBudget
 	started time.Time    // when New made it; never written after
 	listen  atomic.Value // string, the address Serve listens on
 }
@@ -182,6 +194,18 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	if opt.MaxEventBytes <= 0 {
 		opt.MaxEventBytes = DefaultMaxEventBytes
 	}
+	if opt.BodyTimeout <= 0 {
+		opt.BodyTimeout = DefaultBodyTimeout
+	}
+	if opt.BufferLimit <= 0 {
+		opt.BufferLimit = 2 * opt.BodyLimit
+	}
+	if opt.BufferLimit < opt.BodyLimit {
+		return nil, fmt.Errorf("proxy: the buffer limit (%d bytes) is below the body limit (%d bytes): no body of the largest size could be taken", opt.BufferLimit, opt.BodyLimit)
+	}
+	if opt.APIKey != "" && len(opt.APIKey) < MinAPIKeyLength {
+		return nil, fmt.Errorf("proxy: the API key has %d characters; use at least %d (for example: openssl rand -hex 16)", len(opt.APIKey), MinAPIKeyLength)
+	}
 	if opt.Clock == nil {
 		opt.Clock = clock.Real{}
 	}
@@ -191,7 +215,8 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	if opt.APIKey == "" && !isLoopback(opt.Listen) {
 		return nil, fmt.Errorf("proxy: refusing to listen on %s without an API key: set proxy.api_key (QUOTATUI_PROXY_API_KEY) or listen on 127.0.0.1", opt.Listen)
 	}
-	s := &Server{q: q, up: up, tokens: tokens, opt: opt, clk: opt.Clock, log: opt.Logger, stats: newCounters(), started: opt.Clock.Now()}
+	s := &Server{q: q, up: up, tokens: tokens, opt: opt, clk: opt.Clock, log: opt.Logger, stats: newCounters(), started: opt.Clock.Now(),
+		budget: newBodyBudget(opt.BufferLimit)}
 	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, opt.LowThreshold, s.stats, opt.Logger)
 	s.tm.cool = newBackoff(opt.CooldownFirst, opt.CooldownMax)
 	s.listen.Store(opt.Listen)
@@ -239,7 +264,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			defer handlers.Done()
 			s.handler.ServeHTTP(w, r)
 		}),
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
@@ -304,6 +330,7 @@ func (s *Server) Stats() Stats {
 	st := Stats{Listen: s.listen.Load().(string), Paused: s.Paused(), Started: s.started}
 	s.stats.fill(&st)
 	st.ActiveSessions = s.tm.activeSessions()
+	st.BufferedBytes = s.budget.held.Load()
 	st.RoutedTo = map[string]string{}
 	for f, model := range routedModels {
 		if c, ok := s.q.Best(model); ok {
@@ -327,7 +354,7 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("POST /"+v+"/models/{call}", s.handleGemini)
 	}
 	mux.HandleFunc("/", s.handleOther)
-	return s.count(s.requireKey(mux))
+	return s.count(s.guard(s.requireKey(mux)))
 }
 
 // statusWriter records the status sent to the client and the request's
@@ -437,49 +464,6 @@ func isOperationName(name string) bool {
 	return true
 }
 
-// requireKey enforces the local API key when one is configured. Clients
-// may send it as a bearer token, x-api-key, x-goog-api-key (the Gemini
-// SDKs) or ?key=.
-func (s *Server) requireKey(next http.Handler) http.Handler {
-	if s.opt.APIKey == "" {
-		return next
-	}
-	want := []byte(s.opt.APIKey)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := r.Header.Get("x-goog-api-key")
-		if got == "" {
-			got = r.Header.Get("x-api-key")
-		}
-		if got == "" {
-			if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-				got = strings.TrimSpace(b)
-			}
-		}
-		if got == "" {
-			got = r.URL.Query().Get("key")
-		}
-		if got == "" {
-			writeError(w, http.StatusUnauthorized, "quotatui proxy needs its API key: send it as Authorization: Bearer <key>, x-api-key, x-goog-api-key or ?key=")
-			return
-		}
-		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-			writeError(w, http.StatusUnauthorized, "the API key does not match quotatui's proxy.api_key")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// checkPaused answers 503 when the proxy is paused.
-func (s *Server) checkPaused(w http.ResponseWriter) bool {
-	if !s.Paused() {
-		return false
-	}
-	w.Header().Set("Retry-After", "30")
-	writeError(w, http.StatusServiceUnavailable, "the proxy is paused in quotatui (press p in the dashboard to resume)")
-	return true
-}
-
 type health struct {
 	OK       bool `json:"ok"`
 	Paused   bool `json:"paused"`
@@ -507,20 +491,4 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(code)
 	_, _ = w.Write(append(b, '\n'))
-}
-
-// readBody buffers the client's body up to the limit so a request can be
-// replayed on another account. It answers the client itself on failure.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opt.BodyLimit))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than the proxy's limit of %d bytes (set proxy.body_limit to raise it)", s.opt.BodyLimit))
-			return nil, false
-		}
-		writeError(w, http.StatusBadRequest, "could not read the request body: "+err.Error())
-		return nil, false
-	}
-	return body, true
 }

@@ -515,7 +515,7 @@ func TestClientErrors(t *testing.T) {
 // TestAPIKey accepts every header form and rejects a missing or wrong key.
 func TestAPIKey(t *testing.T) {
 	opt := NewOptions()
-	opt.APIKey = "s3cret"
+	opt.APIKey = "s3cret-s3cret-s3cret"
 	h := newHarness(t, 1, opt, nil)
 	tests := []struct {
 		name   string
@@ -523,10 +523,10 @@ func TestAPIKey(t *testing.T) {
 		query  string
 		status int
 	}{
-		{"bearer", []string{"Authorization", "Bearer s3cret"}, "", 200},
-		{"x-api-key", []string{"x-api-key", "s3cret"}, "", 200},
-		{"x-goog-api-key", []string{"x-goog-api-key", "s3cret"}, "", 200},
-		{"query", nil, "?key=s3cret", 200},
+		{"bearer", []string{"Authorization", "Bearer s3cret-s3cret-s3cret"}, "", 200},
+		{"x-api-key", []string{"x-api-key", "s3cret-s3cret-s3cret"}, "", 200},
+		{"x-goog-api-key", []string{"x-goog-api-key", "s3cret-s3cret-s3cret"}, "", 200},
+		{"query", nil, "?key=s3cret-s3cret-s3cret", 200},
 		{"missing", nil, "", 401},
 		{"wrong", []string{"x-goog-api-key", "s3cre"}, "", 401},
 		{"wrong bearer", []string{"Authorization", "Bearer nope"}, "", 401},
@@ -562,7 +562,7 @@ func TestRefusesNonLoopbackWithoutKey(t *testing.T) {
 		{"0.0.0.0:8045", "", false},
 		{":8045", "", false},
 		{"192.168.1.2:8045", "", false},
-		{"0.0.0.0:8045", "k", true},
+		{"0.0.0.0:8045", "a-key-of-16-chars", true},
 	}
 	for _, tt := range tests {
 		_, err := New(q, tok, up, Options{Listen: tt.listen, APIKey: tt.key})

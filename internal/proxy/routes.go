@@ -50,13 +50,11 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 // an operation's path), with the chosen account's token and project
 // swapped in.
 func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, path string) {
-	if s.checkPaused(w) {
-		return
-	}
-	body, ok := s.readBody(w, r)
+	body, done, ok := s.admit(w, r, googleErrors)
 	if !ok {
 		return
 	}
+	defer done()
 	c := &call{rpc: rpc, path: path, httpMethod: r.Method, query: forwardQuery(r.URL.Query()),
 		generation: generationRPCs[rpc], stream: rpc == "streamGenerateContent"}
 	if c.stream && c.query.Get("alt") != "sse" {
@@ -137,13 +135,11 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("method %q is not supported by quotatui's Gemini API; use generateContent, streamGenerateContent or countTokens", method))
 		return
 	}
-	if s.checkPaused(w) {
-		return
-	}
-	body, ok := s.readBody(w, r)
+	body, done, ok := s.admit(w, r, googleErrors)
 	if !ok {
 		return
 	}
+	defer done()
 	req, err := decodeObject(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, jsonProblem(err))

@@ -34,6 +34,7 @@ type Stats struct {
 	// their first byte (also in RequestsByStatus as 502).
 	UpstreamBreaks uint64
 	ActiveSessions int
+	BufferedBytes  int64             // client bodies held for replays right now
 	RoutedTo       map[string]string // family -> label of the account a new session would get now
 	LatencyP50     time.Duration     // upstream latency, recent window
 	LatencyP99     time.Duration

@@ -118,6 +118,7 @@ func TestStreamFlushesEachEvent(t *testing.T) {
 		return resp, nil
 	})
 	req, _ := http.NewRequest(http.MethodPost, h.ts.URL+"/v1beta/models/gemini-3-flash:streamGenerateContent?alt=sse", strings.NewReader(`{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := h.ts.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +160,7 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.ts.URL+"/v1internal:streamGenerateContent?alt=sse", strings.NewReader(genBody("gemini-3-flash", "hi")))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := h.ts.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
