@@ -1,10 +1,12 @@
 package proxy_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -309,4 +311,79 @@ func TestRetryAfterAfterRecheck(t *testing.T) {
 	if n := e.st.Sim.TotalRequests("generateContent"); n != 0 {
 		t.Errorf("%d generate calls, want 0", n)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger used from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLogVolume (issue 11.11): at INFO the proxy writes no line per
+// request; what an operator must know (switches, timeouts) reaches INFO and
+// WARN at most once a minute per account and kind, saying how many like it
+// were held back.
+func TestLogVolume(t *testing.T) {
+	var buf syncBuffer
+	e := startWith(t, func(o *proxytest.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	top := e.st.Quota.Rank("gemini-3-flash")[0].Label
+	e.st.Sim.BareBurst(top, 1000)
+	for i := range 40 {
+		if resp, body := e.generate("gemini-3-flash", fmt.Sprint("s", i%4)); resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+		}
+		e.clk.Advance(2 * time.Second) // past each cooldown: the bursting account is tried again
+	}
+	out := buf.String()
+	if n := strings.Count(out, "proxied request"); n != 0 {
+		t.Errorf("%d per-request lines at INFO, want 0:\n%s", n, out)
+	}
+	if n := strings.Count(out, "session moved"); n != 1 {
+		t.Errorf("%d switch lines, want 1 (once a minute per account):\n%s", n, out)
+	}
+	if lines := strings.Count(out, "\n"); lines > 10 {
+		t.Errorf("%d log lines for 40 requests:\n%s", lines, out)
+	}
+}
+
+// TestUnavailableNamesTheCause (issue 15.4): when no account can be used
+// at all, the 503 says why: each account's state with the upstream's
+// reason, or the error that kept every account from getting an access
+// token (here the token endpoint is unreachable), not "disabled, forbidden
+// or needing a login".
+func TestUnavailableNamesTheCause(t *testing.T) {
+	t.Run("forbidden", func(t *testing.T) {
+		e := startWith(t, nil)
+		for _, em := range emails {
+			e.st.Sim.Forbid(em, "SERVICE_DISABLED")
+		}
+		e.generate("gemini-3-flash", "first") // every account answers 403 SERVICE_DISABLED
+		resp, body := e.generate("gemini-3-flash", "second")
+		if resp.StatusCode != 503 || !strings.Contains(body, "3 accounts: forbidden by the upstream (SERVICE_DISABLED") {
+			t.Errorf("%d %s, want 503 naming SERVICE_DISABLED for 3 accounts", resp.StatusCode, body)
+		}
+	})
+	t.Run("no access token", func(t *testing.T) {
+		e := startWith(t, nil)
+		e.st.Sim.Close()             // the token endpoint (and everything else) is gone
+		e.clk.Advance(2 * time.Hour) // every access token has expired
+		resp, body := e.generate("gemini-3-flash", "s")
+		if resp.StatusCode != 503 || !strings.Contains(body, "3 accounts: could not get an access token") || !strings.Contains(body, "connection refused") {
+			t.Errorf("%d %s, want 503 naming the token endpoint's network error", resp.StatusCode, body)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -165,8 +166,8 @@ func (s *Server) apply(ctx context.Context, c *call, ch *Choice, v verdict) bool
 		s.q.MarkCooldown(id, fam, now.Add(d), v.reason)
 	case markState:
 		if v.verify && !s.confirmRefused(ctx, c, ch) {
-			s.log.Warn("an account refused a generation call, but its quota reads; not marking it",
-				"account", ch.Label, "model", c.model, "reason", v.reason)
+			s.logLimited(slog.LevelWarn, "refused", ch.Label, "an account refused a generation call, but its quota reads; not marking it",
+				"model", c.model, "reason", v.reason)
 			break
 		}
 		if err := s.q.MarkForbidden(context.WithoutCancel(ctx), id, v.state, v.reason, v.link); err != nil {
@@ -175,6 +176,8 @@ func (s *Server) apply(ctx context.Context, c *call, ch *Choice, v verdict) bool
 	}
 	if v.suspect {
 		s.tm.suspects.add(id, now)
+		s.logLimited(slog.LevelWarn, "timeout", ch.Label, "upstream call timed out; the account ranks last until it answers again",
+			"method", c.name(), "model", c.model, "reason", v.reason)
 	}
 	if v.resync {
 		s.q.ResyncSoon(id)

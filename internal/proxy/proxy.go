@@ -148,6 +148,7 @@ type Server struct {
 	stats   *counters
 	paused  atomic.Bool
 	budget  *bodyBudget
+	logs    *logLimiter
 	started time.Time    // when New made it; never written after
 	listen  atomic.Value // string, the address Serve listens on
 }
@@ -216,9 +217,10 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 		return nil, fmt.Errorf("proxy: refusing to listen on %s without an API key: set proxy.api_key (QUOTATUI_PROXY_API_KEY) or listen on 127.0.0.1", opt.Listen)
 	}
 	s := &Server{q: q, up: up, tokens: tokens, opt: opt, clk: opt.Clock, log: opt.Logger, stats: newCounters(), started: opt.Clock.Now(),
-		budget: newBodyBudget(opt.BufferLimit)}
+		budget: newBodyBudget(opt.BufferLimit), logs: newLogLimiter(logInterval)}
 	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, opt.LowThreshold, s.stats, opt.Logger)
 	s.tm.cool = newBackoff(opt.CooldownFirst, opt.CooldownMax)
+	s.tm.logs = s.logs
 	s.listen.Store(opt.Listen)
 	s.handler = s.routes()
 	return s, nil

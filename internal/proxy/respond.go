@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -145,8 +146,8 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 		}
 		why := cause(actx, err)
 		s.stats.upstreamBreaks.Add(1)
-		s.log.Warn("upstream stream broke after its first byte; ending the client's stream as broken",
-			"account", ch.Label, "model", c.model, "events", n, "err", why)
+		s.logLimited(slog.LevelWarn, "stream break", ch.Label, "upstream stream broke after its first byte; ended the client's stream as broken",
+			"model", c.model, "events", n, "err", why)
 		c.out.BreakStream(w, &ClientError{Status: statusUpstreamBroke,
 			Message: fmt.Sprintf("the upstream stream broke after %d events: %v", n, why)})
 		return sent{done: true, status: statusUpstreamBroke, err: why, abort: true}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/clock"
@@ -51,8 +53,9 @@ type TokenManager struct {
 	log      *slog.Logger
 	sessions *sessions
 	low      *lowZone
-	cool     *backoff  // cooldowns of short-lived refusals
-	suspects *suspects // accounts that let a call time out
+	cool     *backoff    // cooldowns of short-lived refusals
+	suspects *suspects   // accounts that let a call time out
+	logs     *logLimiter // set by New; nil logs every line
 }
 
 func newTokenManager(q Quota, tokens TokenSource, clk clock.Clock, idle time.Duration, preCheck bool, low float64, st *counters, log *slog.Logger) *TokenManager {
@@ -68,15 +71,22 @@ func (m *TokenManager) Token(ctx context.Context, model, session string) (Choice
 }
 
 // repick runs one selection again without the accounts that could not get
-// an access token, until it succeeds or fails for another reason.
+// an access token, until it succeeds or fails for another reason. When no
+// account is left, the NoAccountError says what the token errors were.
 func repick(exclude map[int64]bool, once func(map[int64]bool) (Choice, error)) (Choice, error) {
+	var causes []string
 	for {
 		c, err := once(exclude)
-		ex, again := isRepick(err)
-		if !again {
+		var r errRepick
+		if !errors.As(err, &r) {
+			var na *NoAccountError
+			if errors.As(err, &na) {
+				na.Causes = append(na.Causes, causes...)
+			}
 			return c, err
 		}
-		exclude = ex
+		causes = append(causes, r.cause)
+		exclude = r.exclude
 	}
 }
 
@@ -150,6 +160,55 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 	// the wait must come from what the accounts are now, not from the
 	// figures the loop started with.
 	return Choice{}, m.noAccount(fam, m.q.Rank(model), exclude, m.clk.Now())
+}
+
+// stateCause says why an account in a state other than active cannot be
+// used, for the 503 that names the real cause.
+func stateCause(st quota.Status) string {
+	var what string
+	switch st.State {
+	case quota.StateDisabled:
+		return "disabled by you"
+	case quota.StateNeedsLogin:
+		what = "needs a new login"
+	case quota.StateValidationRequired:
+		what = "needs verification in a browser"
+		if st.ValidationURL != "" {
+			what += " at " + st.ValidationURL
+		}
+		return what
+	case quota.StateForbidden:
+		what = "forbidden by the upstream"
+	default:
+		what = string(st.State)
+	}
+	if st.StateReason != "" {
+		// The reason code, not the message: it names the account's project.
+		code, _, _ := strings.Cut(st.StateReason, ": ")
+		what += " (" + code + ")"
+	}
+	return what
+}
+
+// rootCause is an error's text without what names one account: for a
+// failed HTTP call, the network error itself, so that accounts failing for
+// one reason read as one cause.
+func rootCause(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// logLimited logs a line about an account at most once per logInterval per
+// kind.
+func (m *TokenManager) logLimited(level slog.Level, kind, account, msg string, args ...any) {
+	if m.logs == nil {
+		m.log.Log(context.Background(), level, msg, append(args, "account", account)...)
+		return
+	}
+	logLimitedTo(m.log, m.logs, level, kind, account, msg, args...)
 }
 
 // suspect reports whether an account let a call time out and has not
@@ -243,13 +302,18 @@ func (m *TokenManager) finish(ctx context.Context, key string, c Choice, release
 			return Choice{}, ctx.Err()
 		}
 		// The account cannot get a token (the auth layer disables it on
-		// invalid_grant): leave it out and pick again.
-		m.log.Warn("access token unavailable; trying another account", "account", c.AccountID, "err", err)
+		// invalid_grant; a network error or a database that cannot be
+		// written lets no account get one): leave it out and pick again.
+		label := fmt.Sprint(c.AccountID)
+		if st, ok := m.q.Account(c.AccountID); ok {
+			label = cmp.Or(st.Label, st.Email, label)
+		}
+		m.logLimited(slog.LevelWarn, "token", label, "access token unavailable; trying another account", "err", err)
 		ex := map[int64]bool{c.AccountID: true}
 		for id := range exclude {
 			ex[id] = true
 		}
-		return Choice{}, errRepick{exclude: ex}
+		return Choice{}, errRepick{exclude: ex, cause: "could not get an access token: " + rootCause(err)}
 	}
 	c.AccessToken = tok
 	if st, ok := m.q.Account(c.AccountID); ok {
@@ -278,11 +342,15 @@ func (m *TokenManager) publishSwitch(from int64, c Choice, why string) {
 	}
 	m.q.Publish(quota.Event{At: m.clk.Now(), Kind: quota.EventSwitch, AccountID: c.AccountID, Account: c.Label,
 		Message: fmt.Sprintf("session moved from %s to %s (%s)", fromLabel, c.Label, why)})
+	m.logLimited(slog.LevelInfo, "switch", fromLabel, "session moved to another account", "to", c.Label, "why", why)
 }
 
 // errRepick asks pick's caller to try again without the accounts that
-// could not get a token.
-type errRepick struct{ exclude map[int64]bool }
+// could not get a token; cause says why the last one could not.
+type errRepick struct {
+	exclude map[int64]bool
+	cause   string
+}
 
 // Error is never shown: pick handles errRepick itself.
 func (errRepick) Error() string { return "repick" }
@@ -298,6 +366,7 @@ func (m *TokenManager) noAccount(fam cloudcode.Family, cands []quota.Candidate, 
 	for _, c := range cands {
 		st, ok := m.q.Account(c.AccountID)
 		if ok && st.State != "" && st.State != quota.StateActive {
+			e.Causes = append(e.Causes, stateCause(st))
 			continue // waiting does not help a disabled account
 		}
 		if exclude[c.AccountID] && keep(c.Check) {
@@ -346,11 +415,16 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 			}
 		}
 	}
+	var causes []string
 	active := slices.DeleteFunc(all, func(s quota.Status) bool {
-		return exclude[s.AccountID] || (s.State != quota.StateActive && s.State != "")
+		if s.State != quota.StateActive && s.State != "" {
+			causes = append(causes, stateCause(s))
+			return true
+		}
+		return exclude[s.AccountID]
 	})
 	if len(active) == 0 {
-		return Choice{}, &NoAccountError{Accounts: len(all), Unavailable: len(all) > 0, Now: now}
+		return Choice{}, &NoAccountError{Accounts: len(all), Unavailable: len(all) > 0, Now: now, Causes: causes}
 	}
 	// The project's owner first, then the session's account (account
 	// ids start at 1, so an unset one matches nothing).
@@ -371,15 +445,6 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 	})
 	c := Choice{AccountID: active[0].AccountID, Label: cmp.Or(active[0].Label, active[0].Email)}
 	return m.finish(ctx, key, c, nil, 0, exclude)
-}
-
-// isRepick unwraps errRepick.
-func isRepick(err error) (map[int64]bool, bool) {
-	var r errRepick
-	if errors.As(err, &r) {
-		return r.exclude, true
-	}
-	return nil, false
 }
 
 // poolSpent returns the NoAccountError for model when no account can serve
