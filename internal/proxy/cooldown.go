@@ -58,10 +58,12 @@ func (b *backoff) reset(k gateKey) {
 }
 
 // suspects are accounts that let a call time out. They rank after every
-// other account until they answer again (a request on them succeeds, or
-// the engine syncs them after the timeout), so that once its cooldown ends
-// a hung account does not make the next conversation wait out the
-// first-byte timeout again while other accounts can serve.
+// other account until a request on them succeeds, so that once its
+// cooldown ends a hung account does not make the next conversation wait
+// out the first-byte timeout again while other accounts can serve. (A
+// successful quota sync proves nothing here: an account whose generation
+// hangs after its headers still answers its quota reads.) A suspect is
+// still used when no other account can serve, and cleared when it answers.
 type suspects struct {
 	mu    sync.Mutex
 	since map[int64]time.Time
@@ -85,16 +87,11 @@ func (s *suspects) clear(id int64) {
 	s.mu.Unlock()
 }
 
-// is reports whether id is suspect, given the time of its last successful
-// sync: a sync after the timeout clears the suspicion.
-func (s *suspects) is(id int64, lastGoodSync time.Time) bool {
+// is reports whether id is suspect.
+func (s *suspects) is(id int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	since, ok := s.since[id]
-	if ok && lastGoodSync.After(since) {
-		delete(s.since, id)
-		return false
-	}
+	_, ok := s.since[id]
 	return ok
 }
 

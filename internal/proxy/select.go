@@ -212,13 +212,12 @@ func (m *TokenManager) logLimited(level slog.Level, kind, account, msg string, a
 }
 
 // suspect reports whether an account let a call time out and has not
-// answered since.
+// answered a request since.
 func (m *TokenManager) suspect(id int64) bool {
 	if !m.suspects.any() {
 		return false
 	}
-	st, _ := m.q.Account(id)
-	return m.suspects.is(id, st.LastSync)
+	return m.suspects.is(id)
 }
 
 // lastSuspects moves the suspect accounts to the end of a ranking, keeping
