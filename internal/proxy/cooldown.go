@@ -9,7 +9,8 @@ import (
 // refusal (a 429 without details, a timeout): short the first time, twice
 // as long at each repeat up to max, and short again after a success or
 // once the refusals stop for a while. A burst of detail-less 429s then
-// takes an account out for a second, not for ten, and the pool stays up.
+// takes an account out for a moment, not for ten seconds, and the pool
+// stays up.
 type backoff struct {
 	first, max time.Duration
 

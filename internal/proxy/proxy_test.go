@@ -85,7 +85,7 @@ func TestReactivePath(t *testing.T) {
 			name:       "bare 429 is a short cooldown and a resync, never an exhaustion mark",
 			first:      func() (*http.Response, error) { return nil, classified(429, bareBody) },
 			wantStatus: 200, wantAcct: "acct2", wantCalls: []int64{1, 2},
-			wantLog:  []string{"cooldown 1 gemini for 1s", "resync 1", "success 2 gemini"},
+			wantLog:  []string{"cooldown 1 gemini for 250ms", "resync 1", "success 2 gemini"},
 			reactive: 1,
 		},
 		{
