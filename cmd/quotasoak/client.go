@@ -12,12 +12,8 @@ import (
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
+	"github.com/quotatui/quotatui/internal/proxy/proxytest"
 )
-
-var models = map[cloudcode.Family][]string{
-	cloudcode.FamilyGemini:    {"gemini-3-flash", "gemini-3-pro-high"},
-	cloudcode.FamilyClaudeGPT: {"claude-sonnet-4-6", "claude-opus-4-6-thinking", "gpt-oss-120b-medium"},
-}
 
 // kind is what one client request came to, judged against the simulator's
 // buckets at the moment the answer arrived.
@@ -79,7 +75,7 @@ func (q *requester) next() request {
 	if q.rng.IntN(2) == 1 {
 		fam = cloudcode.FamilyClaudeGPT
 	}
-	r := request{family: fam, model: models[fam][q.rng.IntN(len(models[fam]))],
+	r := request{family: fam, model: proxytest.Models[fam][q.rng.IntN(len(proxytest.Models[fam]))],
 		stream: q.rng.IntN(10) < 3, gemini: q.rng.IntN(2) == 0}
 	if q.rng.IntN(10) < 3 {
 		r.text = fmt.Sprintf("one-shot %d %d", q.id, q.rng.Uint64())

@@ -15,7 +15,6 @@ import (
 
 	"github.com/quotatui/quotatui/internal/auth"
 	"github.com/quotatui/quotatui/internal/clock"
-	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
 	"github.com/quotatui/quotatui/internal/logfile"
 	"github.com/quotatui/quotatui/internal/proxy"
@@ -68,7 +67,7 @@ func soak(ctx context.Context, c soakConfig, progress func(string)) (soakReport,
 	defer lf.Close()
 	log := slog.New(auth.NewRedactingHandler(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: slog.LevelInfo})))
 
-	specs, emails := accountSpecs(c.accounts)
+	specs, emails := proxytest.Pool(c.accounts)
 	popt := proxy.NewOptions()
 	popt.FirstByteTimeout = 3 * time.Second
 	popt.StreamIdleTimeout = 3 * time.Second
@@ -77,7 +76,7 @@ func soak(ctx context.Context, c soakConfig, progress func(string)) (soakReport,
 		Clock:    clk,
 		Dir:      c.dir,
 		Logger:   log,
-		Sim: cloudcodetest.Options{Capacity: bucketSizes(c.units), Latency: 5 * time.Millisecond,
+		Sim: cloudcodetest.Options{Capacity: proxytest.BucketSizes(c.units), Latency: 5 * time.Millisecond,
 			StreamChunks: 4, StreamInterval: 20 * time.Millisecond, AccessTokenTTL: time.Hour, Seed: int64(c.seed)},
 		Quota:   quota.Options{ClockRate: c.speed, CacheTTL: 5 * time.Minute},
 		Proxy:   popt,
@@ -99,7 +98,11 @@ func soak(ctx context.Context, c soakConfig, progress func(string)) (soakReport,
 	defer stop()
 	var wg sync.WaitGroup
 	keepCtx, stopKeep := context.WithCancel(ctx)
-	wg.Go(func() { _ = st.Proxy.KeepCounters(keepCtx, st.Store, time.Minute) })
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		_ = st.Proxy.KeepCounters(keepCtx, st.Store, time.Minute)
+	}()
 
 	// Faults on a timer: an account's access tokens revoked (its next
 	// call answers 401 and the proxy refreshes).
@@ -185,6 +188,7 @@ func soak(ctx context.Context, c soakConfig, progress func(string)) (soakReport,
 	wg.Wait() // clients, pacer and the token revoker are done
 	stats := st.Proxy.Stats()
 	stopKeep()
+	<-kept // the last save is done
 	tr.CloseIdleConnections()
 	simSpan := clk.Now().Sub(simStart)
 	if err := st.Close(); err != nil {
@@ -207,38 +211,6 @@ func total(o [numKinds]int) int {
 		n += v
 	}
 	return n
-}
-
-var tierIDs = []string{"g1-ultra-tier", "g1-pro-tier", "free-tier"}
-
-func accountSpecs(n int) ([]cloudcodetest.AccountSpec, []string) {
-	var out []cloudcodetest.AccountSpec
-	var emails []string
-	for i := range n {
-		e := fmt.Sprintf("user%d@example.com", i+1)
-		out = append(out, cloudcodetest.AccountSpec{Email: e, TierID: tierIDs[i%len(tierIDs)]})
-		emails = append(emails, e)
-	}
-	return out, emails
-}
-
-// bucketSizes sizes the buckets: units for PRO's 5-hour window, FREE half,
-// ULTRA double, weekly five times the 5-hour bucket.
-func bucketSizes(units int) func(cloudcode.Tier, cloudcode.Family, cloudcode.Window) int {
-	return func(tier cloudcode.Tier, _ cloudcode.Family, w cloudcode.Window) int {
-		n := units
-		switch tier {
-		case cloudcode.TierUltra:
-			n *= 2
-		case cloudcode.TierPro:
-		default:
-			n /= 2
-		}
-		if w == cloudcode.WindowWeekly {
-			n *= 5
-		}
-		return n
-	}
 }
 
 // soakReport is what the soak measured.

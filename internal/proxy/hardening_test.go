@@ -49,6 +49,8 @@ func startWith(t *testing.T, edit func(*proxytest.Options)) *e2e {
 	if err := st.SyncAll(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Its own transport, closed before the stack: connections dialed but
+	// never used would otherwise hold the proxy's graceful shutdown.
 	tr := &http.Transport{MaxIdleConnsPerHost: 100}
 	t.Cleanup(tr.CloseIdleConnections)
 	fc, _ := opt.Clock.(*clock.Fake)

@@ -68,42 +68,38 @@ func (s *Server) SetStreamFaults(f StreamFaults) {
 	s.inject.mu.Unlock()
 }
 
+// setFaults changes the faults of a known account under the lock.
+func (s *Server) setFaults(email string, set func(*accountFaults)) {
+	s.mustAccount(email)
+	s.inject.mu.Lock()
+	set(s.inject.account(email))
+	s.inject.mu.Unlock()
+}
+
 // SetHangAfterHeaders makes the account's accepted generate calls send
 // their 200 headers and then nothing until the client gives up (unlike
 // SetHang, which sends nothing at all). The quota is charged.
 func (s *Server) SetHangAfterHeaders(email string, hang bool) {
-	s.mustAccount(email)
-	s.inject.mu.Lock()
-	s.inject.account(email).hangAfterHeaders = hang
-	s.inject.mu.Unlock()
+	s.setFaults(email, func(f *accountFaults) { f.hangAfterHeaders = hang })
 }
 
 // CutStreams makes the account's streams drop the connection after
 // events events (a non-streaming answer: after half its bytes), without
 // the chunk that ends the body; 0 turns it off.
 func (s *Server) CutStreams(email string, events int) {
-	s.mustAccount(email)
-	s.inject.mu.Lock()
-	s.inject.account(email).cutAfter = events
-	s.inject.mu.Unlock()
+	s.setFaults(email, func(f *accountFaults) { f.cutAfter = events })
 }
 
 // StallStreams makes the account's streams go silent after events events,
 // holding the connection until the client gives up; 0 turns it off.
 func (s *Server) StallStreams(email string, events int) {
-	s.mustAccount(email)
-	s.inject.mu.Lock()
-	s.inject.account(email).stallAfter = events
-	s.inject.mu.Unlock()
+	s.setFaults(email, func(f *accountFaults) { f.stallAfter = events })
 }
 
 // BareBurst makes the account's next n generate calls answer the 429 with
 // no details ("Resource has been exhausted"), charging nothing.
 func (s *Server) BareBurst(email string, n int) {
-	s.mustAccount(email)
-	s.inject.mu.Lock()
-	s.inject.account(email).bare = n
-	s.inject.mu.Unlock()
+	s.setFaults(email, func(f *accountFaults) { f.bare = n })
 }
 
 // bare429 answers a bare 429 when the account has one left in its burst.
