@@ -177,6 +177,9 @@ func soak(ctx context.Context, c soakConfig, progress func(string)) (soakReport,
 		m := cur
 		cur = minute{}
 		mu.Unlock()
+		if done && total(m.outcomes) == 0 {
+			break // the run ended on a sample: nothing after it
+		}
 		m.at, m.simAt = time.Since(start).Round(time.Second), clk.Now()
 		m.proc = sampleProc()
 		m.dbMB = fileMB(db, db+"-wal", db+"-shm")
@@ -300,7 +303,7 @@ func (r soakReport) markdown(command string) string {
 	fmt.Fprintf(&b, "| open files | %.0f | %.0f | %.0f | %s |\n", f1, f2, fPeak, flat(f1, f2, 0.1))
 	fmt.Fprintf(&b, "| database incl. WAL (MB) | %.2f | %.2f | | grows with history (kept %s) |\n", d1, d2, "30 days")
 	last := r.minutes[len(r.minutes)-1]
-	fmt.Fprintf(&b, "| log files (MB, INFO) | | %.2f | | rotated at 4 MiB, 2 kept |\n", last.logMB)
+	fmt.Fprintf(&b, "| log files (KiB, INFO) | | %.1f | | rotated at 4 MiB, 2 kept |\n", last.logMB*1024)
 	fmt.Fprintf(&b, "| goroutines before the stack / after it closed | %d | %d | | %s |\n\n", r.baseline.goroutines, r.endGoroutines,
 		map[bool]string{true: "none left", false: "**leak**"}[r.endGoroutines <= r.baseline.goroutines])
 	s := r.stats
@@ -321,8 +324,11 @@ How to read it:
   quota for the family: errors another account could have served. The goal is 0.
 - "broken streams" are streams the simulator cut or hung after their first byte: the client already had bytes, so no
   other account could take over; the proxy ends them so the client can tell (counted as upstream breaks).
-- Memory, goroutines and open files are flat when the last samples' median is within a few percent of the first's.
-  The database grows with the quota history the monitor records (one row per change), which is pruned after 30 days.
+- Memory, goroutines and open files are flat when the last samples' median is within a few percent of the first's
+  (or below it). Goroutines and files fall over the first minutes: the first sync round opens a connection per
+  call, and those the load does not need go idle and close.
+- The database (with its write-ahead log) grows with the quota history the monitor records (a row per change of a
+  bucket's figure) and the events; history is pruned after 30 days, so it grows for the whole of a shorter run.
 - The harness, the simulator and the clients live in the measured process too; their share is constant.
 `)
 	if len(r.samples) > 0 {
