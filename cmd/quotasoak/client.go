@@ -12,6 +12,7 @@ import (
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
+	"github.com/quotatui/quotatui/internal/proxy"
 	"github.com/quotatui/quotatui/internal/proxy/proxytest"
 )
 
@@ -24,6 +25,7 @@ const (
 	broken          // 200, then the stream broke (a fault the simulator injected after the first byte)
 	spent429        // 429 while no account had quota left for the family: expected
 	capacity        // 503 MODEL_CAPACITY_EXHAUSTED on every attempt: Google's capacity, injected
+	gaveUp          // 502 after the proxy's allowed attempts all met injected failures (cuts, 5xx)
 	servable        // any other error while some account still had quota: a defect
 	otherError      // any other error while no account had quota
 	clientGone      // the harness's own deadline ended the request
@@ -31,7 +33,7 @@ const (
 )
 
 func (k kind) String() string {
-	return [...]string{"ok", "broken stream", "429 (pool spent)", "503 capacity", "SERVABLE ERROR", "other error", "cancelled"}[k]
+	return [...]string{"ok", "broken stream", "429 (pool spent)", "503 capacity", "502 after every allowed attempt failed", "SERVABLE ERROR", "other error", "cancelled"}[k]
 }
 
 // truth answers from the simulator, the ground truth the proxy cannot see.
@@ -131,6 +133,10 @@ func judge(ctx context.Context, t truth, r request, status int, body []byte, rea
 		return broken
 	case status == http.StatusServiceUnavailable && bytes.Contains(body, []byte("MODEL_CAPACITY_EXHAUSTED")):
 		return capacity
+	case status == http.StatusBadGateway && bytes.Contains(body, []byte(fmt.Sprintf("tried %d account(s)", proxy.DefaultRetryAttempts))):
+		// proxy.retry_attempts upstream failures in a row, each a fault the
+		// simulator drew at random: the bound on work per request did its job.
+		return gaveUp
 	case !t.anyQuota(r.family):
 		if status == http.StatusTooManyRequests {
 			return spent429
