@@ -58,43 +58,15 @@ func main() {
 	}
 }
 
-var tierIDs = []string{"g1-ultra-tier", "g1-pro-tier", "free-tier"}
-
-func specs(n int) ([]cloudcodetest.AccountSpec, []string) {
-	var out []cloudcodetest.AccountSpec
-	var emails []string
-	for i := range n {
-		e := fmt.Sprintf("user%d@example.com", i+1)
-		out = append(out, cloudcodetest.AccountSpec{Email: e, TierID: tierIDs[i%len(tierIDs)]})
-		emails = append(emails, e)
-	}
-	return out, emails
-}
-
-func (c config) capacity(tier cloudcode.Tier, _ cloudcode.Family, w cloudcode.Window) int {
-	n := c.units
-	switch tier {
-	case cloudcode.TierUltra:
-		n *= 2
-	case cloudcode.TierPro:
-	default:
-		n /= 2
-	}
-	if w == cloudcode.WindowWeekly {
-		n *= 5
-	}
-	return n
-}
-
 // drainRun drains the pool once with the pre-request check on or off.
 func drainRun(ctx context.Context, c config, preCheck bool) (result, error) {
-	sp, emails := specs(c.accounts)
+	sp, emails := proxytest.Pool(c.accounts)
 	popt := proxy.NewOptions()
 	popt.PreRequestCheck = preCheck
 	w := newWatcher()
 	st, err := proxytest.Start(ctx, proxytest.Options{
 		Accounts: sp,
-		Sim:      cloudcodetest.Options{Capacity: c.capacity, Latency: c.simLatency, StreamInterval: time.Millisecond, Seed: int64(c.seed)},
+		Sim:      cloudcodetest.Options{Capacity: proxytest.BucketSizes(c.units), Latency: c.simLatency, StreamInterval: time.Millisecond, Seed: int64(c.seed)},
 		Quota:    quota.Options{CacheTTL: c.cacheTTL, Logger: slog.New(slog.DiscardHandler)},
 		Proxy:    popt,
 		Monitor:  true, MonitorInterval: time.Hour,
@@ -145,7 +117,7 @@ type latency struct {
 // latencyRun times generateContent straight to the simulator and through
 // the proxy, interleaved, on a pool with quota to spare.
 func latencyRun(ctx context.Context, c config) (latency, error) {
-	sp, emails := specs(2)
+	sp, emails := proxytest.Pool(2)
 	st, err := proxytest.Start(ctx, proxytest.Options{
 		Accounts: sp,
 		Sim:      cloudcodetest.Options{Capacity: func(cloudcode.Tier, cloudcode.Family, cloudcode.Window) int { return 1 << 30 }},

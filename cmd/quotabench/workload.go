@@ -17,12 +17,8 @@ import (
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
 	"github.com/quotatui/quotatui/internal/proxy"
+	"github.com/quotatui/quotatui/internal/proxy/proxytest"
 )
-
-var models = map[cloudcode.Family][]string{
-	cloudcode.FamilyGemini:    {"gemini-3-flash", "gemini-3-pro-high"},
-	cloudcode.FamilyClaudeGPT: {"claude-sonnet-4-6", "claude-opus-4-6-thinking", "gpt-oss-120b-medium"},
-}
 
 // truth answers from the simulator, the ground truth the proxy cannot see.
 type truth struct {
@@ -162,7 +158,7 @@ func drive(ctx context.Context, base string, t truth, clients, after int, seed u
 				if rng.IntN(2) == 1 {
 					fam = cloudcode.FamilyClaudeGPT
 				}
-				model := models[fam][rng.IntN(len(models[fam]))]
+				model := proxytest.Models[fam][rng.IntN(len(proxytest.Models[fam]))]
 				stream := rng.IntN(10) < 3
 				gemini := rng.IntN(2) == 0
 				oneShot := rng.IntN(10) < 3

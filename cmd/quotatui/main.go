@@ -73,5 +73,9 @@ func newRoot(c *cli) *cobra.Command {
 // loadConfig returns the effective configuration from the settings'
 // flags, the environment, the config file and the defaults.
 func loadConfig(c *cli) (config.Config, config.Sources, error) {
-	return config.Resolve(c.settings, c.getenv)
+	cfg, src, err := config.Resolve(c.settings, c.getenv)
+	if err == nil {
+		warnSecretFlags(c.stderr, src)
+	}
+	return cfg, src, err
 }

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -19,6 +17,7 @@ import (
 	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/config"
+	"github.com/quotatui/quotatui/internal/logfile"
 	"github.com/quotatui/quotatui/internal/metrics"
 	"github.com/quotatui/quotatui/internal/proxy"
 	"github.com/quotatui/quotatui/internal/quota"
@@ -73,7 +72,7 @@ func openStack(ctx context.Context, cfg config.Config, log *slog.Logger, o stack
 		o.clock = clock.Real{}
 	}
 	if o.http == nil {
-		o.http = http.DefaultClient
+		o.http = upstreamHTTP(cfg)
 	}
 	s := &stack{cfg: cfg, log: log, clock: o.clock, oauth: oauthConfig(cfg)}
 	defer func() {
@@ -120,14 +119,7 @@ func openStack(ctx context.Context, cfg config.Config, log *slog.Logger, o stack
 	if !o.withProxy {
 		return s, nil
 	}
-	popt := proxy.NewOptions()
-	popt.Listen = cfg.Proxy.Listen
-	popt.APIKey = cfg.Proxy.APIKey
-	popt.RetryAttempts = cfg.Proxy.RetryAttempts
-	popt.BodyLimit = cfg.Proxy.BodyLimit
-	popt.SessionIdle = cfg.Proxy.SessionIdle
-	popt.PreRequestCheck = cfg.Proxy.PreRequestCheck
-	popt.LowThreshold = cfg.Quota.LowThreshold
+	popt := proxyOptions(cfg)
 	popt.Clock = o.clock
 	popt.Logger = log
 	// The metrics read the proxy's stats, and the proxy serves the metrics:
@@ -169,6 +161,7 @@ func (s *stack) run(ctx context.Context) error {
 	if s.proxy != nil {
 		ln := s.ln
 		s.ln = nil // Serve owns and closes it now
+		g.Go(func() error { return s.proxy.KeepCounters(ctx, s.store, counterSaveInterval) })
 		g.Go(func() error {
 			err := s.proxy.Serve(ctx, ln)
 			if errors.Is(err, context.Canceled) || errors.Is(err, http.ErrServerClosed) {
@@ -194,14 +187,11 @@ func (s *stack) Close() {
 }
 
 // openLog returns a logger writing to path (created 0600, its directory
-// 0700) that redacts anything looking like a token.
+// 0700, rotated by size) that redacts anything looking like a token.
 func openLog(path string, level slog.Level) (*slog.Logger, io.Closer, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, nil, fmt.Errorf("log file: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := logfile.Open(path, logfile.Options{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("log file: %w", err)
+		return nil, nil, err
 	}
 	return newLogger(f, level), f, nil
 }

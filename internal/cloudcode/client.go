@@ -77,10 +77,13 @@ func (c *Client) BaseURLs() []string { return append([]string(nil), c.baseURLs..
 
 // Request is one raw call the proxy forwards. RPC is the method after the
 // colon ("generateContent", "streamGenerateContent", "countTokens",
-// "loadCodeAssist", any other).
+// "loadCodeAssist", any other); Path addresses a resource below the base
+// URL instead ("operations/<name>", which Gemini CLI polls while it
+// onboards an account). Exactly one of them is set.
 type Request struct {
 	HTTPMethod  string     // default POST
-	RPC         string     // method name after the colon
+	RPC         string     // method name after the colon: letters only
+	Path        string     // resource path after "<base>/"; each segment is escaped
 	Query       url.Values // e.g. alt=sse for streaming
 	Body        []byte     // sent as is to every host tried
 	AccessToken string     // sent as the bearer token; never logged
@@ -97,21 +100,22 @@ type Request struct {
 // Classify's verdict on the last host tried. A network failure is a
 // *TransientError; a cancelled context is reported as the context's error.
 func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
-	if r.RPC == "" {
-		return nil, errors.New("cloudcode: request without an RPC method")
+	if err := r.check(); err != nil {
+		return nil, err
 	}
+	name := r.name()
 	var last error
 	for _, base := range c.baseURLs {
 		resp, err := c.send(ctx, base, r)
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
-				return nil, fmt.Errorf("cloudcode %s: %w", r.RPC, ctxErr)
+				return nil, fmt.Errorf("cloudcode %s: %w", name, ctxErr)
 			}
 			var ue *url.Error
 			if errors.As(err, &ue) {
 				err = ue.Err // the URL is in Message already; keep the cause
 			}
-			last = &TransientError{Message: fmt.Sprintf("%s %s: %v", r.RPC, hostOf(base), err), Err: err}
+			last = &TransientError{Message: fmt.Sprintf("%s %s: %v", name, hostOf(base), err), Err: err}
 			continue
 		}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -120,7 +124,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*http.Response, error) {
 		body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		resp.Body.Close()
 		if readErr != nil && ctx.Err() != nil {
-			return nil, fmt.Errorf("cloudcode %s: %w", r.RPC, ctx.Err())
+			return nil, fmt.Errorf("cloudcode %s: %w", name, ctx.Err())
 		}
 		last = Classify(resp.StatusCode, resp.Header, body, c.clock.Now())
 		if !hostFault(resp.StatusCode) {
@@ -147,6 +151,9 @@ func hostOf(base string) string {
 // send makes one attempt against one base URL.
 func (c *Client) send(ctx context.Context, base string, r Request) (*http.Response, error) {
 	u := base + ":" + r.RPC
+	if r.Path != "" {
+		u = base + "/" + escapePath(r.Path)
+	}
 	if len(r.Query) > 0 {
 		u += "?" + r.Query.Encode()
 	}
@@ -177,6 +184,80 @@ func (c *Client) send(ctx context.Context, base string, r Request) (*http.Respon
 		req.Header.Set("Authorization", "Bearer "+r.AccessToken)
 	}
 	return c.hc.Do(req)
+}
+
+// ErrBadRequestName is returned by Do for a Request whose RPC is not a
+// plain method name or whose Path is not a plain relative path: such a
+// name would change the URL (a "#", a "?", a line break) rather than name
+// a method.
+var ErrBadRequestName = errors.New("cloudcode: bad method name or path")
+
+// check refuses a Request that names no method, both a method and a path,
+// or a name that is not plain.
+func (r Request) check() error {
+	switch {
+	case r.RPC == "" && r.Path == "":
+		return errors.New("cloudcode: request without an RPC method or path")
+	case r.RPC != "" && r.Path != "":
+		return errors.New("cloudcode: request with both an RPC method and a path")
+	case r.RPC != "" && !IsMethodName(r.RPC):
+		return fmt.Errorf("%w: method %q", ErrBadRequestName, r.RPC)
+	case r.Path != "" && !isPlainPath(r.Path):
+		return fmt.Errorf("%w: path %q", ErrBadRequestName, r.Path)
+	}
+	return nil
+}
+
+// name is the method or path, for error messages.
+func (r Request) name() string {
+	if r.RPC != "" {
+		return r.RPC
+	}
+	return r.Path
+}
+
+// IsMethodName reports whether s can be a v1internal method: ASCII
+// letters only, as every method Google serves is spelled.
+func IsMethodName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// isPlainPath reports whether p is a relative path of plain segments:
+// letters, digits, '-', '_' and '.', none empty, none "." or "..".
+func isPlainPath(p string) bool {
+	if p == "" || len(p) > 512 {
+		return false
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// escapePath escapes each segment of a path (a no-op for the plain paths
+// check lets through; kept so a looser check can never change the URL).
+func escapePath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
 }
 
 // typedCall makes a JSON call and parses a 2xx answer with parse. A body

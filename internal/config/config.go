@@ -32,6 +32,13 @@ type Config struct {
 		BodyLimit       int64         `toml:"body_limit"`        // 32 MiB
 		SessionIdle     time.Duration `toml:"session_idle"`      // 1h
 		PreRequestCheck bool          `toml:"pre_request_check"` // true: re-check low-zone accounts before each request
+		// Timeouts and limits of the proxy's hardening (issue 11).
+		ConnectTimeout    time.Duration `toml:"connect_timeout"`     // 10s
+		FirstByteTimeout  time.Duration `toml:"first_byte_timeout"`  // 2m
+		StreamIdleTimeout time.Duration `toml:"stream_idle_timeout"` // 1m
+		BufferLimit       int64         `toml:"buffer_limit"`        // 64 MiB
+		AllowedHosts      []string      `toml:"allowed_hosts"`       // none besides localhost and the listen address
+		AllowedOrigins    []string      `toml:"allowed_origins"`     // none
 	} `toml:"proxy"`
 
 	Upstream struct {
@@ -89,6 +96,12 @@ func defaults(getenv func(string) string) Config {
 	c.Proxy.BodyLimit = 32 << 20
 	c.Proxy.SessionIdle = time.Hour
 	c.Proxy.PreRequestCheck = true
+	c.Proxy.ConnectTimeout = 10 * time.Second
+	c.Proxy.FirstByteTimeout = 2 * time.Minute
+	c.Proxy.StreamIdleTimeout = time.Minute
+	c.Proxy.BufferLimit = 64 << 20
+	c.Proxy.AllowedHosts = []string{} // empty, not nil: the file's "[]" reads back as empty
+	c.Proxy.AllowedOrigins = []string{}
 	c.Upstream.BaseURLs = []string{
 		"https://daily-cloudcode-pa.googleapis.com/v1internal",
 		"https://cloudcode-pa.googleapis.com/v1internal",

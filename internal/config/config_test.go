@@ -48,13 +48,19 @@ func load(t *testing.T, args []string, e env, file string) (Config, Sources, err
 func TestDefault(t *testing.T) {
 	c := defaults(env{"HOME": "/home/u"}.get)
 	want := map[string]any{
-		"db":                      "/home/u/.local/share/quotatui/quotatui.db",
-		"proxy.listen":            "127.0.0.1:8045",
-		"proxy.api_key":           "",
-		"proxy.retry_attempts":    3,
-		"proxy.body_limit":        int64(32 << 20),
-		"proxy.session_idle":      time.Hour,
-		"proxy.pre_request_check": true,
+		"db":                        "/home/u/.local/share/quotatui/quotatui.db",
+		"proxy.listen":              "127.0.0.1:8045",
+		"proxy.api_key":             "",
+		"proxy.retry_attempts":      3,
+		"proxy.body_limit":          int64(32 << 20),
+		"proxy.session_idle":        time.Hour,
+		"proxy.pre_request_check":   true,
+		"proxy.connect_timeout":     10 * time.Second,
+		"proxy.first_byte_timeout":  2 * time.Minute,
+		"proxy.stream_idle_timeout": time.Minute,
+		"proxy.buffer_limit":        int64(64 << 20),
+		"proxy.allowed_hosts":       []string{},
+		"proxy.allowed_origins":     []string{},
 		"upstream.base_urls": []string{
 			"https://daily-cloudcode-pa.googleapis.com/v1internal",
 			"https://cloudcode-pa.googleapis.com/v1internal",
@@ -161,7 +167,7 @@ log_file = "/var/log/q.log"
 
 [proxy]
 listen = "127.0.0.1:9000"  # a comment
-api_key = "k-123"
+api_key = "k-123-4567890abcd"
 retry_attempts = 5
 body_limit = "512KiB"
 session_idle = "30m"
@@ -203,7 +209,7 @@ func TestLoadFile(t *testing.T) {
 		{"db", c.DBPath, "/var/lib/q.db"},
 		{"log_file", c.LogFile, "/var/log/q.log"},
 		{"proxy.listen", c.Proxy.Listen, "127.0.0.1:9000"},
-		{"proxy.api_key", c.Proxy.APIKey, "k-123"},
+		{"proxy.api_key", c.Proxy.APIKey, "k-123-4567890abcd"},
 		{"proxy.retry_attempts", c.Proxy.RetryAttempts, 5},
 		{"proxy.body_limit", c.Proxy.BodyLimit, int64(512 << 10)},
 		{"proxy.session_idle", c.Proxy.SessionIdle, 30 * time.Minute},
@@ -488,7 +494,7 @@ func TestValidateReportsAllAndSources(t *testing.T) {
 
 func TestPrintRedactsSecrets(t *testing.T) {
 	c, src, err := load(t, []string{"--oauth-client-secret", "s3cr3t-value"},
-		env{"QUOTATUI_PROXY_API_KEY": "api-k3y-value"}, "[oauth]\nclient_id = \"my-client\"\n")
+		env{"QUOTATUI_PROXY_API_KEY": "api-k3y-value-0123"}, "[oauth]\nclient_id = \"my-client\"\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +503,7 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, secret := range []string{"s3cr3t-value", "api-k3y-value"} {
+	for _, secret := range []string{"s3cr3t-value", "api-k3y-value-0123"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("Print leaked a secret:\n%s", out)
 		}

@@ -11,30 +11,36 @@ import (
 // descriptions holds each key's one-line description. A test fails when a
 // Config field has none, so the reference in the README cannot fall behind.
 var descriptions = map[string]string{
-	"db":                      "SQLite database holding accounts, tiers, quota history and events",
-	"proxy.listen":            "address the local proxy listens on (host:port)",
-	"proxy.api_key":           "key clients must send to the proxy (and to /metrics); required when listening off loopback",
-	"proxy.retry_attempts":    "upstream attempts per client request, across accounts (capped at the pool size)",
-	"proxy.body_limit":        "largest request body the proxy accepts (bytes, or with KiB/MiB/GiB)",
-	"proxy.session_idle":      "how long a conversation keeps its account after its last request",
-	"proxy.pre_request_check": "re-check an account in the low zone before each request, so a switch happens before a 429",
-	"upstream.base_urls":      "v1internal base URLs, tried in order (daily first: prod can show a frozen 100 %); comma-separated in env and flags",
-	"upstream.user_agent":     "User-Agent sent upstream",
-	"oauth.client_id":         "OAuth client id used by login and token refresh (you register the client)",
-	"oauth.client_secret":     "OAuth client secret that goes with oauth.client_id",
-	"oauth.auth_url":          "OAuth authorization endpoint",
-	"oauth.token_url":         "OAuth token endpoint",
-	"oauth.userinfo_url":      "OAuth user info endpoint (gives the account's email)",
-	"oauth.default_client":    "OAuth client that login uses and accounts without a recorded client refresh with: \"default\" (oauth.client_id) or a name from [oauth.clients.<name>]",
-	"quota.low_threshold":     "effective remaining fraction below which an account is LOW and warns (0..1)",
-	"quota.reserve":           "remaining fraction at or below which an account counts as exhausted (0..1, below low_threshold)",
-	"quota.sync_interval":     "how often the background monitor syncs every account (jittered; at least 30s; one process per database polls)",
-	"quota.sync_concurrency":  "accounts synced in parallel (1..1024)",
-	"quota.account_timeout":   "time limit for one account's sync; a hung account costs at most this (at least 1s)",
-	"quota.cache_ttl":         "how long a quota figure answers checks before the upstream is asked again (while the monitor runs, until its next round at least)",
-	"quota.tier_ttl":          "how long an account's detected tier is trusted",
-	"quota.retention":         "how long quota history and events are kept",
-	"log_file":                "log file (the dashboard owns the terminal, so logs go here)",
+	"db":                        "SQLite database holding accounts, tiers, quota history and events",
+	"proxy.listen":              "address the local proxy listens on (host:port)",
+	"proxy.api_key":             "key clients must send to the proxy (and to /metrics); required when listening off loopback",
+	"proxy.retry_attempts":      "upstream attempts per client request, across accounts (capped at the pool size)",
+	"proxy.body_limit":          "largest request body the proxy accepts (bytes, or with KiB/MiB/GiB)",
+	"proxy.session_idle":        "how long a conversation keeps its account after its last request",
+	"proxy.pre_request_check":   "re-check an account in the low zone before each request, so a switch happens before a 429",
+	"proxy.connect_timeout":     "time limit for connecting to an upstream host (TCP and TLS)",
+	"proxy.first_byte_timeout":  "time limit for an upstream call's first byte (headers and first stream event, or a whole answer); an account that misses it cools down and the request moves on",
+	"proxy.stream_idle_timeout": "longest silence between two stream events before the stream ends as broken",
+	"proxy.buffer_limit":        "most bytes of client request bodies the proxy holds at once (at least body_limit); beyond it requests get 503",
+	"proxy.allowed_hosts":       "host names, besides localhost and the listen address, clients may reach the proxy by (others are refused: DNS rebinding); comma-separated in env and flags",
+	"proxy.allowed_origins":     "browser origins allowed to call the proxy (none by default); comma-separated in env and flags",
+	"upstream.base_urls":        "v1internal base URLs, tried in order (daily first: prod can show a frozen 100 %); comma-separated in env and flags",
+	"upstream.user_agent":       "User-Agent sent upstream",
+	"oauth.client_id":           "OAuth client id used by login and token refresh (you register the client)",
+	"oauth.client_secret":       "OAuth client secret that goes with oauth.client_id",
+	"oauth.auth_url":            "OAuth authorization endpoint",
+	"oauth.token_url":           "OAuth token endpoint",
+	"oauth.userinfo_url":        "OAuth user info endpoint (gives the account's email)",
+	"oauth.default_client":      "OAuth client that login uses and accounts without a recorded client refresh with: \"default\" (oauth.client_id) or a name from [oauth.clients.<name>]",
+	"quota.low_threshold":       "effective remaining fraction below which an account is LOW and warns (0..1)",
+	"quota.reserve":             "remaining fraction at or below which an account counts as exhausted (0..1, below low_threshold)",
+	"quota.sync_interval":       "how often the background monitor syncs every account (jittered; at least 30s; one process per database polls)",
+	"quota.sync_concurrency":    "accounts synced in parallel (1..1024)",
+	"quota.account_timeout":     "time limit for one account's sync; a hung account costs at most this (at least 1s)",
+	"quota.cache_ttl":           "how long a quota figure answers checks before the upstream is asked again (while the monitor runs, until its next round at least)",
+	"quota.tier_ttl":            "how long an account's detected tier is trusted",
+	"quota.retention":           "how long quota history and events are kept",
+	"log_file":                  "log file (the dashboard owns the terminal, so logs go here)",
 
 	"alerts.desktop.enabled": "send alerts as desktop notifications (D-Bus on Linux, osascript on macOS)",
 	"alerts.desktop.events":  `alert kinds shown on the desktop: "all" or any of ` + strings.Join(AlertEventKinds(), ", "),
@@ -60,7 +66,7 @@ var secretKeys = map[string]bool{"proxy.api_key": true, "oauth.client_secret": t
 	"alerts.webhook.url": true, "alerts.webhook.token": true}
 
 // sizeKeys are int64 settings written as byte sizes ("32MiB").
-var sizeKeys = map[string]bool{"proxy.body_limit": true}
+var sizeKeys = map[string]bool{"proxy.body_limit": true, "proxy.buffer_limit": true}
 
 // kind is how a setting's value is written and parsed.
 type kind uint8

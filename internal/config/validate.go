@@ -110,6 +110,15 @@ func (c Config) Validate() error {
 		v.fail("proxy.body_limit", "must be between 1KiB and 1GiB")
 	}
 	v.positive("proxy.session_idle", c.Proxy.SessionIdle)
+	if c.Proxy.APIKey != "" && len(c.Proxy.APIKey) < minAPIKeyLength {
+		v.failValue("proxy.api_key", "[set]", fmt.Sprintf("must be at least %d characters (it has %d); for example: openssl rand -hex 16", minAPIKeyLength, len(c.Proxy.APIKey)))
+	}
+	v.positive("proxy.connect_timeout", c.Proxy.ConnectTimeout)
+	v.positive("proxy.first_byte_timeout", c.Proxy.FirstByteTimeout)
+	v.positive("proxy.stream_idle_timeout", c.Proxy.StreamIdleTimeout)
+	if c.Proxy.BufferLimit < c.Proxy.BodyLimit {
+		v.fail("proxy.buffer_limit", fmt.Sprintf("must be at least proxy.body_limit (%s)", FormatSize(c.Proxy.BodyLimit)))
+	}
 
 	if len(c.Upstream.BaseURLs) == 0 {
 		v.fail("upstream.base_urls", "want at least one URL")
@@ -156,6 +165,10 @@ func (c Config) Validate() error {
 
 	return errors.Join(v.errs...)
 }
+
+// minAPIKeyLength is the shortest proxy.api_key accepted (the proxy's own
+// proxy.MinAPIKeyLength; config does not import the proxy).
+const minAPIKeyLength = 16
 
 // fromBoth says where two related values came from, leaving out defaults.
 func fromBoth(a, b Source) string {

@@ -161,7 +161,7 @@ func TestGenAISDKRequests(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(ver.sdk+"/"+tt.name, func(t *testing.T) {
 				opt := NewOptions()
-				opt.APIKey = "local-key"
+				opt.APIKey = "local-key-0123456789"
 				h := newHarness(t, 2, opt, func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
 					switch r.RPC {
 					case "streamGenerateContent":
@@ -175,7 +175,7 @@ func TestGenAISDKRequests(t *testing.T) {
 				ua := "google-genai-sdk/" + ver.sdk + " gl-node/v20.20.2"
 				resp, got := h.do(tt.method, "/"+ver.api+tt.path, tt.body,
 					"User-Agent", ua, "X-Goog-Api-Client", ua, "Content-Type", "application/json",
-					"X-Goog-Api-Key", "local-key", "Accept", "*/*")
+					"X-Goog-Api-Key", "local-key-0123456789", "Accept", "*/*")
 				if resp.StatusCode != 200 {
 					t.Fatalf("status %d: %s", resp.StatusCode, got)
 				}
@@ -195,7 +195,7 @@ func TestGenAISDKRequests(t *testing.T) {
 				if len(calls) != 1 || calls[0].RPC != tt.wantRPC {
 					t.Fatalf("upstream calls %+v, want one %s", calls, tt.wantRPC)
 				}
-				if strings.Contains(string(calls[0].Body), "local-key") || calls[0].Header.Get("X-Goog-Api-Key") != "" {
+				if strings.Contains(string(calls[0].Body), "local-key-0123456789") || calls[0].Header.Get("X-Goog-Api-Key") != "" {
 					t.Error("the local API key went upstream")
 				}
 			})
@@ -244,8 +244,8 @@ func TestClientErrorDetails(t *testing.T) {
 		{
 			name:       "every account answered a bare 429: short wait",
 			answer:     func() (*http.Response, error) { return nil, classified(429, bareBody) },
-			wantStatus: 429, wantReason: "RATE_LIMIT_EXCEEDED", wantDelay: "10s",
-			wantKind: "rate limited for 10s",
+			wantStatus: 429, wantReason: "RATE_LIMIT_EXCEEDED", wantDelay: "1s",
+			wantKind: "rate limited for 1s",
 		},
 		{
 			name:       "Google out of capacity on every account",
@@ -256,7 +256,9 @@ func TestClientErrorDetails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, 2, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+			opt := NewOptions()
+			opt.MaxWait = time.Millisecond // the answer, not the wait, is under test
+			h := newHarness(t, 2, opt, func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
 				if tt.answer == nil {
 					t.Error("upstream called while the pool is spent")
 					return jsonResponse(200, okAnswer), nil

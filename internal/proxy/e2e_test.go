@@ -37,32 +37,10 @@ func startE2E(t *testing.T, preCheck bool) *e2e {
 
 func startE2EWrapped(t *testing.T, preCheck bool, wrap func(proxy.Upstream) proxy.Upstream) *e2e {
 	t.Helper()
-	clk := clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
-	popt := proxy.NewOptions()
-	popt.PreRequestCheck = preCheck
-	var specs []cloudcodetest.AccountSpec
-	for _, e := range emails {
-		specs = append(specs, cloudcodetest.AccountSpec{Email: e, TierID: "g1-pro-tier"})
-	}
-	ctx := context.Background()
-	st, err := proxytest.Start(ctx, proxytest.Options{Accounts: specs, Clock: clk, Proxy: popt, Dir: t.TempDir(), WrapUpstream: wrap,
-		Sim: cloudcodetest.Options{StreamInterval: time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
+	return startWith(t, func(o *proxytest.Options) {
+		o.Proxy.PreRequestCheck = preCheck
+		o.WrapUpstream = wrap
 	})
-	if err := st.SyncAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// Its own transport, closed before the stack: connections dialed but
-	// never used would otherwise hold the proxy's graceful shutdown.
-	tr := &http.Transport{MaxIdleConnsPerHost: 100}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &e2e{t: t, clk: clk, st: st, client: &http.Client{Transport: tr}}
 }
 
 func (e *e2e) id(email string) int64 { return e.st.IDs[email] }
@@ -79,6 +57,7 @@ func (e *e2e) generate(model, session string) (*http.Response, string) {
 	e.t.Helper()
 	body := fmt.Sprintf(`{"model":%q,"project":"mine","request":{"contents":[{"role":"user","parts":[{"text":"hello %s"}]}]}}`, model, session)
 	req, _ := http.NewRequest(http.MethodPost, e.st.URL+"/v1internal:generateContent", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	if session != "" {
 		req.Header.Set("x-session-id", session)
 	}
@@ -298,6 +277,7 @@ func TestE2ELateSuccessKeepsTheMark(t *testing.T) {
 	go func() {
 		body := `{"model":"gemini-3-flash","request":{"contents":[{"role":"user","parts":[{"text":"hello slow one"}]}]}}`
 		req, _ := http.NewRequest(http.MethodPost, e.st.URL+"/v1internal:generateContent", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("x-session-id", "slow one")
 		resp, err := e.client.Do(req)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/clock"
@@ -82,6 +83,13 @@ type NoAccountError struct {
 	// Unavailable is set when no account is usable for reasons other than
 	// quota (disabled, forbidden, needs login), so waiting will not help.
 	Unavailable bool
+	// Cooling is set when the account usable soonest is only cooling down
+	// after short-lived refusals (rate limits, timeouts), not out of quota.
+	Cooling bool
+	// Causes say why accounts cannot be used at all, one line an account
+	// ("forbidden by the upstream (SERVICE_DISABLED: ...)", "could not get
+	// an access token: <network error>").
+	Causes []string
 }
 
 // Error says why no account can serve the family and when one can again.
@@ -90,8 +98,15 @@ func (e *NoAccountError) Error() string {
 	case e.Accounts == 0:
 		return "no accounts are configured in quotatui; add one with `quotatui login`"
 	case e.Unavailable:
-		return fmt.Sprintf("none of the %d accounts can be used for %s (disabled, forbidden or needing a login); see the quotatui dashboard",
-			e.Accounts, e.Family.Title())
+		what := "any model"
+		if e.Family != cloudcode.FamilyUnknown {
+			what = e.Family.Title()
+		}
+		return fmt.Sprintf("none of the %d accounts can be used for %s: %s; see the quotatui dashboard",
+			e.Accounts, what, summarize(e.Causes))
+	case e.Cooling:
+		return fmt.Sprintf("rate-limited: the upstream asked all %d accounts to slow down for %s; retry in %s",
+			e.Accounts, e.Family.Title(), shortDuration(max(e.Reset.Sub(e.Now), time.Second)))
 	case e.Reset.IsZero():
 		return fmt.Sprintf("all %d accounts are out of quota for %s; no reset time is known yet (quotatui is resyncing)",
 			e.Accounts, e.Family.Title())
@@ -99,6 +114,32 @@ func (e *NoAccountError) Error() string {
 		return fmt.Sprintf("all %d accounts are out of quota for %s; the earliest resets at %s (in %s)",
 			e.Accounts, e.Family.Title(), e.Reset.UTC().Format("15:04:05Z"), shortDuration(e.Reset.Sub(e.Now)))
 	}
+}
+
+// summarize joins causes, counting the accounts that share one: "2
+// accounts: could not get an access token: dial tcp ...: connection
+// refused; 1 account: disabled by you".
+func summarize(causes []string) string {
+	if len(causes) == 0 {
+		return "no reason is known (see the dashboard)"
+	}
+	count := map[string]int{}
+	var order []string
+	for _, c := range causes {
+		if count[c] == 0 {
+			order = append(order, c)
+		}
+		count[c]++
+	}
+	parts := make([]string, len(order))
+	for i, c := range order {
+		n := "1 account"
+		if count[c] > 1 {
+			n = fmt.Sprintf("%d accounts", count[c])
+		}
+		parts[i] = n + ": " + c
+	}
+	return strings.Join(parts, "; ")
 }
 
 // RetryAfter returns how long the client should wait, zero when unknown.

@@ -356,13 +356,17 @@ func (h *harness) post(path, body string, hdr ...string) (*http.Response, string
 	return h.do(http.MethodPost, path, body, append([]string{"Content-Type", "application/json"}, hdr...)...)
 }
 
-// do sends a request with the headers given as name, value pairs and
-// returns the response with its body read.
+// do sends a request with the headers given as name, value pairs (a POST
+// is JSON unless they say otherwise) and returns the response with its
+// body read.
 func (h *harness) do(method, path, body string, hdr ...string) (*http.Response, string) {
 	h.t.Helper()
 	req, err := http.NewRequest(method, h.ts.URL+path, strings.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])

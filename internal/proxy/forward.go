@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
-	"github.com/quotatui/quotatui/internal/quota"
 )
 
 // maxUpstreamBody bounds a non-streaming upstream answer the proxy
@@ -24,6 +24,7 @@ const statusClientGone = 499
 // call is one client request, ready to be sent to any account.
 type call struct {
 	rpc        string // upstream method after the colon
+	path       string // or the resource path after "v1internal/" (an operation)
 	httpMethod string
 	query      url.Values // forwarded query, without the API key
 	env        map[string]json.RawMessage
@@ -38,8 +39,14 @@ type call struct {
 	stream        bool
 	setProject    bool // always set project (generation calls)
 	gemini        bool // Gemini API: unwrap "response" on the way back
-	jsonArray     bool // Gemini API stream without alt=sse: answer a JSON array
+	jsonArray     bool // a stream the client wants as one JSON array, not SSE
+	// out writes the answer in the client's shape; forward sets Google's
+	// (wrapped for Code Assist, unwrapped for the Gemini API) when nil.
+	out AnswerWriter
 }
+
+// name is the upstream method, or the path for a call that addresses one.
+func (c *call) name() string { return cmp.Or(c.rpc, c.path) }
 
 // body returns the upstream body with every project the client named set
 // to the account's: "project", "cloudaicompanionProject" and
@@ -91,12 +98,25 @@ func swapProject(m map[string]json.RawMessage, key, project string) {
 
 // outcome is what one client request came to, for the log and counters.
 type outcome struct {
-	status   int
+	status   int // sent to the client; statusClientGone, statusUpstreamBroke
 	account  string
 	attempts int
+	// abort ends the client's connection without the body's terminator:
+	// the stream broke after its first byte.
+	abort bool
 }
 
-// forward runs a call through the pool and answers the client.
+// resyncWait is the Retry-After when no reset time is known yet: the
+// engine is resyncing the accounts that answered.
+const resyncWait = 10 * time.Second
+
+// statusUpstreamBroke is counted for a stream the upstream broke after its
+// first byte: the client saw 200, then an error event or an aborted
+// connection, not an answer.
+const statusUpstreamBroke = http.StatusBadGateway
+
+// forward runs a call through the pool and answers the client through
+// c.out (Google's shapes when the route set none).
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 	start := time.Now()
 	fam := ""
@@ -104,35 +124,38 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 		fam = c.family.String()
 		setFamily(w, fam)
 	}
+	if c.out == nil {
+		c.out = &googleWriter{unwrap: c.gemini, array: c.jsonArray, errorEvents: c.gemini}
+	}
 	out := s.attempt(w, r, c)
-	lvl := slogLevel(out.status)
-	s.log.Log(r.Context(), lvl, "proxied request", "method", c.rpc, "model", c.model, "family", fam,
+	setOutcome(w, out.status)
+	// One line per request: debug only, the volume would drown the rest.
+	s.log.Debug("proxied request", "method", c.name(), "model", c.model, "family", fam,
 		"account", out.account, "status", out.status, "attempts", out.attempts, "duration", time.Since(start))
+	if out.abort {
+		panic(http.ErrAbortHandler) // net/http closes the connection as it is
+	}
 }
 
-// action is what the reactive path decided after an upstream error.
-type action uint8
-
-const (
-	moveOn    action = iota // try the next account
-	retrySame               // try the same account again (once)
-	stop                    // the error is the client's: relay it
-)
-
-// attempt is the retry loop: pick an account, send, and on an upstream
-// error act on it and try the next account, until the attempts run out.
-// Retries happen only before the first byte reached the client.
+// attempt is the forwarding loop: pick an account, send, and on an upstream
+// error judge it, act on it and try the next account, until the attempts
+// run out. Retries happen only before the first byte reached the client.
+// Short-lived refusals (rate limits, timeouts) do not use up attempts:
+// when every usable account is only cooling down, the request waits for
+// the first to come back, up to Options.MaxWait in all.
 func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcome {
 	ctx := r.Context()
 	limit := 0 // computed at the first failure: the pool size costs a copy
 	exclude := map[int64]bool{}
+	cooling := map[int64]bool{} // left out after a short-lived refusal
 	retried := map[int64]bool{} // accounts already retried once (401, short rate limit)
 	var (
 		ch      Choice
 		lastErr error
 		failed  int64 // account of the last failed attempt
 		same    bool
-		n       int
+		n, hard int // attempts, and those that used up the allowance
+		waited  time.Duration
 	)
 	for {
 		if !same {
@@ -143,11 +166,29 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 				ch, err = s.tm.pickAny(ctx, c.session, c.clientProject, exclude)
 			}
 			if err != nil {
-				if lastErr != nil && ctx.Err() == nil {
-					// Every account left was tried: say what they answered.
-					return outcome{status: s.exhaustedAttempts(w, c, lastErr, n), account: ch.Label, attempts: n}
+				if ctx.Err() != nil {
+					return outcome{status: statusClientGone, attempts: n}
 				}
-				return outcome{status: s.fail(w, err), attempts: n}
+				if d, ok := s.coolingWait(err, s.opt.MaxWait-waited); ok {
+					waited += d
+					if sleep(ctx, d) != nil {
+						return outcome{status: statusClientGone, attempts: n}
+					}
+					for id := range cooling {
+						delete(exclude, id)
+					}
+					clear(cooling)
+					continue
+				}
+				var e *ClientError
+				if lastErr != nil {
+					// Every account left was tried: say what they answered.
+					e = s.exhaustedAttempts(c, lastErr, n)
+				} else {
+					e = s.fail(err)
+				}
+				c.out.WriteError(w, e)
+				return outcome{status: e.Status, account: ch.Label, attempts: n}
 			}
 			if failed != 0 && ch.AccountID != failed {
 				s.stats.reactiveSwitches.Add(1)
@@ -156,154 +197,81 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		}
 		same = false
 		n++
-		body, err := c.body(ch.Project)
-		if err != nil {
+		res := s.send(ctx, w, c, &ch)
+		if res.done {
 			ch.Release()
-			writeError(w, http.StatusInternalServerError, err.Error())
-			return outcome{status: http.StatusInternalServerError, account: ch.Label, attempts: n}
-		}
-		started := s.clk.Now()
-		t0 := time.Now()
-		resp, err := s.up.Do(ctx, cloudcode.Request{HTTPMethod: c.httpMethod, RPC: c.rpc, Query: c.query, Body: body, AccessToken: ch.AccessToken})
-		s.observe(time.Since(t0))
-		if err == nil {
-			if c.generation {
-				s.tm.spent(gateKey{ch.AccountID, c.family})
+			if res.err != nil {
+				// The stream broke after its first byte: nothing to retry,
+				// but the account may still deserve a mark (a stall).
+				s.apply(ctx, c, &ch, judge(res.err, c, true))
 			}
-			ch.Release() // the upstream has counted the request: the next may re-check
-			status, ok := s.respond(w, c, ch, resp, started)
-			if ok {
-				return outcome{status: status, account: ch.Label, attempts: n}
-			}
-			err = errUnusableAnswer
+			return outcome{status: res.status, account: ch.Label, attempts: n, abort: res.abort}
 		}
+		err := res.err
 		if ctx.Err() != nil {
 			ch.Release()
 			return outcome{status: statusClientGone, account: ch.Label, attempts: n}
 		}
 		lastErr = err
-		s.log.Debug("upstream attempt failed", "method", c.rpc, "model", c.model, "account", ch.Label, "attempt", n, "err", err)
-		act := s.react(ctx, c, &ch, err, retried)
+		s.log.Debug("upstream attempt failed", "method", c.name(), "model", c.model, "account", ch.Label, "attempt", n, "err", err)
+		if upstreamStatus(err) == http.StatusTooManyRequests {
+			s.stats.upstream429s.Add(1)
+		}
+		v := judge(err, c, retried[ch.AccountID])
+		if v.next == retrySame {
+			retried[ch.AccountID] = true
+			if v.delay > 0 && sleep(ctx, v.delay) != nil {
+				v.next = moveOn // the client is gone; the loop notices
+			}
+		}
+		if !s.apply(ctx, c, &ch, v) {
+			v.next = moveOn
+		}
 		ch.Release() // after the reaction: a request waiting on the gate sees the mark
-		switch act {
+		switch v.next {
 		case retrySame:
 			same = true
 			continue
-		case stop:
-			return outcome{status: s.relay(w, err), account: ch.Label, attempts: n}
+		case relay:
+			e := s.relay(err)
+			c.out.WriteError(w, e)
+			return outcome{status: e.Status, account: ch.Label, attempts: n}
 		}
 		exclude[ch.AccountID] = true
 		failed = ch.AccountID
+		if v.soft {
+			cooling[ch.AccountID] = true
+			continue
+		}
+		hard++
 		if limit == 0 {
 			limit = min(s.opt.RetryAttempts, max(len(s.q.GetAllQuotas()), 1))
 		}
-		if n >= limit {
-			return outcome{status: s.exhaustedAttempts(w, c, lastErr, n), account: ch.Label, attempts: n}
+		if hard >= limit {
+			e := s.exhaustedAttempts(c, lastErr, n)
+			c.out.WriteError(w, e)
+			return outcome{status: e.Status, account: ch.Label, attempts: n}
 		}
 	}
 }
 
-// errUnusableAnswer is a 2xx whose body is not what the call promises (an
-// error page, an empty stream): never passed on as a success.
-var errUnusableAnswer = &cloudcode.MalformedResponseError{Status: http.StatusOK, Problem: "the upstream answered 2xx with a body that is not JSON or SSE"}
+// waitStep bounds one wait for a cooling account, so that a cooldown that
+// ends early (a success elsewhere, another clock) is noticed.
+const waitStep = 250 * time.Millisecond
 
-// react applies the action an upstream error calls for and says what to
-// do next. A mark only ever applies to the (account, family) that answered.
-func (s *Server) react(ctx context.Context, c *call, ch *Choice, err error, retried map[int64]bool) action {
-	now := s.clk.Now()
-	id, fam := ch.AccountID, c.family
-	marks := fam != cloudcode.FamilyUnknown
-	var (
-		qe  *cloudcode.QuotaExhaustedError
-		rl  *cloudcode.RateLimitedError
-		ce  *cloudcode.CapacityExhaustedError
-		ue  *cloudcode.UnauthorizedError
-		ve  *cloudcode.ValidationRequiredError
-		fe  *cloudcode.ForbiddenError
-		nf  *cloudcode.NotFoundError
-		unk *cloudcode.UnknownError
-	)
-	switch {
-	case errors.As(err, &qe):
-		s.count429(qe.Status)
-		if !marks {
-			return moveOn
-		}
-		// A zero ResetAt lets the engine use the cached reset (never a
-		// cap below what the server said); it publishes the event.
-		s.q.MarkExhausted(id, fam, qe.ResetAt, now, qe.Message)
-		s.q.ResyncSoon(id)
-		return moveOn
-	case errors.As(err, &rl):
-		s.count429(rl.Status)
-		if rl.Bare {
-			if marks {
-				s.q.MarkCooldown(id, fam, now.Add(s.opt.BareCooldown), "429 without details")
-			}
-			s.q.ResyncSoon(id)
-			return moveOn
-		}
-		if rl.RetryDelay > 0 && rl.RetryDelay <= 2*time.Second && !retried[id] {
-			retried[id] = true
-			if sleep(ctx, rl.RetryDelay) != nil {
-				return moveOn // the client is gone; the loop notices
-			}
-			return retrySame
-		}
-		if marks {
-			d := rl.RetryDelay
-			if d <= 0 {
-				d = s.opt.BareCooldown
-			}
-			s.q.MarkCooldown(id, fam, now.Add(d), "rate limited")
-		}
-		return moveOn
-	case errors.As(err, &ce):
-		s.count429(ce.Status)
-		return moveOn // Google's capacity, not the account's quota
-	case errors.As(err, &ue):
-		if retried[id] {
-			return moveOn
-		}
-		retried[id] = true
-		s.tokens.Invalidate(id)
-		tok, terr := s.tokens.Token(ctx, id)
-		if terr != nil {
-			return moveOn
-		}
-		ch.AccessToken = tok
-		return retrySame
-	case errors.As(err, &ve):
-		s.disable(ctx, ch, quota.StateValidationRequired, ve.Message, ve.URL)
-		return moveOn
-	case errors.As(err, &fe):
-		s.disable(ctx, ch, quota.StateForbidden, fmt.Sprintf("%s: %s", fe.Reason, fe.Message), "")
-		return moveOn
-	case errors.As(err, &nf):
-		return stop
-	case errors.As(err, &unk):
-		if unk.Status >= 400 && unk.Status < 500 && unk.Status != http.StatusTooManyRequests {
-			return stop // the request itself is wrong; every account would say so
-		}
-		s.count429(unk.Status)
-		return moveOn
-	default:
-		return moveOn
+// coolingWait says how long to wait before picking again when no account
+// can be picked because the soonest usable one is only cooling down, and
+// that soon enough for what is left of the request's budget.
+func (s *Server) coolingWait(err error, budget time.Duration) (time.Duration, bool) {
+	var na *NoAccountError
+	if !errors.As(err, &na) || !na.Cooling || na.Unavailable || budget <= 0 {
+		return 0, false
 	}
-}
-
-func (s *Server) count429(status int) {
-	if status == http.StatusTooManyRequests {
-		s.stats.upstream429s.Add(1)
+	d := max(na.Reset.Sub(s.clk.Now()), time.Millisecond)
+	if d > budget {
+		return 0, false
 	}
-}
-
-// disable marks an account that needs a person; the engine publishes the
-// event the dashboard shows.
-func (s *Server) disable(ctx context.Context, ch *Choice, st quota.AccountState, reason, link string) {
-	if err := s.q.MarkForbidden(context.WithoutCancel(ctx), ch.AccountID, st, reason, link); err != nil {
-		s.log.Warn("could not mark account", "account", ch.Label, "state", st, "err", err)
-	}
+	return min(d, waitStep), true
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -324,33 +292,26 @@ func (s *Server) observe(d time.Duration) {
 	}
 }
 
-// fail answers a request for which no account could be picked.
-func (s *Server) fail(w http.ResponseWriter, err error) int {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return statusClientGone
-	}
+// fail is the answer to a request for which no account could be picked.
+func (s *Server) fail(err error) *ClientError {
 	var na *NoAccountError
 	if errors.As(err, &na) {
 		if na.Accounts == 0 || na.Unavailable {
-			writeError(w, http.StatusServiceUnavailable, na.Error())
-			return http.StatusServiceUnavailable
+			return &ClientError{Status: http.StatusServiceUnavailable, Message: na.Error()}
 		}
 		ra := na.RetryAfter()
 		if ra <= 0 {
-			ra = s.opt.BareCooldown
+			ra = resyncWait
 		}
-		setRetryAfter(w, ra)
 		// Details as Google sends them: without them Gemini CLI takes
 		// the 429 for a blip and retries ten times over minutes.
-		writeErrorDetails(w, http.StatusTooManyRequests, na.Error(), waitDetails(ra, na.Reset))
-		return http.StatusTooManyRequests
+		return &ClientError{Status: http.StatusTooManyRequests, Message: na.Error(), RetryAfter: ra, Details: waitDetails(ra, na.Reset)}
 	}
-	writeError(w, http.StatusInternalServerError, fmt.Sprintf("quotatui could not pick an account: %v", err))
-	return http.StatusInternalServerError
+	return &ClientError{Status: http.StatusInternalServerError, Message: fmt.Sprintf("quotatui could not pick an account: %v", err)}
 }
 
-// exhaustedAttempts answers a request whose every attempt failed.
-func (s *Server) exhaustedAttempts(w http.ResponseWriter, c *call, lastErr error, n int) int {
+// exhaustedAttempts is the answer to a request whose every attempt failed.
+func (s *Server) exhaustedAttempts(c *call, lastErr error, n int) *ClientError {
 	var (
 		qe *cloudcode.QuotaExhaustedError
 		rl *cloudcode.RateLimitedError
@@ -358,51 +319,60 @@ func (s *Server) exhaustedAttempts(w http.ResponseWriter, c *call, lastErr error
 	)
 	what := c.model
 	if what == "" {
-		what = c.rpc
+		what = c.name()
 	}
 	prefix := fmt.Sprintf("quotatui tried %d account(s) for %s and none could answer; ", n, what)
 	switch {
 	case errors.As(lastErr, &qe), errors.As(lastErr, &rl):
-		// When the pool is now spent, say when a retry can work.
+		// Say when a retry can work, from what the accounts are now.
 		if c.generation {
 			if na := s.tm.poolSpent(c.model); na != nil {
-				return s.fail(w, na)
+				return s.fail(na)
 			}
 		}
-		d := s.opt.BareCooldown
+		d := s.opt.CooldownFirst
 		if rl != nil && rl.RetryDelay > 0 {
 			d = rl.RetryDelay
 		}
-		setRetryAfter(w, d)
-		writeErrorDetails(w, http.StatusTooManyRequests, prefix+"the last answered: "+lastErr.Error(), waitDetails(d, time.Time{}))
-		return http.StatusTooManyRequests
+		msg := prefix + "the last answered: " + lastErr.Error()
+		if rl != nil {
+			msg = fmt.Sprintf("rate-limited: the upstream asked the %d account(s) quotatui tried for %s to slow down; retry in %s",
+				n, what, shortDuration(max(d, time.Second)))
+		}
+		return &ClientError{Status: http.StatusTooManyRequests, Message: msg, RetryAfter: d, Details: waitDetails(d, time.Time{})}
 	case errors.As(lastErr, &ce):
 		d := max(ce.RetryDelay, time.Second)
-		setRetryAfter(w, d)
-		writeErrorDetails(w, http.StatusServiceUnavailable, prefix+"Google is out of capacity for this model: "+ce.Message, capacityDetails(d))
-		return http.StatusServiceUnavailable
+		return &ClientError{Status: http.StatusServiceUnavailable, Message: prefix + "Google is out of capacity for this model: " + ce.Message,
+			RetryAfter: d, Details: capacityDetails(d)}
 	default:
-		writeError(w, http.StatusBadGateway, prefix+"the last error was: "+lastErr.Error())
-		return http.StatusBadGateway
+		return &ClientError{Status: http.StatusBadGateway, Message: prefix + "the last error was: " + lastErr.Error()}
 	}
 }
 
-// relay passes an error that is the client's own (a bad request, an
-// unknown model) back in Google's envelope.
-func (s *Server) relay(w http.ResponseWriter, err error) int {
-	code, msg := http.StatusBadRequest, err.Error()
+// relay is the answer to an upstream error that is the client's own (a
+// bad request, an unknown model, a passthrough call the upstream refuses):
+// the upstream's status, message and reason.
+func (s *Server) relay(err error) *ClientError {
 	var (
 		nf  *cloudcode.NotFoundError
+		fe  *cloudcode.ForbiddenError
+		ve  *cloudcode.ValidationRequiredError
 		unk *cloudcode.UnknownError
 	)
 	switch {
 	case errors.As(err, &nf):
-		code, msg = http.StatusNotFound, "the upstream answered 404: "+nf.Message
+		return &ClientError{Status: nf.Status, Message: "the upstream answered 404: " + nf.Message}
+	case errors.As(err, &fe):
+		return &ClientError{Status: fe.Status, Message: fe.Message, Details: []any{cloudcode.NewErrorInfo(fe.Reason, nil)}}
+	case errors.As(err, &ve):
+		return &ClientError{Status: ve.Status, Message: ve.Message,
+			Details: []any{cloudcode.NewErrorInfo("VALIDATION_REQUIRED", map[string]string{"validation_link": ve.URL})}}
 	case errors.As(err, &unk):
-		code, msg = unk.Status, unk.Message
+		return &ClientError{Status: unk.Status, Message: unk.Message}
+	case errors.Is(err, errEventTooLarge):
+		return &ClientError{Status: http.StatusBadGateway, Message: err.Error()}
 	}
-	writeError(w, code, msg)
-	return code
+	return &ClientError{Status: http.StatusBadRequest, Message: err.Error()}
 }
 
 // short returns an error's text for an event message.

@@ -1,12 +1,11 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,9 +24,15 @@ const DefaultListen = "127.0.0.1:8045"
 
 // The defaults of Options.
 const (
-	DefaultRetryAttempts = 3
-	DefaultBodyLimit     = 32 << 20
-	DefaultSessionIdle   = time.Hour
+	DefaultCooldownFirst     = 250 * time.Millisecond
+	DefaultCooldownMax       = 30 * time.Second
+	DefaultMaxWait           = 5 * time.Second
+	DefaultFirstByteTimeout  = 2 * time.Minute
+	DefaultBodyTimeout       = time.Minute
+	DefaultStreamIdleTimeout = time.Minute
+	DefaultRetryAttempts     = 3
+	DefaultBodyLimit         = 32 << 20
+	DefaultSessionIdle       = time.Hour
 	// DefaultShutdownGrace bounds how long Serve waits for in-flight
 	// requests before it cancels them.
 	DefaultShutdownGrace = 5 * time.Second
@@ -82,9 +87,17 @@ type Options struct {
 	OnUpstreamLatency func(time.Duration)
 	Clock             clock.Clock // for quota marks and session idle; default clock.Real
 	Logger            *slog.Logger
-	// BareCooldown is how long an (account, family) rests after a 429
-	// with no details; default 10 s.
-	BareCooldown time.Duration
+	// CooldownFirst is how long an (account, family) rests after its first
+	// 429 without details or timeout in a row; each repeat doubles it up
+	// to CooldownMax, and a success starts over. Defaults 250 ms and 30 s
+	// (cmd/quotasoak -scenario bursts: at 30 % bare 429s a 1 s first
+	// cooldown made the median request wait 0.5 s for a cooling account,
+	// 250 ms keeps it at 43 ms, with no client 429 either way).
+	CooldownFirst, CooldownMax time.Duration
+	// MaxWait bounds how long a request waits for an account that is only
+	// cooling down briefly, when every usable account is, before it is
+	// answered 429; default 5 s.
+	MaxWait time.Duration
 	// LowThreshold is the quota engine's low-zone boundary (default
 	// quota.DefaultThresholds.Low), for predicting when an account that
 	// synced above it has entered it since.
@@ -92,6 +105,30 @@ type Options struct {
 	// ShutdownGrace is how long Serve lets in-flight requests finish once
 	// its context ends; default 5 s.
 	ShutdownGrace time.Duration
+	// FirstByteTimeout bounds the wait for an upstream call's first byte:
+	// its headers and its first stream event, or a whole non-streaming
+	// answer (generation can think for a while). An account that misses
+	// it is cooled down and the request moves on. Default 2 min.
+	FirstByteTimeout time.Duration
+	// StreamIdleTimeout bounds the silence between two stream events once
+	// the first was sent; a stream that stalls longer ends as broken.
+	// Default 1 min.
+	StreamIdleTimeout time.Duration
+	// MaxEventBytes bounds one upstream stream event; default
+	// DefaultMaxEventBytes (64 MiB).
+	MaxEventBytes int
+	// BodyTimeout bounds the arrival of a client's body once its headers
+	// are in; default 1 min.
+	BodyTimeout time.Duration
+	// BufferLimit bounds the bytes of client bodies held at once (each is
+	// kept for replays on other accounts); a request over it is answered
+	// 503. Default twice BodyLimit.
+	BufferLimit int64
+	// AllowedHosts are host names, besides localhost and the listen
+	// address, that requests may name in their Host header (the proxy
+	// refuses others: DNS rebinding). AllowedOrigins are the browser
+	// origins allowed to call the proxy (none by default).
+	AllowedHosts, AllowedOrigins []string
 }
 
 // NewOptions returns Options with the product's defaults, including the
@@ -113,6 +150,8 @@ type Server struct {
 	handler http.Handler
 	stats   *counters
 	paused  atomic.Bool
+	budget  *bodyBudget
+	logs    *logLimiter
 	started time.Time    // when New made it; never written after
 	listen  atomic.Value // string, the address Serve listens on
 }
@@ -135,14 +174,41 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	if opt.SessionIdle <= 0 {
 		opt.SessionIdle = DefaultSessionIdle
 	}
-	if opt.BareCooldown <= 0 {
-		opt.BareCooldown = 10 * time.Second
+	if opt.CooldownFirst <= 0 {
+		opt.CooldownFirst = DefaultCooldownFirst
+	}
+	if opt.CooldownMax < opt.CooldownFirst {
+		opt.CooldownMax = max(DefaultCooldownMax, opt.CooldownFirst)
+	}
+	if opt.MaxWait <= 0 {
+		opt.MaxWait = DefaultMaxWait
 	}
 	if opt.LowThreshold <= 0 {
 		opt.LowThreshold = quota.DefaultThresholds.Low
 	}
 	if opt.ShutdownGrace <= 0 {
 		opt.ShutdownGrace = DefaultShutdownGrace
+	}
+	if opt.FirstByteTimeout <= 0 {
+		opt.FirstByteTimeout = DefaultFirstByteTimeout
+	}
+	if opt.StreamIdleTimeout <= 0 {
+		opt.StreamIdleTimeout = DefaultStreamIdleTimeout
+	}
+	if opt.MaxEventBytes <= 0 {
+		opt.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if opt.BodyTimeout <= 0 {
+		opt.BodyTimeout = DefaultBodyTimeout
+	}
+	if opt.BufferLimit <= 0 {
+		opt.BufferLimit = 2 * opt.BodyLimit
+	}
+	if opt.BufferLimit < opt.BodyLimit {
+		return nil, fmt.Errorf("proxy: the buffer limit (%d bytes) is below the body limit (%d bytes): no body of the largest size could be taken", opt.BufferLimit, opt.BodyLimit)
+	}
+	if opt.APIKey != "" && len(opt.APIKey) < MinAPIKeyLength {
+		return nil, fmt.Errorf("proxy: the API key has %d characters; use at least %d (for example: openssl rand -hex 16)", len(opt.APIKey), MinAPIKeyLength)
 	}
 	if opt.Clock == nil {
 		opt.Clock = clock.Real{}
@@ -153,8 +219,11 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	if opt.APIKey == "" && !isLoopback(opt.Listen) {
 		return nil, fmt.Errorf("proxy: refusing to listen on %s without an API key: set proxy.api_key (QUOTATUI_PROXY_API_KEY) or listen on 127.0.0.1", opt.Listen)
 	}
-	s := &Server{q: q, up: up, tokens: tokens, opt: opt, clk: opt.Clock, log: opt.Logger, stats: newCounters(), started: opt.Clock.Now()}
+	s := &Server{q: q, up: up, tokens: tokens, opt: opt, clk: opt.Clock, log: opt.Logger, stats: newCounters(), started: opt.Clock.Now(),
+		budget: newBodyBudget(opt.BufferLimit), logs: newLogLimiter(logInterval)}
 	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, opt.LowThreshold, s.stats, opt.Logger)
+	s.tm.cool = newBackoff(opt.CooldownFirst, opt.CooldownMax)
+	s.tm.logs = s.logs
 	s.listen.Store(opt.Listen)
 	s.handler = s.routes()
 	return s, nil
@@ -200,7 +269,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			defer handlers.Done()
 			s.handler.ServeHTTP(w, r)
 		}),
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
@@ -265,6 +335,7 @@ func (s *Server) Stats() Stats {
 	st := Stats{Listen: s.listen.Load().(string), Paused: s.Paused(), Started: s.started}
 	s.stats.fill(&st)
 	st.ActiveSessions = s.tm.activeSessions()
+	st.BufferedBytes = s.budget.held.Load()
 	st.RoutedTo = map[string]string{}
 	for f, model := range routedModels {
 		if c, ok := s.q.Best(model); ok {
@@ -288,7 +359,7 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("POST /"+v+"/models/{call}", s.handleGemini)
 	}
 	mux.HandleFunc("/", s.handleOther)
-	return s.count(s.requireKey(mux))
+	return s.count(s.guard(s.requireKey(mux)))
 }
 
 // statusWriter records the status sent to the client and the request's
@@ -297,6 +368,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	family string
+	final  int // what the request came to, when not the status written (a broken stream, a client gone)
 }
 
 // WriteHeader records the first status written.
@@ -318,6 +390,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush on the real writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// setOutcome records what the request came to, which may differ from the
+// status written: 200 was sent before a stream broke, or the client left.
+func setOutcome(w http.ResponseWriter, status int) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.final = status
+	}
+}
+
 // setFamily tags the request with its model family for the counters.
 func setFamily(w http.ResponseWriter, f string) {
 	if sw, ok := w.(*statusWriter); ok {
@@ -338,10 +418,7 @@ func (s *Server) count(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			s.stats.inFlight.Add(-1)
-			status := sw.status
-			if status == 0 {
-				status = statusClientGone
-			}
+			status := cmp.Or(sw.final, sw.status, statusClientGone)
 			s.stats.finished(status, sw.family)
 		}()
 		next.ServeHTTP(sw, r)
@@ -349,64 +426,46 @@ func (s *Server) count(next http.Handler) http.Handler {
 }
 
 // handleOther serves the v1internal passthrough, whose paths ("/v1internal:
-// generateContent") the mux cannot pattern-match, and 404s the rest.
+// generateContent", "/v1internal/operations/<name>") the mux cannot
+// pattern-match, and 404s the rest. A method must be plain letters and an
+// operation a plain name: anything else would change the upstream URL.
 func (s *Server) handleOther(w http.ResponseWriter, r *http.Request) {
-	rpc, ok := strings.CutPrefix(r.URL.Path, "/v1internal:")
-	if !ok || rpc == "" || strings.Contains(rpc, "/") {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("quotatui proxy has no route for %s %s; it serves /v1internal:<method>, /v1beta/models and /healthz", r.Method, r.URL.Path))
-		return
-	}
-	switch r.Method {
-	case http.MethodPost:
-	case http.MethodGet:
+	rpc, isRPC := strings.CutPrefix(r.URL.Path, "/v1internal:")
+	op, isOp := strings.CutPrefix(r.URL.Path, "/v1internal/operations/")
+	switch {
+	case isRPC && cloudcode.IsMethodName(rpc):
+		if r.Method != http.MethodPost && r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET, POST")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		s.handleInternal(w, r, rpc, "")
+	case isOp && isOperationName(op):
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		s.handleInternal(w, r, "", "operations/"+op)
 	default:
-		w.Header().Set("Allow", "GET, POST")
-		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
-		return
+		writeError(w, http.StatusNotFound, fmt.Sprintf("quotatui proxy has no route for %s %q; it serves /v1internal:<method> (letters only), /v1internal/operations/<name>, /v1beta/models and /healthz", r.Method, r.URL.Path))
 	}
-	s.handleInternal(w, r, rpc)
 }
 
-// requireKey enforces the local API key when one is configured. Clients
-// may send it as a bearer token, x-api-key, x-goog-api-key (the Gemini
-// SDKs) or ?key=.
-func (s *Server) requireKey(next http.Handler) http.Handler {
-	if s.opt.APIKey == "" {
-		return next
-	}
-	want := []byte(s.opt.APIKey)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := r.Header.Get("x-goog-api-key")
-		if got == "" {
-			got = r.Header.Get("x-api-key")
-		}
-		if got == "" {
-			if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-				got = strings.TrimSpace(b)
-			}
-		}
-		if got == "" {
-			got = r.URL.Query().Get("key")
-		}
-		if got == "" {
-			writeError(w, http.StatusUnauthorized, "quotatui proxy needs its API key: send it as Authorization: Bearer <key>, x-api-key, x-goog-api-key or ?key=")
-			return
-		}
-		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-			writeError(w, http.StatusUnauthorized, "the API key does not match quotatui's proxy.api_key")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// checkPaused answers 503 when the proxy is paused.
-func (s *Server) checkPaused(w http.ResponseWriter) bool {
-	if !s.Paused() {
+// isOperationName reports whether name can be an operation's name: one
+// segment of letters, digits, '-', '_' and '.', starting with a letter or
+// digit.
+func isOperationName(name string) bool {
+	if name == "" || len(name) > 256 {
 		return false
 	}
-	w.Header().Set("Retry-After", "30")
-	writeError(w, http.StatusServiceUnavailable, "the proxy is paused in quotatui (press p in the dashboard to resume)")
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '-' && c != '_' && c != '.') {
+			return false
+		}
+	}
 	return true
 }
 
@@ -437,20 +496,4 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(code)
 	_, _ = w.Write(append(b, '\n'))
-}
-
-// readBody buffers the client's body up to the limit so a request can be
-// replayed on another account. It answers the client itself on failure.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opt.BodyLimit))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than the proxy's limit of %d bytes (set proxy.body_limit to raise it)", s.opt.BodyLimit))
-			return nil, false
-		}
-		writeError(w, http.StatusBadRequest, "could not read the request body: "+err.Error())
-		return nil, false
-	}
-	return body, true
 }

@@ -85,7 +85,7 @@ func TestReactivePath(t *testing.T) {
 			name:       "bare 429 is a short cooldown and a resync, never an exhaustion mark",
 			first:      func() (*http.Response, error) { return nil, classified(429, bareBody) },
 			wantStatus: 200, wantAcct: "acct2", wantCalls: []int64{1, 2},
-			wantLog:  []string{"cooldown 1 gemini for 10s", "resync 1", "success 2 gemini"},
+			wantLog:  []string{"cooldown 1 gemini for 250ms", "resync 1", "success 2 gemini"},
 			reactive: 1,
 		},
 		{
@@ -408,22 +408,39 @@ func TestAllExhausted(t *testing.T) {
 }
 
 // TestAttemptsBounded: attempts stop at RetryAttempts even with more
-// accounts, and the client gets a 429 saying what happened.
+// accounts, and the client gets an answer saying what happened. Short-lived
+// refusals (bare 429s) do not use up attempts: every account is tried once,
+// and with no time left to wait for one, the client is told it is
+// rate-limited, not out of quota.
 func TestAttemptsBounded(t *testing.T) {
 	opt := NewOptions()
 	opt.RetryAttempts = 2
+	opt.MaxWait = time.Millisecond
+	bare := false
 	h := newHarness(t, 4, opt, func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
-		return nil, classified(429, bareBody)
+		if bare {
+			return nil, classified(429, bareBody)
+		}
+		return nil, classified(503, capacityBody)
 	})
 	resp, body := h.post("/v1internal:generateContent", genBody("gemini-3-flash", "hi"))
-	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("status %d Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 	if n := len(h.up.Calls()); n != 2 {
 		t.Errorf("%d upstream calls, want 2", n)
 	}
-	if got := h.srv.Stats().Upstream429s; got != 2 {
-		t.Errorf("Upstream429s = %d, want 2", got)
+
+	bare = true
+	resp, body = h.post("/v1internal:generateContent", genBody("gemini-3-flash", "hi again"))
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(body, "rate-limited") || strings.Contains(body, "out of quota") {
+		t.Fatalf("status %d Retry-After %q: %s; want a 429 that says rate-limited, retry in 1s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if n := len(h.up.Calls()); n != 2+4 {
+		t.Errorf("%d upstream calls for the bare 429s, want 4 (every account once)", n-2)
+	}
+	if got := h.srv.Stats().Upstream429s; got != 4 {
+		t.Errorf("Upstream429s = %d, want 4", got)
 	}
 }
 
@@ -498,7 +515,7 @@ func TestClientErrors(t *testing.T) {
 // TestAPIKey accepts every header form and rejects a missing or wrong key.
 func TestAPIKey(t *testing.T) {
 	opt := NewOptions()
-	opt.APIKey = "s3cret"
+	opt.APIKey = "s3cret-s3cret-s3cret"
 	h := newHarness(t, 1, opt, nil)
 	tests := []struct {
 		name   string
@@ -506,10 +523,10 @@ func TestAPIKey(t *testing.T) {
 		query  string
 		status int
 	}{
-		{"bearer", []string{"Authorization", "Bearer s3cret"}, "", 200},
-		{"x-api-key", []string{"x-api-key", "s3cret"}, "", 200},
-		{"x-goog-api-key", []string{"x-goog-api-key", "s3cret"}, "", 200},
-		{"query", nil, "?key=s3cret", 200},
+		{"bearer", []string{"Authorization", "Bearer s3cret-s3cret-s3cret"}, "", 200},
+		{"x-api-key", []string{"x-api-key", "s3cret-s3cret-s3cret"}, "", 200},
+		{"x-goog-api-key", []string{"x-goog-api-key", "s3cret-s3cret-s3cret"}, "", 200},
+		{"query", nil, "?key=s3cret-s3cret-s3cret", 200},
 		{"missing", nil, "", 401},
 		{"wrong", []string{"x-goog-api-key", "s3cre"}, "", 401},
 		{"wrong bearer", []string{"Authorization", "Bearer nope"}, "", 401},
@@ -545,7 +562,7 @@ func TestRefusesNonLoopbackWithoutKey(t *testing.T) {
 		{"0.0.0.0:8045", "", false},
 		{":8045", "", false},
 		{"192.168.1.2:8045", "", false},
-		{"0.0.0.0:8045", "k", true},
+		{"0.0.0.0:8045", "a-key-of-16-chars", true},
 	}
 	for _, tt := range tests {
 		_, err := New(q, tok, up, Options{Listen: tt.listen, APIKey: tt.key})

@@ -3,51 +3,161 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 )
 
-// maxSSELine bounds one SSE line; a generation chunk is far smaller.
-const maxSSELine = 16 << 20
+// DefaultMaxEventBytes bounds one upstream SSE event: events of many MiB
+// (images, long tool arguments, thought signatures) must pass whole.
+const DefaultMaxEventBytes = 64 << 20
 
-// respond writes a 2xx upstream answer to the client. It reports false,
-// having written nothing, when the answer turned out unusable before its
-// first byte (not JSON, an empty stream), so the caller may retry.
-func (s *Server) respond(w http.ResponseWriter, c *call, ch Choice, resp *http.Response, started time.Time) (int, bool) {
-	defer resp.Body.Close()
-	ct := resp.Header.Get("Content-Type")
-	if c.stream && (strings.HasPrefix(ct, "text/event-stream") || c.query.Get("alt") == "sse") {
-		return s.streamSSE(w, c, ch, resp, started)
-	}
-	if c.stream {
-		return s.streamRaw(w, c, ch, resp, started)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
-	if err != nil || !isJSONDocument(body) {
-		return 0, false
-	}
-	if c.gemini {
-		body = unwrap(body)
-	}
-	s.success(c, ch, started)
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=UTF-8")
-	h.Set("X-Quotatui-Account", ch.Label)
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(body)
-	return resp.StatusCode, true
+// errUnusableAnswer is a 2xx whose body is not what the call promises (an
+// error page, an empty stream): never passed on as a success.
+var errUnusableAnswer = &cloudcode.MalformedResponseError{Status: http.StatusOK, Problem: "the upstream answered 2xx with a body that is not JSON or SSE"}
+
+// errEventTooLarge is an upstream event over Options.MaxEventBytes. The
+// upstream has already been paid for it, and any account would send the
+// same: the request is answered 502, not retried.
+var errEventTooLarge = errors.New("an upstream stream event is larger than the proxy's limit (proxy MaxEventBytes)")
+
+// sent is what one upstream attempt came to.
+type sent struct {
+	done   bool  // the client has its answer, or is gone: the loop ends
+	status int   // what the client got, when done
+	err    error // why the attempt failed (when !done), or why the stream broke
+	abort  bool  // the stream broke after its first byte
 }
 
-func (s *Server) success(c *call, ch Choice, started time.Time) {
+// send makes one upstream attempt with the account in ch and, when the
+// answer is usable, writes it to the client. A call must send its first
+// byte (the headers and the first stream event, or the whole non-streaming
+// answer) within FirstByteTimeout, and a stream an event at least every
+// StreamIdleTimeout; a call that does not is cancelled with a
+// *timeoutError as its cause.
+func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *Choice) sent {
+	body, err := c.body(ch.Project)
+	if err != nil {
+		e := &ClientError{Status: http.StatusInternalServerError, Message: err.Error()}
+		c.out.WriteError(w, e)
+		return sent{done: true, status: e.Status}
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	limit := s.opt.FirstByteTimeout
+	first := time.AfterFunc(limit, func() { cancel(&timeoutError{stage: "first byte", after: limit}) })
+	defer first.Stop()
+
+	started := s.clk.Now()
+	t0 := time.Now()
+	resp, err := s.up.Do(actx, cloudcode.Request{HTTPMethod: c.httpMethod, RPC: c.rpc, Path: c.path, Query: c.query, Body: body, AccessToken: ch.AccessToken})
+	s.observe(time.Since(t0))
+	if err != nil {
+		return sent{err: cause(actx, err)}
+	}
+	defer resp.Body.Close()
+	if c.generation {
+		s.tm.low.spent(gateKey{ch.AccountID, c.family})
+	}
+	ch.Release() // the upstream has counted the request: the next may re-check
+	if c.stream {
+		return s.stream(ctx, actx, cancel, first, w, c, ch, resp, started)
+	}
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
+	first.Stop()
+	if err != nil {
+		return sent{err: cause(actx, err)}
+	}
+	if !isJSONDocument(answer) {
+		return sent{err: errUnusableAnswer}
+	}
+	s.success(c, ch, started)
+	w.Header().Set("X-Quotatui-Account", ch.Label)
+	if err := c.out.WriteAnswer(w, answer); err != nil {
+		return sent{done: true, status: statusClientGone}
+	}
+	return sent{done: true, status: http.StatusOK}
+}
+
+// cause returns why an upstream call under actx failed: the proxy's own
+// timeout when that is what cancelled it, else err.
+func cause(actx context.Context, err error) error {
+	var te *timeoutError
+	if c := context.Cause(actx); errors.As(c, &te) {
+		return te
+	}
+	return err
+}
+
+// stream forwards an SSE answer event by event, each flushed. The first
+// event is read before anything is written: if it is missing or not JSON,
+// the answer is unusable and the request can still move to another
+// account. After it, the client has bytes: a break ends the client's
+// stream so that it can tell (BreakStream, then an aborted connection).
+func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFunc, first *time.Timer,
+	w http.ResponseWriter, c *call, ch *Choice, resp *http.Response, started time.Time) sent {
+	events := &eventReader{br: bufio.NewReaderSize(resp.Body, 64<<10), max: s.opt.MaxEventBytes}
+	data, err := events.next()
+	first.Stop()
+	switch {
+	case errors.Is(err, errEventTooLarge):
+		return sent{err: err}
+	case err != nil:
+		if errors.Is(err, io.EOF) {
+			return sent{err: errUnusableAnswer} // an empty stream
+		}
+		return sent{err: cause(actx, err)}
+	case !isJSONDocument(data):
+		return sent{err: errUnusableAnswer}
+	}
+	s.success(c, ch, started)
+	w.Header().Set("X-Quotatui-Account", ch.Label)
+	if c.out.StartStream(w) != nil {
+		return sent{done: true, status: statusClientGone}
+	}
+	idle := s.opt.StreamIdleTimeout
+	stall := time.AfterFunc(idle, func() { cancel(&timeoutError{stage: "stream event", after: idle}) })
+	defer stall.Stop()
+	n := 0
+	for {
+		if c.out.WriteEvent(w, data) != nil {
+			return sent{done: true, status: statusClientGone}
+		}
+		n++
+		stall.Reset(idle)
+		data, err = events.next()
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, io.EOF):
+			if c.out.EndStream(w) != nil {
+				return sent{done: true, status: statusClientGone}
+			}
+			return sent{done: true, status: http.StatusOK}
+		case ctx.Err() != nil:
+			return sent{done: true, status: statusClientGone}
+		}
+		why := cause(actx, err)
+		s.stats.upstreamBreaks.Add(1)
+		s.logLimited(slog.LevelWarn, "stream break", ch.Label, "upstream stream broke after its first byte; ended the client's stream as broken",
+			"model", c.model, "events", n, "err", why)
+		c.out.BreakStream(w, &ClientError{Status: statusUpstreamBroke,
+			Message: fmt.Sprintf("the upstream stream broke after %d events: %v", n, why)})
+		return sent{done: true, status: statusUpstreamBroke, err: why, abort: true}
+	}
+}
+
+func (s *Server) success(c *call, ch *Choice, started time.Time) {
+	s.tm.suspects.clear(ch.AccountID)
 	if c.generation && c.family != cloudcode.FamilyUnknown {
+		s.tm.cool.reset(gateKey{ch.AccountID, c.family})
 		// started, not now: a success may only clear a mark set after
 		// this request went out.
 		s.q.RecordSuccess(ch.AccountID, c.family, started)
@@ -73,183 +183,68 @@ func unwrap(b []byte) []byte {
 	return b
 }
 
-// sseEvent is one server-sent event: its lines without the blank line.
-type sseEvent struct {
-	lines [][]byte
+// eventReader reads server-sent events of any size up to max bytes.
+type eventReader struct {
+	br   *bufio.Reader
+	max  int
+	line []byte // a line longer than br's buffer, assembled
 }
 
-// data returns the event's data payload (data lines joined by "\n").
-func (e *sseEvent) data() ([]byte, bool) {
-	var out []byte
-	found := false
-	for _, l := range e.lines {
-		d, ok := bytes.CutPrefix(l, []byte("data:"))
-		if !ok {
+// readLine returns the next line without its end, however long, up to
+// max bytes. The slice is valid until the next call.
+func (r *eventReader) readLine() ([]byte, error) {
+	r.line = r.line[:0]
+	for {
+		frag, err := r.br.ReadSlice('\n')
+		if len(r.line)+len(frag) > r.max {
+			return nil, errEventTooLarge
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			r.line = append(r.line, frag...)
 			continue
 		}
-		d = bytes.TrimPrefix(d, []byte(" "))
-		if found {
-			out = append(out, '\n')
+		line := frag
+		if len(r.line) > 0 {
+			r.line = append(r.line, frag...)
+			line = r.line
 		}
-		out = append(out, d...)
-		found = true
+		return bytes.TrimRight(line, "\r\n"), err
 	}
-	return out, found
 }
 
-// readEvent reads the next event, skipping blank separators. It returns
-// io.EOF at the end of the stream.
-func readEvent(r *bufio.Reader) (sseEvent, error) {
-	var ev sseEvent
+// next returns the data of the next event that has any (its data lines
+// joined by "\n"), skipping comments and other fields; io.EOF at the end.
+// A connection that ends inside an event returns the read error.
+func (r *eventReader) next() ([]byte, error) {
+	var data []byte
+	found := false
 	for {
-		line, err := r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return ev, errors.New("SSE line too long")
-		}
-		line = bytes.TrimRight(line, "\r\n")
+		line, err := r.readLine()
 		if len(line) == 0 {
-			if len(ev.lines) > 0 {
-				return ev, nil
+			if found && (err == nil || errors.Is(err, io.EOF)) {
+				return data, nil
 			}
 			if err != nil {
-				return ev, err
+				return nil, err
 			}
 			continue
 		}
-		ev.lines = append(ev.lines, bytes.Clone(line))
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return ev, nil // a last event without its blank line
+		if d, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			d = bytes.TrimPrefix(d, []byte(" "))
+			if len(data)+len(d) > r.max {
+				return nil, errEventTooLarge
 			}
-			return ev, err
-		}
-	}
-}
-
-// streamSSE forwards an SSE answer event by event, flushing after each.
-// The first event is read before anything is written: if it is missing
-// or not JSON, the answer is unusable and the request can still move.
-func (s *Server) streamSSE(w http.ResponseWriter, c *call, ch Choice, resp *http.Response, started time.Time) (int, bool) {
-	br := bufio.NewReaderSize(resp.Body, 64<<10)
-	first, err := readEvent(br)
-	if err != nil {
-		return 0, false
-	}
-	if d, ok := first.data(); !ok || !isJSONDocument(d) {
-		return 0, false
-	}
-	s.success(c, ch, started)
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	if c.jsonArray {
-		h.Set("Content-Type", "application/json; charset=UTF-8")
-	} else {
-		h.Set("Content-Type", "text/event-stream")
-	}
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	h.Set("X-Quotatui-Account", ch.Label)
-	w.WriteHeader(http.StatusOK)
-
-	var buf bytes.Buffer
-	n := 0
-	ev := first
-	for {
-		buf.Reset()
-		s.formatEvent(&buf, c, &ev, n)
-		n++
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return http.StatusOK, true // the client is gone; its context cancels the upstream
-		}
-		_ = rc.Flush()
-		ev, err = readEvent(br)
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				s.log.Warn("upstream stream broke after the first byte; ending the client's stream", "account", ch.Label, "model", c.model, "err", err)
+			if found {
+				data = append(data, '\n')
 			}
-			break
+			data = append(data, d...)
+			found = true
 		}
-	}
-	if c.jsonArray {
-		_, _ = w.Write([]byte("]\n"))
-		_ = rc.Flush()
-	}
-	return http.StatusOK, true
-}
-
-// streamRaw forwards a stream that is not SSE (Code Assist's JSON array
-// form) as it arrives, flushing after each read. The first read must
-// start a JSON document, else the answer is unusable and can be retried.
-func (s *Server) streamRaw(w http.ResponseWriter, c *call, ch Choice, resp *http.Response, started time.Time) (int, bool) {
-	buf := make([]byte, 32<<10)
-	n, err := io.ReadAtLeast(resp.Body, buf, 1)
-	if t := bytes.TrimSpace(buf[:n]); len(t) == 0 || (t[0] != '[' && t[0] != '{') {
-		return 0, false
-	}
-	s.success(c, ch, started)
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", cmp.Or(resp.Header.Get("Content-Type"), "application/json; charset=UTF-8"))
-	h.Set("X-Quotatui-Account", ch.Label)
-	w.WriteHeader(resp.StatusCode)
-	for {
-		if _, werr := w.Write(buf[:n]); werr != nil {
-			return resp.StatusCode, true
-		}
-		_ = rc.Flush()
 		if err != nil {
-			return resp.StatusCode, true
-		}
-		n, err = resp.Body.Read(buf)
-		if n == 0 && err != nil {
-			return resp.StatusCode, true
-		}
-	}
-}
-
-// formatEvent writes one event for the client: as is for Code Assist, with
-// each data payload unwrapped for the Gemini API, or as a JSON array
-// element for a Gemini stream without alt=sse.
-func (s *Server) formatEvent(buf *bytes.Buffer, c *call, ev *sseEvent, n int) {
-	if !c.gemini {
-		for _, l := range ev.lines {
-			buf.Write(l)
-			buf.WriteByte('\n')
-		}
-		buf.WriteByte('\n')
-		return
-	}
-	d, ok := ev.data()
-	if !ok {
-		if !c.jsonArray { // comments and other fields pass through
-			for _, l := range ev.lines {
-				buf.Write(l)
-				buf.WriteByte('\n')
+			if errors.Is(err, io.EOF) && found {
+				return data, nil // a last event without its blank line
 			}
-			buf.WriteByte('\n')
+			return nil, err
 		}
-		return
-	}
-	d = unwrap(d)
-	if c.jsonArray {
-		if n == 0 {
-			buf.WriteByte('[')
-		} else {
-			buf.WriteString(",\r\n")
-		}
-		buf.Write(d)
-		return
-	}
-	buf.WriteString("data: ")
-	buf.Write(d)
-	buf.WriteString("\r\n\r\n")
-}
-
-func slogLevel(status int) slog.Level {
-	switch {
-	case status >= 500 || status == http.StatusTooManyRequests:
-		return slog.LevelWarn
-	default:
-		return slog.LevelInfo
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -47,18 +46,23 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
-// handleInternal is the Code Assist passthrough: any v1internal method,
-// with the chosen account's token and project swapped in.
-func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc string) {
-	if s.checkPaused(w) {
-		return
-	}
-	body, ok := s.readBody(w, r)
+// handleInternal is the Code Assist passthrough: any v1internal method (or
+// an operation's path), with the chosen account's token and project
+// swapped in.
+func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, path string) {
+	body, done, ok := s.admit(w, r, googleErrors)
 	if !ok {
 		return
 	}
-	c := &call{rpc: rpc, httpMethod: r.Method, query: forwardQuery(r.URL.Query()),
+	defer done()
+	c := &call{rpc: rpc, path: path, httpMethod: r.Method, query: forwardQuery(r.URL.Query()),
 		generation: generationRPCs[rpc], stream: rpc == "streamGenerateContent"}
+	if c.stream && c.query.Get("alt") != "sse" {
+		// The upstream streams SSE either way; the proxy rebuilds the
+		// JSON array the client asked for from its events.
+		c.jsonArray = true
+		c.query.Set("alt", "sse")
+	}
 	if r.Method == http.MethodPost && (len(bytes.TrimSpace(body)) > 0 || c.generation) {
 		env, err := decodeObject(body)
 		if err != nil {
@@ -101,17 +105,6 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc stri
 	s.forward(w, r, c)
 }
 
-// affinityKey keeps a client's quota-free calls together when they name
-// no project a pool account owns (its first loadCodeAssist, its GETs): by
-// a hash of its credential, which itself is never kept.
-func affinityKey(auth string) string {
-	if auth == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(auth))
-	return affinityPrefix + hex.EncodeToString(sum[:8])
-}
-
 // projectOf reads a project as v1internal spells it: a string or an
 // object {"id": "..."}. It returns "" for anything else.
 func projectOf(raw json.RawMessage) string {
@@ -142,13 +135,11 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("method %q is not supported by quotatui's Gemini API; use generateContent, streamGenerateContent or countTokens", method))
 		return
 	}
-	if s.checkPaused(w) {
-		return
-	}
-	body, ok := s.readBody(w, r)
+	body, done, ok := s.admit(w, r, googleErrors)
 	if !ok {
 		return
 	}
+	defer done()
 	req, err := decodeObject(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, jsonProblem(err))

@@ -27,10 +27,17 @@ type Stats struct {
 	ReactiveSwitches  uint64 // a request retried on another account after an upstream error
 	Client429s        uint64 // 429s passed to clients
 	Upstream429s      uint64 // 429s received from the upstream
-	ActiveSessions    int
-	RoutedTo          map[string]string // family -> label of the account a new session would get now
-	LatencyP50        time.Duration     // upstream latency, recent window
-	LatencyP99        time.Duration
+	// ClientCancels counts requests whose client left before its answer
+	// was complete (also in RequestsByStatus as 499).
+	ClientCancels uint64
+	// UpstreamBreaks counts streams the upstream cut or stalled after
+	// their first byte (also in RequestsByStatus as 502).
+	UpstreamBreaks uint64
+	ActiveSessions int
+	BufferedBytes  int64             // client bodies held for replays right now
+	RoutedTo       map[string]string // family -> label of the account a new session would get now
+	LatencyP50     time.Duration     // upstream latency, recent window
+	LatencyP99     time.Duration
 }
 
 // latencyWindow is how many recent upstream latencies the percentiles
@@ -46,6 +53,8 @@ type counters struct {
 	reactiveSwitches  atomic.Uint64
 	client429s        atomic.Uint64
 	upstream429s      atomic.Uint64
+	clientCancels     atomic.Uint64
+	upstreamBreaks    atomic.Uint64
 
 	mu       sync.Mutex
 	byStatus map[int]uint64
@@ -59,8 +68,11 @@ func newCounters() *counters {
 }
 
 func (c *counters) finished(status int, family string) {
-	if status == 429 {
+	switch status {
+	case 429:
 		c.client429s.Add(1)
+	case statusClientGone:
+		c.clientCancels.Add(1)
 	}
 	c.mu.Lock()
 	c.byStatus[status]++
@@ -85,6 +97,8 @@ func (c *counters) fill(st *Stats) {
 	st.ReactiveSwitches = c.reactiveSwitches.Load()
 	st.Client429s = c.client429s.Load()
 	st.Upstream429s = c.upstream429s.Load()
+	st.ClientCancels = c.clientCancels.Load()
+	st.UpstreamBreaks = c.upstreamBreaks.Load()
 	c.mu.Lock()
 	st.RequestsByStatus = maps.Clone(c.byStatus)
 	st.RequestsByFamily = maps.Clone(c.byFamily)

@@ -16,7 +16,7 @@ import (
 func TestStatsAndHooks(t *testing.T) {
 	var observed atomic.Int64
 	opt := NewOptions()
-	opt.APIKey = "k"
+	opt.APIKey = testKey
 	opt.OnUpstreamLatency = func(time.Duration) { observed.Add(1) }
 	opt.Metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "quotatui_up 1\n") })
 	h := newHarness(t, 2, opt, func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
@@ -25,9 +25,9 @@ func TestStatsAndHooks(t *testing.T) {
 		}
 		return jsonResponse(200, okAnswer), nil
 	})
-	h.post("/v1internal:generateContent", genBody("gemini-3-flash", "a"), "x-api-key", "k")
-	h.post("/v1internal:generateContent", genBody("claude-sonnet-4-6", "b"), "x-api-key", "k") // 429 then 200 on acct2
-	h.post("/v1internal:generateContent", `{`, "x-api-key", "k")
+	h.post("/v1internal:generateContent", genBody("gemini-3-flash", "a"), "x-api-key", testKey)
+	h.post("/v1internal:generateContent", genBody("claude-sonnet-4-6", "b"), "x-api-key", testKey) // 429 then 200 on acct2
+	h.post("/v1internal:generateContent", `{`, "x-api-key", testKey)
 	st := h.srv.Stats()
 	if st.Requests != 3 || st.RequestsByStatus[200] != 2 || st.RequestsByStatus[400] != 1 {
 		t.Errorf("requests %d by status %v, want 3 with 2×200 and 1×400", st.Requests, st.RequestsByStatus)
@@ -45,7 +45,7 @@ func TestStatsAndHooks(t *testing.T) {
 	if st.RoutedTo["gemini"] != "acct1" || st.RoutedTo["claude-gpt"] != "acct2" {
 		t.Errorf("RoutedTo = %v", st.RoutedTo)
 	}
-	for key, want := range map[string]int{"": 401, "k": 200} {
+	for key, want := range map[string]int{"": 401, testKey: 200} {
 		req, _ := http.NewRequest(http.MethodGet, h.ts.URL+"/metrics", nil)
 		if key != "" {
 			req.Header.Set("Authorization", "Bearer "+key)
@@ -77,3 +77,6 @@ func TestPercentile(t *testing.T) {
 		t.Error("empty percentile should be 0")
 	}
 }
+
+// testKey is an API key long enough for the proxy.
+const testKey = "k-k-k-k-k-k-k-k-k"

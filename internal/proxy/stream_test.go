@@ -34,16 +34,18 @@ func sseBody(events ...string) *http.Response {
 
 // TestStreamRetryOnlyBeforeFirstByte: a stream that breaks before its
 // first event moves to the next account unseen; one that breaks after it
-// is never retried (the client already has bytes).
+// is never retried (the client already has bytes) and ends so that the
+// client can tell: an error event, then no end of body.
 func TestStreamRetryOnlyBeforeFirstByte(t *testing.T) {
 	tests := []struct {
 		name      string
 		sendFirst bool
 		wantCalls int
 		wantText  []string
+		wantBreak bool
 	}{
-		{"broken before the first event", false, 2, []string{"part0", "part1"}},
-		{"broken after the first event", true, 1, []string{"part0"}},
+		{"broken before the first event", false, 2, []string{"part0", "part1"}, false},
+		{"broken after the first event", true, 1, []string{"part0"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,9 +62,20 @@ func TestStreamRetryOnlyBeforeFirstByte(t *testing.T) {
 				}()
 				return resp, nil
 			})
-			resp, body := h.post("/v1internal:streamGenerateContent?alt=sse", genBody("gemini-3-flash", "hi"))
+			req, _ := http.NewRequest(http.MethodPost, h.ts.URL+"/v1internal:streamGenerateContent?alt=sse", strings.NewReader(genBody("gemini-3-flash", "hi")))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := h.ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, readErr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body := string(b)
 			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 				t.Fatalf("status %d %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+			if (readErr != nil) != tt.wantBreak {
+				t.Errorf("reading the stream: err %v, want a broken stream %v", readErr, tt.wantBreak)
 			}
 			if n := len(h.up.Calls()); n != tt.wantCalls {
 				t.Errorf("%d upstream calls, want %d", n, tt.wantCalls)
@@ -74,6 +87,10 @@ func TestStreamRetryOnlyBeforeFirstByte(t *testing.T) {
 			}
 			if strings.Count(body, "data: ") != len(tt.wantText) {
 				t.Errorf("stream has %d events, want %d: %q", strings.Count(body, "data: "), len(tt.wantText), body)
+			}
+			st := h.srv.Stats()
+			if wantBroken := map[bool]uint64{true: 1}[tt.wantBreak]; st.UpstreamBreaks != wantBroken || st.RequestsByStatus[502] != wantBroken {
+				t.Errorf("UpstreamBreaks %d, by status %v; want %d broken", st.UpstreamBreaks, st.RequestsByStatus, wantBroken)
 			}
 		})
 	}
@@ -101,6 +118,7 @@ func TestStreamFlushesEachEvent(t *testing.T) {
 		return resp, nil
 	})
 	req, _ := http.NewRequest(http.MethodPost, h.ts.URL+"/v1beta/models/gemini-3-flash:streamGenerateContent?alt=sse", strings.NewReader(`{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := h.ts.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +160,7 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.ts.URL+"/v1internal:streamGenerateContent?alt=sse", strings.NewReader(genBody("gemini-3-flash", "hi")))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := h.ts.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -213,19 +232,23 @@ func TestGeminiAPI(t *testing.T) {
 	}
 }
 
-// TestCodeAssistArrayStream passes a Code Assist stream without alt=sse
-// through as it comes, and retries one whose first bytes are not JSON.
+// TestCodeAssistArrayStream: a Code Assist stream without alt=sse is asked
+// of the upstream as SSE and rebuilt as the JSON array the client wants,
+// and one whose first event is not JSON moves to another account.
 func TestCodeAssistArrayStream(t *testing.T) {
 	h := newHarness(t, 2, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
-		if n == 1 {
-			return jsonResponse(200, "<html>oops</html>"), nil
+		if r.Query.Get("alt") != "sse" {
+			t.Errorf("upstream asked without alt=sse: %v", r.Query)
 		}
-		return jsonResponse(200, "["+chunk(0)+",\n"+chunk(1)+"]"), nil
+		if n == 1 {
+			return sseBody("<html>oops</html>"), nil
+		}
+		return sseBody(chunk(0), chunk(1)), nil
 	})
 	resp, body := h.post("/v1internal:streamGenerateContent", genBody("gemini-3-flash", "hi"))
-	var arr []json.RawMessage
-	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &arr) != nil || len(arr) != 2 {
-		t.Fatalf("status %d body %q, want the two-element array from the second account", resp.StatusCode, body)
+	var arr []map[string]json.RawMessage
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &arr) != nil || len(arr) != 2 || arr[0]["response"] == nil {
+		t.Fatalf("status %d body %q, want the two-element array of wrapped chunks from the second account", resp.StatusCode, body)
 	}
 	if got := resp.Header.Get("X-Quotatui-Account"); got != "acct2" {
 		t.Errorf("served by %q, want acct2", got)

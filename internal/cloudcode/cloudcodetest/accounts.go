@@ -96,6 +96,7 @@ type account struct {
 	// done; onboardOp is the pending onboardUser operation's name.
 	notOnboarded bool
 	onboardOp    string
+	onboardPolls int // GETs of onboardOp so far
 	// replyDelay holds quota answers after they are computed.
 	replyDelay time.Duration
 	// readLimit, when positive, answers the quota reads with 429

@@ -76,6 +76,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 			cloudcode.NewRetryInfo(delay))
 		return
 	}
+	if s.bare429(w, a) {
+		return
+	}
 	switch s.faults.draw() {
 	case bareFault:
 		writeGoogleError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", bareExhaustedMessage)
@@ -100,6 +103,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 		return
 	}
 
+	w = s.faultyAnswer(w, r, a)
 	prompt := promptTokens(env.Request)
 	if rpc == "generateContent" {
 		writeJSON(w, http.StatusOK, s.answerChunk(model, 0, 1, prompt))
@@ -196,6 +200,7 @@ type wrappedJSON struct {
 // finish reason and the usage.
 func (s *Server) answerChunk(model string, i, n, prompt int) wrappedJSON {
 	text := fmt.Sprintf("Simulated answer from %s, part %d of %d. ", model, i+1, n)
+	text += s.padding(text)
 	c := candidateJSON{Content: contentJSON{Role: "model", Parts: []partJSON{{Text: text}}}}
 	resp := responseJSON{ModelVersion: model, ResponseID: fmt.Sprintf("sim-%016x", rand.Uint64())}
 	if i == n-1 {

@@ -541,34 +541,53 @@ func TestUnknownMethodIsNotFound(t *testing.T) {
 func TestOnboardingOperation(t *testing.T) {
 	s := newSim(t, cloudcodetest.Options{})
 	acct := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "new@example.com"})
+	other := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "other@example.com"})
 	s.srv.SetOnboarded(acct.Email, false)
 	_, body := s.raw(t, http.MethodPost, "onboardUser", acct.AccessToken, []byte(`{"tierId":"free-tier"}`))
-	var op struct {
+	type operation struct {
 		Name     string          `json:"name"`
 		Done     bool            `json:"done"`
 		Response json.RawMessage `json:"response"`
 	}
+	var op operation
 	if err := json.Unmarshal(body, &op); err != nil || op.Done || !strings.HasPrefix(op.Name, "operations/") {
 		t.Fatalf("onboardUser = %s (%v), want a pending operation", body, err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, s.srv.BaseURLs()[0]+"/"+op.Name, nil)
-	req.Header.Set("Authorization", "Bearer "+acct.AccessToken)
-	resp, err := s.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if strings.Contains(string(body), "done") {
+		t.Errorf("onboardUser = %s: proto3 leaves a false done out", body)
 	}
-	defer resp.Body.Close()
-	op = struct {
-		Name     string          `json:"name"`
-		Done     bool            `json:"done"`
-		Response json.RawMessage `json:"response"`
-	}{}
-	if err := json.NewDecoder(resp.Body).Decode(&op); err != nil || resp.StatusCode != http.StatusOK || !op.Done ||
-		!strings.Contains(string(op.Response), acct.Project) {
-		t.Fatalf("GET %s: %d %+v (%v), want done with the project", op.Name, resp.StatusCode, op, err)
+	get := func(token string) (int, operation) {
+		t.Helper()
+		resp, err := s.client.Do(context.Background(), cloudcode.Request{HTTPMethod: http.MethodGet, Path: op.Name, AccessToken: token})
+		var nf *cloudcode.NotFoundError
+		if errors.As(err, &nf) {
+			return http.StatusNotFound, operation{}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var got operation
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, got
 	}
-	if got := s.srv.Requests(acct.Email, "operations"); got != 1 {
-		t.Errorf("Requests(operations) = %d, want 1", got)
+	// As Google does, an operation is found only by the account that started it.
+	if st, _ := get(other.AccessToken); st != http.StatusNotFound {
+		t.Errorf("another account's GET: %d, want 404", st)
+	}
+	if st, got := get(acct.AccessToken); st != http.StatusOK || got.Done {
+		t.Errorf("first poll: %d %+v, want still running", st, got)
+	}
+	if st, got := get(acct.AccessToken); st != http.StatusOK || !got.Done || !strings.Contains(string(got.Response), acct.Project) {
+		t.Fatalf("second poll: %d %+v, want done with the project", st, got)
+	}
+	if got := s.srv.Requests(acct.Email, "operations"); got != 2 {
+		t.Errorf("Requests(operations) = %d, want 2", got)
+	}
+	if _, err := s.client.Do(context.Background(), cloudcode.Request{Path: op.Name, AccessToken: acct.AccessToken}); !errors.As(err, new(*cloudcode.NotFoundError)) {
+		t.Errorf("POST to the operation: %v, want 404", err)
 	}
 	sub, err := s.client.LoadCodeAssist(context.Background(), acct.AccessToken)
 	if err != nil || sub.ProjectID != acct.Project {

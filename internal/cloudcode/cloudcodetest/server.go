@@ -123,6 +123,7 @@ type Server struct {
 	denyAuth     bool
 
 	faults *faultSource
+	inject *injector // faults.go, operations.go
 	counts counters
 }
 
@@ -160,6 +161,7 @@ func NewServer(opts Options) *Server {
 		codes:        make(map[string]*authCode),
 		clients:      map[string]OAuthClient{opts.ClientID: {ID: opts.ClientID, Secret: opts.ClientSecret}},
 		faults:       newFaultSource(opts.Seed),
+		inject:       newInjector(opts.Seed),
 		counts:       counters{m: make(map[counterKey]int)},
 	}
 	s.latency.Store(int64(opts.Latency))

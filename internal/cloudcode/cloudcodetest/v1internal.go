@@ -85,6 +85,10 @@ var methods = map[string]string{
 // rpcOperations is the counter name of GET v1internal/operations/<name>.
 const rpcOperations = "operations"
 
+// operationPolls is how many GETs of an onboarding operation answer "not
+// done" before it is: one, so a client must poll as Gemini CLI does.
+const operationPolls = 1
+
 // handleV1Internal runs the steps every v1internal call shares (count,
 // latency, host down, method, auth, hang, flags) and dispatches by method.
 func (s *Server) handleV1Internal(w http.ResponseWriter, r *http.Request, host int, rpc string) {
@@ -121,15 +125,20 @@ func (s *Server) handleOperation(w http.ResponseWriter, r *http.Request, host in
 	}
 	a.mu.Lock()
 	mine := a.onboardOp != "" && a.onboardOp == "operations/"+name
+	done := false
 	if mine {
-		a.notOnboarded = false
+		// Onboarding takes a while: the first polls find it running.
+		a.onboardPolls++
+		if done = a.onboardPolls > operationPolls; done {
+			a.notOnboarded = false
+		}
 	}
 	a.mu.Unlock()
 	if !mine {
 		writeGoogleError(w, http.StatusNotFound, "NOT_FOUND", "Operation operations/"+name+" not found.")
 		return
 	}
-	writeJSON(w, http.StatusOK, onboardAnswer(a, "operations/"+name, true))
+	writeJSON(w, http.StatusOK, onboardAnswer(a, "operations/"+name, done))
 }
 
 // admit runs the shared steps of a v1internal call (the caller counts it
@@ -570,6 +579,7 @@ func (s *Server) otherMethod(w http.ResponseWriter, a *account, rpc string) {
 			// Onboarding a new account takes a while: the caller polls the
 			// operation (GET v1internal/operations/<name>) until done.
 			a.onboardOp = "operations/onboard-" + a.id
+			a.onboardPolls = 0
 		}
 		a.mu.Unlock()
 		resp = onboardAnswer(a, "operations/onboard-"+a.id, !pending)

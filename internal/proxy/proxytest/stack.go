@@ -42,6 +42,9 @@ type Options struct {
 	// (the quota engine keeps the bare client), so a harness can watch
 	// every proxied call.
 	WrapUpstream func(proxy.Upstream) proxy.Upstream
+	// WrapQuota, when set, wraps the engine as the proxy sees it, so a
+	// test can watch the marks the proxy sets.
+	WrapQuota func(proxy.Quota) proxy.Quota
 }
 
 // Stack is a running simulator, quota engine and proxy.
@@ -135,7 +138,11 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if opt.WrapUpstream != nil {
 		up = opt.WrapUpstream(up)
 	}
-	s.Proxy, err = proxy.New(s.Quota, s.Tokens, up, popt)
+	var q proxy.Quota = s.Quota
+	if opt.WrapQuota != nil {
+		q = opt.WrapQuota(q)
+	}
+	s.Proxy, err = proxy.New(q, s.Tokens, up, popt)
 	if err != nil {
 		return nil, fmt.Errorf("proxytest: proxy: %w", err)
 	}

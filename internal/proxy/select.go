@@ -3,15 +3,12 @@ package proxy
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/clock"
@@ -44,17 +41,6 @@ func (c *Choice) Release() {
 	}
 }
 
-// binding ties a session to an account for one model family.
-type binding struct {
-	account  int64
-	lastUsed time.Time
-}
-
-type gateKey struct {
-	account int64
-	family  cloudcode.Family
-}
-
 // TokenManager picks the account for each request: a session keeps its
 // account while the quota engine says it can serve the model, and moves
 // to the best alternative before the request goes out when it cannot.
@@ -62,74 +48,19 @@ type TokenManager struct {
 	q        Quota
 	tokens   TokenSource
 	clk      clock.Clock
-	idle     time.Duration
 	preCheck bool
 	stats    *counters
 	log      *slog.Logger
-
-	mu        sync.Mutex
-	sessions  map[string]*binding // session + "\x00" + family
-	lastSweep time.Time
-	// gates allow one request at a time on an (account, family) in the
-	// LowQuota zone: with the fresh check before each, concurrent requests
-	// cannot together spend more than the account has left.
-	gates map[gateKey]chan struct{}
-	// usage predicts what an (account, family) has left between the
-	// engine's syncs, from the requests sent since its last figure.
-	usage map[gateKey]*usage
-	low   float64 // the low-zone threshold
-}
-
-// usage is what the proxy spent on an (account, family) since the engine's
-// figure last changed, and what one request costs, learned from how much
-// the figure fell over the requests sent.
-type usage struct {
-	fraction float64 // the engine's figure when last seen
-	sent     int     // requests answered 2xx since
-	cost     float64 // fraction per request (moving average); 0 until learned
+	sessions *sessions
+	low      *lowZone
+	cool     *backoff    // cooldowns of short-lived refusals
+	suspects *suspects   // accounts that let a call time out
+	logs     *logLimiter // set by New; nil logs every line
 }
 
 func newTokenManager(q Quota, tokens TokenSource, clk clock.Clock, idle time.Duration, preCheck bool, low float64, st *counters, log *slog.Logger) *TokenManager {
-	return &TokenManager{q: q, tokens: tokens, clk: clk, idle: idle, preCheck: preCheck, low: low, stats: st, log: log,
-		sessions: map[string]*binding{}, gates: map[gateKey]chan struct{}{}, usage: map[gateKey]*usage{}}
-}
-
-// predict lowers a Proceed to LowQuota when the requests sent since the
-// engine's figure, at the learned cost each, bring it into the low zone:
-// between two syncs a busy account can drain its whole low zone, and the
-// pre-request check must see that coming. fresh says the figure was just
-// fetched, so the requests before it are already in it.
-func (m *TokenManager) predict(k gateKey, c quota.Check, fresh bool) quota.Check {
-	if !c.Remaining.Known {
-		return c
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	u := m.usage[k]
-	if u == nil {
-		m.usage[k] = &usage{fraction: c.Remaining.Value}
-		return c
-	}
-	if v := c.Remaining.Value; v != u.fraction || fresh {
-		if u.sent > 0 && v < u.fraction {
-			obs := (u.fraction - v) / float64(u.sent)
-			u.cost = cmp.Or(u.cost, obs)*0.5 + obs*0.5
-		}
-		u.fraction, u.sent = v, 0
-	}
-	if c.Decision == quota.Proceed && u.cost > 0 && c.Remaining.Value-u.cost*float64(u.sent) < m.low {
-		c.Decision, c.Reason = quota.LowQuota, "low quota (predicted from the requests sent since the last sync)"
-	}
-	return c
-}
-
-// spent counts a request the upstream accepted on an (account, family).
-func (m *TokenManager) spent(k gateKey) {
-	m.mu.Lock()
-	if u := m.usage[k]; u != nil {
-		u.sent++
-	}
-	m.mu.Unlock()
+	return &TokenManager{q: q, tokens: tokens, clk: clk, preCheck: preCheck, stats: st, log: log,
+		sessions: newSessions(idle), low: newLowZone(low), cool: newBackoff(DefaultCooldownFirst, DefaultCooldownMax), suspects: newSuspects()}
 }
 
 // Token returns the account to use for model in session (which may be
@@ -140,92 +71,29 @@ func (m *TokenManager) Token(ctx context.Context, model, session string) (Choice
 }
 
 // repick runs one selection again without the accounts that could not get
-// an access token, until it succeeds or fails for another reason.
+// an access token, until it succeeds or fails for another reason. When no
+// account is left, the NoAccountError says what the token errors were.
 func repick(exclude map[int64]bool, once func(map[int64]bool) (Choice, error)) (Choice, error) {
+	var causes []string
 	for {
 		c, err := once(exclude)
-		ex, again := isRepick(err)
-		if !again {
+		var r errRepick
+		if !errors.As(err, &r) {
+			var na *NoAccountError
+			if errors.As(err, &na) {
+				na.Causes = append(na.Causes, causes...)
+			}
 			return c, err
 		}
-		exclude = ex
+		causes = append(causes, r.cause)
+		exclude = r.exclude
 	}
 }
 
-// affinityPrefix starts the session keys that keep a client's quota-free
-// calls on one account (by the project it names, else by its credential):
-// they are not conversations.
-const affinityPrefix = "quota-free:"
+// sweep drops session bindings idle for longer than the idle time.
+func (m *TokenManager) sweep() { m.sessions.sweep(m.clk.Now()) }
 
-func sessionKey(session string, f cloudcode.Family) string {
-	if session == "" {
-		return ""
-	}
-	return session + "\x00" + f.String()
-}
-
-// bound returns the session's live binding (0 when none or expired).
-func (m *TokenManager) bound(key string, now time.Time) int64 {
-	if key == "" {
-		return 0
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.sessions[key]
-	if !ok {
-		return 0
-	}
-	if now.Sub(b.lastUsed) > m.idle {
-		delete(m.sessions, key)
-		return 0
-	}
-	return b.account
-}
-
-func (m *TokenManager) bind(key string, account int64, now time.Time) {
-	if key == "" {
-		return
-	}
-	m.mu.Lock()
-	m.sessions[key] = &binding{account: account, lastUsed: now}
-	if now.Sub(m.lastSweep) > time.Minute {
-		m.sweepLocked(now)
-	}
-	m.mu.Unlock()
-}
-
-// sweep drops bindings idle for longer than the idle time.
-func (m *TokenManager) sweep() {
-	now := m.clk.Now()
-	m.mu.Lock()
-	m.sweepLocked(now)
-	m.mu.Unlock()
-}
-
-func (m *TokenManager) sweepLocked(now time.Time) {
-	m.lastSweep = now
-	for k, b := range m.sessions {
-		if now.Sub(b.lastUsed) > m.idle {
-			delete(m.sessions, k)
-		}
-	}
-}
-
-func (m *TokenManager) activeSessions() int {
-	now := m.clk.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for k, b := range m.sessions {
-		if strings.HasPrefix(k, affinityPrefix) {
-			continue // a client's passthrough calls, not a conversation
-		}
-		if now.Sub(b.lastUsed) <= m.idle {
-			n++
-		}
-	}
-	return n
-}
+func (m *TokenManager) activeSessions() int { return m.sessions.active(m.clk.Now()) }
 
 // keep reports whether a check allows staying on (or taking) an account.
 // Unknown with no mark is kept: there is no evidence the account is spent,
@@ -244,9 +112,9 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 	fam := cloudcode.ModelFamily(model)
 	key := sessionKey(session, fam)
 	now := m.clk.Now()
-	from := m.bound(key, now)
+	from := m.sessions.bound(key, now)
 
-	if from != 0 && !exclude[from] {
+	if from != 0 && !exclude[from] && !m.suspect(from) {
 		// A session waits for its own account's gate: staying keeps the
 		// conversation's prompt cache.
 		c, release, ok, err := m.try(ctx, from, model, true)
@@ -257,7 +125,7 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 			return m.finish(ctx, key, c, release, 0, exclude)
 		}
 	}
-	cands := m.q.Rank(model)
+	cands := m.lastSuspects(m.q.Rank(model))
 	// First pass: skip low-zone accounts busy with another request; wait
 	// for one of them only when no other account can serve.
 	var busy []quota.Candidate
@@ -288,7 +156,86 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 			return m.finish(ctx, key, c, release, from, exclude)
 		}
 	}
-	return Choice{}, m.noAccount(fam, cands, exclude, now)
+	// Rank again: a re-check above may have found an account empty, and
+	// the wait must come from what the accounts are now, not from the
+	// figures the loop started with.
+	return Choice{}, m.noAccount(fam, m.q.Rank(model), exclude, m.clk.Now())
+}
+
+// stateCause says why an account in a state other than active cannot be
+// used, for the 503 that names the real cause.
+func stateCause(st quota.Status) string {
+	var what string
+	switch st.State {
+	case quota.StateDisabled:
+		return "disabled by you"
+	case quota.StateNeedsLogin:
+		what = "needs a new login"
+	case quota.StateValidationRequired:
+		what = "needs verification in a browser"
+		if st.ValidationURL != "" {
+			what += " at " + st.ValidationURL
+		}
+		return what
+	case quota.StateForbidden:
+		what = "forbidden by the upstream"
+	default:
+		what = string(st.State)
+	}
+	if st.StateReason != "" {
+		// The reason code, not the message: it names the account's project.
+		code, _, _ := strings.Cut(st.StateReason, ": ")
+		what += " (" + code + ")"
+	}
+	return what
+}
+
+// rootCause is an error's text without what names one account: for a
+// failed HTTP call, the network error itself, so that accounts failing for
+// one reason read as one cause.
+func rootCause(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// logLimited logs a line about an account at most once per logInterval per
+// kind.
+func (m *TokenManager) logLimited(level slog.Level, kind, account, msg string, args ...any) {
+	if m.logs == nil {
+		m.log.Log(context.Background(), level, msg, append(args, "account", account)...)
+		return
+	}
+	logLimitedTo(m.log, m.logs, level, kind, account, msg, args...)
+}
+
+// suspect reports whether an account let a call time out and has not
+// answered a request since.
+func (m *TokenManager) suspect(id int64) bool {
+	if !m.suspects.any() {
+		return false
+	}
+	return m.suspects.is(id)
+}
+
+// lastSuspects moves the suspect accounts to the end of a ranking, keeping
+// the order otherwise.
+func (m *TokenManager) lastSuspects(cands []quota.Candidate) []quota.Candidate {
+	if !m.suspects.any() {
+		return cands
+	}
+	out := make([]quota.Candidate, 0, len(cands))
+	var later []quota.Candidate
+	for _, c := range cands {
+		if m.suspect(c.AccountID) {
+			later = append(later, c)
+		} else {
+			out = append(out, c)
+		}
+	}
+	return append(out, later...)
 }
 
 // try decides whether account can take a request for model now. An
@@ -307,7 +254,7 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 		m.log.Debug("quota check failed", "account", account, "err", err)
 	}
 	k := gateKey{account, cloudcode.ModelFamily(model)}
-	check = m.predict(k, check, false)
+	check = m.low.predict(k, check, false)
 	if !keep(check) {
 		return Choice{}, nil, false, nil
 	}
@@ -315,14 +262,14 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 	if check.Decision == quota.LowQuota {
 		// One request at a time on an account in the low zone: then at
 		// most one can be in flight when it runs out, check or no check.
-		release, err = m.acquire(ctx, k, wait)
+		release, err = m.low.acquire(ctx, k, wait)
 		if err != nil {
 			return Choice{}, nil, false, err
 		}
 		if m.preCheck {
 			check, err = m.recheck(ctx, account, model)
 			if err == nil {
-				check = m.predict(k, check, true)
+				check = m.low.predict(k, check, true)
 			}
 		} else {
 			// The request that held the gate may have marked it.
@@ -337,38 +284,6 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 		}
 	}
 	return Choice{AccountID: account, Check: check}, release, true, nil
-}
-
-// errBusy says a low-zone account is serving another request.
-var errBusy = errors.New("account busy in the low zone")
-
-// acquire takes the low-zone gate of an (account, family), waiting for
-// the request that holds it to reach the upstream, or with wait false
-// returning errBusy at once.
-func (m *TokenManager) acquire(ctx context.Context, k gateKey, wait bool) (func(), error) {
-	m.mu.Lock()
-	g, ok := m.gates[k]
-	if !ok {
-		g = make(chan struct{}, 1)
-		m.gates[k] = g
-	}
-	m.mu.Unlock()
-	var once sync.Once
-	release := func() { once.Do(func() { <-g }) }
-	if !wait {
-		select {
-		case g <- struct{}{}:
-			return release, nil
-		default:
-			return nil, errBusy
-		}
-	}
-	select {
-	case g <- struct{}{}:
-		return release, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 // recheck asks the engine for a figure synced now, not the cached one.
@@ -386,13 +301,18 @@ func (m *TokenManager) finish(ctx context.Context, key string, c Choice, release
 			return Choice{}, ctx.Err()
 		}
 		// The account cannot get a token (the auth layer disables it on
-		// invalid_grant): leave it out and pick again.
-		m.log.Warn("access token unavailable; trying another account", "account", c.AccountID, "err", err)
+		// invalid_grant; a network error or a database that cannot be
+		// written lets no account get one): leave it out and pick again.
+		label := fmt.Sprint(c.AccountID)
+		if st, ok := m.q.Account(c.AccountID); ok {
+			label = cmp.Or(st.Label, st.Email, label)
+		}
+		m.logLimited(slog.LevelWarn, "token", label, "access token unavailable; trying another account", "err", err)
 		ex := map[int64]bool{c.AccountID: true}
 		for id := range exclude {
 			ex[id] = true
 		}
-		return Choice{}, errRepick{exclude: ex}
+		return Choice{}, errRepick{exclude: ex, cause: "could not get an access token: " + rootCause(err)}
 	}
 	c.AccessToken = tok
 	if st, ok := m.q.Account(c.AccountID); ok {
@@ -401,7 +321,7 @@ func (m *TokenManager) finish(ctx context.Context, key string, c Choice, release
 	}
 	now := m.clk.Now()
 	m.q.Touch(c.AccountID, now)
-	m.bind(key, c.AccountID, now)
+	m.sessions.bind(key, c.AccountID, now)
 	if from != 0 && from != c.AccountID {
 		c.Switched, c.From = true, from
 		if !exclude[from] {
@@ -421,11 +341,15 @@ func (m *TokenManager) publishSwitch(from int64, c Choice, why string) {
 	}
 	m.q.Publish(quota.Event{At: m.clk.Now(), Kind: quota.EventSwitch, AccountID: c.AccountID, Account: c.Label,
 		Message: fmt.Sprintf("session moved from %s to %s (%s)", fromLabel, c.Label, why)})
+	m.logLimited(slog.LevelInfo, "switch", fromLabel, "session moved to another account", "to", c.Label, "why", why)
 }
 
 // errRepick asks pick's caller to try again without the accounts that
-// could not get a token.
-type errRepick struct{ exclude map[int64]bool }
+// could not get a token; cause says why the last one could not.
+type errRepick struct {
+	exclude map[int64]bool
+	cause   string
+}
 
 // Error is never shown: pick handles errRepick itself.
 func (errRepick) Error() string { return "repick" }
@@ -441,25 +365,26 @@ func (m *TokenManager) noAccount(fam cloudcode.Family, cands []quota.Candidate, 
 	for _, c := range cands {
 		st, ok := m.q.Account(c.AccountID)
 		if ok && st.State != "" && st.State != quota.StateActive {
+			e.Causes = append(e.Causes, stateCause(st))
 			continue // waiting does not help a disabled account
 		}
 		if exclude[c.AccountID] && keep(c.Check) {
 			continue // left out for another reason (no access token)
 		}
 		waitable++
-		at := time.Time{}
+		at, cooling := time.Time{}, false
 		if c.Check.Decision == quota.Exhausted && c.Check.ResetTime.After(now) {
 			at = c.Check.ResetTime
 		}
 		if ok {
 			for i, f := range cloudcode.Families {
 				if mk := st.Marks[i]; f == fam && mk.Kind != quota.NoMark && mk.Until.After(at) {
-					at = mk.Until
+					at, cooling = mk.Until, mk.Kind == quota.CooldownMark
 				}
 			}
 		}
 		if !at.IsZero() && (e.Reset.IsZero() || at.Before(e.Reset)) {
-			e.Reset = at
+			e.Reset, e.Cooling = at, cooling
 		}
 	}
 	e.Unavailable = len(cands) > 0 && waitable == 0
@@ -479,7 +404,7 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 	key := sessionKey(session, cloudcode.FamilyUnknown)
 	now := m.clk.Now()
 	all := m.q.GetAllQuotas()
-	from := m.bound(key, now)
+	from := m.sessions.bound(key, now)
 	var owner int64
 	if project != "" {
 		for _, s := range all {
@@ -489,19 +414,26 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 			}
 		}
 	}
+	var causes []string
 	active := slices.DeleteFunc(all, func(s quota.Status) bool {
-		return exclude[s.AccountID] || (s.State != quota.StateActive && s.State != "")
+		if s.State != quota.StateActive && s.State != "" {
+			causes = append(causes, stateCause(s))
+			return true
+		}
+		return exclude[s.AccountID]
 	})
 	if len(active) == 0 {
-		return Choice{}, &NoAccountError{Accounts: len(all), Unavailable: len(all) > 0, Now: now}
+		return Choice{}, &NoAccountError{Accounts: len(all), Unavailable: len(all) > 0, Now: now, Causes: causes}
 	}
 	// The project's owner first, then the session's account (account
 	// ids start at 1, so an unset one matches nothing).
 	rank := func(id int64) int {
-		switch id {
-		case owner:
+		switch {
+		case m.suspect(id):
+			return 3
+		case id == owner:
 			return 0
-		case from:
+		case id == from:
 			return 1
 		}
 		return 2
@@ -512,61 +444,6 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 	})
 	c := Choice{AccountID: active[0].AccountID, Label: cmp.Or(active[0].Label, active[0].Email)}
 	return m.finish(ctx, key, c, nil, 0, exclude)
-}
-
-// SessionFromBody derives a session key from a generation request when
-// the client sent no x-session-id: the request's sessionId (session_id
-// as Gemini CLI spells it), else a hash of the first user message's text
-// and the model family.
-func SessionFromBody(request json.RawMessage, model string) string {
-	var r struct {
-		SessionID string `json:"sessionId"`
-		// Gemini CLI's id: without it, every CLI conversation started in
-		// one folder on one day hashes alike (its first user message is
-		// a generated context block) and would share one binding.
-		SessionIDSnake string `json:"session_id"`
-		Contents       []struct {
-			Role  string `json:"role"`
-			Parts []struct {
-				Text string `json:"text"`
-			} `json:"parts"`
-		} `json:"contents"`
-	}
-	if len(request) == 0 || json.Unmarshal(request, &r) != nil {
-		return ""
-	}
-	if id := cmp.Or(r.SessionID, r.SessionIDSnake); id != "" {
-		return id
-	}
-	for _, c := range r.Contents {
-		if c.Role != "" && c.Role != "user" {
-			continue
-		}
-		h := sha256.New()
-		h.Write([]byte(cloudcode.ModelFamily(model).String()))
-		text := false
-		for _, p := range c.Parts {
-			if p.Text != "" {
-				h.Write([]byte{0})
-				h.Write([]byte(p.Text))
-				text = true
-			}
-		}
-		if !text {
-			return ""
-		}
-		return "h:" + hex.EncodeToString(h.Sum(nil)[:12])
-	}
-	return ""
-}
-
-// isRepick unwraps errRepick.
-func isRepick(err error) (map[int64]bool, bool) {
-	var r errRepick
-	if errors.As(err, &r) {
-		return r.exclude, true
-	}
-	return nil, false
 }
 
 // poolSpent returns the NoAccountError for model when no account can serve
