@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"text/template"
 	"time"
 
@@ -64,6 +65,13 @@ func statusCommand(c *cli) *cobra.Command {
 }
 
 func runStatus(ctx context.Context, c *cli, o statusOptions) error {
+	if c.process {
+		// A one-shot answer allocates a few MiB (a thousand accounts:
+		// about 8) and exits: collecting on the way cost a third of the
+		// time (docs/BENCHMARKS.md), so the collector waits for 256 MiB.
+		debug.SetGCPercent(-1)
+		debug.SetMemoryLimit(256 << 20)
+	}
 	o.line = o.line || o.format != "" || o.tmux
 	if o.line && o.json {
 		return cmdline.Usagef("--json and --line (or --format, --tmux) do not go together")
@@ -79,34 +87,37 @@ func runStatus(ctx context.Context, c *cli, o statusOptions) error {
 	if err != nil {
 		return err
 	}
-	var ans *statusapi.Answer
+	dir := statusapi.DefaultDir(c.getenv)
 	if !o.sync {
 		actx, cancel := context.WithTimeout(ctx, askTimeout)
-		ans, err = statusapi.Ask(actx, statusapi.DefaultDir(c.getenv), cfg.DBPath)
-		cancel()
+		defer cancel()
 		switch {
-		case err == nil:
 		case o.line:
-			// A status bar asks every few seconds: syncing each time would
-			// cost seconds and upstream calls, so the line says why not.
-			down := "not running"
-			if !errors.Is(err, statusapi.ErrNotRunning) {
-				down = "not answering"
+			return statusLine(actx, c, tmpl, dir, cfg.DBPath)
+		case o.json:
+			// The instance's accounts are printed as it encoded them: a
+			// thousand are not decoded and encoded again.
+			raw, err := statusapi.AskJSON(actx, dir, cfg.DBPath)
+			if err == nil {
+				if err := statusapi.WriteRawJSON(c.stdout, raw.Accounts); err != nil {
+					return err
+				}
+				return exitFor(raw.Summary)
 			}
-			if err := statusapi.WriteLine(c.stdout, tmpl, statusapi.Line{Down: down}); err != nil {
-				return lineErr(err)
+			noteNoAnswer(c, err)
+		default:
+			ans, err := statusapi.Ask(actx, dir, cfg.DBPath)
+			if err == nil {
+				printStatus(c.stdout, ans)
+				return exitFor(ans.Summary)
 			}
-			return &cmdline.ExitError{Code: exitNotRunning}
-		case !errors.Is(err, statusapi.ErrNotRunning):
-			fmt.Fprintf(c.stderr, "quotatui: the running quotatui did not answer, syncing instead: %v\n", err)
+			noteNoAnswer(c, err)
 		}
 	}
-	if ans == nil {
-		if ans, err = syncedAnswer(ctx, cfg, o.sync); err != nil {
-			return err
-		}
+	ans, err := syncedAnswer(ctx, cfg, o.sync)
+	if err != nil {
+		return err
 	}
-	sum := statusapi.Summarize(ans.Accounts)
 	switch {
 	case o.line:
 		if err := statusapi.WriteLine(c.stdout, tmpl, statusapi.LineOf(ans)); err != nil {
@@ -117,9 +128,45 @@ func runStatus(ctx context.Context, c *cli, o statusOptions) error {
 			return err
 		}
 	default:
-		printStatus(c.stdout, ans, sum)
+		printStatus(c.stdout, ans)
 	}
+	return exitFor(ans.Summary)
+}
+
+// noteNoAnswer says why status syncs although an instance seems to run.
+func noteNoAnswer(c *cli, err error) {
+	if !errors.Is(err, statusapi.ErrNotRunning) {
+		fmt.Fprintf(c.stderr, "quotatui: the running quotatui did not answer, syncing instead: %v\n", err)
+	}
+}
+
+// exitFor is the exit status for the summed-up accounts.
+func exitFor(sum statusapi.Summary) error {
 	if code := statusExit(sum); code != exitOK {
+		return &cmdline.ExitError{Code: code}
+	}
+	return nil
+}
+
+// statusLine prints the line of the running instance on db. It never
+// syncs: a status bar asks every few seconds, and syncing each time would
+// cost seconds and upstream calls, so with nothing running the line says
+// so and the exit status is 7.
+func statusLine(ctx context.Context, c *cli, tmpl *template.Template, dir, db string) error {
+	l, err := statusapi.AskLine(ctx, dir, db)
+	code := exitNotRunning
+	switch {
+	case err == nil:
+		code = statusExit(l.Summary())
+	case errors.Is(err, statusapi.ErrNotRunning):
+		l = &statusapi.Line{Down: "not running"}
+	default:
+		l = &statusapi.Line{Down: "not answering"}
+	}
+	if err := statusapi.WriteLine(c.stdout, tmpl, *l); err != nil {
+		return lineErr(err)
+	}
+	if code != exitOK {
 		return &cmdline.ExitError{Code: code}
 	}
 	return nil
@@ -152,13 +199,13 @@ func syncedAnswer(ctx context.Context, cfg config.Config, force bool) (*statusap
 }
 
 // printStatus prints the table and what else the user should know.
-func printStatus(w io.Writer, ans *statusapi.Answer, sum statusapi.Summary) {
+func printStatus(w io.Writer, ans *statusapi.Answer) {
 	if len(ans.Accounts) == 0 {
 		fmt.Fprintln(w, "no accounts yet: add one with 'quotatui login' or 'quotatui accounts import FILE'")
 	}
 	statusapi.WriteTable(w, ans.Accounts, ans.At)
-	if sum.Failed > 0 {
-		fmt.Fprintf(w, "\n%d account(s) failed to sync; see LAST ERROR\n", sum.Failed)
+	if n := ans.Summary.Failed; n > 0 {
+		fmt.Fprintf(w, "\n%d account(s) failed to sync; see LAST ERROR\n", n)
 	}
 	for _, p := range ans.Problems {
 		fmt.Fprintf(w, "\nquotatui: %s\n", p)

@@ -30,7 +30,7 @@ func quotaReads(srv *cloudcodetest.Server) int {
 
 // waitAnswer asks the instances on db until one answers with n accounts
 // that have all been synced (or failed to), and returns that answer.
-func waitAnswer(t *testing.T, dir, db string, n int) *statusapi.Answer {
+func waitAnswer(t testing.TB, dir, db string, n int) *statusapi.Answer {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -32,6 +32,42 @@ const maxAnswer = 64 << 20
 // Sockets left by dead processes are removed on the way. ctx bounds the
 // wait.
 func Ask(ctx context.Context, dir, db string) (*Answer, error) {
+	return askAll(ctx, dir, db, Path, func(a *Answer) (bool, error) {
+		if a.Schema != Schema {
+			return false, schemaErr(a.Schema)
+		}
+		return a.Instance != nil && a.Instance.Poller, nil
+	})
+}
+
+// AskJSON is Ask with the accounts left encoded, for `status --json`.
+func AskJSON(ctx context.Context, dir, db string) (*RawAnswer, error) {
+	return askAll(ctx, dir, db, Path, func(a *RawAnswer) (bool, error) {
+		if a.Schema != Schema {
+			return false, schemaErr(a.Schema)
+		}
+		return a.Instance != nil && a.Instance.Poller, nil
+	})
+}
+
+// AskLine is Ask for the line only: the instance sums its accounts up
+// itself, so a status bar's question stays small with a thousand of them.
+func AskLine(ctx context.Context, dir, db string) (*Line, error) {
+	return askAll(ctx, dir, db, LinePath, func(l *Line) (bool, error) {
+		if l.Schema != Schema {
+			return false, schemaErr(l.Schema)
+		}
+		return l.Poller, nil
+	})
+}
+
+func schemaErr(got string) error {
+	return fmt.Errorf("answered in schema %q, this quotatui reads %q (run the same version)", got, Schema)
+}
+
+// askAll asks every live socket of db for path and returns the first
+// answer that polls says is the poller's, else the first answer.
+func askAll[T any](ctx context.Context, dir, db, path string, polls func(*T) (bool, error)) (*T, error) {
 	socks, err := sockets(dir, key(db))
 	if err != nil {
 		return nil, err
@@ -42,57 +78,59 @@ func Ask(ctx context.Context, dir, db string) (*Answer, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		a   *Answer
-		err error
+		v      *T
+		poller bool
+		err    error
 	}
 	results := make(chan result, len(socks))
 	for _, s := range socks {
 		go func() {
-			a, err := askOne(ctx, s.path)
-			if err != nil && isDead(err) {
+			var r result
+			if r.v, r.err = askOne[T](ctx, s.path, path); r.err == nil {
+				if r.poller, r.err = polls(r.v); r.err != nil {
+					r.err = fmt.Errorf("%s %w", s.path, r.err)
+				}
+			}
+			if r.err != nil && isDead(r.err) {
 				removeStale(s)
 			}
-			results <- result{a, err}
+			results <- r
 		}()
 	}
-	// Every goroutine sends once into the buffered channel and stops, so
-	// returning early (after cancel) leaves none behind for long; drain
-	// them anyway so Ask owns them to the end.
-	var first *Answer
+	// Every goroutine sends once into the buffered channel and stops;
+	// they are all received, so none outlives askAll.
+	var first result
 	var errs []error
 	dead := 0
 	for range socks {
 		r := <-results
 		switch {
-		case r.err == nil && polls(r.a):
-			if !polls(first) {
-				first = r.a
+		case r.err == nil && r.poller:
+			if !first.poller {
+				first = r
 				cancel() // the others need not finish
 			}
 		case r.err == nil:
-			if first == nil {
-				first = r.a
+			if first.v == nil {
+				first = r
 			}
 		case isDead(r.err):
 			dead++
-		case first == nil || !errors.Is(r.err, context.Canceled):
+		case first.v == nil || !errors.Is(r.err, context.Canceled):
 			errs = append(errs, r.err)
 		}
 	}
 	switch {
-	case first != nil:
-		return first, nil
+	case first.v != nil:
+		return first.v, nil
 	case dead == len(socks):
 		return nil, ErrNotRunning
 	}
 	return nil, fmt.Errorf("%w: %w", ErrNoAnswer, errors.Join(errs...))
 }
 
-// polls reports whether a came from the poller.
-func polls(a *Answer) bool { return a != nil && a.Instance != nil && a.Instance.Poller }
-
-// askOne asks the process behind one socket.
-func askOne(ctx context.Context, path string) (*Answer, error) {
+// askOne asks the process behind one socket for resource.
+func askOne[T any](ctx context.Context, path, resource string) (*T, error) {
 	conn, err := dial(ctx, path)
 	if err != nil {
 		return nil, err
@@ -104,7 +142,7 @@ func askOne(ctx context.Context, path string) (*Answer, error) {
 	// A cancelled ctx unblocks the reads at once.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://quotatui"+Path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://quotatui"+resource, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +150,7 @@ func askOne(ctx context.Context, path string) (*Answer, error) {
 	if err := req.Write(conn); err != nil {
 		return nil, askErr(ctx, path, err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 64<<10), req)
 	if err != nil {
 		return nil, askErr(ctx, path, err)
 	}
@@ -121,14 +159,11 @@ func askOne(ctx context.Context, path string) (*Answer, error) {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		return nil, fmt.Errorf("%s answered %s: %s", path, resp.Status, strings.TrimSpace(string(b)))
 	}
-	var a Answer
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&a); err != nil {
+	var v T
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&v); err != nil {
 		return nil, fmt.Errorf("%s answered unreadable JSON: %w", path, askErr(ctx, path, err))
 	}
-	if a.Schema != Schema {
-		return nil, fmt.Errorf("%s answered in schema %q, this quotatui reads %q (run the same version)", path, a.Schema, Schema)
-	}
-	return &a, nil
+	return &v, nil
 }
 
 // askErr prefers the context's reason to the I/O error it caused.

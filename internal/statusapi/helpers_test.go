@@ -3,6 +3,7 @@ package statusapi
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -82,7 +83,7 @@ func newPool(tb testing.TB, n int) *pool {
 		AuthURL: p.sim.AuthURL(), TokenURL: p.sim.TokenURL(), UserInfoURL: p.sim.UserInfoURL(),
 	}, p.st, auth.TokensOptions{HTTPClient: p.sim.Client()})
 	client := cloudcode.New(cloudcode.Config{BaseURLs: p.sim.BaseURLs(), HTTPClient: p.sim.Client()})
-	if p.q, err = quota.NewManager(ctx, client, tokens, p.st, quota.Options{Concurrency: 64}); err != nil {
+	if p.q, err = quota.NewManager(ctx, client, tokens, p.st, quota.Options{Concurrency: 64, Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		tb.Fatal(err)
 	}
 	p.q.SyncAll(ctx)

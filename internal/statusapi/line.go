@@ -16,49 +16,50 @@ import (
 // Line is what `quotatui status --line` shows, and what a --format
 // template sees. Every figure comes from the running instance's answer.
 type Line struct {
+	Schema string `json:"schema"` // Schema when it came from an instance
 	// Running is set when an instance answered; when it is not, Down says
 	// why ("not running", "not answering") and nothing else is set.
-	Running bool
-	Down    string
-	Command string // the process that answered: "serve" or "dashboard"
-	PID     int
-	Poller  bool // it polls the upstream itself
+	Running bool   `json:"running"`
+	Down    string `json:"down,omitempty"`
+	Command string `json:"command,omitempty"` // the process that answered: "serve" or "dashboard"
+	PID     int    `json:"pid,omitempty"`
+	Poller  bool   `json:"poller"` // it polls the upstream itself
 	// Age is the time since the newest figure was read upstream ("40s",
 	// "" when there is none).
-	Age string
+	Age string `json:"age,omitempty"`
 
-	Accounts   int // every account, disabled ones included
-	Usable     int // accounts usable for at least one family
-	Exhausted  int // accounts with a family EXHAUSTED
-	NeedsLogin int // accounts a person must log in, verify or give an OAuth client
-	Forbidden  int
-	SyncErrors int // accounts whose last sync failed (not usable: their figures are not current)
-	Disabled   int
-	Problems   []string // quotatui's own (its database)
+	Accounts   int      `json:"accounts"`    // every account, disabled ones included
+	Usable     int      `json:"usable"`      // accounts usable for at least one family
+	Exhausted  int      `json:"exhausted"`   // accounts with a family EXHAUSTED
+	NeedsLogin int      `json:"needs_login"` // accounts a person must log in, verify or give an OAuth client
+	Forbidden  int      `json:"forbidden"`
+	SyncErrors int      `json:"sync_errors"` // accounts whose last sync failed (not usable: their figures are not current)
+	Disabled   int      `json:"disabled"`
+	Problems   []string `json:"problems,omitempty"` // quotatui's own (its database)
 
-	Families []LineFamily // in the dashboard's order: gemini, claude-gpt
+	Families []LineFamily `json:"families"` // in the dashboard's order: gemini, claude-gpt
 }
 
 // LineFamily is the pool's standing for one model family.
 type LineFamily struct {
-	Name   string // "gemini", "claude-gpt"
-	Letter string // "G", "C"
+	Name   string `json:"name"`   // "gemini", "claude-gpt"
+	Letter string `json:"letter"` // "G", "C"
 	// Status is OK or LOW (for the best usable account), EXHAUSTED (no
 	// account is usable) or UNKNOWN (none has figures).
-	Status string
-	Glyph  string // "" for OK, "!" LOW, "✗" EXHAUSTED, "?" UNKNOWN
+	Status string `json:"status"`
+	Glyph  string `json:"glyph,omitempty"` // "" for OK, "!" LOW, "✗" EXHAUSTED, "?" UNKNOWN
 	// Best is the highest effective remaining fraction among the usable
 	// accounts (0 when none is usable), Percent the same as the dashboard
 	// shows it (floored; 1 for anything above 0).
-	Best    float64
-	Percent int
-	Usable  int // accounts usable for the family
+	Best    float64 `json:"best"`
+	Percent int     `json:"percent"`
+	Usable  int     `json:"usable"` // accounts usable for the family
 	// Reset, when no account is usable, is the time until the first one
 	// is back ("1h20m"; "" when unknown).
-	Reset string
+	Reset string `json:"reset,omitempty"`
 	// Text is the family's part of the default line: "42%", "7%!",
 	// "✗1h20m", "?".
-	Text string
+	Text string `json:"text"`
 }
 
 // Family returns the family named name ("gemini") or lettered so ("G"),
@@ -70,6 +71,11 @@ func (l Line) Family(name string) LineFamily {
 		}
 	}
 	return LineFamily{}
+}
+
+// Summary returns the counts the exit status is made of.
+func (l *Line) Summary() Summary {
+	return Summary{Accounts: l.Accounts, NeedsLogin: l.NeedsLogin, Forbidden: l.Forbidden, SyncErrors: l.SyncErrors, Disabled: l.Disabled, Exhausted: l.Exhausted}
 }
 
 // blocked reports whether an account's word keeps it from every family:
@@ -98,7 +104,7 @@ func usableFor(f Family) bool {
 func LineOf(a *Answer) Line {
 	s := Summarize(a.Accounts)
 	l := Line{
-		Running: true, Accounts: s.Accounts, Exhausted: s.Exhausted, NeedsLogin: s.NeedsLogin,
+		Schema: Schema, Running: true, Accounts: s.Accounts, Exhausted: s.Exhausted, NeedsLogin: s.NeedsLogin,
 		Forbidden: s.Forbidden, SyncErrors: s.SyncErrors, Disabled: s.Disabled, Problems: a.Problems,
 	}
 	if a.Instance != nil {

@@ -1,6 +1,7 @@
 package statusapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,15 +15,15 @@ import (
 
 // Summary counts what `status`'s exit status and its line are made of.
 type Summary struct {
-	Accounts   int // every account, disabled ones included
-	NeedsLogin int // a person must log in, verify, or configure its OAuth client
-	Forbidden  int
-	SyncErrors int // the last sync failed: what is shown is not current, so not usable
-	Disabled   int
-	Exhausted  int // accounts with at least one family EXHAUSTED
+	Accounts   int `json:"accounts"`    // every account, disabled ones included
+	NeedsLogin int `json:"needs_login"` // a person must log in, verify, or configure its OAuth client
+	Forbidden  int `json:"forbidden"`
+	SyncErrors int `json:"sync_errors"` // the last sync failed: what is shown is not current, so not usable
+	Disabled   int `json:"disabled"`
+	Exhausted  int `json:"exhausted"` // accounts with at least one family EXHAUSTED
 	// Failed counts accounts whose last sync left an error, whatever
 	// their word (a NEEDS LOGIN account's sync fails too).
-	Failed int
+	Failed int `json:"failed"`
 }
 
 // Summarize counts the accounts by their words.
@@ -62,6 +63,19 @@ func WriteJSON(w io.Writer, accts []Account) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(accts)
+}
+
+// WriteRawJSON prints accounts encoded elsewhere (RawAnswer.Accounts)
+// exactly as WriteJSON prints them decoded.
+func WriteRawJSON(w io.Writer, accts json.RawMessage) error {
+	var b bytes.Buffer
+	b.Grow(len(accts) * 2)
+	if err := json.Indent(&b, accts, "", "  "); err != nil {
+		return fmt.Errorf("the instance's accounts: %w", err)
+	}
+	b.WriteByte('\n')
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 // errWidth bounds the LAST ERROR column, in runes.

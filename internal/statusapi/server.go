@@ -10,15 +10,20 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/clock"
 )
 
-// Path is the one resource a socket serves: GET answers the Answer as
-// JSON. Anything else is 404, any other method 405.
-const Path = "/v1/status"
+// The resources a socket serves, read-only: GET Path answers the Answer
+// as JSON, GET LinePath the Line. Anything else is 404, any other method
+// 405.
+const (
+	Path     = "/v1/status"
+	LinePath = "/v1/line"
+)
 
 // Options configure a Server.
 type Options struct {
@@ -147,22 +152,34 @@ func (s *Server) Close() error {
 // Handler returns the HTTP handler the socket serves.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != Path {
+		if r.URL.Path != Path && r.URL.Path != LinePath {
 			http.NotFound(w, r)
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "read-only: GET "+Path, http.StatusMethodNotAllowed)
+			http.Error(w, "read-only: GET "+r.URL.Path, http.StatusMethodNotAllowed)
 			return
 		}
 		a := Build(s.opt.Engine, s.opt.Judge, s.opt.Instance, s.opt.Clock.Now())
+		var v any = a
+		if r.URL.Path == LinePath {
+			l := LineOf(a)
+			v = &l
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			s.opt.Logger.Warn("status: answer not encoded", "err", err)
+			http.Error(w, "answer not encoded", http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		if r.Method == http.MethodHead {
 			return
 		}
-		if err := json.NewEncoder(w).Encode(a); err != nil {
+		if _, err := w.Write(b); err != nil {
 			s.opt.Logger.Debug("status: answer not sent", "err", err)
 		}
 	})

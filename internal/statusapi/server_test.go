@@ -57,6 +57,23 @@ func TestAskAnswersWhatTheEngineKnows(t *testing.T) {
 	if got.Instance.Poller {
 		t.Error("an engine whose monitor never ran says it is the poller")
 	}
+	// status --json prints the raw accounts as it would print them decoded.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	raw, err := AskJSON(ctx, dir, p.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var viaRaw, viaDecoded bytes.Buffer
+	if err := WriteRawJSON(&viaRaw, raw.Accounts); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(&viaDecoded, got.Accounts); err != nil {
+		t.Fatal(err)
+	}
+	if viaRaw.String() != viaDecoded.String() || raw.Summary != got.Summary || got.Summary.Accounts != 3 {
+		t.Errorf("raw JSON differs from decoded:\n%s\n%s\nsummaries %+v %+v", viaRaw.String(), viaDecoded.String(), raw.Summary, got.Summary)
+	}
 	g := got.Accounts[0].Families["gemini"]
 	if g.Effective == nil || *g.Effective != 0.42 || g.SyncedAt.IsZero() || g.Status != WordOK {
 		t.Errorf("user1's gemini through the socket: %+v", g)
