@@ -74,6 +74,16 @@ func TestAskAnswersWhatTheEngineKnows(t *testing.T) {
 	if viaRaw.String() != viaDecoded.String() || raw.Summary != got.Summary || got.Summary.Accounts != 3 {
 		t.Errorf("raw JSON differs from decoded:\n%s\n%s\nsummaries %+v %+v", viaRaw.String(), viaDecoded.String(), raw.Summary, got.Summary)
 	}
+	// The line the instance sums up is the one the client would.
+	line, err := AskLine(ctx, dir, p.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want2 := LineOf(got)
+	line.Age, want2.Age = "", "" // asked a moment apart: may differ by a second
+	if lj, wj := mustJSON(t, line), mustJSON(t, want2); lj != wj {
+		t.Errorf("the instance's line differs from the answer's:\n got %s\nwant %s", lj, wj)
+	}
 	g := got.Accounts[0].Families["gemini"]
 	if g.Effective == nil || *g.Effective != 0.42 || g.SyncedAt.IsZero() || g.Status != WordOK {
 		t.Errorf("user1's gemini through the socket: %+v", g)
@@ -261,6 +271,8 @@ func TestReadOnly(t *testing.T) {
 		want         int
 	}{
 		{http.MethodGet, Path, http.StatusOK},
+		{http.MethodGet, LinePath, http.StatusOK},
+		{http.MethodPut, LinePath, http.StatusMethodNotAllowed},
 		{http.MethodHead, Path, http.StatusOK},
 		{http.MethodPost, Path, http.StatusMethodNotAllowed},
 		{http.MethodDelete, Path, http.StatusMethodNotAllowed},
@@ -348,4 +360,13 @@ func TestKeyResolvesLinks(t *testing.T) {
 	if key(db) != key(filepath.Join(d, "link", "quotatui.db")) || key(db) == key(filepath.Join(d, "other.db")) {
 		t.Error("keys do not follow the file")
 	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
