@@ -328,3 +328,31 @@ func TestStatusWithServeProcesses(t *testing.T) {
 		t.Errorf("status --sync did not sync: exit %d, %d reads\n%s", code, quotaReads(w.srv)-reads, out)
 	}
 }
+
+// The dashboard answers status too, and removes its socket when it quits.
+func TestStatusAsksTheDashboard(t *testing.T) {
+	bin := quotatuiBinary(t)
+	t.Parallel()
+	home, _, env := isolatedEnv(t)
+	dbPath := filepath.Join(home, "quotatui.db")
+	srv, _ := seedSim(t, dbPath, statusAccounts...)
+	argv := append([]string{bin}, simFlags(srv, dbPath)...)
+	argv = append(argv, "--proxy-listen", "127.0.0.1:0", "--log-file", filepath.Join(home, "quotatui.log"))
+	p := startPane(t, 120, 40, runInShell(env, argv...))
+	dir := filepath.Join(home, ".local", "state", "quotatui")
+	a := waitAnswer(t, dir, dbPath, len(statusAccounts))
+	if a.Instance == nil || a.Instance.Command != "dashboard" || a.Summary.Accounts != len(statusAccounts) {
+		t.Fatalf("answered by %+v, summary %+v; want the dashboard with every account", a.Instance, a.Summary)
+	}
+	cmd := exec.Command(bin, append([]string{"status", "--line"}, simFlags(srv, dbPath)...)...)
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil || string(out) != "G 100% C 100%\n" {
+		t.Errorf("status --line beside the dashboard: %v, %q", err, out)
+	}
+	p.keys("q")
+	p.waitExit(15 * time.Second)
+	if m, _ := filepath.Glob(filepath.Join(dir, "status.*.sock")); len(m) != 0 {
+		t.Errorf("the dashboard left its socket: %v", m)
+	}
+}
