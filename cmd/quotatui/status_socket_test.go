@@ -88,25 +88,7 @@ func dbFlag(args []string) string {
 // running serve, and asking costs no upstream call: an account whose sync
 // failed counts as not usable through the socket too.
 func TestStatusExitCodesThroughTheInstance(t *testing.T) {
-	tests := []struct {
-		name  string
-		setup func(*cloudcodetest.Server)
-		want  int
-		word  string
-	}{
-		{"all usable", func(*cloudcodetest.Server) {}, exitOK, "OK"},
-		{"one exhausted", func(s *cloudcodetest.Server) { s.Drain("linus@example.com", cloudcode.FamilyGemini) }, exitExhausted, "EXHAUSTED"},
-		{"one needs login", func(s *cloudcodetest.Server) { s.RevokeRefreshToken("grace@example.com") }, exitNeedsHuman, "NEEDS LOGIN"},
-		{"both", func(s *cloudcodetest.Server) {
-			s.Drain("linus@example.com", cloudcode.FamilyGemini)
-			s.RevokeRefreshToken("grace@example.com")
-		}, exitBoth, "NEEDS LOGIN"},
-		{"sync failing", func(s *cloudcodetest.Server) {
-			s.SetHostDown(cloudcodetest.HostDaily, 503)
-			s.SetHostDown(cloudcodetest.HostProd, 503)
-		}, exitSyncFailed, "SYNC ERROR"},
-	}
-	for _, tt := range tests {
+	for _, tt := range statusExitCases {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, dbPath, env := statusSetup(t)
 			tt.setup(srv)
