@@ -27,6 +27,7 @@ func runDashboard(ctx context.Context, c *cli) error {
 		return err
 	}
 	defer s.Close()
+	listenStatus(c, s, "dashboard")
 	return runLive(ctx, c, s, version, nil)
 }
 

@@ -29,13 +29,17 @@ type cli struct {
 	stderr   io.Writer
 	getenv   func(string) string
 	settings *config.Flags
+	// process is set when the command is the whole process (main), not a
+	// test's in-process run: status may then tune the process's garbage
+	// collector for a one-shot answer (status.go).
+	process bool
 }
 
 func main() {
 	// SIGHUP too: closing the terminal must clean up like Ctrl-C does (the
 	// demo's temporary directory, the proxy's listener, the store).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	code := run(ctx, os.Args[1:], &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	code := run(ctx, os.Args[1:], &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, process: true})
 	stop()
 	os.Exit(code)
 }

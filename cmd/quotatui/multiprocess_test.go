@@ -25,7 +25,7 @@ import (
 )
 
 // mpBinary builds quotatui into a temporary directory of the test.
-func mpBinary(t *testing.T) string {
+func mpBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-process test skipped in -short mode")
@@ -44,7 +44,7 @@ func mpBinary(t *testing.T) string {
 // mpWorld is a simulator with accounts, a database holding them and the
 // environment every process of the test shares.
 type mpWorld struct {
-	t    *testing.T
+	t    testing.TB
 	bin  string
 	srv  *cloudcodetest.Server
 	db   string
@@ -55,7 +55,7 @@ type mpWorld struct {
 	session int // numbers the conversations of generate
 }
 
-func newMPWorld(t *testing.T, specs ...cloudcodetest.AccountSpec) *mpWorld {
+func newMPWorld(t testing.TB, specs ...cloudcodetest.AccountSpec) *mpWorld {
 	t.Helper()
 	w := &mpWorld{t: t, bin: mpBinary(t), dir: t.TempDir()}
 	w.db = filepath.Join(w.dir, "quotatui.db")
@@ -152,7 +152,7 @@ func (w *mpWorld) serve(extra ...string) *mpServe {
 }
 
 // stop interrupts serve and waits for it (killing it after 15 s).
-func (s *mpServe) stop(t *testing.T) {
+func (s *mpServe) stop(t testing.TB) {
 	select {
 	case <-s.done:
 		return

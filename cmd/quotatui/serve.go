@@ -51,6 +51,7 @@ func runServe(ctx context.Context, c *cli, verbose bool) error {
 		return err
 	}
 	defer s.Close()
+	listenStatus(c, s, "serve")
 	log.Info("quotatui serving", "proxy", s.proxyURL(), "db", cfg.DBPath, "sync_interval", cfg.Quota.SyncInterval.String())
 	fmt.Fprintf(c.stderr, "quotatui: proxy on %s; metrics at %s/metrics; stop with Ctrl-C\n", s.proxyURL(), s.proxyURL())
 	err = s.run(ctx)

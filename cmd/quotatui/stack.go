@@ -21,6 +21,7 @@ import (
 	"github.com/quotatui/quotatui/internal/metrics"
 	"github.com/quotatui/quotatui/internal/proxy"
 	"github.com/quotatui/quotatui/internal/quota"
+	"github.com/quotatui/quotatui/internal/statusapi"
 	"github.com/quotatui/quotatui/internal/store"
 )
 
@@ -38,6 +39,8 @@ type stack struct {
 	metrics *metrics.Metrics
 	ln      net.Listener   // the proxy's listener, bound by openStack
 	alerts  *alert.Service // nil unless o.alerts and a sink is configured (alerts.go)
+
+	status *statusapi.Server // the status socket; nil unless listenStatus bound it (statuswire.go)
 }
 
 type stackOptions struct {
@@ -158,6 +161,9 @@ func (s *stack) run(ctx context.Context) error {
 	if s.alerts != nil {
 		g.Go(func() error { return s.alerts.Run(ctx) })
 	}
+	if s.status != nil {
+		g.Go(func() error { return s.status.Serve(ctx) })
+	}
 	if s.proxy != nil {
 		ln := s.ln
 		s.ln = nil // Serve owns and closes it now
@@ -177,6 +183,9 @@ func (s *stack) run(ctx context.Context) error {
 func (s *stack) Close() {
 	if s.alerts != nil {
 		s.alerts.Close()
+	}
+	if s.status != nil {
+		s.status.Close()
 	}
 	if s.ln != nil {
 		s.ln.Close()

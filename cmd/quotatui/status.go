@@ -2,19 +2,19 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
+	"runtime/debug"
+	"text/template"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/quotatui/quotatui/internal/clock"
-	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cmdline"
+	"github.com/quotatui/quotatui/internal/config"
 	"github.com/quotatui/quotatui/internal/quota"
+	"github.com/quotatui/quotatui/internal/statusapi"
 	"github.com/quotatui/quotatui/internal/tui"
 )
 
@@ -26,79 +26,201 @@ const (
 	exitNeedsHuman = 4 // at least one account needs a login, a verification, or is forbidden
 	exitBoth       = 5 // both of the above
 	exitSyncFailed = 6 // at least one account's sync failed: what status shows for it is not current
+	exitNotRunning = 7 // --line only: no running quotatui answered, and the line says so
 )
 
+// askTimeout bounds the wait for a running quotatui's answer; one answers
+// in about a millisecond, so only a stopped (SIGSTOP) or swamped process
+// takes this long.
+const askTimeout = 2 * time.Second
+
+// statusOptions are status's own flags.
+type statusOptions struct {
+	json, sync, line, tmux bool
+	format                 string
+}
+
 func statusCommand(c *cli) *cobra.Command {
-	var asJSON bool
+	var o statusOptions
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "sync every account once and print its state and remaining quota",
-		Long: "Exit status: 0 every account is usable; 1 quotatui failed; 2 usage error; 3 an account is\n" +
+		Short: "print every account's state and remaining quota",
+		Long: "Asks the running dashboard or serve on the same database (no upstream call); when none runs,\n" +
+			"syncs every account once. --line prints one short line for tmux or a prompt and never syncs.\n" +
+			"Exit status: 0 every account is usable; 1 quotatui failed; 2 usage error; 3 an account is\n" +
 			"exhausted for some model family; 4 an account needs a login, a verification or is\n" +
 			"forbidden; 5 both 3 and 4; 6 an account failed to sync (network, upstream error or timeout),\n" +
-			"so what is shown for it is not current. When several apply, the highest wins.",
+			"so what is shown for it is not current; 7 (--line) no quotatui is running or answering.\n" +
+			"When several apply, the highest wins.",
 		Args: cmdline.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runStatus(cmd.Context(), c, asJSON) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runStatus(cmd.Context(), c, o) },
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	f := cmd.Flags()
+	f.BoolVar(&o.json, "json", false, "print JSON")
+	f.BoolVar(&o.sync, "sync", false, "sync every account now instead of asking the running quotatui")
+	f.BoolVar(&o.line, "line", false, "print one short line for a status bar, from the running quotatui only")
+	f.StringVar(&o.format, "format", "", "Go template for the line (implies --line; fields in the README)")
+	f.BoolVar(&o.tmux, "tmux", false, "colour the line with tmux styles (implies --line; NO_COLOR turns it off)")
 	return cmd
 }
 
-func runStatus(ctx context.Context, c *cli, asJSON bool) error {
+func runStatus(ctx context.Context, c *cli, o statusOptions) error {
+	if c.process {
+		// A one-shot answer allocates a few MiB (a thousand accounts:
+		// about 8) and exits: collecting on the way cost a third of the
+		// time (docs/BENCHMARKS.md), so the collector waits for 256 MiB.
+		debug.SetGCPercent(-1)
+		debug.SetMemoryLimit(256 << 20)
+	}
+	o.line = o.line || o.format != "" || o.tmux
+	if o.line && o.json {
+		return cmdline.Usagef("--json and --line (or --format, --tmux) do not go together")
+	}
+	var tmpl *template.Template
+	if o.line {
+		var err error
+		if tmpl, err = statusapi.ParseFormat(statusapi.LineOptions{Format: o.format, Tmux: o.tmux, NoColor: c.getenv("NO_COLOR") != ""}); err != nil {
+			return cmdline.Usagef("%v", err)
+		}
+	}
 	cfg, _, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
-	s, err := openStack(ctx, cfg, discardLogger(), stackOptions{})
+	dir := statusapi.DefaultDir(c.getenv)
+	if !o.sync {
+		actx, cancel := context.WithTimeout(ctx, askTimeout)
+		defer cancel()
+		switch {
+		case o.line:
+			return statusLine(actx, c, tmpl, dir, cfg.DBPath)
+		case o.json:
+			// The instance's accounts are printed as it encoded them: a
+			// thousand are not decoded and encoded again.
+			raw, err := statusapi.AskJSON(actx, dir, cfg.DBPath)
+			if err == nil {
+				if err := statusapi.WriteRawJSON(c.stdout, raw.Accounts); err != nil {
+					return err
+				}
+				return exitFor(raw.Summary)
+			}
+			noteNoAnswer(c, err)
+		default:
+			ans, err := statusapi.Ask(actx, dir, cfg.DBPath)
+			if err == nil {
+				printStatus(c.stdout, ans)
+				return exitFor(ans.Summary)
+			}
+			noteNoAnswer(c, err)
+		}
+	}
+	ans, err := syncedAnswer(ctx, cfg, o.sync)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	// When a dashboard or serve polls this database, read its figures
-	// instead of polling every account a second time.
-	res := s.quota.RefreshAll(ctx)
-	all := s.quota.GetAllQuotas()
-	if asJSON {
-		if err := writeStatusJSON(c.stdout, all, s.clock.Now()); err != nil {
+	switch {
+	case o.line:
+		if err := statusapi.WriteLine(c.stdout, tmpl, statusapi.LineOf(ans)); err != nil {
+			return lineErr(err)
+		}
+	case o.json:
+		if err := statusapi.WriteJSON(c.stdout, ans.Accounts); err != nil {
 			return err
 		}
-	} else {
-		if len(all) == 0 {
-			fmt.Fprintln(c.stdout, "no accounts yet: add one with 'quotatui login' or 'quotatui accounts import FILE'")
-		}
-		ids := make([]int64, len(all))
-		for i, st := range all {
-			ids[i] = st.AccountID
-		}
-		printStatusTable(c.stdout, s, ids)
-		if n := len(res.Errors); n > 0 {
-			fmt.Fprintf(c.stdout, "\n%d account(s) failed to sync; see LAST ERROR\n", n)
-		}
-		for _, p := range s.quota.Health().Problems {
-			fmt.Fprintf(c.stdout, "\nquotatui: %s\n", p)
-		}
+	default:
+		printStatus(c.stdout, ans)
 	}
-	if code := statusExit(all); code != exitOK {
+	return exitFor(ans.Summary)
+}
+
+// noteNoAnswer says why status syncs although an instance seems to run.
+func noteNoAnswer(c *cli, err error) {
+	if !errors.Is(err, statusapi.ErrNotRunning) {
+		fmt.Fprintf(c.stderr, "quotatui: the running quotatui did not answer, syncing instead: %v\n", err)
+	}
+}
+
+// exitFor is the exit status for the summed-up accounts.
+func exitFor(sum statusapi.Summary) error {
+	if code := statusExit(sum); code != exitOK {
 		return &cmdline.ExitError{Code: code}
 	}
 	return nil
 }
 
-func statusExit(all []quota.Status) int {
-	exhausted, human, failed := false, false, false
-	for _, st := range all {
-		switch tui.SeverityOf(&st) {
-		case tui.SevNeedsLogin, tui.SevForbidden:
-			human = true
-		case tui.SevSyncError:
-			failed = true
-		}
-		for i := range st.Families {
-			if tui.FamilySeverityOf(&st.Families[i], st.Marks[i]) == tui.SevExhausted {
-				exhausted = true
-			}
-		}
+// statusLine prints the line of the running instance on db. It never
+// syncs: a status bar asks every few seconds, and syncing each time would
+// cost seconds and upstream calls, so with nothing running the line says
+// so and the exit status is 7.
+func statusLine(ctx context.Context, c *cli, tmpl *template.Template, dir, db string) error {
+	l, err := statusapi.AskLine(ctx, dir, db)
+	code := exitNotRunning
+	switch {
+	case err == nil:
+		code = statusExit(l.Summary())
+	case errors.Is(err, statusapi.ErrNotRunning):
+		l = &statusapi.Line{Down: "not running"}
+	default:
+		l = &statusapi.Line{Down: "not answering"}
 	}
+	if err := statusapi.WriteLine(c.stdout, tmpl, *l); err != nil {
+		return lineErr(err)
+	}
+	if code != exitOK {
+		return &cmdline.ExitError{Code: code}
+	}
+	return nil
+}
+
+// lineErr makes a template that fails to run a usage error.
+func lineErr(err error) error {
+	if fe := (*statusapi.FormatError)(nil); errors.As(err, &fe) {
+		return cmdline.Usagef("%v", err)
+	}
+	return err
+}
+
+// syncedAnswer builds the answer in this process: a sync of every account
+// with force, else the cheapest refresh (quota.Manager.RefreshAll: the
+// figures a poller of another machine or user wrote, when one holds the
+// lease).
+func syncedAnswer(ctx context.Context, cfg config.Config, force bool) (*statusapi.Answer, error) {
+	s, err := openStack(ctx, cfg, discardLogger(), stackOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	if force {
+		s.quota.SyncAll(ctx)
+	} else {
+		s.quota.RefreshAll(ctx)
+	}
+	return statusapi.Build(s.quota, tuiJudge, nil, s.clock.Now()), nil
+}
+
+// printStatus prints the table and what else the user should know.
+func printStatus(w io.Writer, ans *statusapi.Answer) {
+	if len(ans.Accounts) == 0 {
+		fmt.Fprintln(w, "no accounts yet: add one with 'quotatui login' or 'quotatui accounts import FILE'")
+	}
+	statusapi.WriteTable(w, ans.Accounts, ans.At)
+	if n := ans.Summary.Failed; n > 0 {
+		fmt.Fprintf(w, "\n%d account(s) failed to sync; see LAST ERROR\n", n)
+	}
+	for _, p := range ans.Problems {
+		fmt.Fprintf(w, "\nquotatui: %s\n", p)
+	}
+	if in := ans.Instance; in != nil {
+		role := "reads the poller's figures"
+		if in.Poller {
+			role = "polls the upstream"
+		}
+		fmt.Fprintf(w, "\nfrom the running %s (pid %d, %s); synced %s ago at the latest\n", in.Command, in.PID, role, statusapi.LineOf(ans).Age)
+	}
+}
+
+func statusExit(sum statusapi.Summary) int {
+	exhausted, human, failed := sum.Exhausted > 0, sum.NeedsLogin+sum.Forbidden > 0, sum.SyncErrors > 0
 	switch {
 	case failed:
 		return exitSyncFailed
@@ -112,123 +234,21 @@ func statusExit(all []quota.Status) int {
 	return exitOK
 }
 
-// stateWord is the state column: the dashboard's word for the account.
-func stateWord(st quota.Status) string { return tui.SeverityOf(&st).Word() }
-
-func untilText(t, now time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return clock.Short(t.Sub(now))
+// tuiJudge names severities with the dashboard's words, so status and the
+// dashboard never disagree.
+var tuiJudge = statusapi.Judge{
+	Account: func(s *quota.Status) string { return tui.SeverityOf(s).Word() },
+	Family:  func(f *quota.FamilyQuota, m quota.Mark) string { return tui.FamilySeverityOf(f, m).Word() },
 }
 
+// printStatusTable prints the table of the accounts ids (login shows the
+// new account with it).
 func printStatusTable(w io.Writer, s *stack, ids []int64) {
-	now := s.clock.Now()
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "ID\tACCOUNT\tTIER\tSTATE")
-	for _, f := range cloudcode.Families {
-		fmt.Fprintf(tw, "\t%s\tRESET", strings.ToUpper(f.String()))
-	}
-	fmt.Fprintln(tw, "\tLAST ERROR")
+	var all []quota.Status
 	for _, id := range ids {
-		st, ok := s.quota.Account(id)
-		if !ok {
-			continue
+		if st, ok := s.quota.Account(id); ok {
+			all = append(all, st)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s", st.AccountID, st.Label, st.Tier, stateWord(st))
-		for _, fq := range st.Families {
-			win := ""
-			if fq.Bottleneck == cloudcode.WindowWeekly {
-				win = " wk"
-			}
-			fmt.Fprintf(tw, "\t%s%s\t%s", fq.Effective.String(), win, untilText(fq.ResetTime, now))
-		}
-		errText := st.LastError
-		switch {
-		case st.ValidationURL != "":
-			errText = "verify at " + st.ValidationURL
-		case st.Unreadable != "":
-			errText = "quota unreadable: " + st.Unreadable
-		}
-		if len(errText) > 60 {
-			errText = errText[:59] + "…"
-		}
-		fmt.Fprintf(tw, "\t%s\n", errText)
 	}
-	tw.Flush()
-}
-
-type statusFamilyJSON struct {
-	Effective  *float64 `json:"effective"` // null when unknown
-	FiveHour   *float64 `json:"five_hour"`
-	Weekly     *float64 `json:"weekly"`
-	Bottleneck string   `json:"bottleneck,omitempty"`
-	ResetTime  string   `json:"reset_time,omitempty"`
-	Decision   string   `json:"decision"`
-	Mark       string   `json:"mark,omitempty"`
-	MarkUntil  string   `json:"mark_until,omitempty"`
-}
-
-type statusJSON struct {
-	ID            int64  `json:"id"`
-	Email         string `json:"email"`
-	Label         string `json:"label"`
-	Tier          string `json:"tier"`
-	TierID        string `json:"tier_id,omitempty"`
-	Project       string `json:"project,omitempty"`
-	State         string `json:"state"`
-	Status        string `json:"status"`
-	StateReason   string `json:"state_reason,omitempty"`
-	ValidationURL string `json:"validation_url,omitempty"`
-	LastSync      string `json:"last_sync,omitempty"`
-	LastError     string `json:"last_error,omitempty"`
-	// QuotaUnreadable says why the quota cannot be read ("" when it can);
-	// the account stays routable meanwhile.
-	QuotaUnreadable      string                      `json:"quota_unreadable,omitempty"`
-	QuotaUnreadableCause string                      `json:"quota_unreadable_cause,omitempty"`
-	QuotaUnreadableUntil string                      `json:"quota_unreadable_until,omitempty"`
-	Families             map[string]statusFamilyJSON `json:"families"`
-}
-
-func fractionPtr(f cloudcode.Fraction) *float64 {
-	if !f.Known {
-		return nil
-	}
-	v := f.Value
-	return &v
-}
-
-func timeText(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-func writeStatusJSON(w io.Writer, all []quota.Status, now time.Time) error {
-	out := make([]statusJSON, 0, len(all))
-	for _, st := range all {
-		sj := statusJSON{
-			ID: st.AccountID, Email: st.Email, Label: st.Label, Tier: st.Tier.String(), TierID: st.TierID,
-			Project: st.ProjectID, State: string(st.State), Status: stateWord(st), StateReason: st.StateReason,
-			ValidationURL: st.ValidationURL, LastSync: timeText(st.LastSync), LastError: st.LastError,
-			QuotaUnreadable: st.Unreadable, QuotaUnreadableCause: st.UnreadableCause, QuotaUnreadableUntil: timeText(st.UnreadableUntil),
-			Families: map[string]statusFamilyJSON{},
-		}
-		for i, fq := range st.Families {
-			fj := statusFamilyJSON{
-				Effective: fractionPtr(fq.Effective), FiveHour: fractionPtr(fq.FiveHour.Remaining), Weekly: fractionPtr(fq.Weekly.Remaining),
-				Bottleneck: string(fq.Bottleneck), ResetTime: timeText(fq.ResetTime), Decision: fq.Decision.String(),
-			}
-			if m := st.Marks[i]; m.Kind != quota.NoMark && m.Until.After(now) {
-				fj.Mark = map[quota.MarkKind]string{quota.CooldownMark: "cooldown", quota.ExhaustedMark: "exhausted"}[m.Kind]
-				fj.MarkUntil = timeText(m.Until)
-			}
-			sj.Families[cloudcode.Families[i].String()] = fj
-		}
-		out = append(out, sj)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	statusapi.WriteTable(w, statusapi.Accounts(all, tuiJudge), s.clock.Now())
 }

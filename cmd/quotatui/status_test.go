@@ -139,33 +139,36 @@ func deref(p *float64) any {
 	return *p
 }
 
+// statusExitCases are the pools whose exit status status is tested with,
+// by syncing itself and through a running serve.
+var statusExitCases = []struct {
+	name  string
+	setup func(*cloudcodetest.Server)
+	want  int
+	word  string // expected in the table output
+}{
+	{"all usable", func(*cloudcodetest.Server) {}, exitOK, "OK"},
+	{"one exhausted", func(s *cloudcodetest.Server) { s.Drain("linus@example.com", cloudcode.FamilyGemini) }, exitExhausted, "EXHAUSTED"},
+	{"one needs login", func(s *cloudcodetest.Server) { s.RevokeRefreshToken("grace@example.com") }, exitNeedsHuman, "NEEDS LOGIN"},
+	{"both", func(s *cloudcodetest.Server) {
+		s.Drain("linus@example.com", cloudcode.FamilyGemini)
+		s.RevokeRefreshToken("grace@example.com")
+	}, exitBoth, "NEEDS LOGIN"},
+	// Every sync fails: nothing shown is current, which is not "usable".
+	{"sync failing", func(s *cloudcodetest.Server) {
+		s.SetHostDown(cloudcodetest.HostDaily, 503)
+		s.SetHostDown(cloudcodetest.HostProd, 503)
+	}, exitSyncFailed, "SYNC ERROR"},
+	// A failing sync outranks the others: their figures are not current.
+	{"sync failing and one needs login", func(s *cloudcodetest.Server) {
+		s.RevokeRefreshToken("grace@example.com")
+		s.SetHostDown(cloudcodetest.HostDaily, 503)
+		s.SetHostDown(cloudcodetest.HostProd, 503)
+	}, exitSyncFailed, "NEEDS LOGIN"},
+}
+
 func TestStatusExitCodes(t *testing.T) {
-	tests := []struct {
-		name  string
-		setup func(*cloudcodetest.Server)
-		want  int
-		word  string // expected in the table output
-	}{
-		{"all usable", func(*cloudcodetest.Server) {}, exitOK, "OK"},
-		{"one exhausted", func(s *cloudcodetest.Server) { s.Drain("linus@example.com", cloudcode.FamilyGemini) }, exitExhausted, "EXHAUSTED"},
-		{"one needs login", func(s *cloudcodetest.Server) { s.RevokeRefreshToken("grace@example.com") }, exitNeedsHuman, "NEEDS LOGIN"},
-		{"both", func(s *cloudcodetest.Server) {
-			s.Drain("linus@example.com", cloudcode.FamilyGemini)
-			s.RevokeRefreshToken("grace@example.com")
-		}, exitBoth, "NEEDS LOGIN"},
-		// Every sync fails: nothing shown is current, which is not "usable".
-		{"sync failing", func(s *cloudcodetest.Server) {
-			s.SetHostDown(cloudcodetest.HostDaily, 503)
-			s.SetHostDown(cloudcodetest.HostProd, 503)
-		}, exitSyncFailed, "SYNC ERROR"},
-		// A failing sync outranks the others: their figures are not current.
-		{"sync failing and one needs login", func(s *cloudcodetest.Server) {
-			s.RevokeRefreshToken("grace@example.com")
-			s.SetHostDown(cloudcodetest.HostDaily, 503)
-			s.SetHostDown(cloudcodetest.HostProd, 503)
-		}, exitSyncFailed, "NEEDS LOGIN"},
-	}
-	for _, tt := range tests {
+	for _, tt := range statusExitCases {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, dbPath, env := statusSetup(t)
