@@ -312,6 +312,7 @@ func applyAccountRow(s *snapshot, r store.Account) {
 	}
 	st.Disabled = r.Disabled
 	st.settle()
+	st.Routing = routingOf(r.Routing)
 	st.StateReason = r.StateReason
 	st.ValidationURL = r.ValidationURL
 	s.tierCheckedAt = r.TierCheckedAt

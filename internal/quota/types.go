@@ -189,6 +189,10 @@ type Status struct {
 	// as the engine does.
 	At         time.Time
 	Thresholds Thresholds
+	// Routing is the user's choices about how the proxy may use the
+	// account (priority, reserve, families, monitored only). Check
+	// honours them, so everyone judging from a Status agrees.
+	Routing Routing
 }
 
 // settle sets State from EngineState and Disabled.
