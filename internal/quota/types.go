@@ -228,13 +228,27 @@ type Check struct {
 	Reason string
 }
 
-// Candidate is one ranked account for a model.
+// Candidate is one ranked account for a model, with what the policies
+// order it by.
 type Candidate struct {
 	AccountID int64
 	Label     string
 	Tier      cloudcode.Tier
 	Check     Check
 	LastUsed  time.Time
+	// Priority is the user's priority for the account (PolicyPriority).
+	Priority int
+	// SpendBy is when what the account has left for the model's family
+	// is lost if not spent (PolicyResetAware): its 5-hour window's reset,
+	// or its weekly reset when WeeklyKept. Zero when unknown.
+	SpendBy time.Time
+	// WeeklyKept is set when the weekly bucket is behind pace (less left
+	// than the share of its week still to come): spending it now would
+	// burn what the rest of the week needs.
+	WeeklyKept bool
+	// Started reports that the family's 5-hour window has been drawn from
+	// (PolicyFillFirst).
+	Started bool
 }
 
 // EventKind names what happened.
