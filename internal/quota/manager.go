@@ -49,11 +49,11 @@ type storeAPI interface {
 
 // Options configure a Manager. Zero fields take the defaults named on each.
 type Options struct {
-	Clock          clock.Clock   // clock.Real{}
-	Thresholds     Thresholds    // Low defaults to DefaultThresholds.Low; Reserve to 0
+	Clock      clock.Clock // clock.Real{}
+	Thresholds Thresholds  // Low defaults to DefaultThresholds.Low; Reserve to 0
 	// Policy orders Rank and Best (the routing.policy setting); the
 	// zero value is PolicyBalanced, the order quotatui always had.
-	Policy Policy
+	Policy         Policy
 	CacheTTL       time.Duration // 5m
 	TierTTL        time.Duration // 24h
 	AccountTimeout time.Duration // 30s per account and sync

@@ -192,8 +192,10 @@ var (
 		ahead: func(*Candidate, *Candidate, time.Time) string { return "used less recently" },
 	}
 	byID = criterion{
-		cmp:   func(a, b *Candidate) int { return cmp.Compare(a.AccountID, b.AccountID) },
-		ahead: func(*Candidate, *Candidate, time.Time) string { return "equal on every count; the lower account id goes first" },
+		cmp: func(a, b *Candidate) int { return cmp.Compare(a.AccountID, b.AccountID) },
+		ahead: func(*Candidate, *Candidate, time.Time) string {
+			return "equal on every count; the lower account id goes first"
+		},
 	}
 	byPriority = criterion{
 		cmp: func(a, b *Candidate) int { return cmp.Compare(b.Priority, a.Priority) },
