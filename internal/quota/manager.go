@@ -49,11 +49,8 @@ type storeAPI interface {
 
 // Options configure a Manager. Zero fields take the defaults named on each.
 type Options struct {
-	Clock      clock.Clock // clock.Real{}
-	Thresholds Thresholds  // Low defaults to DefaultThresholds.Low; Reserve to 0
-	// Policy orders Rank and Best (the routing.policy setting); the
-	// zero value is PolicyBalanced, the order quotatui always had.
-	Policy         Policy
+	Clock          clock.Clock   // clock.Real{}
+	Thresholds     Thresholds    // Low defaults to DefaultThresholds.Low; Reserve to 0
 	CacheTTL       time.Duration // 5m
 	TierTTL        time.Duration // 24h
 	AccountTimeout time.Duration // 30s per account and sync
@@ -61,6 +58,9 @@ type Options struct {
 	Concurrency    int           // 16 accounts synced at once
 	EventBuffer    int           // 256 events per subscriber
 	Logger         *slog.Logger  // slog.Default(); tokens are never logged
+	// Policy orders Rank and Best (the routing.policy setting); the
+	// zero value is PolicyBalanced, the order quotatui always had.
+	Policy Policy
 	// Retention is how long quota history is kept by the monitor's hourly
 	// compaction (720h); RollupAfter is the age past which history is rolled
 	// up per hour (24h).
