@@ -86,11 +86,9 @@ const spendByStep = 10 * time.Minute
 
 // newCandidate builds the candidate Rank and Best compare for s's family
 // at index idx (-1: no tracked family) and model at now.
-func newCandidate(id int64, s *Status, idx int, model string, now time.Time, t Thresholds, lastUsed int64) Candidate {
-	c := Candidate{AccountID: id, Label: s.Label, Tier: s.Tier, Priority: s.Routing.Priority, Check: s.check(idx, model, now, t)}
-	if lastUsed != 0 {
-		c.LastUsed = time.Unix(0, lastUsed)
-	}
+func newCandidate(id int64, s *Status, idx int, model string, now time.Time, t Thresholds, lastUsed time.Time) Candidate {
+	c := Candidate{AccountID: id, Label: s.Label, Tier: s.Tier, Priority: s.Routing.Priority, LastUsed: lastUsed,
+		Check: s.check(idx, model, now, t)}
 	if idx >= 0 && c.Check.Remaining.Known {
 		fq := &s.Families[idx]
 		c.SpendBy, c.WeeklyKept = spendBy(fq, model, now)

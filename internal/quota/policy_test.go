@@ -55,9 +55,9 @@ func order(p Policy, accts []acct) []string {
 	cands := make([]Candidate, len(accts))
 	for i, a := range accts {
 		s := a.status(int64(i+1), t0)
-		var used int64
+		var used time.Time
 		if a.usedAgo > 0 {
-			used = t0.Add(-a.usedAgo).UnixNano()
+			used = t0.Add(-a.usedAgo)
 		}
 		cands[i] = newCandidate(int64(i+1), &s, 0, "gemini-3-flash", t0, DefaultThresholds, used)
 	}

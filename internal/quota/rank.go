@@ -49,7 +49,11 @@ func (m *Manager) Best(model string) (best Candidate, ok bool) {
 // candidate is a's Candidate for model (in family index idx) at now.
 func (m *Manager) candidate(a *account, idx int, model string, now time.Time) Candidate {
 	s := a.snap.Load()
-	return newCandidate(a.id, &s.status, idx, model, now, m.opt.Thresholds, a.lastUsed.Load())
+	var used time.Time
+	if n := a.lastUsed.Load(); n != 0 {
+		used = time.Unix(0, n)
+	}
+	return newCandidate(a.id, &s.status, idx, model, now, m.opt.Thresholds, used)
 }
 
 // Policy returns the routing policy Rank and Best order by.
@@ -82,15 +86,30 @@ func (m *Manager) Standings(accountID int64) []Standing {
 	if m.lookup(accountID) == nil {
 		return nil
 	}
-	now := m.clock.Now()
-	accts := m.sortedAccounts()
-	p := m.opt.Policy
+	return StandingsOf(m.opt.Policy, m.GetAllQuotas(), accountID)
+}
+
+// StandingsOf is Standings over statuses as GetAllQuotas returns them
+// (each judged at its At, with its Thresholds), ranked under p: for a
+// view that holds the statuses already, or a fake engine. nil when
+// accountID is not among them.
+func StandingsOf(p Policy, statuses []Status, accountID int64) []Standing {
+	found := false
+	for i := range statuses {
+		found = found || statuses[i].AccountID == accountID
+	}
+	if !found {
+		return nil
+	}
 	out := make([]Standing, 0, len(cloudcode.Families))
-	cands := make([]Candidate, 0, len(accts))
+	cands := make([]Candidate, 0, len(statuses))
+	var now time.Time
 	for idx, f := range cloudcode.Families {
 		cands = cands[:0]
-		for _, a := range accts {
-			cands = append(cands, m.candidate(a, idx, "", now))
+		for i := range statuses {
+			s := &statuses[i]
+			now = s.At
+			cands = append(cands, newCandidate(s.AccountID, s, idx, "", s.At, s.Thresholds, s.LastUsed))
 		}
 		sort.SliceStable(cands, func(i, j int) bool { return p.less(&cands[i], &cands[j]) })
 		out = append(out, standing(p, f, cands, accountID, now))
