@@ -188,6 +188,10 @@ type account struct {
 	stats    AccountSyncStats
 	lastTook time.Duration // the last sync's time for this account
 	flight   *flight       // the sync in progress, nil when none
+	// spent counts the successful generations per family (RecordSuccess),
+	// and units learns the buckets' sizes from them (units.go).
+	spent [len(cloudcode.Families)]atomic.Int64
+	units [len(cloudcode.Families)]unitsLearner
 	// warnedMsg and warnedAt are the last failure logged at WARN and when.
 	warnedMsg string
 	warnedAt  time.Time

@@ -21,11 +21,16 @@ const (
 	// PolicyBalanced is the order quotatui always had: tier (ULTRA > PRO >
 	// FREE > unknown), then most remaining, then least recently used.
 	PolicyBalanced Policy = iota
-	// PolicyResetAware spends first what would otherwise be lost: the
-	// account whose units expire soonest (its 5-hour window's reset; its
-	// weekly reset instead when the weekly bucket is behind pace, so a
-	// weekly window is not burnt early). Accounts in the low zone come
-	// after the others, so a new conversation starts where it can stay.
+	// PolicyResetAware spends first what a reset would otherwise take
+	// away. A new conversation starts where it can stay (Proceed, with
+	// room for roomForNew requests in the 5-hour window once its size is
+	// learned), then on an account whose units are lost within one 5-hour
+	// window unless spent now (spendBy: the window's leftover when the
+	// weekly bucket holds more than can be spent before its own reset, or a
+	// weekly bucket that only full use from now on drains in time), soonest
+	// first; otherwise on the account whose weekly bucket is furthest ahead
+	// of pace, so every weekly window drains evenly towards its reset and
+	// none is burnt early. Then the balanced order.
 	PolicyResetAware
 	// PolicyFillFirst uses one account until it is LOW before opening the
 	// next: started windows first, the most used first; untouched windows
@@ -75,8 +80,18 @@ func ParsePolicy(s string) (Policy, error) {
 	return 0, fmt.Errorf("unknown routing policy %q: want one of %s", s, strings.Join(PolicyNames(), ", "))
 }
 
-// weekLength is the period of a weekly window, for its pace.
-const weekLength = 7 * 24 * time.Hour
+// The windows' lengths.
+const (
+	fiveHours  = 5 * time.Hour
+	weekLength = 7 * 24 * time.Hour
+)
+
+// roomForNew is how many requests the 5-hour window must still take for a
+// new conversation to start there first under PolicyResetAware: an
+// agentic conversation runs to a few dozen requests, and one that starts
+// on an account about to run dry has to move soon (a switch, and a cold
+// prompt cache). Only where the engine learned the window's size.
+const roomForNew = 50
 
 // spendByStep is the grain at which spend-by times are compared: accounts
 // whose units expire within the same few minutes are equal on that count
@@ -92,7 +107,14 @@ func newCandidate(id int64, s *Status, idx int, model string, now time.Time, t T
 	if idx >= 0 && c.Check.Remaining.Known {
 		fq := &s.Families[idx]
 		c.SpendBy, c.WeeklyKept = spendBy(fq, model, now)
+		c.Urgent = !c.SpendBy.IsZero() && c.SpendBy.Sub(now) <= fiveHours
+		if w := fq.Weekly; w.Remaining.Known && !w.ResetTime.IsZero() {
+			c.Ahead, c.PaceKnown = w.Remaining.Value-weekShare(w.ResetTime, now), true
+		}
 		c.Started = started(fq, model)
+		if b := fiveHour(fq, model); b.Remaining.Known && fq.Units5h > 0 {
+			c.Room = b.Remaining.Value * fq.Units5h
+		}
 	}
 	return c
 }
@@ -109,23 +131,50 @@ func fiveHour(fq *FamilyQuota, model string) BucketQuota {
 }
 
 // spendBy is when what the account has left for the family is lost if it
-// is not spent: the 5-hour window's reset, unless the weekly bucket is
-// behind pace (less left than the share of its week still to come), in
-// which case every unit spent now is one the rest of the week lacks, and
-// its units count as lost only at the weekly reset. Zero when neither
-// reset is known.
+// is not spent, and whether its weekly bucket is what holds it back:
+//
+//   - With the buckets' sizes learned (FamilyQuota.Units5h, UnitsWeekly):
+//     when the weekly bucket holds more than the account could serve before
+//     the weekly reset (the rest of this 5-hour window and every window
+//     after it, at full speed), whatever this window leaves is lost at its
+//     reset: spend by then. Otherwise a unit spent now is one a later
+//     window lacks; the weekly's units are lost only if the account is not
+//     used at full speed from the latest time that still drains it: spend
+//     by then (weeklyKept).
+//   - Without the sizes: the weekly bucket counts as holding back when it
+//     is behind pace (less left than the share of its week still to come);
+//     then its reset, else the 5-hour reset.
+//
+// Zero when no reset is known.
 func spendBy(fq *FamilyQuota, model string, now time.Time) (at time.Time, weeklyKept bool) {
 	five, week := fiveHour(fq, model), fq.Weekly
-	if week.Remaining.Known && !week.ResetTime.IsZero() {
-		left := min(max(float64(week.ResetTime.Sub(now))/float64(weekLength), 0), 1)
-		if week.Remaining.Value < left || five.ResetTime.IsZero() || !five.Remaining.Known {
-			return week.ResetTime, week.Remaining.Value < left
+	fiveKnown := five.Remaining.Known && !five.ResetTime.IsZero()
+	weekKnown := week.Remaining.Known && !week.ResetTime.IsZero()
+	switch {
+	case fiveKnown && weekKnown && fq.Units5h > 0 && fq.UnitsWeekly > 0:
+		// Both in 5-hour windows' worth.
+		held := week.Remaining.Value * fq.UnitsWeekly / fq.Units5h
+		most := five.Remaining.Value + max(float64(week.ResetTime.Sub(five.ResetTime)), 0)/float64(fiveHours)
+		if held >= most {
+			return five.ResetTime, false
 		}
-	}
-	if five.Remaining.Known {
+		return week.ResetTime.Add(-time.Duration(held * float64(fiveHours))), true
+	case fiveKnown && weekKnown:
+		if week.Remaining.Value < weekShare(week.ResetTime, now) {
+			return week.ResetTime, true
+		}
+		return five.ResetTime, false
+	case weekKnown:
+		return week.ResetTime, false
+	case fiveKnown:
 		return five.ResetTime, false
 	}
 	return time.Time{}, false
+}
+
+// weekShare is the share of a weekly window still to come at now.
+func weekShare(reset, now time.Time) float64 {
+	return min(max(float64(reset.Sub(now))/float64(weekLength), 0), 1)
 }
 
 // started reports whether the family's 5-hour window has been drawn from.
@@ -154,6 +203,17 @@ func zone(c *Candidate) int {
 	default:
 		return 3
 	}
+}
+
+// roomZone is zone with a Proceed account that has room for fewer than
+// roomForNew requests counted with the low ones: the conversations on it
+// spend what it has left, a new one starts elsewhere.
+func roomZone(c *Candidate) int {
+	z := zone(c)
+	if z == 0 && c.Room > 0 && c.Room < roomForNew {
+		return 1
+	}
+	return z
 }
 
 func known(c *Candidate) bool { return c.Check.Remaining.Known }
@@ -210,21 +270,50 @@ var (
 			return "its quota is known (the other's is not)"
 		},
 	}
+	byRoom = criterion{
+		cmp: func(a, b *Candidate) int { return cmp.Compare(roomZone(a), roomZone(b)) },
+		ahead: func(a, b *Candidate, _ time.Time) string {
+			switch {
+			case b.Check.Decision == LowQuota:
+				return "the other is in its low zone (kept for the conversations already on it)"
+			case roomZone(b) == 1:
+				return fmt.Sprintf("the other has room for %.0f more requests in its 5h window (kept for the conversations already on it)", b.Room)
+			}
+			return "its quota is known (the other's is not)"
+		},
+	}
 	bySpendBy = criterion{
 		cmp: func(a, b *Candidate) int {
-			switch az, bz := a.SpendBy.IsZero(), b.SpendBy.IsZero(); {
-			case az && bz:
-				return 0
-			case az != bz:
-				return cmpBool(az, bz) // a known spend-by first
+			switch {
+			case a.Urgent != b.Urgent:
+				return -cmpBool(a.Urgent, b.Urgent)
+			case !a.Urgent:
+				return 0 // nothing is lost soon on either: spread the load
 			}
 			return a.SpendBy.Truncate(spendByStep).Compare(b.SpendBy.Truncate(spendByStep))
 		},
 		ahead: func(a, b *Candidate, now time.Time) string {
-			if b.SpendBy.IsZero() {
-				return "its units' expiry is known (the other's is not)"
+			if !b.Urgent {
+				return fmt.Sprintf("its units are lost unless spent soon (%s); the other's are not", spendByText(a, now))
 			}
 			return fmt.Sprintf("its units expire sooner (%s vs %s)", spendByText(a, now), spendByText(b, now))
+		},
+	}
+	byAhead = criterion{
+		cmp: func(a, b *Candidate) int {
+			switch {
+			case a.PaceKnown != b.PaceKnown:
+				return -cmpBool(a.PaceKnown, b.PaceKnown)
+			case !a.PaceKnown:
+				return 0
+			}
+			return cmp.Compare(b.Ahead, a.Ahead)
+		},
+		ahead: func(a, b *Candidate, _ time.Time) string {
+			if !b.PaceKnown {
+				return "its weekly pace is known (the other's is not)"
+			}
+			return fmt.Sprintf("its weekly bucket is further ahead of pace (%+.0f points vs %+.0f)", a.Ahead*100, b.Ahead*100)
 		},
 	}
 	byStarted = criterion{
@@ -249,7 +338,7 @@ var (
 // orders holds each policy's criteria, most significant first.
 var orders = [...][]criterion{
 	PolicyBalanced:   {byUsable, byTier, byKnown, byMost, byLeastRecent, byID},
-	PolicyResetAware: {byUsable, byZone, bySpendBy, byTier, byKnown, byMost, byLeastRecent, byID},
+	PolicyResetAware: {byUsable, byRoom, bySpendBy, byAhead, byKnown, byMost, byTier, byLeastRecent, byID},
 	PolicyFillFirst:  {byUsable, byZone, byKnown, byStarted, byFullest, byTier, byID},
 	PolicyPriority:   {byUsable, byPriority, byTier, byKnown, byMost, byLeastRecent, byID},
 }
@@ -301,8 +390,8 @@ func tierName(t cloudcode.Tier) string {
 func spendByText(c *Candidate, now time.Time) string {
 	window := "5h reset"
 	if c.WeeklyKept {
-		window = "weekly reset, weekly behind pace"
-	} else if c.SpendBy.Sub(now) > 5*time.Hour+time.Minute {
+		window = "weekly kept for later windows"
+	} else if c.SpendBy.Sub(now) > fiveHours+time.Minute {
 		window = "weekly reset"
 	}
 	return "in " + roundDur(c.SpendBy.Sub(now)) + ", " + window

@@ -27,6 +27,7 @@ type acct struct {
 	prio       int
 	usedAgo    time.Duration // 0: never used
 	mark       bool          // a cooldown mark: not usable
+	units      float64       // learned 5h bucket size in requests (weekly: 5×); 0 unknown
 }
 
 // status builds the Status the engine would hold for a at now.
@@ -46,6 +47,7 @@ func (a acct) status(id int64, now time.Time) Status {
 	if a.mark {
 		s.Marks[0] = Mark{Kind: CooldownMark, Until: now.Add(time.Minute)}
 	}
+	fq.Units5h, fq.UnitsWeekly = a.units, 5*a.units
 	return s
 }
 
@@ -115,7 +117,7 @@ func TestPolicyOrders(t *testing.T) {
 			want: []string{"60%-in-20m", "70%-in-1h", "fresh-4h", "weekly-behind", "low-in-5m", "unknown", "spent"},
 		},
 		{
-			name:   "reset-aware ties: within one spend-by step the balanced order decides",
+			name:   "reset-aware ties: within one spend-by step and at one weekly pace, most left, then tier, then least recently used",
 			policy: PolicyResetAware,
 			accts: []acct{
 				{name: "pro-60-in-21m", tier: pro, five: 0.6, week: 1, fiveIn: 21 * time.Minute, weekIn: 6 * day},
@@ -124,7 +126,7 @@ func TestPolicyOrders(t *testing.T) {
 				{name: "pro-70-in-25m-used", tier: pro, five: 0.7, week: 1, fiveIn: 25 * time.Minute, weekIn: 6 * day, usedAgo: time.Minute},
 				{name: "pro-90-in-31m", tier: pro, five: 0.9, week: 1, fiveIn: 31 * time.Minute, weekIn: 6 * day},
 			},
-			want: []string{"ultra-30-in-29m", "pro-70-in-25m", "pro-70-in-25m-used", "pro-60-in-21m", "pro-90-in-31m"},
+			want: []string{"pro-70-in-25m", "pro-70-in-25m-used", "pro-60-in-21m", "ultra-30-in-29m", "pro-90-in-31m"},
 		},
 		{
 			name:   "reset-aware: only a weekly figure known",
@@ -135,6 +137,25 @@ func TestPolicyOrders(t *testing.T) {
 				{name: "five-in-3h", tier: pro, five: 0.9, week: none, fiveIn: 3 * time.Hour},
 			},
 			want: []string{"five-in-3h", "weekly-only-1d", "weekly-only-2d"},
+		},
+		{
+			name:   "reset-aware with learned sizes: what is lost within a window first, soonest first; then the weekly furthest ahead of pace; little room after",
+			policy: PolicyResetAware,
+			accts: []acct{
+				// Its weekly (2 windows' worth) drains in time only with full
+				// use from 2h from now: urgent, spend by then.
+				{name: "kept-by-2h", tier: pro, five: 0.5, week: 0.4, fiveIn: time.Hour, weekIn: 12 * time.Hour, units: 100},
+				// Its weekly holds 4.5 windows, more than the 2.2 it can serve
+				// before the weekly resets: this window's leftover is lost in 2h.
+				{name: "surplus-in-3h", tier: pro, five: 0.6, week: 0.9, fiveIn: 3 * time.Hour, weekIn: 10 * time.Hour, units: 100},
+				// Nothing lost soon: ordered by how far ahead of pace.
+				{name: "ahead-19", tier: pro, five: 0.9, week: 0.9, fiveIn: time.Hour, weekIn: 5 * day, units: 100},
+				{name: "ahead-9-ultra", tier: ultra, five: 1, week: 0.8, fiveIn: time.Hour, weekIn: 5 * day, units: 400},
+				// Urgent, but room for 20 requests only: kept for the
+				// conversations already on it.
+				{name: "urgent-little-room", tier: pro, five: 0.2, week: 0.9, fiveIn: 30 * time.Minute, weekIn: 10 * time.Hour, units: 100},
+			},
+			want: []string{"kept-by-2h", "surplus-in-3h", "ahead-19", "ahead-9-ultra", "urgent-little-room"},
 		},
 		{
 			name:   "fill-first: started windows, most used first; untouched ones kept, best tier first; low and unknown after",
