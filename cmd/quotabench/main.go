@@ -254,13 +254,19 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 			fmt.Fprintf(os.Stderr, "sample unexpected client error: %s\n", strings.TrimSpace(r.sampleErrorBody))
 		}
 	}
-	if c.out != "" {
-		if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", c.out, err)
-		}
+	return writeReport(c.out, report)
+}
+
+// writeReport writes a report as Markdown to out, when one is named.
+func writeReport(out, report string) error {
+	if out == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", out, err)
 	}
 	return nil
 }

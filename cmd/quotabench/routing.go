@@ -19,7 +19,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -55,23 +54,6 @@ var pools = map[string][]string{
 	"mixed": {"g1-ultra-tier", "g1-pro-tier", "g1-pro-tier", "free-tier"},
 	// Four accounts of one plan: tiers do not decide, the policy does.
 	"pro": {"g1-pro-tier", "g1-pro-tier", "g1-pro-tier", "g1-pro-tier"},
-}
-
-// simCapacity is the simulator's documented default bucket sizes, given
-// explicitly so the harness can count units: FREE 20/100, PRO 100/500,
-// ULTRA 400/2000 requests per family (5h/weekly).
-func simCapacity(tier cloudcode.Tier, _ cloudcode.Family, w cloudcode.Window) int {
-	n := 20
-	switch tier {
-	case cloudcode.TierUltra:
-		n = 400
-	case cloudcode.TierPro:
-		n = 100
-	}
-	if w == cloudcode.WindowWeekly {
-		n *= 5
-	}
-	return n
 }
 
 // simWeek is the first Monday 00:00 UTC of the simulated demand.
@@ -244,7 +226,8 @@ func routingRun(ctx context.Context, c routingConfig, p quota.Policy, reqs []sim
 	}
 	clk := clock.NewFake(begin.Add(-7 * 24 * time.Hour))
 	st, err := proxytest.Start(ctx, proxytest.Options{
-		Sim:   cloudcodetest.Options{Capacity: simCapacity},
+		// The simulator's default buckets, named so the harness can count units.
+		Sim:   cloudcodetest.Options{Capacity: cloudcodetest.DefaultCapacity},
 		Quota: quota.Options{Policy: p, Logger: slog.New(slog.DiscardHandler)},
 		Proxy: proxy.NewOptions(),
 		Clock: clk,
@@ -398,7 +381,7 @@ func addPool(ctx context.Context, st *proxytest.Stack, clk *clock.Fake, tiers []
 		t := cloudcode.NormalizeTier(tier, "")
 		for _, f := range cloudcode.Families {
 			for _, w := range []cloudcode.Window{cloudcode.Window5h, cloudcode.WindowWeekly} {
-				buckets = append(buckets, &bucketRef{email: email, fam: f, win: w, capacity: simCapacity(t, f, w), reset: st.Sim.ResetTime(email, f, w)})
+				buckets = append(buckets, &bucketRef{email: email, fam: f, win: w, capacity: cloudcodetest.DefaultCapacity(t, f, w), reset: st.Sim.ResetTime(email, f, w)})
 			}
 		}
 	}
@@ -471,7 +454,7 @@ func advanceTouching(sim *cloudcodetest.Server, clk *clock.Fake, bs []*bucketRef
 func poolCapacity(pool string) int {
 	n := 0
 	for _, tier := range pools[pool] {
-		n += simCapacity(cloudcode.NormalizeTier(tier, ""), cloudcode.FamilyGemini, cloudcode.WindowWeekly)
+		n += cloudcodetest.DefaultCapacity(cloudcode.NormalizeTier(tier, ""), cloudcode.FamilyGemini, cloudcode.WindowWeekly)
 	}
 	return n
 }
@@ -515,15 +498,7 @@ func runRouting(ctx context.Context, c routingConfig, stdout io.Writer) error {
 			fmt.Fprintf(os.Stderr, "%s: sample unexpected error: %s\n", r.policy, r.sampleError)
 		}
 	}
-	if c.out != "" {
-		if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", c.out, err)
-		}
-	}
-	return nil
+	return writeReport(c.out, report)
 }
 
 func renderRouting(c routingConfig, rs []routingResult, demand demandSummary, peak float64, took time.Duration) string {

@@ -218,6 +218,15 @@ func roomZone(c *Candidate) int {
 
 func known(c *Candidate) bool { return c.Check.Remaining.Known }
 
+// compareRemaining compares what a and b have left, less first; 0 when
+// either is unknown (byKnown decides those).
+func compareRemaining(a, b *Candidate) int {
+	if !known(a) || !known(b) {
+		return 0
+	}
+	return cmp.Compare(a.Check.Remaining.Value, b.Check.Remaining.Value)
+}
+
 // The criteria the policies are made of.
 var (
 	byUsable = criterion{
@@ -235,12 +244,7 @@ var (
 		ahead: func(*Candidate, *Candidate, time.Time) string { return "its quota is known (the other's is not)" },
 	}
 	byMost = criterion{
-		cmp: func(a, b *Candidate) int {
-			if !known(a) || !known(b) {
-				return 0
-			}
-			return cmp.Compare(b.Check.Remaining.Value, a.Check.Remaining.Value)
-		},
+		cmp: func(a, b *Candidate) int { return -compareRemaining(a, b) },
 		ahead: func(a, b *Candidate, _ time.Time) string {
 			return fmt.Sprintf("more left (%s vs %s)", percent(a.Check.Remaining.Value), percent(b.Check.Remaining.Value))
 		},
@@ -323,12 +327,7 @@ var (
 		},
 	}
 	byFullest = criterion{
-		cmp: func(a, b *Candidate) int {
-			if !known(a) || !known(b) {
-				return 0
-			}
-			return cmp.Compare(a.Check.Remaining.Value, b.Check.Remaining.Value)
-		},
+		cmp: compareRemaining,
 		ahead: func(a, b *Candidate, _ time.Time) string {
 			return fmt.Sprintf("filled further (%s left vs %s)", percent(a.Check.Remaining.Value), percent(b.Check.Remaining.Value))
 		},
