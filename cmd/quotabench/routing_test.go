@@ -11,13 +11,13 @@ import (
 	"github.com/quotatui/quotatui/internal/quota"
 )
 
-// TestRoutingSmall runs the policy simulation over a working day: it
+// TestRoutingSmall runs the policy simulation over a working morning: it
 // ends by itself, accounts for every request, learns the buckets' sizes
 // from the proxy's own traffic, gives the same figures twice for the same
 // demand, and writes its table.
 func TestRoutingSmall(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench", "routing.md")
-	c := routingConfig{seed: 3, pool: "pro", load: 1.3, weeks: 1, span: 20 * time.Hour,
+	c := routingConfig{seed: 3, pool: "pro", load: 1.3, weeks: 1, span: 13 * time.Hour,
 		policies: []quota.Policy{quota.PolicyBalanced, quota.PolicyResetAware}, out: out}
 	var stdout strings.Builder
 	if err := runRouting(context.Background(), c, &stdout); err != nil {
