@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -401,5 +402,27 @@ func TestParsePolicy(t *testing.T) {
 	_, err := ParsePolicy("round-robin")
 	if err == nil || !strings.Contains(err.Error(), `"round-robin"`) || !strings.Contains(err.Error(), "balanced, reset-aware, fill-first, priority") {
 		t.Errorf("ParsePolicy(round-robin): %v", err)
+	}
+}
+
+// BenchmarkBest1000 is what the dashboard and the proxy's stats ask every
+// second: the best account for a model among 1000, under each policy.
+func BenchmarkBest1000(b *testing.B) {
+	r := rand.New(rand.NewPCG(7, 7))
+	accts := make([]acct, 1000)
+	for i := range accts {
+		accts[i] = acct{name: fmt.Sprint(i), tier: cloudcode.Tier(1 + r.IntN(3)), five: r.Float64(), week: r.Float64(),
+			fiveIn: time.Duration(r.IntN(300)) * time.Minute, weekIn: time.Duration(r.IntN(168)) * time.Hour, units: 100}
+	}
+	for _, p := range Policies {
+		m := managerOf(b, p, accts)
+		b.Run(p.String(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := m.Best("gemini-3-flash"); !ok {
+					b.Fatal("no best")
+				}
+			}
+		})
 	}
 }

@@ -34,16 +34,23 @@ func (m *Manager) Best(model string) (best Candidate, ok bool) {
 	idx := familyIndex(cloudcode.ModelFamily(model))
 	now := m.clock.Now()
 	p := m.opt.Policy
+	// Two slots, swapped: the policies' criteria take pointers, and one
+	// allocation for the pair beats one per account.
+	pair := new([2]Candidate)
+	cand, top := &pair[0], &pair[1]
 	for _, a := range m.sortedAccounts() {
-		cand := m.candidate(a, idx, model, now)
+		*cand = m.candidate(a, idx, model, now)
 		if !cand.Check.Usable {
 			continue
 		}
-		if !ok || p.less(&cand, &best) {
-			best, ok = cand, true
+		if !ok || p.less(cand, top) {
+			cand, top, ok = top, cand, true
 		}
 	}
-	return best, ok
+	if !ok {
+		return Candidate{}, false
+	}
+	return *top, true
 }
 
 // candidate is a's Candidate for model (in family index idx) at now.
