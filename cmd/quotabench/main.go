@@ -51,7 +51,33 @@ func main() {
 	flag.IntVar(&c.latencyN, "latency-requests", 2000, "requests for the added-latency measurement (each way)")
 	flag.DurationVar(&c.simLatency, "sim-latency", 2*time.Millisecond, "latency the simulator adds to each call in the drain runs")
 	flag.StringVar(&c.out, "out", "", "write the results as Markdown to this file (e.g. docs/bench/proxy.md)")
+	// The routing-policy simulation (routing.go).
+	var (
+		rc       routingConfig
+		routing  bool
+		policies string
+	)
+	flag.BoolVar(&routing, "routing", false, "run the routing-policy simulation instead: a simulated week per policy on a fake clock")
+	flag.StringVar(&rc.pool, "pool", "mixed", "with -routing: the accounts, \"mixed\" (ULTRA, 2 PRO, FREE) or \"pro\" (4 PRO)")
+	flag.Float64Var(&rc.load, "load", 1, "with -routing: the busier family's weekly demand over the pool's weekly capacity for it")
+	flag.IntVar(&rc.weeks, "weeks", 2, "with -routing: simulated weeks measured")
+	flag.IntVar(&rc.warmup, "warmup", 0, "with -routing: simulated weeks of demand before the measured ones")
+	flag.StringVar(&policies, "policies", "balanced,reset-aware,fill-first,priority", "with -routing: the policies to compare, comma-separated")
 	flag.Parse()
+	if routing {
+		rc.seed = c.seed
+		rc.out = c.out
+		p, err := parsePolicies(policies)
+		if err == nil {
+			rc.policies = p
+			err = runRouting(context.Background(), rc, os.Stdout)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "quotabench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(context.Background(), c, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "quotabench:", err)
 		os.Exit(1)
@@ -200,13 +226,19 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 			fmt.Fprintf(os.Stderr, "sample unexpected client error: %s\n", strings.TrimSpace(r.sampleErrorBody))
 		}
 	}
-	if c.out != "" {
-		if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", c.out, err)
-		}
+	return writeReport(c.out, report)
+}
+
+// writeReport writes a report as Markdown to out, when one is named.
+func writeReport(out, report string) error {
+	if out == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", out, err)
 	}
 	return nil
 }

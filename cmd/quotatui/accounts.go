@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,16 +20,16 @@ const accountRef = "an account's id, email or label"
 func accountsCommand(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "accounts <command>",
-		Short: "list, import, export, enable, disable, label or remove accounts",
+		Short: "list, import, export, enable, disable, label, set or remove accounts",
 		Long:  "Tokens never appear in the output unless 'export --include-secrets' asks for them.",
 		Args:  cmdline.Subcommands,
 		RunE: func(*cobra.Command, []string) error {
-			return cmdline.Usagef("name a command: list, add-token, import, export, disable, enable, label or remove")
+			return cmdline.Usagef("name a command: list, add-token, import, export, disable, enable, label, set or remove")
 		},
 	}
 	cmd.AddCommand(
 		accountsList(c), accountsAddToken(c), accountsImport(c), accountsExport(c),
-		accountsEnable(c, false), accountsEnable(c, true), accountsLabel(c), accountsRemove(c),
+		accountsEnable(c, false), accountsEnable(c, true), accountsLabel(c), accountsSet(c), accountsRemove(c),
 	)
 	return cmd
 }
@@ -201,6 +202,38 @@ func accountsLabel(c *cli) *cobra.Command {
 		},
 	}
 	cmdline.DocumentArgs(cmd, "ACCOUNT", accountRef, "LABEL", "the new label")
+	return cmd
+}
+
+func accountsSet(c *cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "set ACCOUNT KEY=VALUE...",
+		Short: "set how the proxy may use an account: priority, reserve, families, disabled_for_proxy",
+		Long: "Settings:\n" +
+			"  priority=N               a whole number; higher is used first under routing.policy = priority (default 0)\n" +
+			"  reserve=F                the part of each family the proxy leaves unused, 0.2 or 20% (default 0)\n" +
+			"  families=LIST            families the proxy may send to it: gemini, claude-gpt (comma-separated) or all\n" +
+			"  disabled_for_proxy=BOOL  true: monitored only, never routed (default false)\n\n" +
+			"Settings not named keep their value. A running quotatui applies the change within seconds.\n" +
+			"A bad setting is reported with what is allowed, and nothing is written.",
+		Args: cmdline.MinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return withStore(ctx, c, func(_ config.Config, st *store.Store) error {
+				a, err := auth.SetRouting(ctx, st, args[0], args[1:])
+				var bad *auth.RoutingError
+				if errors.As(err, &bad) {
+					return cmdline.Usagef("%w", bad)
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stdout, "%s: %s\n", a.Email, auth.RoutingText(a.Routing))
+				return nil
+			})
+		},
+	}
+	cmdline.DocumentArgs(cmd, "ACCOUNT", accountRef, "KEY=VALUE...", "one or more settings (above)")
 	return cmd
 }
 

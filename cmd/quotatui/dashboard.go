@@ -69,7 +69,7 @@ func runLive(ctx context.Context, c *cli, s *stack, title string, extra func(con
 		deps.Proxy = s.proxy
 	}
 	s.log.Info("quotatui started", "version", title, "proxy", s.proxyURL(), "db", s.cfg.DBPath,
-		"sync_interval", s.cfg.Quota.SyncInterval.String())
+		"sync_interval", s.cfg.Quota.SyncInterval.String(), "routing_policy", s.quota.Policy().String())
 	uiErr := tui.Run(ctx, deps)
 	cancel()
 	<-extraDone

@@ -65,7 +65,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"accounts", "import", "x.json", "--no-verfy"}, "quotatui accounts import: unknown flag: --no-verfy", "usage: quotatui accounts import [flags] FILE..."},
 		{[]string{"demo", "--speed", "fast"}, `quotatui demo: invalid argument "fast" for "--speed"`, "usage: quotatui demo [flags]"},
 		{[]string{"statu"}, `quotatui: unknown command "statu" (did you mean status?)`, "usage: quotatui [flags] [command]"},
-		{[]string{"accounts", "lst"}, `quotatui accounts: unknown command "lst" (did you mean list?)`, "usage: quotatui accounts [flags] <command>"},
+		{[]string{"accounts", "lst"}, `quotatui accounts: unknown command "lst" (did you mean list or set?)`, "usage: quotatui accounts [flags] <command>"},
 		{[]string{"accounts", "remove"}, "quotatui accounts remove: want 1 argument(s), got 0", "usage: quotatui accounts remove [flags] ACCOUNT"},
 		{[]string{"accounts", "import"}, "quotatui accounts import: want at least 1 argument(s), got 0", "usage: quotatui accounts import [flags] FILE..."},
 		{[]string{"status", "now"}, `quotatui status: takes no arguments, got "now"`, "usage: quotatui status [flags]"},

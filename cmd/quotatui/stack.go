@@ -53,8 +53,15 @@ type stackOptions struct {
 
 func oauthConfig(cfg config.Config) auth.OAuthConfig { return auth.FromConfig(cfg) }
 
-func quotaOptions(cfg config.Config, clk clock.Clock, rate float64, log *slog.Logger) quota.Options {
+func quotaOptions(cfg config.Config, clk clock.Clock, rate float64, log *slog.Logger) (quota.Options, error) {
+	// Load validated the name already; a Config built another way is
+	// checked here rather than routed by a policy nobody chose.
+	policy, err := quota.ParsePolicy(cfg.Routing.Policy)
+	if err != nil {
+		return quota.Options{}, fmt.Errorf("routing.policy: %w", err)
+	}
 	return quota.Options{
+		Policy:         policy,
 		Clock:          clk,
 		Thresholds:     quota.Thresholds{Low: cfg.Quota.LowThreshold, Reserve: cfg.Quota.Reserve},
 		CacheTTL:       cfg.Quota.CacheTTL,
@@ -65,7 +72,7 @@ func quotaOptions(cfg config.Config, clk clock.Clock, rate float64, log *slog.Lo
 		Logger:         log,
 		Retention:      cfg.Quota.Retention,
 		ClockRate:      rate,
-	}
+	}, nil
 }
 
 // openStack opens the store and builds the client, token source, quota
@@ -105,7 +112,10 @@ func openStack(ctx context.Context, cfg config.Config, log *slog.Logger, o stack
 			}
 		},
 	})
-	qopt := quotaOptions(cfg, o.clock, o.clockRate, log)
+	qopt, err := quotaOptions(cfg, o.clock, o.clockRate, log)
+	if err != nil {
+		return nil, err
+	}
 	qopt.OnSync = func(took time.Duration, errors int) {
 		if s.metrics != nil {
 			s.metrics.ObserveSync(took, errors == 0)

@@ -44,6 +44,12 @@ type AccountInfo struct {
 	// when recorded (an export keeps it, so an import maps it back).
 	Client   string `json:"client"`
 	ClientID string `json:"client_id,omitempty"`
+	// The user's routing choices (`accounts set`): families is absent
+	// when the proxy may route every family to the account.
+	Priority         int      `json:"priority"`
+	Reserve          float64  `json:"reserve"`
+	Families         []string `json:"families,omitempty"`
+	DisabledForProxy bool     `json:"disabled_for_proxy"`
 }
 
 func infoOf(a store.Account, clients *Clients) AccountInfo {
@@ -51,6 +57,8 @@ func infoOf(a store.Account, clients *Clients) AccountInfo {
 		ID: a.ID, Label: a.Label, Email: a.Email, Tier: a.Tier, TierID: a.TierID,
 		State: shownState(a), Reason: a.StateReason, Disabled: a.Disabled, ProjectID: a.ProjectID, AddedAt: a.AddedAt.UTC(),
 		Client: clients.Describe(a.OAuthClientID), ClientID: a.OAuthClientID,
+		Priority: a.Routing.Priority, Reserve: a.Routing.Reserve, Families: a.Routing.Families,
+		DisabledForProxy: a.Routing.ProxyDisabled,
 	}
 }
 
@@ -88,16 +96,16 @@ func ListAccounts(ctx context.Context, st *store.Store, w io.Writer, asJSON bool
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tLABEL\tEMAIL\tTIER\tSTATE\tCLIENT\tPROJECT\tADDED")
-	for _, a := range infos {
+	fmt.Fprintln(tw, "ID\tLABEL\tEMAIL\tTIER\tSTATE\tCLIENT\tPROJECT\tADDED\tROUTING")
+	for i, a := range infos {
 		state := a.State
 		if a.Reason != "" {
 			// The reason may span lines (a how-to); the table keeps one.
 			first, _, _ := strings.Cut(a.Reason, "\n")
 			state += " (" + first + ")"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, dash(a.Label), a.Email, dash(a.Tier),
-			state, a.Client, dash(a.ProjectID), a.AddedAt.Format("2006-01-02"))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, dash(a.Label), a.Email, dash(a.Tier),
+			state, a.Client, dash(a.ProjectID), a.AddedAt.Format("2006-01-02"), RoutingText(accts[i].Routing))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("list accounts: %w", err)

@@ -73,6 +73,10 @@ type Config struct {
 		Retention       time.Duration `toml:"retention"`        // 720h (30 days)
 	} `toml:"quota"`
 
+	Routing struct {
+		Policy string `toml:"policy"` // "balanced" (routing.go)
+	} `toml:"routing"`
+
 	LogFile string `toml:"log_file"` // default: <user state dir>/quotatui/quotatui.log
 
 	Alerts Alerts `toml:"alerts"` // alerts.go
@@ -119,6 +123,7 @@ func defaults(getenv func(string) string) Config {
 	c.Quota.CacheTTL = 5 * time.Minute
 	c.Quota.TierTTL = 24 * time.Hour
 	c.Quota.Retention = 720 * time.Hour
+	c.Routing.Policy = DefaultRoutingPolicy
 	c.LogFile = userDir(getenv, "XDG_STATE_HOME", ".local/state", "quotatui.log")
 	alertDefaults(&c.Alerts)
 	return c

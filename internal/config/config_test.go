@@ -80,6 +80,7 @@ func TestDefault(t *testing.T) {
 		"quota.cache_ttl":        5 * time.Minute,
 		"quota.tier_ttl":         24 * time.Hour,
 		"quota.retention":        720 * time.Hour,
+		"routing.policy":         "balanced",
 		"log_file":               "/home/u/.local/state/quotatui/quotatui.log",
 		"alerts.desktop.enabled": false,
 		"alerts.desktop.events":  []string{"all"},
@@ -449,6 +450,8 @@ func TestValidate(t *testing.T) {
 		{"cache ttl", env{"QUOTATUI_QUOTA_CACHE_TTL": "0s"}, "quota.cache_ttl", "must be a positive duration"},
 		{"tier ttl", env{"QUOTATUI_QUOTA_TIER_TTL": "0s"}, "quota.tier_ttl", "must be a positive duration"},
 		{"retention", env{"QUOTATUI_QUOTA_RETENTION": "0s"}, "quota.retention", "must be a positive duration"},
+		{"unknown routing policy", env{"QUOTATUI_ROUTING_POLICY": "round-robin"}, "routing.policy",
+			`routing.policy = "round-robin": want one of balanced, reset-aware, fill-first, priority (from env QUOTATUI_ROUTING_POLICY)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,6 +41,7 @@ var descriptions = map[string]string{
 	"quota.tier_ttl":            "how long an account's detected tier is trusted",
 	"quota.retention":           "how long quota history and events are kept",
 	"log_file":                  "log file (the dashboard owns the terminal, so logs go here)",
+	"routing.policy":            `where the proxy sends a new conversation: "balanced" (tier, then most left), "reset-aware" (spend first what a window reset would lose), "fill-first" (one account until LOW, others' windows kept) or "priority" (per-account priority, then balanced)`,
 
 	"alerts.desktop.enabled": "send alerts as desktop notifications (D-Bus on Linux, osascript on macOS)",
 	"alerts.desktop.events":  `alert kinds shown on the desktop: "all" or any of ` + strings.Join(AlertEventKinds(), ", "),

@@ -161,6 +161,7 @@ func (c Config) Validate() error {
 	v.positive("quota.cache_ttl", c.Quota.CacheTTL)
 	v.positive("quota.tier_ttl", c.Quota.TierTTL)
 	v.positive("quota.retention", c.Quota.Retention)
+	v.routing(c.Routing.Policy)
 	v.alerts(&c.Alerts)
 
 	return errors.Join(v.errs...)

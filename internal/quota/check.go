@@ -24,6 +24,10 @@ const (
 	ReasonLowQuota           = "low quota"
 	ReasonUnknown            = "quota unknown"
 	ReasonUnknownFamily      = "model family not tracked"
+	// The user's routing choices (Routing): the account stays monitored.
+	ReasonReserve         = "at the reserve kept for other use"
+	ReasonFamilyNotRouted = "family not routed to this account"
+	ReasonProxyDisabled   = "monitored only (not routed)"
 )
 
 // CheckQuota says whether accountID should be used for model now. A cache
@@ -237,15 +241,28 @@ func (s *Status) check(idx int, model string, now time.Time, t Thresholds) Check
 		if r := stateReason(s.State); r != "" {
 			return Check{Decision: Unknown, Reason: r}
 		}
+		if r := s.Routing.refusal(idx); r != "" {
+			return Check{Decision: Unknown, Reason: r}
+		}
 		return Check{Decision: Unknown, Usable: true, Reason: ReasonUnknownFamily}
 	}
 	fq := &s.Families[idx]
 	c := effective(fq, model)
+	// The user's reserve raises the floor for the proxy; the figure and
+	// the family's own Decision (what the dashboard shows) stay real.
+	own := t
+	t, lift := s.Routing.thresholds(t)
 	c.Decision = decideFigure(c.Remaining, t, fq.Coarse)
+	if c.Decision == Proceed && fq.Coarse && lift > 0 && c.Remaining.Value <= t.Reserve+CoarseStep+gridSlack {
+		c.Decision = LowQuota // one coarse step above the reserve: the next reading may be it
+	}
 	c.Usable = true
 	switch c.Decision {
 	case Exhausted:
 		c.Usable, c.Reason = false, ReasonExhausted
+		if c.Remaining.Value > own.Reserve {
+			c.Reason = ReasonReserve
+		}
 	case LowQuota:
 		c.Reason = ReasonLowQuota
 	case Unknown:
@@ -265,6 +282,9 @@ func (s *Status) check(idx int, model string, now time.Time, t Thresholds) Check
 		} else {
 			c.Reason = ReasonCooldown
 		}
+	}
+	if r := s.Routing.refusal(idx); r != "" {
+		c.Usable, c.Reason = false, r
 	}
 	if r := stateReason(s.State); r != "" {
 		c.Usable, c.Reason = false, r

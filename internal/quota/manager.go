@@ -58,6 +58,9 @@ type Options struct {
 	Concurrency    int           // 16 accounts synced at once
 	EventBuffer    int           // 256 events per subscriber
 	Logger         *slog.Logger  // slog.Default(); tokens are never logged
+	// Policy orders Rank and Best (the routing.policy setting); the
+	// zero value is PolicyBalanced, the order quotatui always had.
+	Policy Policy
 	// Retention is how long quota history is kept by the monitor's hourly
 	// compaction (720h); RollupAfter is the age past which history is rolled
 	// up per hour (24h).
@@ -185,6 +188,10 @@ type account struct {
 	stats    AccountSyncStats
 	lastTook time.Duration // the last sync's time for this account
 	flight   *flight       // the sync in progress, nil when none
+	// spent counts the successful generations per family (RecordSuccess),
+	// and units learns the buckets' sizes from them (units.go).
+	spent [len(cloudcode.Families)]atomic.Int64
+	units [len(cloudcode.Families)]unitsLearner
 	// warnedMsg and warnedAt are the last failure logged at WARN and when.
 	warnedMsg string
 	warnedAt  time.Time
@@ -312,6 +319,7 @@ func applyAccountRow(s *snapshot, r store.Account) {
 	}
 	st.Disabled = r.Disabled
 	st.settle()
+	st.Routing = routingOf(r.Routing)
 	st.StateReason = r.StateReason
 	st.ValidationURL = r.ValidationURL
 	s.tierCheckedAt = r.TierCheckedAt

@@ -343,6 +343,7 @@ func (m *Manager) syncSucceeded(a *account, data fetched, now time.Time, out *sy
 		st := &s.status
 		for i := range fams {
 			fired = append(fired, a.transition(i, &fams[i], st.Label, st.Marks[i], now)...)
+			a.learnUnits(i, &st.Families[i], &fams[i])
 			st.Families[i] = fams[i]
 			s.expires[i] = now.Add(fresh)
 		}

@@ -109,8 +109,13 @@ type FamilyQuota struct {
 	FetchedAt  time.Time
 	// Coarse is set while every figure seen for the family sits on the
 	// CoarseStep grid: then a reading of one step is the low zone.
-	Coarse   bool
-	Decision Decision // MakeDecision(Effective), coarse steps counted; marks below are separate
+	Coarse bool
+	// Units5h and UnitsWeekly are the buckets' sizes in requests, learned
+	// from how far the figures fell over the requests this process sent
+	// (0 until learned). The upstream reports fractions only; the routing
+	// policies need to know what a fraction is worth.
+	Units5h, UnitsWeekly float64
+	Decision             Decision // MakeDecision(Effective), coarse steps counted; marks below are separate
 }
 
 // Mark is a reason an (account, family) is unusable until a time, set by
@@ -189,6 +194,10 @@ type Status struct {
 	// as the engine does.
 	At         time.Time
 	Thresholds Thresholds
+	// Routing is the user's choices about how the proxy may use the
+	// account (priority, reserve, families, monitored only). Check
+	// honours them, so everyone judging from a Status agrees.
+	Routing Routing
 }
 
 // settle sets State from EngineState and Disabled.
@@ -224,13 +233,39 @@ type Check struct {
 	Reason string
 }
 
-// Candidate is one ranked account for a model.
+// Candidate is one ranked account for a model, with what the policies
+// order it by.
 type Candidate struct {
 	AccountID int64
 	Label     string
 	Tier      cloudcode.Tier
 	Check     Check
 	LastUsed  time.Time
+	// Priority is the user's priority for the account (PolicyPriority).
+	Priority int
+	// SpendBy is when what the account has left for the model's family
+	// is lost if not spent (PolicyResetAware): its 5-hour window's reset,
+	// or its weekly reset when WeeklyKept. Zero when unknown.
+	SpendBy time.Time
+	// WeeklyKept is set when the weekly bucket is behind pace (less left
+	// than the share of its week still to come): spending it now would
+	// burn what the rest of the week needs.
+	WeeklyKept bool
+	// Urgent is set when SpendBy is within one 5-hour window: units are
+	// lost unless the account is spent now.
+	Urgent bool
+	// Ahead is how far the weekly bucket is ahead of pace: what it holds
+	// less the share of its week still to come (PaceKnown when both are
+	// known). An account ahead of pace would end its week with units left.
+	Ahead     float64
+	PaceKnown bool
+	// Started reports that the family's 5-hour window has been drawn from
+	// (PolicyFillFirst).
+	Started bool
+	// Room is how many requests the family's 5-hour window still takes,
+	// from the capacity the engine learned (FamilyQuota.Units5h); 0 when
+	// not learned yet.
+	Room float64
 }
 
 // EventKind names what happened.

@@ -74,6 +74,10 @@ type Account struct {
 	// It travels with the refresh token: an upsert that brings a new
 	// refresh token sets it too.
 	OAuthClientID string
+
+	// Routing is the user's choices about how the proxy may use the
+	// account. Only the user's commands write it (SetRouting).
+	Routing Routing
 }
 
 // String names the account by label or email; it never shows tokens, so
@@ -91,21 +95,24 @@ func (a Account) GoString() string { return a.String() }
 const accountColumns = `id, email, label, refresh_token, access_token, access_expiry,
 	project_id, tier, tier_id, tier_name, tier_checked_at,
 	state, state_reason, state_at, validation_url, added_at, oauth_client_id, disabled, disabled_at,
-	synced_at, sync_error, unreadable, unreadable_cause, unreadable_until`
+	synced_at, sync_error, unreadable, unreadable_cause, unreadable_until,
+	priority, reserve, families, proxy_disabled`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanAccount(r rowScanner) (Account, error) {
 	var a Account
 	var expiry, checked, stateAt, added, disabledAt, syncedAt, unreadableUntil int64
-	var state string
+	var state, families string
 	err := r.Scan(&a.ID, &a.Email, &a.Label, &a.RefreshToken, &a.AccessToken, &expiry,
 		&a.ProjectID, &a.Tier, &a.TierID, &a.TierName, &checked,
 		&state, &a.StateReason, &stateAt, &a.ValidationURL, &added, &a.OAuthClientID, &a.Disabled, &disabledAt,
-		&syncedAt, &a.SyncError, &a.Unreadable, &a.UnreadableCause, &unreadableUntil)
+		&syncedAt, &a.SyncError, &a.Unreadable, &a.UnreadableCause, &unreadableUntil,
+		&a.Routing.Priority, &a.Routing.Reserve, &families, &a.Routing.ProxyDisabled)
 	if err != nil {
 		return Account{}, err
 	}
+	a.Routing.Families = splitFamilies(families)
 	a.AccessExpiry, a.TierCheckedAt, a.StateAt, a.AddedAt = fromMS(expiry), fromMS(checked), fromMS(stateAt), fromMS(added)
 	a.DisabledAt, a.SyncedAt, a.UnreadableUntil = fromMS(disabledAt), fromMS(syncedAt), fromMS(unreadableUntil)
 	a.State = AccountState(state)

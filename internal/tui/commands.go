@@ -34,6 +34,10 @@ type statsMsg struct {
 	mon      quota.MonitorStats
 	pstats   proxy.Stats
 	hasProxy bool
+	// standings of the account whose detail was open when the tick was
+	// armed (standingsFor; 0: none).
+	standings    []quota.Standing
+	standingsFor int64
 }
 
 // historyMsg carries fetched history and forecasts.
@@ -46,6 +50,7 @@ type detailEventsMsg struct {
 	accountID int64
 	events    []quota.Event
 	err       error
+	standings []quota.Standing
 }
 
 // actionMsg is the result of a keyboard action.
@@ -106,6 +111,10 @@ func (m Model) waitFeed() tea.Cmd {
 // ends, so no timer goroutine survives the program.
 func (m Model) tick() tea.Cmd {
 	d, ctx, eng, prx, clk := m.deps.Tick, m.ctx, m.deps.Engine, m.deps.Proxy, m.deps.Clock
+	var detail int64
+	if m.detail {
+		detail = m.detailID
+	}
 	return func() tea.Msg {
 		t := time.NewTimer(d)
 		defer t.Stop()
@@ -117,6 +126,9 @@ func (m Model) tick() tea.Cmd {
 		msg := statsMsg{now: clk.Now(), wall: time.Now(), mon: eng.MonitorStats()}
 		if prx != nil {
 			msg.pstats, msg.hasProxy = prx.Stats(), true
+		}
+		if detail != 0 {
+			msg.standings, msg.standingsFor = eng.Standings(detail), detail
 		}
 		return msg
 	}
@@ -240,7 +252,7 @@ func (m Model) fetchDetailEvents(id int64) tea.Cmd {
 				kept = append(kept, e)
 			}
 		}
-		return detailEventsMsg{accountID: id, events: kept, err: err}
+		return detailEventsMsg{accountID: id, events: kept, err: err, standings: eng.Standings(id)}
 	}
 }
 

@@ -50,6 +50,7 @@ func (m Model) detailLines(vc viewContext, chartH int) []string {
 		sync += " · project " + s.ProjectID
 	}
 	out = append(out, sync)
+	out = append(out, "routing: "+m.policy.String()+" · this account: "+s.Routing.String())
 	if s.StateReason != "" {
 		out = append(out, st.Error.Render("state: "+string(s.State)+": "+s.StateReason))
 	}
@@ -78,6 +79,9 @@ func (m Model) detailLines(vc viewContext, chartH int) []string {
 		out = append(out, st.Title.Render(f.Title())+"  "+st.Severity[fs].Render(state))
 		out = append(out, bucketLine(vc, "5h", fq.FiveHour, barW))
 		out = append(out, bucketLine(vc, "weekly", fq.Weekly, barW))
+		if line := m.standingLine(f, &s.Routing); line != "" {
+			out = append(out, "  "+line)
+		}
 		if len(fq.Models) > 0 {
 			parts := make([]string, 0, len(fq.Models))
 			for _, mq := range fq.Models {
@@ -104,6 +108,46 @@ func (m Model) detailLines(vc viewContext, chartH int) []string {
 	}
 	out = append(out, m.eventLines(vc, m.detailEvts)...)
 	return out
+}
+
+// standingLine says where the detail's account stands in the proxy's
+// ranking for f and why (quota's words), with its reserve when it has
+// one; "" until the standings arrive.
+func (m Model) standingLine(f cloudcode.Family, r *quota.Routing) string {
+	if m.standingsFor != m.detailID {
+		return ""
+	}
+	for _, st := range m.standings {
+		if st.Family != f {
+			continue
+		}
+		head := "proxy"
+		if r.Reserve > 0 {
+			head += " (reserve " + strings.TrimSpace(pctText(cloudcode.KnownFraction(r.Reserve))) + ")"
+		}
+		head += ": "
+		if st.Position > 0 {
+			head += fmt.Sprintf("%s of %d · ", ordinal(st.Position), st.Usable)
+		}
+		return head + st.Why
+	}
+	return ""
+}
+
+// ordinal writes n as "1st", "2nd", "3rd", "4th", "11th", "21st".
+func ordinal(n int) string {
+	suffix := "th"
+	if n%100 < 11 || n%100 > 13 {
+		switch n % 10 {
+		case 1:
+			suffix = "st"
+		case 2:
+			suffix = "nd"
+		case 3:
+			suffix = "rd"
+		}
+	}
+	return fmt.Sprintf("%d%s", n, suffix)
 }
 
 // bottleneckName says which window limits the effective figure.

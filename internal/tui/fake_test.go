@@ -76,6 +76,7 @@ func fixtureStatuses() []quota.Status {
 	out[4].StateReason = "SERVICE_DISABLED"
 	out[5].StateReason = "invalid_grant"
 	out[0].TierID, out[0].ProjectID = "g1-ultra-tier", "proj-alice"
+	out[1].Routing = quota.Routing{Priority: 2, Reserve: 0.2}
 	out[0].Families[0].Models = []cloudcode.ModelQuota{
 		{ID: "gemini-3-flash", Family: G, Remaining: cloudcode.KnownFraction(0.87)},
 		{ID: "gemini-3-pro", Family: G, Remaining: cloudcode.KnownFraction(0.9)},
@@ -120,10 +121,12 @@ type fakeEngine struct {
 	syncErr     error
 	extraEvents []quota.Event            // returned by RecentEvents before the fixture's
 	forecasts   map[int64]quota.Forecast // per account, for Gemini; before the fixture's
+	policy      quota.Policy
 }
 
 func newFakeEngine() *fakeEngine {
 	return &fakeEngine{
+		policy:    quota.PolicyResetAware,
 		statuses:  fixtureStatuses(),
 		syncCalls: map[int64]int{},
 		mon: quota.MonitorStats{
@@ -197,6 +200,17 @@ func (e *fakeEngine) ClearTierCache(context.Context) error {
 	e.tierClears++
 	e.mu.Unlock()
 	return nil
+}
+
+func (e *fakeEngine) Policy() quota.Policy { return e.policy }
+
+// Standings ranks the fixture's statuses with quota's own code, at t0.
+func (e *fakeEngine) Standings(id int64) []quota.Standing {
+	sts := e.GetAllQuotas()
+	for i := range sts {
+		sts[i].At = t0
+	}
+	return quota.StandingsOf(e.policy, sts, id)
 }
 
 func (e *fakeEngine) Forecast(_ context.Context, id int64, f cloudcode.Family) (quota.Forecast, error) {

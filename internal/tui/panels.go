@@ -82,7 +82,7 @@ func (m Model) tersePanels(vc viewContext, budget int) []string {
 			to = append(to, f.String()+"→"+r)
 		}
 		prx = fmt.Sprintf("%s %s %s req/s · %d in flight · 429s %d", st.Title.Render("PROXY"), state, rate, ps.InFlight, ps.Client429s)
-		routes = fmt.Sprintf("sw %d/%d · sess %d · %s", ps.ProactiveSwitches, ps.ReactiveSwitches, ps.ActiveSessions, strings.Join(to, " "))
+		routes = fmt.Sprintf("sw %d/%d · sess %d · %s · %s", ps.ProactiveSwitches, ps.ReactiveSwitches, ps.ActiveSessions, strings.Join(to, " "), m.policy)
 	}
 	// The warnings' title and newest line come first; then one line each,
 	// while there is room, in order of use; the rest goes to the warnings.
@@ -175,6 +175,7 @@ func (m Model) proxyPanel(vc viewContext) []string {
 		c429 = st.Error.Render(c429)
 	}
 	lines = append(lines, fmt.Sprintf("429s to clients %s (upstream %d)", c429, ps.Upstream429s))
+	lines = append(lines, fmt.Sprintf("%-10s   %s", "policy", m.policy))
 	for _, f := range cloudcode.Families {
 		to, ok := ps.RoutedTo[f.String()]
 		if !ok || to == "" {

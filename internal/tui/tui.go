@@ -33,6 +33,11 @@ type Engine interface {
 	ClearTierCache(ctx context.Context) error
 	Forecast(ctx context.Context, accountID int64, f cloudcode.Family) (quota.Forecast, error)
 	RecentEvents(ctx context.Context, accountID int64, n int) ([]quota.Event, error)
+	// Policy is the routing policy the proxy ranks accounts by.
+	Policy() quota.Policy
+	// Standings says where an account stands in that ranking per
+	// family, and why (no I/O, but it ranks every account).
+	Standings(accountID int64) []quota.Standing
 }
 
 // HistoryFunc returns an (account, family)'s effective remaining fraction
@@ -179,6 +184,11 @@ type Model struct {
 	histBusy   bool
 	detailEvts []quota.Event
 	detailErr  string
+	// standings are where the account standingsFor stands in the proxy's
+	// ranking, fetched with the detail and on every tick while it is open.
+	standings    []quota.Standing
+	standingsFor int64
+	policy       quota.Policy
 
 	warnings []quota.Event // newest first
 	dropped  uint64
@@ -215,6 +225,7 @@ func New(deps Deps) Model {
 	m.filter.limit = 64
 	m.setAccounts(deps.Engine.GetAllQuotas())
 	m.mon = deps.Engine.MonitorStats()
+	m.policy = deps.Engine.Policy()
 	if deps.Proxy != nil {
 		m.pstats = deps.Proxy.Stats()
 		m.prevReq, m.prevAt = m.pstats.Requests, m.now

@@ -46,6 +46,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case detailEventsMsg:
 		if msg.accountID == m.detailID {
 			m.detailEvts = msg.events
+			m.standings, m.standingsFor = msg.standings, msg.accountID
 			m.detailErr = ""
 			if msg.err != nil {
 				m.detailErr = msg.err.Error()
@@ -70,6 +71,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) applyStats(msg statsMsg) {
 	m.now = msg.now
 	m.mon = msg.mon
+	if m.detail && msg.standingsFor != 0 && msg.standingsFor == m.detailID {
+		m.standings, m.standingsFor = msg.standings, msg.standingsFor
+	}
 	if !msg.hasProxy {
 		return
 	}
@@ -195,6 +199,7 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.detail, m.detailID = true, m.selected
 			m.scroll[pageDetail] = 0
 			m.detailEvts, m.detailErr = nil, ""
+			m.standings, m.standingsFor = nil, 0
 			return m, tea.Batch(m.fetchDetailEvents(m.detailID), m.startHistory())
 		}
 	case key.Matches(msg, k.Tab):
