@@ -24,7 +24,7 @@ const DefaultListen = "127.0.0.1:8045"
 
 // The defaults of Options.
 const (
-	DefaultCooldownFirst     = 250 * time.Millisecond
+	DefaultCooldownFirst     = quota.ShortCooldown
 	DefaultCooldownMax       = 30 * time.Second
 	DefaultMaxWait           = 5 * time.Second
 	DefaultFirstByteTimeout  = 2 * time.Minute
@@ -47,9 +47,12 @@ type Quota interface {
 	Best(model string) (quota.Candidate, bool)
 	Account(accountID int64) (quota.Status, bool)
 	GetAllQuotas() []quota.Status
-	MarkExhausted(accountID int64, f cloudcode.Family, until, receivedAt time.Time, reason string)
-	MarkCooldown(accountID int64, f cloudcode.Family, until time.Time, reason string)
-	MarkForbidden(ctx context.Context, accountID int64, state quota.AccountState, reason, validationURL string) error
+	// Apply carries out the engine's verdict on an upstream error
+	// (quota.Judge): marks, account state, token invalidation, resync.
+	Apply(ctx context.Context, accountID int64, f cloudcode.Family, v quota.Verdict, receivedAt time.Time) error
+	// Health is the engine's own condition (its database), for /healthz
+	// and the 503 that says why no account can serve.
+	Health() quota.Health
 	RecordSuccess(accountID int64, f cloudcode.Family, startedAt time.Time)
 	Touch(accountID int64, at time.Time)
 	ResyncSoon(accountID int64)
@@ -469,18 +472,25 @@ func isOperationName(name string) bool {
 	return true
 }
 
+// health is the answer of /healthz. OK is false while the engine reports
+// a problem with quotatui itself (its database cannot be written, its
+// file was deleted: Problems says which); the proxy still serves then, so
+// the status stays 200.
 type health struct {
-	OK       bool `json:"ok"`
-	Paused   bool `json:"paused"`
-	Accounts int  `json:"accounts"`
-	Usable   int  `json:"usable"`
+	OK       bool     `json:"ok"`
+	Problems []string `json:"problems,omitempty"`
+	Paused   bool     `json:"paused"`
+	Accounts int      `json:"accounts"`
+	Usable   int      `json:"usable"`
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	all := s.q.GetAllQuotas()
-	h := health{OK: true, Paused: s.Paused(), Accounts: len(all)}
+	eh := s.q.Health()
+	h := health{OK: eh.OK(), Problems: eh.Problems, Paused: s.Paused(), Accounts: len(all)}
+	now := s.clk.Now()
 	for i := range all {
-		if all[i].State == quota.StateActive {
+		if usableAtAll(&all[i], now) {
 			h.Usable++
 		}
 	}

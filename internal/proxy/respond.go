@@ -41,7 +41,7 @@ type sent struct {
 // byte (the headers and the first stream event, or the whole non-streaming
 // answer) within FirstByteTimeout, and a stream an event at least every
 // StreamIdleTimeout; a call that does not is cancelled with a
-// *timeoutError as its cause.
+// *cloudcode.TimeoutError as its cause.
 func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *Choice) sent {
 	body, err := c.body(ch.Project)
 	if err != nil {
@@ -52,7 +52,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	limit := s.opt.FirstByteTimeout
-	first := time.AfterFunc(limit, func() { cancel(&timeoutError{stage: "first byte", after: limit}) })
+	first := time.AfterFunc(limit, func() { cancel(&cloudcode.TimeoutError{Stage: "first byte", After: limit}) })
 	defer first.Stop()
 
 	started := s.clk.Now()
@@ -89,7 +89,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 // cause returns why an upstream call under actx failed: the proxy's own
 // timeout when that is what cancelled it, else err.
 func cause(actx context.Context, err error) error {
-	var te *timeoutError
+	var te *cloudcode.TimeoutError
 	if c := context.Cause(actx); errors.As(c, &te) {
 		return te
 	}
@@ -123,7 +123,7 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 		return sent{done: true, status: statusClientGone}
 	}
 	idle := s.opt.StreamIdleTimeout
-	stall := time.AfterFunc(idle, func() { cancel(&timeoutError{stage: "stream event", after: idle}) })
+	stall := time.AfterFunc(idle, func() { cancel(&cloudcode.TimeoutError{Stage: "stream event", After: idle}) })
 	defer stall.Stop()
 	n := 0
 	for {

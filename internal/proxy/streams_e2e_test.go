@@ -328,11 +328,13 @@ type markLog struct {
 	marks []time.Duration
 }
 
-func (m *markLog) MarkCooldown(id int64, f cloudcode.Family, until time.Time, reason string) {
-	m.mu.Lock()
-	m.marks = append(m.marks, time.Until(until).Round(50*time.Millisecond))
-	m.mu.Unlock()
-	m.Quota.MarkCooldown(id, f, until, reason)
+func (m *markLog) Apply(ctx context.Context, id int64, f cloudcode.Family, v quota.Verdict, receivedAt time.Time) error {
+	if v.Effect == quota.EffectCooldown {
+		m.mu.Lock()
+		m.marks = append(m.marks, time.Until(v.Until).Round(50*time.Millisecond))
+		m.mu.Unlock()
+	}
+	return m.Quota.Apply(ctx, id, f, v, receivedAt)
 }
 
 func (m *markLog) String() string {
