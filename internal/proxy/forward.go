@@ -39,6 +39,9 @@ type call struct {
 	setProject    bool // always set project (generation calls)
 	gemini        bool // Gemini API: unwrap "response" on the way back
 	jsonArray     bool // Gemini API stream without alt=sse: answer a JSON array
+	// answer, when set, writes a 2xx answer in the client's API shape
+	// (the Anthropic and OpenAI translators, frontends.go).
+	answer answerFunc
 }
 
 // body returns the upstream body with every project the client named set

@@ -92,6 +92,8 @@ type Options struct {
 	// ShutdownGrace is how long Serve lets in-flight requests finish once
 	// its context ends; default 5 s.
 	ShutdownGrace time.Duration
+	// Frontends configure the Anthropic and OpenAI routes (frontends.go).
+	Frontends FrontendOptions
 }
 
 // NewOptions returns Options with the product's defaults, including the
@@ -115,6 +117,7 @@ type Server struct {
 	paused  atomic.Bool
 	started time.Time    // when New made it; never written after
 	listen  atomic.Value // string, the address Serve listens on
+	fe      *frontends   // the Anthropic and OpenAI front-ends
 }
 
 // New returns a proxy that routes through q, tokens and up. It refuses a
@@ -154,6 +157,11 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 		return nil, fmt.Errorf("proxy: refusing to listen on %s without an API key: set proxy.api_key (QUOTATUI_PROXY_API_KEY) or listen on 127.0.0.1", opt.Listen)
 	}
 	s := &Server{q: q, up: up, tokens: tokens, opt: opt, clk: opt.Clock, log: opt.Logger, stats: newCounters(), started: opt.Clock.Now()}
+	fe, err := newFrontends(opt.Frontends)
+	if err != nil {
+		return nil, err
+	}
+	s.fe = fe
 	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, opt.LowThreshold, s.stats, opt.Logger)
 	s.listen.Store(opt.Listen)
 	s.handler = s.routes()
@@ -283,12 +291,15 @@ func (s *Server) routes() http.Handler {
 	}
 	// The SDKs use v1beta; some clients are configured with v1.
 	for _, v := range []string{"v1beta", "v1"} {
-		mux.HandleFunc("GET /"+v+"/models", s.handleListModels)
-		mux.HandleFunc("GET /"+v+"/models/{model}", s.handleGetModel)
+		if v == "v1beta" { // GET /v1/models... is shared with OpenAI: frontendRoutes
+			mux.HandleFunc("GET /"+v+"/models", s.handleListModels)
+			mux.HandleFunc("GET /"+v+"/models/{model}", s.handleGetModel)
+		}
 		mux.HandleFunc("POST /"+v+"/models/{call}", s.handleGemini)
 	}
+	s.frontendRoutes(mux)
 	mux.HandleFunc("/", s.handleOther)
-	return s.count(s.requireKey(mux))
+	return s.count(s.shapeErrors(s.requireKey(mux)))
 }
 
 // statusWriter records the status sent to the client and the request's

@@ -23,6 +23,12 @@ const maxSSELine = 16 << 20
 // first byte (not JSON, an empty stream), so the caller may retry.
 func (s *Server) respond(w http.ResponseWriter, c *call, ch Choice, resp *http.Response, started time.Time) (int, bool) {
 	defer resp.Body.Close()
+	if c.answer != nil {
+		return c.answer(w, resp, func() {
+			s.success(c, ch, started)
+			w.Header().Set("X-Quotatui-Account", ch.Label)
+		})
+	}
 	ct := resp.Header.Get("Content-Type")
 	if c.stream && (strings.HasPrefix(ct, "text/event-stream") || c.query.Get("alt") == "sse") {
 		return s.streamSSE(w, c, ch, resp, started)

@@ -240,3 +240,11 @@ func TranslateChatResponse(r *frontend.Response, clientModel string, names *fron
 	s.Finish()
 	return s.Completion()
 }
+
+// Ping writes an SSE comment, which clients skip, to keep an idle stream
+// alive through proxies and client timeouts.
+func (s *ChatStream) Ping() {
+	if s.emit && s.started && !s.done {
+		s.buf.WriteString(": ping\n\n")
+	}
+}

@@ -239,7 +239,7 @@ type RespItem struct {
 	ID        string        `json:"id"`
 	Status    string        `json:"status"`
 	Role      string        `json:"role,omitempty"`
-	Content   []RespContent `json:"content,omitempty"`
+	Content   []RespContent `json:"content,omitzero"`
 	CallID    string        `json:"call_id,omitempty"`
 	Name      string        `json:"name,omitempty"`
 	Arguments *string       `json:"arguments,omitempty"`
@@ -438,4 +438,11 @@ func TranslateResponsesResponse(r *frontend.Response, clientModel string, names 
 	s.Chunk(r)
 	s.Finish()
 	return s.Response()
+}
+
+// Ping writes an SSE comment to keep an idle stream alive.
+func (s *RespStream) Ping() {
+	if s.emit && s.started && !s.done {
+		s.buf.WriteString(": ping\n\n")
+	}
 }
