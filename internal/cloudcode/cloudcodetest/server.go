@@ -57,6 +57,10 @@ type Options struct {
 	// ClientID and ClientSecret are the OAuth client the authorization and
 	// token endpoints accept. Defaults DefaultClientID, DefaultClientSecret.
 	ClientID, ClientSecret string
+	// BindClaudeSignatures makes Claude's thought signatures valid only on
+	// the account that issued them (Gemini's always are). Off by default:
+	// peers found no such binding, but it is not proven.
+	BindClaudeSignatures bool
 }
 
 // DefaultCapacity is the default bucket size: FREE 20/100, PRO 100/500,
@@ -120,6 +124,7 @@ type Server struct {
 
 	faults *faultSource
 	counts counters
+	strict *strict // request checks, signatures, prompt cache (validate.go, answer.go)
 }
 
 // NewServer starts a simulator on 127.0.0.1 with a random port. Call Close
@@ -155,6 +160,7 @@ func NewServer(opts Options) *Server {
 		refresh:      make(map[string]*account),
 		codes:        make(map[string]*authCode),
 		faults:       newFaultSource(opts.Seed),
+		strict:       newStrict(opts.BindClaudeSignatures),
 		counts:       counters{m: make(map[counterKey]int)},
 	}
 	s.latency.Store(int64(opts.Latency))
