@@ -126,6 +126,7 @@ func openStack(ctx context.Context, cfg config.Config, log *slog.Logger, o stack
 	popt.BodyLimit = cfg.Proxy.BodyLimit
 	popt.SessionIdle = cfg.Proxy.SessionIdle
 	popt.PreRequestCheck = cfg.Proxy.PreRequestCheck
+	popt.Frontends.Aliases = cfg.Models.Aliases
 	popt.LowThreshold = cfg.Quota.LowThreshold
 	popt.Clock = o.clock
 	popt.Logger = log

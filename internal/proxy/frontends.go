@@ -24,8 +24,9 @@ const DefaultPingInterval = 15 * time.Second
 
 // FrontendOptions configure the Anthropic and OpenAI front-ends.
 type FrontendOptions struct {
-	// Aliases maps client model names to upstream ids ([models.aliases]);
-	// nil means frontend.DefaultAliases. A key ending in "*" is a prefix.
+	// Aliases maps client model names to upstream ids ([models.aliases]),
+	// on top of frontend.DefaultAliases: an entry here wins. A key ending
+	// in "*" is a prefix.
 	Aliases map[string]string
 	// PingInterval is the keep-alive period of translated streams;
 	// default DefaultPingInterval.
@@ -39,9 +40,9 @@ type frontends struct {
 }
 
 func newFrontends(opt FrontendOptions) (*frontends, error) {
-	table := opt.Aliases
-	if table == nil {
-		table = frontend.DefaultAliases()
+	table := frontend.DefaultAliases()
+	for k, v := range opt.Aliases {
+		table[k] = v
 	}
 	a, err := frontend.NewAliases(table)
 	if err != nil {
