@@ -224,3 +224,32 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestSignCalls covers pitfalls 1 and 3: Gemini gets the sentinel on
+// each model turn's first call and no other signature; Claude keeps
+// signatures on thoughts only.
+func TestSignCalls(t *testing.T) {
+	mk := func() []Content {
+		return []Content{
+			{Role: "user", Parts: []Part{text("q")}},
+			{Role: "model", Parts: []Part{{Text: "t", Thought: true, ThoughtSignature: "S1"}, {Text: "x", ThoughtSignature: "S2"}, call("1", "f"), call("2", "g")}},
+			{Role: "user", Parts: []Part{result("1"), result("2")}},
+			{Role: "model", Parts: []Part{{FunctionCall: &FunctionCall{ID: "3", Name: "h"}, ThoughtSignature: "foreign"}}},
+			{Role: "user", Parts: []Part{result("3")}},
+		}
+	}
+	g := FixTurns(mk(), Gemini)
+	m1, m2 := g[1].Parts, g[3].Parts
+	if len(m1) != 3 || m1[0].ThoughtSignature != "" || m1[1].ThoughtSignature != SkipSignature || m1[2].ThoughtSignature != "" || m2[0].ThoughtSignature != SkipSignature {
+		t.Errorf("gemini: %+v %+v", m1, m2)
+	}
+	c := FixTurns(mk(), Claude)
+	m1, m2 = c[1].Parts, c[3].Parts
+	if !m1[0].Thought || m1[0].ThoughtSignature != "S1" || m1[1].ThoughtSignature != "" || m2[0].ThoughtSignature != "" {
+		t.Errorf("claude: %+v %+v", m1, m2)
+	}
+	o := FixTurns(mk(), Other)
+	if p := o[1].Parts; p[0].Thought || p[1].ThoughtSignature != "" {
+		t.Errorf("other: %+v", p)
+	}
+}

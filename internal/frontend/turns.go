@@ -18,9 +18,10 @@ var interruptedResult = json.RawMessage(`{"error":"Tool execution interrupted: n
 //   - every model turn with calls followed by one user turn that starts
 //     with all their responses, in call order (missing ones answered as
 //     interrupted; responses to no call dropped);
-//   - for Gemini and other non-Claude targets, a user turn first.
+//   - for Gemini and other non-Claude targets, a user turn first;
+//   - thought signatures per SignCalls.
 func FixTurns(contents []Content, f Family) []Content {
-	contents = dropEmpty(contents)
+	contents = dropEmpty(contents, f != Claude)
 	contents = merge(contents)
 	var out []Content
 	for i := 0; i < len(contents); i++ {
@@ -50,16 +51,50 @@ func FixTurns(contents []Content, f Family) []Content {
 	if f != Claude && len(out) > 0 && out[0].Role == "model" {
 		out = append([]Content{{Role: "user", Parts: []Part{{Text: "."}}}}, out...)
 	}
+	SignCalls(out, f)
 	return out
 }
 
-// dropEmpty removes empty text parts and contents left with no parts.
-func dropEmpty(in []Content) []Content {
+// SignCalls sets the thought signatures history replays with (brief
+// §4.2, §4.3). Claude: only thought parts keep theirs. Gemini: the first
+// call of each model turn carries the sentinel and no other part a
+// signature: quotatui does not carry Gemini's own signatures through the
+// clients, and the sentinel is valid on every account and model, so an
+// account switch in a tool loop cannot break it ("Corrupted thought
+// signature"). Other models get no signatures (FixTurns has dropped
+// their thoughts).
+func SignCalls(contents []Content, f Family) {
+	for i := range contents {
+		c := &contents[i]
+		first := true
+		for j, p := range c.Parts {
+			switch f {
+			case Claude:
+				if !p.Thought {
+					p.ThoughtSignature = ""
+				}
+			case Gemini:
+				p.ThoughtSignature = ""
+				if p.FunctionCall != nil && c.Role == "model" && first {
+					p.ThoughtSignature = SkipSignature
+					first = false
+				}
+			default:
+				p.ThoughtSignature = ""
+			}
+			c.Parts[j] = p
+		}
+	}
+}
+
+// dropEmpty removes empty text parts (and with thoughts, thought parts)
+// and contents left with no parts.
+func dropEmpty(in []Content, thoughts bool) []Content {
 	out := make([]Content, 0, len(in))
 	for _, c := range in {
 		parts := make([]Part, 0, len(c.Parts))
 		for _, p := range c.Parts {
-			if isEmptyPart(p) {
+			if isEmptyPart(p) || (thoughts && p.Thought) {
 				continue
 			}
 			parts = append(parts, p)
