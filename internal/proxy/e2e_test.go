@@ -37,16 +37,23 @@ func startE2E(t *testing.T, preCheck bool) *e2e {
 
 func startE2EWrapped(t *testing.T, preCheck bool, wrap func(proxy.Upstream) proxy.Upstream) *e2e {
 	t.Helper()
-	clk := clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	popt := proxy.NewOptions()
 	popt.PreRequestCheck = preCheck
+	return startE2EWith(t, popt, wrap, cloudcodetest.Options{StreamInterval: time.Millisecond})
+}
+
+// startE2EWith starts the stack with the given proxy and simulator
+// options.
+func startE2EWith(t *testing.T, popt proxy.Options, wrap func(proxy.Upstream) proxy.Upstream, sim cloudcodetest.Options) *e2e {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	var specs []cloudcodetest.AccountSpec
 	for _, e := range emails {
 		specs = append(specs, cloudcodetest.AccountSpec{Email: e, TierID: "g1-pro-tier"})
 	}
 	ctx := context.Background()
 	st, err := proxytest.Start(ctx, proxytest.Options{Accounts: specs, Clock: clk, Proxy: popt, Dir: t.TempDir(), WrapUpstream: wrap,
-		Sim: cloudcodetest.Options{StreamInterval: time.Millisecond}})
+		Sim: sim})
 	if err != nil {
 		t.Fatal(err)
 	}
