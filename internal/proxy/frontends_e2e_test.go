@@ -230,7 +230,7 @@ func TestE2EMessagesToolLoop(t *testing.T) {
 					if id := a.Content[len(a.Content)-1]["id"].(string); !strings.HasPrefix(id, "toolu_vrtx_") {
 						t.Errorf("tool id %q", id)
 					}
-					if in := a.Content[len(a.Content)-1]["input"].(map[string]any); in["command"] != "sim" {
+					if in := a.Content[len(a.Content)-1]["input"].(map[string]any); in["command"] != "echo hi" {
 						t.Errorf("input %v", in)
 					}
 				} else if a.StopReason != "end_turn" || a.Content[0]["type"] != "text" {

@@ -238,16 +238,17 @@ func clip(s string, n int) string {
 	return s[:n]
 }
 
-// lastUserText is the text of the last user turn with text.
+// lastUserText is the last text of the last user turn with text, leaving
+// out Claude Code's <system-reminder> blocks (they list every tool).
 func lastUserText(r *simRequest) string {
 	for i := len(r.Contents) - 1; i >= 0; i-- {
 		c := r.Contents[i]
 		if c.Role == "model" {
 			continue
 		}
-		for _, p := range c.Parts {
-			if p.Text != nil && *p.Text != "" {
-				return *p.Text
+		for j := len(c.Parts) - 1; j >= 0; j-- {
+			if t := c.Parts[j].Text; t != nil && *t != "" && !strings.HasPrefix(strings.TrimSpace(*t), "<system-reminder>") {
+				return *t
 			}
 		}
 	}
@@ -261,7 +262,8 @@ const maxToolRounds = 2
 // toolToCall decides whether the model calls a tool: tools are declared,
 // the mode allows calls, and the conversation since the user's last text
 // has had fewer than maxToolRounds tool results (mode ANY always calls).
-// It calls the first allowed function, with its required arguments.
+// It calls the function the user's last text names (as a whole word),
+// else the first one, with its required arguments; see argsFor.
 func toolToCall(r *simRequest) (string, json.RawMessage, bool) {
 	mode := "AUTO"
 	if r.ToolConfig != nil && r.ToolConfig.FunctionCallingConfig != nil && r.ToolConfig.FunctionCallingConfig.Mode != "" {
@@ -284,12 +286,45 @@ func toolToCall(r *simRequest) (string, json.RawMessage, bool) {
 	if mode != "ANY" && rounds >= maxToolRounds {
 		return "", nil, false
 	}
+	text := lastUserText(r)
 	d := r.Tools[0].FunctionDeclarations[0]
-	return d.Name, argsFor(d.Parameters), true
+	for _, t := range r.Tools {
+		for _, fd := range t.FunctionDeclarations {
+			if namesWord(text, fd.Name) {
+				return fd.Name, argsFor(fd.Parameters, text), true
+			}
+		}
+	}
+	return d.Name, argsFor(d.Parameters, text), true
 }
 
-// argsFor fills a schema's required properties with plain values.
-func argsFor(schema json.RawMessage) json.RawMessage {
+// namesWord reports whether text contains name as a whole word.
+func namesWord(text, name string) bool {
+	for i := 0; ; {
+		j := strings.Index(text[i:], name)
+		if j < 0 || name == "" {
+			return false
+		}
+		j += i
+		end := j + len(name)
+		before := j == 0 || !wordByte(text[j-1])
+		after := end == len(text) || !wordByte(text[end])
+		if before && after {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func wordByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// argsFor fills a schema's required properties: a string property P
+// takes what follows "P: " in the user's text up to the line's end (so
+// "run Bash with the command: echo hi" gives command "echo hi"), else
+// "sim"; other types take plain values.
+func argsFor(schema json.RawMessage, text string) json.RawMessage {
 	var s struct {
 		Properties map[string]struct {
 			Type string `json:"type"`
@@ -310,6 +345,12 @@ func argsFor(schema json.RawMessage) json.RawMessage {
 			args[name] = map[string]any{}
 		default:
 			args[name] = "sim"
+			if _, rest, ok := strings.Cut(text, name+": "); ok {
+				v, _, _ := strings.Cut(rest, "\n")
+				if v = strings.TrimSpace(v); v != "" {
+					args[name] = v
+				}
+			}
 		}
 	}
 	b, _ := json.Marshal(args)

@@ -247,3 +247,19 @@ func TestImplicitCache(t *testing.T) {
 		t.Errorf("second request usage %v: want the first turn cached", u)
 	}
 }
+
+// TestToolChoiceByName: the simulated model calls the tool the user
+// names (Claude Code declares dozens; the first is its subagent tool) and
+// takes a string argument from "name: value" in the text.
+func TestToolChoiceByName(t *testing.T) {
+	s := newSim(t, cloudcodetest.Options{})
+	a := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "a@example.com", TierID: "g1-pro-tier"})
+	req := `{"contents":[{"role":"user","parts":[{"text":"<system-reminder>Agent, Bash and Read are available</system-reminder>"},{"text":"Run the Bash tool once with the command: echo hi"}]}],` +
+		`"tools":[{"functionDeclarations":[{"name":"Agent","parameters":{"type":"object","properties":{"prompt":{"type":"string"}},"required":["prompt"]}},` +
+		`{"name":"Bash","parameters":{"type":"object","properties":{"command":{"type":"string"}},"required":["command"]}}]}]}`
+	parts := answerParts(t, generateRaw(t, s, a.AccessToken, wrap(a.Project, "claude-sonnet-4-6", req)))
+	fc := parts[0]["functionCall"].(map[string]any)
+	if fc["name"] != "Bash" || fc["args"].(map[string]any)["command"] != "echo hi" {
+		t.Errorf("call %v", fc)
+	}
+}
