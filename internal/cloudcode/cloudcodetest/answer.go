@@ -162,8 +162,17 @@ func (s *Server) compose(a *account, model string, r *simRequest, n int) *plan {
 		return p
 	}
 	budget := 0
-	if r.GenerationConfig != nil {
-		budget = r.GenerationConfig.MaxOutputTokens
+	if gc := r.GenerationConfig; gc != nil {
+		budget = gc.MaxOutputTokens
+		if strings.HasPrefix(gc.ResponseMimeType, "application/json") {
+			// A JSON answer in the requested shape, in one piece.
+			schema := gc.ResponseSchema
+			if len(schema) == 0 {
+				schema = gc.ResponseJSONSchema
+			}
+			p.texts = []string{string(argsFor(schema, last))}
+			return p
+		}
 	}
 	used := 0
 	for i := range n {
@@ -291,11 +300,16 @@ func toolToCall(r *simRequest) (string, json.RawMessage, bool) {
 	for _, t := range r.Tools {
 		for _, fd := range t.FunctionDeclarations {
 			if namesWord(text, fd.Name) {
-				return fd.Name, argsFor(fd.Parameters, text), true
+				d = fd
+				break
 			}
 		}
 	}
-	return d.Name, argsFor(d.Parameters, text), true
+	schema := d.Parameters
+	if len(schema) == 0 {
+		schema = d.ParametersJSONSchema
+	}
+	return d.Name, argsFor(schema, text), true
 }
 
 // namesWord reports whether text contains name as a whole word.
@@ -328,12 +342,17 @@ func argsFor(schema json.RawMessage, text string) json.RawMessage {
 	var s struct {
 		Properties map[string]struct {
 			Type string `json:"type"`
+			Enum []any  `json:"enum"`
 		} `json:"properties"`
 		Required []string `json:"required"`
 	}
 	_ = json.Unmarshal(schema, &s)
 	args := map[string]any{}
 	for _, name := range s.Required {
+		if e := s.Properties[name].Enum; len(e) > 0 {
+			args[name] = e[0]
+			continue
+		}
 		switch strings.ToLower(s.Properties[name].Type) {
 		case "integer", "number":
 			args[name] = 1

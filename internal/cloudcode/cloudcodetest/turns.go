@@ -12,8 +12,9 @@ type simRequest struct {
 	SystemInstruction *simContent  `json:"systemInstruction"`
 	Tools             []struct {
 		FunctionDeclarations []struct {
-			Name       string          `json:"name"`
-			Parameters json.RawMessage `json:"parameters"`
+			Name                 string          `json:"name"`
+			Parameters           json.RawMessage `json:"parameters"`
+			ParametersJSONSchema json.RawMessage `json:"parametersJsonSchema"`
 		} `json:"functionDeclarations"`
 	} `json:"tools"`
 	ToolConfig *struct {
@@ -22,8 +23,11 @@ type simRequest struct {
 		} `json:"functionCallingConfig"`
 	} `json:"toolConfig"`
 	GenerationConfig *struct {
-		MaxOutputTokens int `json:"maxOutputTokens"`
-		ThinkingConfig  *struct {
+		MaxOutputTokens    int             `json:"maxOutputTokens"`
+		ResponseMimeType   string          `json:"responseMimeType"`
+		ResponseSchema     json.RawMessage `json:"responseSchema"`
+		ResponseJSONSchema json.RawMessage `json:"responseJsonSchema"`
+		ThinkingConfig     *struct {
 			IncludeThoughts bool   `json:"includeThoughts"`
 			ThinkingBudget  int    `json:"thinkingBudget"`
 			ThinkingLevel   string `json:"thinkingLevel"`

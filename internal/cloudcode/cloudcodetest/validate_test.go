@@ -263,3 +263,15 @@ func TestToolChoiceByName(t *testing.T) {
 		t.Errorf("call %v", fc)
 	}
 }
+
+// TestJSONAnswer: with responseMimeType application/json the simulated
+// model answers JSON in the schema's shape (Gemini CLI's router asks so).
+func TestJSONAnswer(t *testing.T) {
+	s := newSim(t, cloudcodetest.Options{})
+	a := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "a@example.com", TierID: "g1-pro-tier"})
+	req := `{"contents":[{"role":"user","parts":[{"text":"route"}]}],"generationConfig":{"responseMimeType":"application/json","responseJsonSchema":{"type":"object","properties":{"model_choice":{"type":"string","enum":["flash","pro"]},"reasoning":{"type":"string"}},"required":["reasoning","model_choice"]}}}`
+	parts := answerParts(t, generateRaw(t, s, a.AccessToken, wrap(a.Project, "gemini-3-flash", req)))
+	if got := parts[0]["text"]; got != `{"model_choice":"flash","reasoning":"sim"}` {
+		t.Errorf("answer %v", got)
+	}
+}
