@@ -4,6 +4,7 @@
 // across turns, count_tokens, the model list and a 404.
 //
 //   node anthropic-check.mjs
+//   node anthropic-check.mjs --drain     # then send until the pool is spent: expect RateLimitError 429
 //
 // Environment: QUOTATUI_PROXY (default http://127.0.0.1:18045),
 // QUOTATUI_PROXY_API_KEY (sent as x-api-key; any value when the proxy has
@@ -114,6 +115,23 @@ await check('unknown model → NotFoundError', async () => {
   }
   throw new Error('no error');
 });
+
+if (process.argv.includes('--drain')) {
+  await check('pool spent → RateLimitError with retry-after', async () => {
+    for (let i = 0; i < 500; i++) {
+      try {
+        await client.messages.create({ model, max_tokens: 16, messages: [{ role: 'user', content: `drain ${i}` }] });
+      } catch (err) {
+        must(err instanceof Anthropic.RateLimitError, `${err.constructor.name} ${err.status} ${err.message}`);
+        const ra = err.headers?.get?.('retry-after') ?? err.headers?.['retry-after'];
+        must(/^\d+$/.test(ra ?? ''), `retry-after ${ra}`);
+        must(err.error?.error?.type === 'rate_limit_error', JSON.stringify(err.error));
+        return `after ${i} requests: retry-after ${ra} s, "${err.error.error.message.slice(0, 90)}"`;
+      }
+    }
+    throw new Error('the pool never ran out');
+  });
+}
 
 console.log(failed ? `${failed} check(s) failed` : 'all checks passed');
 process.exit(failed ? 1 : 0);
