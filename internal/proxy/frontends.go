@@ -37,6 +37,7 @@ type FrontendOptions struct {
 type frontends struct {
 	aliases *frontend.Aliases
 	ping    time.Duration
+	schemas *frontend.SchemaCache // cleaned tool schemas, shared by all routes
 }
 
 func newFrontends(opt FrontendOptions) (*frontends, error) {
@@ -51,7 +52,7 @@ func newFrontends(opt FrontendOptions) (*frontends, error) {
 	if opt.PingInterval <= 0 {
 		opt.PingInterval = DefaultPingInterval
 	}
-	return &frontends{aliases: a, ping: opt.PingInterval}, nil
+	return &frontends{aliases: a, ping: opt.PingInterval, schemas: frontend.NewSchemaCache()}, nil
 }
 
 // frontendRoutes adds the Anthropic and OpenAI routes. GET /v1/models and
@@ -301,7 +302,7 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	session := anthropic.SessionKey(firstHeader(r, "X-Claude-Code-Session-Id", "x-session-id"), req)
-	tr, err := anthropic.Translate(req, model, session)
+	tr, err := anthropic.Translate(req, model, session, s.fe.schemas)
 	if err != nil {
 		requestError(w, err)
 		return
@@ -340,7 +341,7 @@ func (s *Server) handleCountTokens(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	tr, err := anthropic.Translate(req, model, "")
+	tr, err := anthropic.Translate(req, model, "", s.fe.schemas)
 	if err != nil {
 		requestError(w, err)
 		return
@@ -392,7 +393,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	session := openai.ChatSessionKey(firstHeader(r, "x-session-id", "X-Session-Key"), req)
-	tr, err := openai.TranslateChat(req, model, session)
+	tr, err := openai.TranslateChat(req, model, session, s.fe.schemas)
 	if err != nil {
 		requestError(w, err)
 		return
@@ -426,7 +427,7 @@ func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	session := openai.ResponsesSessionKey(firstHeader(r, "x-session-id", "X-Session-Key", "session_id"), req)
-	tr, err := openai.TranslateResponses(req, model, session)
+	tr, err := openai.TranslateResponses(req, model, session, s.fe.schemas)
 	if err != nil {
 		requestError(w, err)
 		return

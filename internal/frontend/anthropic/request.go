@@ -117,8 +117,9 @@ func Parse(body []byte) (*Request, error) {
 }
 
 // Translate builds the Gemini request for upstream model from r. session
-// is the conversation key (sessionId upstream). It is deterministic.
-func Translate(r *Request, model, session string) (*Translation, error) {
+// is the conversation key (sessionId upstream); schemas may be nil. It
+// is deterministic.
+func Translate(r *Request, model, session string, schemas *frontend.SchemaCache) (*Translation, error) {
 	fam := frontend.FamilyOf(model)
 	t := &Translation{ClientModel: r.Model, Model: model, Stream: r.Stream, Names: frontend.NewNames()}
 	g := frontend.Request{SessionID: frontend.UpstreamSessionID(session)}
@@ -143,7 +144,7 @@ func Translate(r *Request, model, session string) (*Translation, error) {
 			continue
 		}
 		seen[name] = true
-		params, err := frontend.CleanSchema(tool.InputSchema)
+		params, err := schemas.Clean(tool.InputSchema)
 		if err != nil {
 			return nil, bad("tools.%d.input_schema: %v", i, err)
 		}
@@ -217,7 +218,7 @@ func systemParts(raw json.RawMessage) ([]frontend.Part, error) {
 		return nil, nil
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
 		if strings.TrimSpace(s) == "" {
 			return nil, nil
 		}
@@ -243,7 +244,7 @@ func blocks(raw json.RawMessage) ([]Block, error) {
 		return nil, nil
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
 		return []Block{{Type: "text", Text: s}}, nil
 	}
 	var bs []Block
@@ -351,7 +352,7 @@ func (t *Translation) toolResult(b Block) (*frontend.FunctionResponse, error) {
 	var text []string
 	if len(b.Content) > 0 && string(b.Content) != "null" {
 		var s string
-		if json.Unmarshal(b.Content, &s) == nil {
+		if frontend.IsString(b.Content) && json.Unmarshal(b.Content, &s) == nil {
 			text = append(text, s)
 		} else {
 			var inner []Block

@@ -16,7 +16,7 @@ func translate(t *testing.T, body, model string) (*Translation, frontend.Request
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := Translate(r, model, SessionKey("", r))
+	tr, err := Translate(r, model, SessionKey("", r), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestClaudeCodeTurn(t *testing.T) {
 	// Determinism: the same history gives the same bytes.
 	_, _ = translate(t, string(body), "claude-opus-4-6-thinking")
 	r2, _ := Parse(body)
-	tr2, _ := Translate(r2, "claude-opus-4-6-thinking", SessionKey("", r2))
+	tr2, _ := Translate(r2, "claude-opus-4-6-thinking", SessionKey("", r2), frontend.NewSchemaCache())
 	if !bytes.Equal(tr.Body, tr2.Body) {
 		t.Error("two translations of one request differ")
 	}
@@ -227,11 +227,11 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 	r, _ := Parse([]byte(`{"model":"m","messages":[{"role":"robot","content":"a"}]}`))
-	if _, err := Translate(r, "gemini-3-flash", ""); err == nil || !strings.Contains(err.Error(), "messages.0") {
+	if _, err := Translate(r, "gemini-3-flash", "", nil); err == nil || !strings.Contains(err.Error(), "messages.0") {
 		t.Errorf("bad role: %v", err)
 	}
 	r, _ = Parse([]byte(`{"model":"m","messages":[{"role":"user","content":"  "}]}`))
-	if _, err := Translate(r, "gemini-3-flash", ""); err == nil {
+	if _, err := Translate(r, "gemini-3-flash", "", nil); err == nil {
 		t.Error("an all-empty conversation was translated")
 	}
 }

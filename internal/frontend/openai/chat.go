@@ -117,14 +117,15 @@ func ParseChat(body []byte) (*ChatRequest, error) {
 	return &r, nil
 }
 
-// TranslateChat builds the Gemini request for upstream model.
-func TranslateChat(r *ChatRequest, model, session string) (*Translation, error) {
+// TranslateChat builds the Gemini request for upstream model; schemas may
+// be nil.
+func TranslateChat(r *ChatRequest, model, session string, schemas *frontend.SchemaCache) (*Translation, error) {
 	fam := frontend.FamilyOf(model)
 	t := &Translation{ClientModel: r.Model, Model: model, Stream: r.Stream, Names: frontend.NewNames()}
 	t.IncludeUsage = r.StreamOptions != nil && r.StreamOptions.IncludeUsage
 	g := frontend.Request{SessionID: frontend.UpstreamSessionID(session)}
 
-	decls, err := declarations(r.Tools, t.Names)
+	decls, err := declarations(r.Tools, t.Names, schemas)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +247,7 @@ func jsonString(s string) json.RawMessage {
 	return b
 }
 
-func declarations(tools []ChatTool, names *frontend.Names) ([]frontend.FunctionDeclaration, error) {
+func declarations(tools []ChatTool, names *frontend.Names, schemas *frontend.SchemaCache) ([]frontend.FunctionDeclaration, error) {
 	var decls []frontend.FunctionDeclaration
 	seen := map[string]bool{}
 	for i, tool := range tools {
@@ -258,7 +259,7 @@ func declarations(tools []ChatTool, names *frontend.Names) ([]frontend.FunctionD
 			continue
 		}
 		seen[name] = true
-		params, err := frontend.CleanSchema(tool.Function.Parameters)
+		params, err := schemas.Clean(tool.Function.Parameters)
 		if err != nil {
 			return nil, bad("tools[%d].function.parameters: %v", i, err)
 		}
@@ -276,7 +277,7 @@ func chatToolChoice(raw json.RawMessage, names *frontend.Names) (*frontend.ToolC
 		return nil, nil
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
 		mode := map[string]string{"none": "NONE", "auto": "AUTO", "required": "ANY"}[s]
 		if mode == "" {
 			return nil, bad("tool_choice: %q is not none, auto or required", s)
@@ -307,7 +308,7 @@ func stops(raw json.RawMessage) ([]string, error) {
 		return nil, nil
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
 		if s == "" {
 			return nil, nil
 		}
@@ -326,7 +327,7 @@ func (t *Translation) parts(raw json.RawMessage, _ frontend.Family) ([]frontend.
 		return nil, false, nil
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
 		return []frontend.Part{{Text: s}}, true, nil
 	}
 	var ps []contentPart
@@ -382,7 +383,7 @@ func plainText(raw json.RawMessage) (string, error) {
 		return "", nil
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
 		return s, nil
 	}
 	var ps []contentPart

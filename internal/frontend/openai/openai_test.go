@@ -56,7 +56,7 @@ func TestTranslateChat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := TranslateChat(r, "gemini-3-flash", ChatSessionKey("", r))
+	tr, err := TranslateChat(r, "gemini-3-flash", ChatSessionKey("", r), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestTranslateResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := TranslateResponses(r, "gemini-3-pro-high", ResponsesSessionKey("", r))
+	tr, err := TranslateResponses(r, "gemini-3-pro-high", ResponsesSessionKey("", r), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,8 +66,9 @@ func ParseResponses(body []byte) (*ResponsesRequest, error) {
 	return &r, nil
 }
 
-// TranslateResponses builds the Gemini request for upstream model.
-func TranslateResponses(r *ResponsesRequest, model, session string) (*Translation, error) {
+// TranslateResponses builds the Gemini request for upstream model;
+// schemas may be nil.
+func TranslateResponses(r *ResponsesRequest, model, session string, schemas *frontend.SchemaCache) (*Translation, error) {
 	fam := frontend.FamilyOf(model)
 	t := &Translation{ClientModel: r.Model, Model: model, Stream: r.Stream, Names: frontend.NewNames()}
 	g := frontend.Request{SessionID: frontend.UpstreamSessionID(session)}
@@ -79,7 +80,7 @@ func TranslateResponses(r *ResponsesRequest, model, session string) (*Translatio
 		ct.Function.Name, ct.Function.Description, ct.Function.Parameters = tool.Name, tool.Description, tool.Parameters
 		chatTools = append(chatTools, ct)
 	}
-	decls, err := declarations(chatTools, t.Names)
+	decls, err := declarations(chatTools, t.Names, schemas)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +171,7 @@ func TranslateResponses(r *ResponsesRequest, model, session string) (*Translatio
 // inputItems reads input: a string (one user message) or a list of items.
 func inputItems(raw json.RawMessage) ([]respItem, error) {
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
 		c, _ := json.Marshal(s)
 		return []respItem{{Type: "message", Role: "user", Content: c}}, nil
 	}
