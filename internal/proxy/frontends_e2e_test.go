@@ -618,3 +618,19 @@ func TestE2EPromptCache(t *testing.T) {
 		t.Errorf("turn 2 usage %+v, want the first turn read from cache", a.Usage)
 	}
 }
+
+// TestE2ECapacity: Google out of capacity on every attempt reaches
+// Claude Code as 529 overloaded_error (its fallback-model trigger) and an
+// OpenAI client as 503, both with Retry-After.
+func TestE2ECapacity(t *testing.T) {
+	e := startE2E(t, true)
+	e.st.Sim.SetFaults(cloudcodetest.Faults{CapacityRate: 1})
+	resp, body := e.post("/v1/messages", `{"model":"claude-sonnet-4-6","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`, claudeCode)
+	if resp.StatusCode != 529 || !strings.Contains(body, `"type":"overloaded_error"`) || resp.Header.Get("Retry-After") == "" || resp.Header.Get("x-should-retry") != "true" {
+		t.Errorf("anthropic: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	resp, body = e.post("/v1/chat/completions", `{"model":"claude-sonnet-4-6","messages":[{"role":"user","content":"hi"}]}`, nil)
+	if resp.StatusCode != 503 || !strings.Contains(body, `"code":"model_overloaded"`) || resp.Header.Get("retry-after-ms") == "" {
+		t.Errorf("openai: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+}

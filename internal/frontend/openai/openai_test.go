@@ -265,3 +265,25 @@ func TestMapError(t *testing.T) {
 		t.Error("RetryAfterMS")
 	}
 }
+
+// TestStreamFailures: a stream that breaks after its start ends with an
+// error the SDKs raise on: a chunk with "error" then [DONE] for Chat,
+// response.failed for Responses; nothing follows.
+func TestStreamFailures(t *testing.T) {
+	c := NewChatStream("m", nil, true, false, now)
+	c.Chunk(chunk(t, `{"candidates":[{"content":{"parts":[{"text":"x"}]}}]}`))
+	c.Fail("api_error", "broke")
+	c.Finish()
+	out := string(c.Take())
+	if !strings.HasSuffix(out, `data: {"error":{"code":null,"message":"broke","param":null,"type":"api_error"}}`+"\n\ndata: [DONE]\n\n") || strings.Contains(out, "finish_reason\":\"stop") {
+		t.Errorf("chat:\n%s", out)
+	}
+	r := NewRespStream("m", nil, true, now)
+	r.Chunk(chunk(t, `{"candidates":[{"content":{"parts":[{"text":"x"}]}}]}`))
+	r.Fail("api_error", "broke")
+	r.Finish()
+	out = string(r.Take())
+	if !strings.Contains(out, "event: response.failed\n") || strings.Contains(out, "response.completed") {
+		t.Errorf("responses:\n%s", out)
+	}
+}
