@@ -287,33 +287,67 @@ func requestError(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusInternalServerError, err.Error())
 }
 
-func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
+// translation is what a route's translator made of a client request.
+type translation struct {
+	body    []byte // the Gemini request
+	session string
+	stream  bool
+	// streamer starts the translation of a streamed answer; whole
+	// translates a non-streaming one.
+	streamer func() answerStream
+	whole    func(*frontend.Response) any
+}
+
+// serveTranslated runs a translated generation route: read, parse (which
+// names the client's model), resolve the model, translate, and forward
+// through the one forwarding path with the translator as the answer.
+func (s *Server) serveTranslated(w http.ResponseWriter, r *http.Request, parse func(body []byte) (model string, err error),
+	translate func(model string) (*translation, error)) {
 	body, ok := s.readFrontend(w, r)
 	if !ok {
 		return
 	}
-	req, err := anthropic.Parse(body)
+	name, err := parse(body)
 	if err != nil {
 		requestError(w, err)
 		return
 	}
-	model, ok := s.resolveModel(w, req.Model)
+	model, ok := s.resolveModel(w, name)
 	if !ok {
 		return
 	}
-	session := anthropic.SessionKey(firstHeader(r, "X-Claude-Code-Session-Id", "x-session-id"), req)
-	tr, err := anthropic.Translate(req, model, session, s.fe.schemas)
+	tr, err := translate(model)
 	if err != nil {
 		requestError(w, err)
 		return
 	}
-	c := s.generationCall(model, session, tr.Body, tr.Stream)
-	if tr.Stream {
-		c.answer = s.streamAnswer(func() answerStream { return anthropic.NewStream(tr.ClientModel, tr.Names, true) }, true)
+	c := s.generationCall(model, tr.session, tr.body, tr.stream)
+	if tr.stream {
+		c.answer = s.streamAnswer(tr.streamer)
 	} else {
-		c.answer = s.jsonAnswer(func(g *frontend.Response) any { return anthropic.TranslateResponse(g, tr.ClientModel, tr.Names) })
+		c.answer = s.jsonAnswer(tr.whole)
 	}
 	s.forward(w, r, c)
+}
+
+func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
+	var req *anthropic.Request
+	s.serveTranslated(w, r, func(body []byte) (string, error) {
+		var err error
+		if req, err = anthropic.Parse(body); err != nil {
+			return "", err
+		}
+		return req.Model, nil
+	}, func(model string) (*translation, error) {
+		session := anthropic.SessionKey(firstHeader(r, "X-Claude-Code-Session-Id", "x-session-id"), req)
+		tr, err := anthropic.Translate(req, model, session, s.fe.schemas)
+		if err != nil {
+			return nil, err
+		}
+		return &translation{body: tr.Body, session: session, stream: tr.Stream,
+			streamer: func() answerStream { return anthropic.NewStream(tr.ClientModel, tr.Names, true) },
+			whole:    func(g *frontend.Response) any { return anthropic.TranslateResponse(g, tr.ClientModel, tr.Names) }}, nil
+	})
 }
 
 func firstHeader(r *http.Request, names ...string) string {
@@ -379,69 +413,47 @@ func (s *Server) handleCountTokens(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readFrontend(w, r)
-	if !ok {
-		return
-	}
-	req, err := openai.ParseChat(body)
-	if err != nil {
-		requestError(w, err)
-		return
-	}
-	model, ok := s.resolveModel(w, req.Model)
-	if !ok {
-		return
-	}
-	session := openai.ChatSessionKey(firstHeader(r, "x-session-id", "X-Session-Key"), req)
-	tr, err := openai.TranslateChat(req, model, session, s.fe.schemas)
-	if err != nil {
-		requestError(w, err)
-		return
-	}
-	c := s.generationCall(model, session, tr.Body, tr.Stream)
-	now := s.clk.Now()
-	if tr.Stream {
-		c.answer = s.streamAnswer(func() answerStream {
-			return openai.NewChatStream(tr.ClientModel, tr.Names, true, tr.IncludeUsage, now)
-		}, false)
-	} else {
-		c.answer = s.jsonAnswer(func(g *frontend.Response) any {
-			return openai.TranslateChatResponse(g, tr.ClientModel, tr.Names, now)
-		})
-	}
-	s.forward(w, r, c)
+	var req *openai.ChatRequest
+	s.serveTranslated(w, r, func(body []byte) (string, error) {
+		var err error
+		if req, err = openai.ParseChat(body); err != nil {
+			return "", err
+		}
+		return req.Model, nil
+	}, func(model string) (*translation, error) {
+		session := openai.ChatSessionKey(firstHeader(r, "x-session-id", "X-Session-Key"), req)
+		tr, err := openai.TranslateChat(req, model, session, s.fe.schemas)
+		if err != nil {
+			return nil, err
+		}
+		now := s.clk.Now()
+		return &translation{body: tr.Body, session: session, stream: tr.Stream,
+			streamer: func() answerStream { return openai.NewChatStream(tr.ClientModel, tr.Names, true, tr.IncludeUsage, now) },
+			whole:    func(g *frontend.Response) any { return openai.TranslateChatResponse(g, tr.ClientModel, tr.Names, now) }}, nil
+	})
 }
 
 func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readFrontend(w, r)
-	if !ok {
-		return
-	}
-	req, err := openai.ParseResponses(body)
-	if err != nil {
-		requestError(w, err)
-		return
-	}
-	model, ok := s.resolveModel(w, req.Model)
-	if !ok {
-		return
-	}
-	session := openai.ResponsesSessionKey(firstHeader(r, "x-session-id", "X-Session-Key", "session_id"), req)
-	tr, err := openai.TranslateResponses(req, model, session, s.fe.schemas)
-	if err != nil {
-		requestError(w, err)
-		return
-	}
-	c := s.generationCall(model, session, tr.Body, tr.Stream)
-	now := s.clk.Now()
-	if tr.Stream {
-		c.answer = s.streamAnswer(func() answerStream { return openai.NewRespStream(tr.ClientModel, tr.Names, true, now) }, true)
-	} else {
-		c.answer = s.jsonAnswer(func(g *frontend.Response) any {
-			return openai.TranslateResponsesResponse(g, tr.ClientModel, tr.Names, now)
-		})
-	}
-	s.forward(w, r, c)
+	var req *openai.ResponsesRequest
+	s.serveTranslated(w, r, func(body []byte) (string, error) {
+		var err error
+		if req, err = openai.ParseResponses(body); err != nil {
+			return "", err
+		}
+		return req.Model, nil
+	}, func(model string) (*translation, error) {
+		session := openai.ResponsesSessionKey(firstHeader(r, "x-session-id", "X-Session-Key", "session_id"), req)
+		tr, err := openai.TranslateResponses(req, model, session, s.fe.schemas)
+		if err != nil {
+			return nil, err
+		}
+		now := s.clk.Now()
+		return &translation{body: tr.Body, session: session, stream: tr.Stream,
+			streamer: func() answerStream { return openai.NewRespStream(tr.ClientModel, tr.Names, true, now) },
+			whole: func(g *frontend.Response) any {
+				return openai.TranslateResponsesResponse(g, tr.ClientModel, tr.Names, now)
+			}}, nil
+	})
 }
 
 // answerStream is a translator of a streamed answer.
@@ -483,7 +495,7 @@ type streamItem struct {
 // move to another account); then events are translated as they come, with
 // a keep-alive during silent gaps, and the stream ends at the upstream's
 // end of body (not at its finishReason: usage can follow).
-func (s *Server) streamAnswer(newStream func() answerStream, errorEvent bool) answerFunc {
+func (s *Server) streamAnswer(newStream func() answerStream) answerFunc {
 	return func(w http.ResponseWriter, resp *http.Response, commit func()) (int, bool) {
 		er := frontend.NewEventReader(resp.Body)
 		data, err := er.Next()

@@ -19,26 +19,23 @@ import (
 // post sends a JSON body to the proxy and returns the answer.
 func (e *e2e) post(path, body string, hdr map[string]string) (*http.Response, string) {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.st.URL+path, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return e.send(http.MethodPost, path, strings.NewReader(body), hdr)
 }
 
 func (e *e2e) get(path string, hdr map[string]string) (*http.Response, string) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.st.URL+path, nil)
+	return e.send(http.MethodGet, path, nil, hdr)
+}
+
+func (e *e2e) send(method, path string, body io.Reader, hdr map[string]string) (*http.Response, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.st.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}

@@ -12,26 +12,13 @@
 // table), THINKING_MODEL (default claude-opus-4-8). Exits non-zero when a
 // check fails.
 import Anthropic from '@anthropic-ai/sdk';
+import { check, must, finish } from './check.mjs';
 
 const baseURL = process.env.QUOTATUI_PROXY ?? 'http://127.0.0.1:18045';
 const client = new Anthropic({ baseURL, apiKey: process.env.QUOTATUI_PROXY_API_KEY ?? 'anything', maxRetries: 0 });
 const model = process.env.MODEL ?? 'claude-sonnet-4-6';
 const thinkingModel = process.env.THINKING_MODEL ?? 'claude-opus-4-8';
 
-let failed = 0;
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    const note = await fn();
-    console.log(`ok    ${name} (${Date.now() - t0} ms)${note ? ': ' + note : ''}`);
-  } catch (err) {
-    failed++;
-    console.log(`FAIL  ${name}: ${err?.status ?? ''} ${err?.message ?? err}`);
-  }
-}
-function must(cond, what) {
-  if (!cond) throw new Error(what);
-}
 
 const tools = [{
   name: 'Bash',
@@ -133,5 +120,4 @@ if (process.argv.includes('--drain')) {
   });
 }
 
-console.log(failed ? `${failed} check(s) failed` : 'all checks passed');
-process.exit(failed ? 1 : 0);
+finish();

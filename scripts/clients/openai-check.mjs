@@ -10,26 +10,13 @@
 // (default gpt-4o, mapped by the alias table), TOOL_MODEL (default
 // gemini-3-flash). Exits non-zero when a check fails.
 import OpenAI from 'openai';
+import { check, must, finish } from './check.mjs';
 
 const baseURL = (process.env.QUOTATUI_PROXY ?? 'http://127.0.0.1:18045') + '/v1';
 const client = new OpenAI({ baseURL, apiKey: process.env.QUOTATUI_PROXY_API_KEY ?? 'anything', maxRetries: 0 });
 const model = process.env.MODEL ?? 'gpt-4o';
 const toolModel = process.env.TOOL_MODEL ?? 'gemini-3-flash';
 
-let failed = 0;
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    const note = await fn();
-    console.log(`ok    ${name} (${Date.now() - t0} ms)${note ? ': ' + note : ''}`);
-  } catch (err) {
-    failed++;
-    console.log(`FAIL  ${name}: ${err?.status ?? ''} ${err?.message ?? err}`);
-  }
-}
-function must(cond, what) {
-  if (!cond) throw new Error(what);
-}
 
 const tools = [{
   type: 'function',
@@ -128,5 +115,4 @@ await check('unknown model → NotFoundError', async () => {
   throw new Error('no error');
 });
 
-console.log(failed ? `${failed} check(s) failed` : 'all checks passed');
-process.exit(failed ? 1 : 0);
+finish();

@@ -170,20 +170,20 @@ func (s *Server) checkTurns(a *account, model string, r *simRequest) error {
 	return s.checkGeminiSignatures(a, model, r)
 }
 
+// callParts and responseParts return a turn's function calls and
+// function responses.
 func callParts(c simContent) []simPart {
-	var out []simPart
-	for _, p := range c.Parts {
-		if p.FunctionCall != nil {
-			out = append(out, p)
-		}
-	}
-	return out
+	return partsWhere(c, func(p simPart) bool { return p.FunctionCall != nil })
 }
 
 func responseParts(c simContent) []simPart {
+	return partsWhere(c, func(p simPart) bool { return p.FunctionResponse != nil })
+}
+
+func partsWhere(c simContent, keep func(simPart) bool) []simPart {
 	var out []simPart
 	for _, p := range c.Parts {
-		if p.FunctionResponse != nil {
+		if keep(p) {
 			out = append(out, p)
 		}
 	}
