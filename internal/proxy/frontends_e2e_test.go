@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -629,5 +631,79 @@ func TestE2ECapacity(t *testing.T) {
 	resp, body = e.post("/v1/chat/completions", `{"model":"claude-sonnet-4-6","messages":[{"role":"user","content":"hi"}]}`, nil)
 	if resp.StatusCode != 503 || !strings.Contains(body, `"code":"model_overloaded"`) || resp.Header.Get("retry-after-ms") == "" {
 		t.Errorf("openai: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+}
+
+// breakingUpstream cuts generation answers short: with html set, the
+// first streamed answer is an HTML page served as 200 (unusable before
+// its first byte); else every stream breaks after its first event.
+type breakingUpstream struct {
+	next  proxy.Upstream
+	html  bool
+	calls atomic.Int32
+}
+
+type brokenBody struct {
+	r io.Reader
+	c io.Closer
+}
+
+func (b brokenBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		return n, errors.New("connection reset by peer")
+	}
+	return n, err
+}
+
+func (b brokenBody) Close() error { return b.c.Close() }
+
+func (u *breakingUpstream) Do(ctx context.Context, r cloudcode.Request) (*http.Response, error) {
+	resp, err := u.next.Do(ctx, r)
+	if err != nil || r.RPC != "streamGenerateContent" {
+		return resp, err
+	}
+	if u.html && u.calls.Add(1) == 1 {
+		resp.Body.Close()
+		resp.Body = io.NopCloser(strings.NewReader("<html>502 Bad Gateway</html>"))
+		return resp, nil
+	}
+	if u.html {
+		return resp, nil
+	}
+	first, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil {
+		return resp, nil
+	}
+	resp.Body = brokenBody{r: strings.NewReader(first + "\n"), c: resp.Body}
+	return resp, nil
+}
+
+// TestE2EStreamBreaks: an upstream stream that breaks after its first
+// event ends the client's stream with an error in its own shape and no
+// success marker; an answer unusable before its first byte moves to
+// another account and the client never sees it.
+func TestE2EStreamBreaks(t *testing.T) {
+	e := startE2EWith(t, proxy.NewOptions(), func(u proxy.Upstream) proxy.Upstream { return &breakingUpstream{next: u} },
+		cloudcodetest.Options{StreamInterval: time.Millisecond})
+	_, body := e.post("/v1/messages", `{"model":"claude-sonnet-4-6","max_tokens":1000,"stream":true,"messages":[{"role":"user","content":"hi"}]}`, nil)
+	evs := parseSSE(t, body)
+	if last := evs[len(evs)-1]; last.name != "error" || last.data["error"].(map[string]any)["type"] != "api_error" || strings.Contains(body, "message_stop") {
+		t.Errorf("anthropic stream:\n%s", body)
+	}
+	_, body = e.post("/v1/chat/completions", `{"model":"gemini-3-flash","stream":true,"messages":[{"role":"user","content":"hi"}]}`, nil)
+	evs = parseSSE(t, body)
+	if n := len(evs); evs[n-1].raw != "[DONE]" || evs[n-2].data["error"] == nil || strings.Contains(body, `"finish_reason":"stop"`) {
+		t.Errorf("chat stream:\n%s", body)
+	}
+
+	h := startE2EWith(t, proxy.NewOptions(), func(u proxy.Upstream) proxy.Upstream { return &breakingUpstream{next: u, html: true} },
+		cloudcodetest.Options{StreamInterval: time.Millisecond})
+	resp, body := h.post("/v1/messages", `{"model":"claude-sonnet-4-6","max_tokens":1000,"stream":true,"messages":[{"role":"user","content":"hi"}]}`, nil)
+	if resp.StatusCode != 200 || strings.Contains(body, "html") || fromStream(t, parseSSE(t, body)).StopReason != "end_turn" {
+		t.Errorf("after an unusable first answer: %d %s", resp.StatusCode, body)
+	}
+	if st := h.st.Proxy.Stats(); st.ReactiveSwitches != 1 {
+		t.Errorf("reactive switches %d, want 1", st.ReactiveSwitches)
 	}
 }
