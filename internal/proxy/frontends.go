@@ -219,21 +219,37 @@ func (e *errorShaper) finish() {
 
 // knownModels returns a predicate for the models the pool's accounts
 // list, or nil while no account has synced (then every name is tried).
+// It scans the accounts' snapshots and stops at the first match, so a
+// known model costs little even in a large pool.
 func (s *Server) knownModels() func(string) bool {
-	known := map[string]bool{}
-	for _, st := range s.q.GetAllQuotas() {
-		for _, fq := range st.Families {
-			for _, m := range fq.Models {
-				if !cloudcode.IsInternalModel(m.ID) {
-					known[m.ID] = true
-				}
+	all := s.q.GetAllQuotas()
+	listed := false
+	for i := range all {
+		for _, fq := range all[i].Families {
+			if len(fq.Models) > 0 {
+				listed = true
+				break
 			}
 		}
 	}
-	if len(known) == 0 {
+	if !listed {
 		return nil
 	}
-	return func(id string) bool { return known[id] }
+	return func(id string) bool {
+		if cloudcode.IsInternalModel(id) {
+			return false
+		}
+		for i := range all {
+			for _, fq := range all[i].Families {
+				for _, m := range fq.Models {
+					if m.ID == id {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
 }
 
 // resolveModel maps a client's model name to an upstream id, answering
