@@ -73,6 +73,13 @@ type Config struct {
 		Retention       time.Duration `toml:"retention"`        // 720h (30 days)
 	} `toml:"quota"`
 
+	Models struct {
+		// Aliases map client model names (Claude Code's, OpenAI's) to
+		// upstream ids, on top of the built-in table; a key ending in "*"
+		// is a prefix.
+		Aliases map[string]string `toml:"aliases"` // {} (the built-in table applies)
+	} `toml:"models"`
+
 	LogFile string `toml:"log_file"` // default: <user state dir>/quotatui/quotatui.log
 
 	Alerts Alerts `toml:"alerts"` // alerts.go
@@ -119,6 +126,7 @@ func defaults(getenv func(string) string) Config {
 	c.Quota.CacheTTL = 5 * time.Minute
 	c.Quota.TierTTL = 24 * time.Hour
 	c.Quota.Retention = 720 * time.Hour
+	c.Models.Aliases = map[string]string{}
 	c.LogFile = userDir(getenv, "XDG_STATE_HOME", ".local/state", "quotatui.log")
 	alertDefaults(&c.Alerts)
 	return c

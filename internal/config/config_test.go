@@ -80,6 +80,7 @@ func TestDefault(t *testing.T) {
 		"quota.cache_ttl":        5 * time.Minute,
 		"quota.tier_ttl":         24 * time.Hour,
 		"quota.retention":        720 * time.Hour,
+		"models.aliases":         map[string]string{},
 		"log_file":               "/home/u/.local/state/quotatui/quotatui.log",
 		"alerts.desktop.enabled": false,
 		"alerts.desktop.events":  []string{"all"},

@@ -132,6 +132,8 @@ type Options struct {
 	// refuses others: DNS rebinding). AllowedOrigins are the browser
 	// origins allowed to call the proxy (none by default).
 	AllowedHosts, AllowedOrigins []string
+	// Frontends configure the Anthropic and OpenAI routes (frontends.go).
+	Frontends FrontendOptions
 }
 
 // NewOptions returns Options with the product's defaults, including the
@@ -157,6 +159,7 @@ type Server struct {
 	logs    *logLimiter
 	started time.Time    // when New made it; never written after
 	listen  atomic.Value // string, the address Serve listens on
+	fe      *frontends   // the Anthropic and OpenAI front-ends
 }
 
 // New returns a proxy that routes through q, tokens and up. It refuses a
@@ -224,6 +227,11 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	}
 	s := &Server{q: q, up: up, tokens: tokens, opt: opt, clk: opt.Clock, log: opt.Logger, stats: newCounters(), started: opt.Clock.Now(),
 		budget: newBodyBudget(opt.BufferLimit), logs: newLogLimiter(logInterval)}
+	fe, err := newFrontends(opt.Frontends)
+	if err != nil {
+		return nil, err
+	}
+	s.fe = fe
 	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, opt.LowThreshold, s.stats, opt.Logger)
 	s.tm.cool = newBackoff(opt.CooldownFirst, opt.CooldownMax)
 	s.tm.logs = s.logs
@@ -357,10 +365,13 @@ func (s *Server) routes() http.Handler {
 	}
 	// The SDKs use v1beta; some clients are configured with v1.
 	for _, v := range []string{"v1beta", "v1"} {
-		mux.HandleFunc("GET /"+v+"/models", s.handleListModels)
-		mux.HandleFunc("GET /"+v+"/models/{model}", s.handleGetModel)
+		if v == "v1beta" { // GET /v1/models... is shared with OpenAI: frontendRoutes
+			mux.HandleFunc("GET /"+v+"/models", s.handleListModels)
+			mux.HandleFunc("GET /"+v+"/models/{model}", s.handleGetModel)
+		}
 		mux.HandleFunc("POST /"+v+"/models/{call}", s.handleGemini)
 	}
+	s.frontendRoutes(mux)
 	mux.HandleFunc("/", s.handleOther)
 	return s.count(s.guard(s.requireKey(mux)))
 }
@@ -451,7 +462,9 @@ func (s *Server) handleOther(w http.ResponseWriter, r *http.Request) {
 		}
 		s.handleInternal(w, r, "", "operations/"+op)
 	default:
-		writeError(w, http.StatusNotFound, fmt.Sprintf("quotatui proxy has no route for %s %q; it serves /v1internal:<method> (letters only), /v1internal/operations/<name>, /v1beta/models and /healthz", r.Method, r.URL.Path))
+		// In the shape of the API the path belongs to (GET /v1/messages
+		// is an Anthropic client's mistake).
+		errorsFor(r).WriteError(w, &ClientError{Status: http.StatusNotFound, Message: fmt.Sprintf("quotatui proxy has no route for %s %q; it serves /v1internal:<method> (letters only), /v1internal/operations/<name>, /v1beta/models, POST /v1/messages, /v1/chat/completions, /v1/responses, GET /v1/models and /healthz", r.Method, r.URL.Path)})
 	}
 }
 
