@@ -110,14 +110,21 @@ func (g *googleWriter) WriteAnswer(w http.ResponseWriter, body []byte) error {
 
 // StartStream writes the headers of an SSE stream or a JSON array.
 func (g *googleWriter) StartStream(w http.ResponseWriter) error {
-	h := w.Header()
 	if g.array {
-		h.Set("Content-Type", "application/json; charset=UTF-8")
-	} else {
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.WriteHeader(http.StatusOK)
+		return nil
 	}
+	return startSSE(w)
+}
+
+// startSSE writes the headers of an SSE stream (not buffered by a
+// reverse proxy in between) and its 200.
+func startSSE(w http.ResponseWriter) error {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

@@ -186,20 +186,11 @@ type translation struct {
 func (s *Server) serveTranslated(w http.ResponseWriter, r *http.Request, sh shape, parse func(body []byte) (model string, err error),
 	translate func(model string) (*translation, error)) {
 	errs := errorWriter(sh)
-	body, done, ok := s.admit(w, r, errs)
+	model, done, ok := s.admitTranslated(w, r, errs, parse)
 	if !ok {
 		return
 	}
 	defer done()
-	name, err := parse(body)
-	if err != nil {
-		errs.WriteError(w, requestError(err))
-		return
-	}
-	model, ok := s.resolveModel(w, errs, name)
-	if !ok {
-		return
-	}
 	tr, err := translate(model)
 	if err != nil {
 		errs.WriteError(w, requestError(err))
@@ -214,15 +205,41 @@ func (s *Server) serveTranslated(w http.ResponseWriter, r *http.Request, sh shap
 	s.forward(w, r, c)
 }
 
-func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
-	var req *anthropic.Request
-	s.serveTranslated(w, r, shapeAnthropic, func(body []byte) (string, error) {
+// admitTranslated admits a translated route's body (admit), parses it and
+// resolves the model it names. On a refusal it has answered through errs
+// and returns ok false; else call done when the request is over.
+func (s *Server) admitTranslated(w http.ResponseWriter, r *http.Request, errs AnswerWriter, parse func(body []byte) (model string, err error)) (model string, done func(), ok bool) {
+	body, done, ok := s.admit(w, r, errs)
+	if !ok {
+		return "", done, false
+	}
+	name, err := parse(body)
+	if err != nil {
+		errs.WriteError(w, requestError(err))
+		done()
+		return "", func() {}, false
+	}
+	if model, ok = s.resolveModel(w, errs, name); !ok {
+		done()
+		return "", func() {}, false
+	}
+	return model, done, true
+}
+
+// parseMessages returns a parser of a Messages request into *req.
+func parseMessages(req **anthropic.Request) func(body []byte) (string, error) {
+	return func(body []byte) (string, error) {
 		var err error
-		if req, err = anthropic.Parse(body); err != nil {
+		if *req, err = anthropic.Parse(body); err != nil {
 			return "", err
 		}
-		return req.Model, nil
-	}, func(model string) (*translation, error) {
+		return (*req).Model, nil
+	}
+}
+
+func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
+	var req *anthropic.Request
+	s.serveTranslated(w, r, shapeAnthropic, parseMessages(&req), func(model string) (*translation, error) {
 		session := anthropic.SessionKey(firstHeader(r, "X-Claude-Code-Session-Id", "x-session-id"), req)
 		tr, err := anthropic.Translate(req, model, session, s.fe.schemas)
 		if err != nil {
@@ -247,20 +264,12 @@ func firstHeader(r *http.Request, names ...string) string {
 // guess of 0, which would make Claude Code's /context lie).
 func (s *Server) handleCountTokens(w http.ResponseWriter, r *http.Request) {
 	errs := errorWriter(shapeAnthropic)
-	body, done, ok := s.admit(w, r, errs)
+	var req *anthropic.Request
+	model, done, ok := s.admitTranslated(w, r, errs, parseMessages(&req))
 	if !ok {
 		return
 	}
 	defer done()
-	req, err := anthropic.Parse(body)
-	if err != nil {
-		errs.WriteError(w, requestError(err))
-		return
-	}
-	model, ok := s.resolveModel(w, errs, req.Model)
-	if !ok {
-		return
-	}
 	tr, err := anthropic.Translate(req, model, "", s.fe.schemas)
 	if err != nil {
 		errs.WriteError(w, requestError(err))

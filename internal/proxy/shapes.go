@@ -143,14 +143,7 @@ func (t *translated) WriteAnswer(w http.ResponseWriter, body []byte) error {
 }
 
 // StartStream writes an SSE stream's headers.
-func (t *translated) StartStream(w http.ResponseWriter) error {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	return nil
-}
+func (t *translated) StartStream(w http.ResponseWriter) error { return startSSE(w) }
 
 // WriteEvent translates one upstream chunk and sends what it gives.
 func (t *translated) WriteEvent(w http.ResponseWriter, data []byte) error {
