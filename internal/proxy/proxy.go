@@ -49,6 +49,8 @@ type Quota interface {
 	GetAllQuotas() []quota.Status
 	// Apply carries out the engine's verdict on an upstream error
 	// (quota.Judge): marks, account state, token invalidation, resync.
+	// The token it invalidates is the engine's TokenSource's, which must
+	// be the one the proxy is given (it gets the fresh token from it).
 	Apply(ctx context.Context, accountID int64, f cloudcode.Family, v quota.Verdict, receivedAt time.Time) error
 	// Health is the engine's own condition (its database), for /healthz
 	// and the 503 that says why no account can serve.
