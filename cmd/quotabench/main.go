@@ -138,6 +138,26 @@ type latency struct {
 	n                    int
 	directP50, directP99 time.Duration
 	proxyP50, proxyP99   time.Duration
+	// routes are the other proxy routes, same upstream answer: the Gemini
+	// API and the translated Anthropic and OpenAI front-ends.
+	routes []routeLatency
+}
+
+// routeLatency is one route's p50 and p99.
+type routeLatency struct {
+	name     string
+	p50, p99 time.Duration
+}
+
+// latencyRoutes are the routes timed next to the passthrough, all asking
+// gemini-3-flash the same question.
+var latencyRoutes = []struct{ name, path, body string }{
+	{"Gemini API `/v1beta/models/{m}:generateContent`", "/v1beta/models/gemini-3-flash:generateContent",
+		`{"contents":[{"role":"user","parts":[{"text":"how long does this take?"}]}]}`},
+	{"Anthropic `/v1/messages`", "/v1/messages",
+		`{"model":"gemini-3-flash","max_tokens":1024,"messages":[{"role":"user","content":"how long does this take?"}]}`},
+	{"OpenAI `/v1/chat/completions`", "/v1/chat/completions",
+		`{"model":"gemini-3-flash","messages":[{"role":"user","content":"how long does this take?"}]}`},
 }
 
 // latencyRun times generateContent straight to the simulator and through
@@ -185,6 +205,7 @@ func latencyRun(ctx context.Context, c config) (latency, error) {
 	}
 	direct := make([]time.Duration, 0, c.latencyN)
 	via := make([]time.Duration, 0, c.latencyN)
+	routes := make([][]time.Duration, len(latencyRoutes))
 	warm := c.latencyN / 10
 	for i := range c.latencyN + warm {
 		d1, err := timeOne(st.Sim.BaseURLs()[0]+":generateContent", directBody, tok)
@@ -198,11 +219,25 @@ func latencyRun(ctx context.Context, c config) (latency, error) {
 		if i >= warm {
 			direct, via = append(direct, d1), append(via, d2)
 		}
+		for j, r := range latencyRoutes {
+			d, err := timeOne(st.URL+r.path, r.body, "")
+			if err != nil {
+				return latency{}, err
+			}
+			if i >= warm {
+				routes[j] = append(routes[j], d)
+			}
+		}
 	}
 	slices.Sort(direct)
 	slices.Sort(via)
 	pct := func(d []time.Duration, p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))] }
-	return latency{n: c.latencyN, directP50: pct(direct, 0.5), directP99: pct(direct, 0.99), proxyP50: pct(via, 0.5), proxyP99: pct(via, 0.99)}, nil
+	lat := latency{n: c.latencyN, directP50: pct(direct, 0.5), directP99: pct(direct, 0.99), proxyP50: pct(via, 0.5), proxyP99: pct(via, 0.99)}
+	for j, r := range latencyRoutes {
+		slices.Sort(routes[j])
+		lat.routes = append(lat.routes, routeLatency{name: r.name, p50: pct(routes[j], 0.5), p99: pct(routes[j], 0.99)})
+	}
+	return lat, nil
 }
 
 func run(ctx context.Context, c config, stdout io.Writer) error {
@@ -285,6 +320,14 @@ func render(c config, on, off result, lat latency, took time.Duration) string {
 	fmt.Fprintf(&b, "| | direct | through the proxy | added | target |\n|---|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| p50 | %s | %s | %s | |\n", ms(lat.directP50), ms(lat.proxyP50), ms(lat.proxyP50-lat.directP50))
 	fmt.Fprintf(&b, "| p99 | %s | %s | %s | ≤ 2 ms |\n", ms(lat.directP99), ms(lat.proxyP99), ms(lat.proxyP99-lat.directP99))
+	if len(lat.routes) > 0 {
+		fmt.Fprintf(&b, "\nThe other routes, same upstream call (gemini-3-flash), interleaved with the two above; added = route − direct:\n\n")
+		fmt.Fprintf(&b, "| route | p50 | added p50 | p99 | added p99 |\n|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| Code Assist `/v1internal:generateContent` | %s | %s | %s | %s |\n", ms(lat.proxyP50), ms(lat.proxyP50-lat.directP50), ms(lat.proxyP99), ms(lat.proxyP99-lat.directP99))
+		for _, r := range lat.routes {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.name, ms(r.p50), ms(r.p50-lat.directP50), ms(r.p99), ms(r.p99-lat.directP99))
+		}
+	}
 	b.WriteString(`
 How to read it:
 - "client 429 while an account still had quota" is judged against the simulator's own buckets at the moment the client got its answer.

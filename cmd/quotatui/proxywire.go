@@ -30,6 +30,7 @@ func proxyOptions(cfg config.Config) proxy.Options {
 	popt.BufferLimit = cfg.Proxy.BufferLimit
 	popt.AllowedHosts = cfg.Proxy.AllowedHosts
 	popt.AllowedOrigins = cfg.Proxy.AllowedOrigins
+	popt.Frontends.Aliases = cfg.Models.Aliases
 	return popt
 }
 

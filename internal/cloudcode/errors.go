@@ -118,6 +118,20 @@ func (e *TransientError) Error() string {
 // Unwrap returns the underlying network error, if any.
 func (e *TransientError) Unwrap() error { return e.Err }
 
+// TimeoutError is an upstream call that sent no first byte, or went
+// silent between two stream events, within its caller's time limit (the
+// proxy's first-byte and stream-idle timeouts). The account may be hung:
+// it says nothing about its quota.
+type TimeoutError struct {
+	Stage string        // "first byte" or "stream event"
+	After time.Duration // the limit that ran out
+}
+
+// Error says which limit ran out.
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("upstream timed out: no %s within %s", e.Stage, e.After)
+}
+
 // MalformedResponseError is an answer whose body is not what the call
 // promises, including a 200 that is not the expected JSON.
 type MalformedResponseError struct {

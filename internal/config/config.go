@@ -77,6 +77,13 @@ type Config struct {
 		Policy string `toml:"policy"` // "balanced" (routing.go)
 	} `toml:"routing"`
 
+	Models struct {
+		// Aliases map client model names (Claude Code's, OpenAI's) to
+		// upstream ids, on top of the built-in table; a key ending in "*"
+		// is a prefix.
+		Aliases map[string]string `toml:"aliases"` // {} (the built-in table applies)
+	} `toml:"models"`
+
 	LogFile string `toml:"log_file"` // default: <user state dir>/quotatui/quotatui.log
 
 	Alerts Alerts `toml:"alerts"` // alerts.go
@@ -124,6 +131,7 @@ func defaults(getenv func(string) string) Config {
 	c.Quota.TierTTL = 24 * time.Hour
 	c.Quota.Retention = 720 * time.Hour
 	c.Routing.Policy = DefaultRoutingPolicy
+	c.Models.Aliases = map[string]string{}
 	c.LogFile = userDir(getenv, "XDG_STATE_HOME", ".local/state", "quotatui.log")
 	alertDefaults(&c.Alerts)
 	return c

@@ -81,6 +81,7 @@ func TestDefault(t *testing.T) {
 		"quota.tier_ttl":         24 * time.Hour,
 		"quota.retention":        720 * time.Hour,
 		"routing.policy":         "balanced",
+		"models.aliases":         map[string]string{},
 		"log_file":               "/home/u/.local/state/quotatui/quotatui.log",
 		"alerts.desktop.enabled": false,
 		"alerts.desktop.events":  []string{"all"},

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ var descriptions = map[string]string{
 	"quota.cache_ttl":           "how long a quota figure answers checks before the upstream is asked again (while the monitor runs, until its next round at least)",
 	"quota.tier_ttl":            "how long an account's detected tier is trusted",
 	"quota.retention":           "how long quota history and events are kept",
+	"models.aliases":            "model names mapped to upstream ids for the Anthropic and OpenAI routes, on top of the built-in table (\"name\" = \"id\"; a trailing * matches a prefix); name=id,name=id in env and flags",
 	"log_file":                  "log file (the dashboard owns the terminal, so logs go here)",
 	"routing.policy":            `where the proxy sends a new conversation: "balanced" (tier, then most left), "reset-aware" (spend first what a window reset would lose), "fill-first" (one account until LOW, others' windows kept) or "priority" (per-account priority, then balanced)`,
 
@@ -80,6 +82,7 @@ const (
 	kindBool
 	kindDuration
 	kindList
+	kindMap
 )
 
 // setting is one key of Config, found by reflection on its toml tags.
@@ -129,6 +132,8 @@ func kindOf(key string, t reflect.Type) kind {
 		return kindInt
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		return kindList
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String && t.Elem().Kind() == reflect.String:
+		return kindMap
 	}
 	// A field of a new type must be taught here; failing at init makes
 	// that impossible to miss.
@@ -235,6 +240,19 @@ func (s setting) parse(text string) (reflect.Value, error) {
 			}
 		}
 		return reflect.ValueOf(list), nil
+	case kindMap:
+		m := map[string]string{}
+		for item := range strings.SplitSeq(text, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(item, "=")
+			if !ok || strings.TrimSpace(k) == "" || strings.TrimSpace(v) == "" {
+				return reflect.Value{}, fmt.Errorf("want name=value pairs separated by commas, got %q", item)
+			}
+			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		return reflect.ValueOf(m), nil
 	}
 	panic("unreachable")
 }
@@ -321,6 +339,20 @@ func (s setting) fromTOML(v any) (reflect.Value, error) {
 			list = append(list, str)
 		}
 		return reflect.ValueOf(list), nil
+	case kindMap:
+		table, ok := v.(map[string]any)
+		if !ok {
+			return reflect.Value{}, fmt.Errorf(`want a table of strings such as [models.aliases] opus = "claude-opus-4-6-thinking", got %s`, tomlType(v))
+		}
+		m := make(map[string]string, len(table))
+		for k, item := range table {
+			str, ok := item.(string)
+			if !ok {
+				return reflect.Value{}, fmt.Errorf("%s: want a quoted string, got %s", k, tomlType(item))
+			}
+			m[k] = str
+		}
+		return reflect.ValueOf(m), nil
 	}
 	panic("unreachable")
 }
@@ -368,6 +400,17 @@ func (s setting) format(v reflect.Value) string {
 			items[i] = strconv.Quote(v.Index(i).String())
 		}
 		return "[" + strings.Join(items, ", ") + "]"
+	case kindMap:
+		keys := make([]string, 0, v.Len())
+		for _, k := range v.MapKeys() {
+			keys = append(keys, k.String())
+		}
+		sort.Strings(keys)
+		items := make([]string, len(keys))
+		for i, k := range keys {
+			items[i] = strconv.Quote(k) + " = " + strconv.Quote(v.MapIndex(reflect.ValueOf(k)).String())
+		}
+		return "{" + strings.Join(items, ", ") + "}"
 	}
 	panic("unreachable")
 }

@@ -147,6 +147,12 @@ var (
 		"429 responses passed on to clients.", nil, nil)
 	descUpstream429 = prometheus.NewDesc("quotatui_proxy_upstream_429_total",
 		"429 responses received from the upstream.", nil, nil)
+	descClientCancels = prometheus.NewDesc("quotatui_proxy_client_cancels_total",
+		"Client requests whose client left before its answer was complete (also counted as status 499).", nil, nil)
+	descUpstreamBreaks = prometheus.NewDesc("quotatui_proxy_upstream_breaks_total",
+		"Streams the upstream cut or stalled after their first byte, ended to the client as broken (also counted as status 502).", nil, nil)
+	descBufferedBytes = prometheus.NewDesc("quotatui_proxy_buffered_bytes",
+		"Bytes of client bodies held now for replays on other accounts (bounded by proxy.buffer_limit).", nil, nil)
 	descSessions = prometheus.NewDesc("quotatui_proxy_active_sessions",
 		"Conversations currently bound to an account.", nil, nil)
 	descPaused = prometheus.NewDesc("quotatui_proxy_paused",
@@ -169,7 +175,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descRemaining, descDecision, descUsable, descUnreadable, descHealthy, descAccount, descSyncs, descSyncErrors,
 		descLastSyncTook, descLastSyncAt, descCacheHitRatio, descCacheHits, descCacheMisses,
 		descRequests, descRequestsByFamily, descInFlight, descSwitches, descClient429,
-		descUpstream429, descSessions, descPaused,
+		descUpstream429, descClientCancels, descUpstreamBreaks, descBufferedBytes, descSessions, descPaused,
 	} {
 		ch <- d
 	}
@@ -250,6 +256,9 @@ func (c *collector) collectProxy(ch chan<- prometheus.Metric) {
 	ch <- counter(descSwitches, float64(st.ReactiveSwitches), "reactive")
 	ch <- counter(descClient429, float64(st.Client429s))
 	ch <- counter(descUpstream429, float64(st.Upstream429s))
+	ch <- counter(descClientCancels, float64(st.ClientCancels))
+	ch <- counter(descUpstreamBreaks, float64(st.UpstreamBreaks))
+	ch <- gauge(descBufferedBytes, float64(st.BufferedBytes))
 	ch <- gauge(descSessions, float64(st.ActiveSessions))
 	ch <- gauge(descPaused, b2f(st.Paused))
 }

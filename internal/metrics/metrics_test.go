@@ -95,6 +95,9 @@ func fixtures() (*fakeQuota, *fakeProxy) {
 		ReactiveSwitches:  1,
 		Client429s:        2,
 		Upstream429s:      6,
+		ClientCancels:     7,
+		UpstreamBreaks:    3,
+		BufferedBytes:     4096,
 		ActiveSessions:    2,
 		Paused:            true,
 	}}
@@ -208,6 +211,9 @@ func TestScrape(t *testing.T) {
 		{"quotatui_proxy_switches_total", L{"kind": "reactive"}, dto.MetricType_COUNTER, 1},
 		{"quotatui_proxy_client_429_total", L{}, dto.MetricType_COUNTER, 2},
 		{"quotatui_proxy_upstream_429_total", L{}, dto.MetricType_COUNTER, 6},
+		{"quotatui_proxy_client_cancels_total", L{}, dto.MetricType_COUNTER, 7},
+		{"quotatui_proxy_upstream_breaks_total", L{}, dto.MetricType_COUNTER, 3},
+		{"quotatui_proxy_buffered_bytes", L{}, dto.MetricType_GAUGE, 4096},
 		{"quotatui_proxy_active_sessions", L{}, dto.MetricType_GAUGE, 2},
 		{"quotatui_proxy_paused", L{}, dto.MetricType_GAUGE, 1},
 	}

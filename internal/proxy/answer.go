@@ -17,9 +17,17 @@ import (
 //
 // For one client request the loop calls WriteError once, or WriteAnswer
 // once, or StartStream, then WriteEvent per upstream event, then EndStream
-// or BreakStream. It sets X-Quotatui-Account before WriteAnswer and
-// StartStream. An error from a write means the client is gone.
+// or BreakStream. Before WriteAnswer, and before StartStream with the
+// first event, it asks Accept. It sets X-Quotatui-Account before
+// WriteAnswer and StartStream. An error from a write means the client is
+// gone, except one wrapping errUnusableEvent from WriteEvent: then the
+// upstream's event was not an answer, and the stream ends as broken.
 type AnswerWriter interface {
+	// Accept reports whether a 2xx answer (a whole non-streaming answer,
+	// or a stream's first event) is one this writer can pass on. It is
+	// asked before anything is written, so a refusal lets the loop try
+	// another account; the loop has already checked the data is JSON.
+	Accept(data []byte) bool
 	// WriteAnswer writes a whole non-streaming answer: body is the
 	// upstream's v1internal JSON document (a generation answer is wrapped
 	// in "response").
@@ -41,6 +49,15 @@ type AnswerWriter interface {
 	WriteError(w http.ResponseWriter, e *ClientError)
 }
 
+// pinger is an AnswerWriter whose API keeps a quiet stream alive with
+// events of its own (Anthropic's ping, an SSE comment for OpenAI's): while
+// a stream is open the loop calls Ping every PingInterval, taking turns
+// with its own writes.
+type pinger interface {
+	PingInterval() time.Duration // 0: no pings
+	Ping(w http.ResponseWriter) error
+}
+
 // ClientError is an answer the proxy gives itself: no account could serve,
 // every attempt failed, the upstream refused the request, or a stream
 // broke. Details are Google's error details (ErrorInfo, RetryInfo), which a
@@ -50,6 +67,11 @@ type ClientError struct {
 	Message    string
 	RetryAfter time.Duration // 0: no Retry-After
 	Details    []any
+	// Local marks the proxy's own refusal of the request (its API key,
+	// Host or Origin check): its status stands in every shape, where an
+	// account's 401 or 403 from the upstream never reaches a client as
+	// such.
+	Local bool
 }
 
 // Error returns the message.
@@ -68,6 +90,9 @@ type googleWriter struct {
 	n           int // events written
 }
 
+// Accept takes any JSON document: Google's own shape is passed on as sent.
+func (g *googleWriter) Accept([]byte) bool { return true }
+
 func (g *googleWriter) data(b []byte) []byte {
 	if g.unwrap {
 		return unwrap(b)
@@ -85,14 +110,21 @@ func (g *googleWriter) WriteAnswer(w http.ResponseWriter, body []byte) error {
 
 // StartStream writes the headers of an SSE stream or a JSON array.
 func (g *googleWriter) StartStream(w http.ResponseWriter) error {
-	h := w.Header()
 	if g.array {
-		h.Set("Content-Type", "application/json; charset=UTF-8")
-	} else {
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.WriteHeader(http.StatusOK)
+		return nil
 	}
+	return startSSE(w)
+}
+
+// startSSE writes the headers of an SSE stream (not buffered by a
+// reverse proxy in between) and its 200.
+func startSSE(w http.ResponseWriter) error {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

@@ -46,6 +46,8 @@ type fakeQuota struct {
 	syncs    map[int64]int
 	onSync   func(id int64) // runs inside SyncAccount, under no lock
 	noSyncer bool
+	tokens   *fakeTokens  // invalidated by Apply, as the engine's are
+	health   quota.Health // what Health reports
 }
 
 func newFakeQuota(clk clock.Clock, n int) *fakeQuota {
@@ -87,28 +89,11 @@ func (q *fakeQuota) Log() []string {
 	return slices.Clone(q.log)
 }
 
+// checkLocked answers with the engine's own predicate on the account's
+// status: no second copy of "is this account usable?".
 func (q *fakeQuota) checkLocked(a *fakeAccount, model string) quota.Check {
-	f := cloudcode.ModelFamily(model)
-	var c quota.Check
-	if r, ok := a.remaining[f]; ok {
-		c.Remaining = cloudcode.KnownFraction(r)
-		c.ResetTime = a.reset
-	}
-	c.Decision = quota.MakeDecision(c.Remaining, quota.DefaultThresholds)
-	c.Usable = c.Decision != quota.Exhausted
-	if mk, ok := a.marks[f]; ok && mk.Until.After(q.clk.Now()) {
-		c.Usable = false
-		if mk.Kind == quota.ExhaustedMark {
-			c.Decision = quota.Exhausted
-		}
-		if mk.Until.After(c.ResetTime) {
-			c.ResetTime = mk.Until
-		}
-	}
-	if a.state != quota.StateActive {
-		c.Usable = false
-	}
-	return c
+	st := q.statusLocked(a)
+	return st.Check(model, q.clk.Now())
 }
 
 func (q *fakeQuota) CheckQuota(ctx context.Context, id int64, model string) (quota.Check, error) {
@@ -176,11 +161,25 @@ func (q *fakeQuota) Rank(model string) []quota.Candidate {
 	return out
 }
 
+// statusLocked is the account as the engine would report it: each family
+// with a figure has it as its 5-hour bucket (the effective figure), its
+// marks and its state, at the fake clock's time with the default
+// thresholds.
 func (q *fakeQuota) statusLocked(a *fakeAccount) quota.Status {
-	st := quota.Status{AccountID: a.id, Label: a.label, Tier: a.tier, ProjectID: a.project, State: a.state, LastUsed: a.lastUsed}
+	st := quota.Status{AccountID: a.id, Label: a.label, Tier: a.tier, ProjectID: a.project, State: a.state, EngineState: a.state,
+		LastUsed: a.lastUsed, At: q.clk.Now(), Thresholds: quota.DefaultThresholds}
+	if a.state == quota.StateDisabled {
+		st.EngineState, st.Disabled = quota.StateActive, true
+	}
 	for i, f := range cloudcode.Families {
-		st.Families[i].Family = f
-		st.Families[i].Models = []cloudcode.ModelQuota{{ID: map[cloudcode.Family]string{cloudcode.FamilyGemini: "gemini-3-flash", cloudcode.FamilyClaudeGPT: "claude-sonnet-4-6"}[f], DisplayName: "Model " + f.String(), Family: f}}
+		fq := &st.Families[i]
+		fq.Family = f
+		fq.Models = []cloudcode.ModelQuota{{ID: map[cloudcode.Family]string{cloudcode.FamilyGemini: "gemini-3-flash", cloudcode.FamilyClaudeGPT: "claude-sonnet-4-6"}[f], DisplayName: "Model " + f.String(), Family: f}}
+		if r, ok := a.remaining[f]; ok {
+			fq.FiveHour = quota.BucketQuota{Remaining: cloudcode.KnownFraction(r), ResetTime: a.reset}
+			fq.Effective, fq.Bottleneck, fq.ResetTime = fq.FiveHour.Remaining, cloudcode.Window5h, a.reset
+			fq.Decision = quota.MakeDecision(fq.Effective, quota.DefaultThresholds)
+		}
 		if mk, ok := a.marks[f]; ok {
 			st.Marks[i] = mk
 		}
@@ -208,26 +207,45 @@ func (q *fakeQuota) GetAllQuotas() []quota.Status {
 	return out
 }
 
-func (q *fakeQuota) MarkExhausted(id int64, f cloudcode.Family, until, receivedAt time.Time, reason string) {
+// Apply records the verdict's effect the way the engine carries it out:
+// the mark (in the log as "exhausted", "cooldown"), the state ("state"),
+// the token invalidation and the resync. A verdict that needs a fresh
+// quota read to be proven (Verify) makes one; the fake's reads never
+// fail, so it is never proven here (the real engine's verification runs in
+// TestGenerationForbidden).
+func (q *fakeQuota) Apply(ctx context.Context, id int64, f cloudcode.Family, v quota.Verdict, receivedAt time.Time) error {
+	if v.Verify {
+		q.SyncAccount(ctx, id)
+		return fmt.Errorf("apply to account %d: %w", id, quota.ErrUnconfirmed)
+	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.record("exhausted %d %s until %s", id, f, until.Format(time.RFC3339))
-	q.acct(id).marks[f] = quota.Mark{Kind: quota.ExhaustedMark, Until: until, Since: receivedAt, Reason: reason}
-}
-
-func (q *fakeQuota) MarkCooldown(id int64, f cloudcode.Family, until time.Time, reason string) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.record("cooldown %d %s for %s", id, f, until.Sub(q.clk.Now()))
-	q.acct(id).marks[f] = quota.Mark{Kind: quota.CooldownMark, Until: until, Since: q.clk.Now(), Reason: reason}
-}
-
-func (q *fakeQuota) MarkForbidden(ctx context.Context, id int64, st quota.AccountState, reason, link string) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.record("state %d %s %s", id, st, link)
-	q.acct(id).state = st
+	a := q.acct(id)
+	switch v.Effect {
+	case quota.EffectExhausted:
+		q.record("exhausted %d %s until %s", id, f, v.Until.Format(time.RFC3339))
+		a.marks[f] = quota.Mark{Kind: quota.ExhaustedMark, Until: v.Until, Since: receivedAt, Reason: v.Reason}
+	case quota.EffectCooldown:
+		q.record("cooldown %d %s for %s", id, f, v.Until.Sub(q.clk.Now()))
+		a.marks[f] = quota.Mark{Kind: quota.CooldownMark, Until: v.Until, Since: q.clk.Now(), Reason: v.Reason}
+	case quota.EffectForbidden, quota.EffectValidationRequired, quota.EffectNeedsLogin, quota.EffectClientMismatch, quota.EffectNeedsClient:
+		q.record("state %d %s %s", id, v.Effect.State(), v.ValidationURL)
+		a.state = v.Effect.State()
+	}
+	if v.Resync {
+		q.record("resync %d", id)
+	}
+	tokens := q.tokens
+	q.mu.Unlock()
+	if v.Effect == quota.EffectRefreshToken && tokens != nil {
+		tokens.Invalidate(id)
+	}
 	return nil
+}
+
+func (q *fakeQuota) Health() quota.Health {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.health
 }
 
 func (q *fakeQuota) RecordSuccess(id int64, f cloudcode.Family, startedAt time.Time) {
@@ -339,6 +357,7 @@ func newHarness(t *testing.T, accounts int, opt Options, fn func(ctx context.Con
 	t.Helper()
 	clk := clock.NewFake(t0)
 	h := &harness{t: t, clk: clk, q: newFakeQuota(clk, accounts), tokens: &fakeTokens{}, up: &fakeUpstream{fn: fn}}
+	h.q.tokens = h.tokens
 	opt.Clock = clk
 	srv, err := New(h.q, h.tokens, h.up, opt)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/quota"
 )
 
 // maxUpstreamBody bounds a non-streaming upstream answer the proxy
@@ -203,7 +204,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 			if res.err != nil {
 				// The stream broke after its first byte: nothing to retry,
 				// but the account may still deserve a mark (a stall).
-				s.apply(ctx, c, &ch, judge(res.err, c, true))
+				s.apply(ctx, c, &ch, s.judge(res.err, c, true))
 			}
 			return outcome{status: res.status, account: ch.Label, attempts: n, abort: res.abort}
 		}
@@ -214,13 +215,13 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		}
 		lastErr = err
 		s.log.Debug("upstream attempt failed", "method", c.name(), "model", c.model, "account", ch.Label, "attempt", n, "err", err)
-		if upstreamStatus(err) == http.StatusTooManyRequests {
+		v := s.judge(err, c, retried[ch.AccountID])
+		if v.Status == http.StatusTooManyRequests {
 			s.stats.upstream429s.Add(1)
 		}
-		v := judge(err, c, retried[ch.AccountID])
 		if v.next == retrySame {
 			retried[ch.AccountID] = true
-			if v.delay > 0 && sleep(ctx, v.delay) != nil {
+			if v.Effect == quota.EffectRetry && v.Delay > 0 && sleep(ctx, v.Delay) != nil {
 				v.next = moveOn // the client is gone; the loop notices
 			}
 		}
@@ -239,7 +240,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		}
 		exclude[ch.AccountID] = true
 		failed = ch.AccountID
-		if v.soft {
+		if v.ShortLived {
 			cooling[ch.AccountID] = true
 			continue
 		}
@@ -297,7 +298,13 @@ func (s *Server) fail(err error) *ClientError {
 	var na *NoAccountError
 	if errors.As(err, &na) {
 		if na.Accounts == 0 || na.Unavailable {
-			return &ClientError{Status: http.StatusServiceUnavailable, Message: na.Error()}
+			msg := na.Error()
+			if h := s.q.Health(); !h.OK() {
+				// The database's trouble may be why (tokens or states
+				// that cannot be saved): say so where the user looks.
+				msg += "; quotatui's own trouble: " + h.String()
+			}
+			return &ClientError{Status: http.StatusServiceUnavailable, Message: msg}
 		}
 		ra := na.RetryAfter()
 		if ra <= 0 {

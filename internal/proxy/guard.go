@@ -30,11 +30,13 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.hostAllowed(r.Host, hosts) {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("quotatui proxy does not answer to host %q: use its listen address or localhost, or add the name to proxy.allowed_hosts", r.Host))
+			errorsFor(r).WriteError(w, &ClientError{Status: http.StatusForbidden, Local: true,
+				Message: fmt.Sprintf("quotatui proxy does not answer to host %q: use its listen address or localhost, or add the name to proxy.allowed_hosts", r.Host)})
 			return
 		}
 		if o := r.Header.Get("Origin"); o != "" && !origins[strings.TrimRight(strings.ToLower(o), "/")] {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("quotatui proxy refuses cross-origin requests from %q (add the origin to proxy.allowed_origins to allow it)", o))
+			errorsFor(r).WriteError(w, &ClientError{Status: http.StatusForbidden, Local: true,
+				Message: fmt.Sprintf("quotatui proxy refuses cross-origin requests from %q (add the origin to proxy.allowed_origins to allow it)", o)})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -67,9 +69,11 @@ func (s *Server) hostAllowed(hostport string, names map[string]bool) bool {
 }
 
 // requireKey enforces the local API key when one is configured. Clients
-// may send it as a bearer token, x-api-key, x-goog-api-key (the Gemini
-// SDKs) or ?key=. A request without the right key is answered at once and
-// its connection closed, without waiting for a body it may be trickling.
+// may send it as a bearer token (Claude Code's ANTHROPIC_AUTH_TOKEN, the
+// OpenAI SDK), x-api-key (ANTHROPIC_API_KEY, the Anthropic SDK),
+// x-goog-api-key (the Gemini SDKs) or ?key=. A request without the right
+// key is answered at once, in its API's error shape, and its connection
+// closed, without waiting for a body it may be trickling.
 func (s *Server) requireKey(next http.Handler) http.Handler {
 	if s.opt.APIKey == "" {
 		return next
@@ -90,23 +94,23 @@ func (s *Server) requireKey(next http.Handler) http.Handler {
 		}
 		switch {
 		case got == "":
-			refuse(w, http.StatusUnauthorized, "quotatui proxy needs its API key: send it as Authorization: Bearer <key>, x-api-key, x-goog-api-key or ?key=")
+			refuse(w, r, "quotatui proxy needs its API key: send it as Authorization: Bearer <key>, x-api-key, x-goog-api-key or ?key=")
 		case subtle.ConstantTimeCompare([]byte(got), want) != 1:
-			refuse(w, http.StatusUnauthorized, "the API key does not match quotatui's proxy.api_key")
+			refuse(w, r, "the API key does not match quotatui's proxy.api_key")
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
 }
 
-// refuse answers an error and closes the connection without reading the
-// rest of the request body: net/http would otherwise read (up to 256 KiB
-// of) it before sending the answer, and a body sent a byte at a time would
-// hold the answer and the connection for as long as the client likes.
-func refuse(w http.ResponseWriter, code int, msg string) {
+// refuse answers 401 and closes the connection without reading the rest
+// of the request body: net/http would otherwise read (up to 256 KiB of) it
+// before sending the answer, and a body sent a byte at a time would hold
+// the answer and the connection for as long as the client likes.
+func refuse(w http.ResponseWriter, r *http.Request, msg string) {
 	w.Header().Set("Connection", "close")
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
-	writeError(w, code, msg)
+	errorsFor(r).WriteError(w, &ClientError{Status: http.StatusUnauthorized, Message: msg, Local: true})
 }
 
 // jsonBody reports whether a request's Content-Type says JSON. A browser

@@ -15,8 +15,9 @@ import (
 )
 
 // raw sends one request built by hand (so Host and the body's pace are the
-// test's) and returns the status line's code and the body read.
-func (e *e2e) raw(method, path, host string, hdr ...string) (int, string) {
+// test's) and returns the status line's code and the body read. A POST
+// sends body, or a Code Assist generation when body is empty.
+func (e *e2e) raw(method, path, host, body string, hdr ...string) (int, string) {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.st.URL+path, nil)
 	if err != nil {
@@ -27,7 +28,9 @@ func (e *e2e) raw(method, path, host string, hdr ...string) (int, string) {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	if method == http.MethodPost {
-		body := `{"model":"gemini-3-flash","request":{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}}`
+		if body == "" {
+			body = `{"model":"gemini-3-flash","request":{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}}`
+		}
 		req.Body = io.NopCloser(strings.NewReader(body))
 		req.ContentLength = int64(len(body))
 	}
@@ -53,33 +56,49 @@ func TestBrowsersCannotDriveTheProxy(t *testing.T) {
 	port := e.st.URL[strings.LastIndex(e.st.URL, ":")+1:]
 	gen := "/v1internal:generateContent"
 	json := []string{"Content-Type", "application/json"}
+	// The Anthropic and OpenAI routes take the same checks (their SDKs
+	// and Claude Code send application/json), refused in their own shape.
+	msgs, chat := "/v1/messages", "/v1/chat/completions"
+	msgsBody := `{"model":"claude-sonnet-4-6","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`
+	chatBody := `{"model":"gemini-3-flash","messages":[{"role":"user","content":"hi"}]}`
+	anthropicErr, openaiErr := `{"error":{"message":`, `{"error":{"code":`
 	tests := []struct {
 		name, method, path, host string
 		hdr                      []string
 		want                     int
+		body, has                string // a POST's body (default: a Code Assist generation), and what the answer must hold
 	}{
-		{"listen address", "POST", gen, "127.0.0.1:" + port, json, 200},
-		{"localhost", "POST", gen, "localhost:" + port, json, 200},
-		{"IPv6 loopback", "POST", gen, "[::1]:" + port, json, 200},
-		{"allowed name", "POST", gen, "quotatui.lan:" + port, json, 200},
-		{"JSON with a charset", "POST", gen, "127.0.0.1:" + port, []string{"Content-Type", "application/json; charset=utf-8"}, 200},
-		{"allowed origin", "POST", gen, "127.0.0.1:" + port, append([]string{"Origin", "https://tools.example"}, json...), 200},
-		{"rebinding name", "POST", gen, "attacker.example:" + port, json, 403},
-		{"rebinding name reads the metrics", "GET", "/healthz", "attacker.example:" + port, nil, 403},
-		{"rebinding name lists the models", "GET", "/v1beta/models", "attacker.example", nil, 403},
-		{"another address", "POST", gen, "192.168.1.20:" + port, json, 403},
-		{"cross-origin page", "POST", gen, "127.0.0.1:" + port, append([]string{"Origin", "https://attacker.example"}, json...), 403},
-		{"opaque origin", "POST", gen, "127.0.0.1:" + port, append([]string{"Origin", "null"}, json...), 403},
-		{"text/plain body", "POST", gen, "127.0.0.1:" + port, []string{"Content-Type", "text/plain"}, 415},
-		{"form body", "POST", gen, "127.0.0.1:" + port, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415},
-		{"no content type", "POST", gen, "127.0.0.1:" + port, nil, 415},
+		{"listen address", "POST", gen, "127.0.0.1:" + port, json, 200, "", ""},
+		{"localhost", "POST", gen, "localhost:" + port, json, 200, "", ""},
+		{"IPv6 loopback", "POST", gen, "[::1]:" + port, json, 200, "", ""},
+		{"allowed name", "POST", gen, "quotatui.lan:" + port, json, 200, "", ""},
+		{"JSON with a charset", "POST", gen, "127.0.0.1:" + port, []string{"Content-Type", "application/json; charset=utf-8"}, 200, "", ""},
+		{"allowed origin", "POST", gen, "127.0.0.1:" + port, append([]string{"Origin", "https://tools.example"}, json...), 200, "", ""},
+		{"rebinding name", "POST", gen, "attacker.example:" + port, json, 403, "", ""},
+		{"rebinding name reads the metrics", "GET", "/healthz", "attacker.example:" + port, nil, 403, "", ""},
+		{"rebinding name lists the models", "GET", "/v1beta/models", "attacker.example", nil, 403, "", ""},
+		{"another address", "POST", gen, "192.168.1.20:" + port, json, 403, "", ""},
+		{"cross-origin page", "POST", gen, "127.0.0.1:" + port, append([]string{"Origin", "https://attacker.example"}, json...), 403, "", ""},
+		{"opaque origin", "POST", gen, "127.0.0.1:" + port, append([]string{"Origin", "null"}, json...), 403, "", ""},
+		{"text/plain body", "POST", gen, "127.0.0.1:" + port, []string{"Content-Type", "text/plain"}, 415, "", ""},
+		{"form body", "POST", gen, "127.0.0.1:" + port, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "", ""},
+		{"no content type", "POST", gen, "127.0.0.1:" + port, nil, 415, "", ""},
+
+		{"Messages", "POST", msgs, "127.0.0.1:" + port, json, 200, msgsBody, `"type":"message"`},
+		{"Messages, rebinding name", "POST", msgs, "attacker.example:" + port, json, 403, msgsBody, anthropicErr},
+		{"Messages, cross-origin page", "POST", msgs, "127.0.0.1:" + port, append([]string{"Origin", "https://attacker.example"}, json...), 403, msgsBody, `"type":"permission_error"`},
+		{"Messages, text/plain body", "POST", msgs, "127.0.0.1:" + port, []string{"Content-Type", "text/plain"}, 415, msgsBody, `"type":"invalid_request_error"`},
+		{"Chat Completions", "POST", chat, "localhost:" + port, json, 200, chatBody, `"object":"chat.completion"`},
+		{"Chat Completions, rebinding name", "POST", chat, "attacker.example:" + port, json, 403, chatBody, openaiErr},
+		{"Chat Completions, cross-origin page", "POST", chat, "127.0.0.1:" + port, append([]string{"Origin", "null"}, json...), 403, chatBody, openaiErr},
+		{"Chat Completions, form body", "POST", chat, "127.0.0.1:" + port, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, chatBody, openaiErr},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.totalCalls("generateContent")
-			code, body := e.raw(tt.method, tt.path, tt.host, tt.hdr...)
-			if code != tt.want {
-				t.Fatalf("status %d, want %d: %s", code, tt.want, body)
+			code, body := e.raw(tt.method, tt.path, tt.host, tt.body, tt.hdr...)
+			if code != tt.want || !strings.Contains(body, tt.has) {
+				t.Fatalf("status %d, want %d with %s: %s", code, tt.want, tt.has, body)
 			}
 			calls := e.totalCalls("generateContent") - before
 			if tt.want != 200 && calls != 0 {

@@ -392,4 +392,24 @@ func TestUnavailableNamesTheCause(t *testing.T) {
 			t.Errorf("%d %s, want 503 naming the token endpoint's network error", resp.StatusCode, body)
 		}
 	})
+	// Issue 12.4: a database that cannot be written is named in /healthz
+	// and in the 503 (the engine's Health, as the dashboard shows it).
+	t.Run("database not writable", func(t *testing.T) {
+		e := startWith(t, nil)
+		ctx := context.Background()
+		if err := e.st.Store.SetReadOnly(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		e.st.Quota.SyncAll(ctx) // its write fails
+		resp, body := e.send(http.MethodGet, "/healthz", "")
+		if resp.StatusCode != 200 || !strings.Contains(body, `"ok":false`) || !strings.Contains(body, "database not writable") {
+			t.Errorf("healthz: %d %s, want ok false naming the database", resp.StatusCode, body)
+		}
+		e.st.Sim.Close()
+		e.clk.Advance(2 * time.Hour)
+		resp, body = e.generate("gemini-3-flash", "s")
+		if resp.StatusCode != 503 || !strings.Contains(body, "database not writable") {
+			t.Errorf("%d %s, want 503 naming the database", resp.StatusCode, body)
+		}
+	})
 }

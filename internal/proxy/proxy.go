@@ -24,7 +24,7 @@ const DefaultListen = "127.0.0.1:8045"
 
 // The defaults of Options.
 const (
-	DefaultCooldownFirst     = 250 * time.Millisecond
+	DefaultCooldownFirst     = quota.ShortCooldown
 	DefaultCooldownMax       = 30 * time.Second
 	DefaultMaxWait           = 5 * time.Second
 	DefaultFirstByteTimeout  = 2 * time.Minute
@@ -47,9 +47,14 @@ type Quota interface {
 	Best(model string) (quota.Candidate, bool)
 	Account(accountID int64) (quota.Status, bool)
 	GetAllQuotas() []quota.Status
-	MarkExhausted(accountID int64, f cloudcode.Family, until, receivedAt time.Time, reason string)
-	MarkCooldown(accountID int64, f cloudcode.Family, until time.Time, reason string)
-	MarkForbidden(ctx context.Context, accountID int64, state quota.AccountState, reason, validationURL string) error
+	// Apply carries out the engine's verdict on an upstream error
+	// (quota.Judge): marks, account state, token invalidation, resync.
+	// The token it invalidates is the engine's TokenSource's, which must
+	// be the one the proxy is given (it gets the fresh token from it).
+	Apply(ctx context.Context, accountID int64, f cloudcode.Family, v quota.Verdict, receivedAt time.Time) error
+	// Health is the engine's own condition (its database), for /healthz
+	// and the 503 that says why no account can serve.
+	Health() quota.Health
 	RecordSuccess(accountID int64, f cloudcode.Family, startedAt time.Time)
 	Touch(accountID int64, at time.Time)
 	ResyncSoon(accountID int64)
@@ -129,6 +134,8 @@ type Options struct {
 	// refuses others: DNS rebinding). AllowedOrigins are the browser
 	// origins allowed to call the proxy (none by default).
 	AllowedHosts, AllowedOrigins []string
+	// Frontends configure the Anthropic and OpenAI routes (frontends.go).
+	Frontends FrontendOptions
 }
 
 // NewOptions returns Options with the product's defaults, including the
@@ -154,6 +161,7 @@ type Server struct {
 	logs    *logLimiter
 	started time.Time    // when New made it; never written after
 	listen  atomic.Value // string, the address Serve listens on
+	fe      *frontends   // the Anthropic and OpenAI front-ends
 }
 
 // New returns a proxy that routes through q, tokens and up. It refuses a
@@ -221,6 +229,11 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	}
 	s := &Server{q: q, up: up, tokens: tokens, opt: opt, clk: opt.Clock, log: opt.Logger, stats: newCounters(), started: opt.Clock.Now(),
 		budget: newBodyBudget(opt.BufferLimit), logs: newLogLimiter(logInterval)}
+	fe, err := newFrontends(opt.Frontends)
+	if err != nil {
+		return nil, err
+	}
+	s.fe = fe
 	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, opt.LowThreshold, s.stats, opt.Logger)
 	s.tm.cool = newBackoff(opt.CooldownFirst, opt.CooldownMax)
 	s.tm.logs = s.logs
@@ -354,10 +367,13 @@ func (s *Server) routes() http.Handler {
 	}
 	// The SDKs use v1beta; some clients are configured with v1.
 	for _, v := range []string{"v1beta", "v1"} {
-		mux.HandleFunc("GET /"+v+"/models", s.handleListModels)
-		mux.HandleFunc("GET /"+v+"/models/{model}", s.handleGetModel)
+		if v == "v1beta" { // GET /v1/models... is shared with OpenAI: frontendRoutes
+			mux.HandleFunc("GET /"+v+"/models", s.handleListModels)
+			mux.HandleFunc("GET /"+v+"/models/{model}", s.handleGetModel)
+		}
 		mux.HandleFunc("POST /"+v+"/models/{call}", s.handleGemini)
 	}
+	s.frontendRoutes(mux)
 	mux.HandleFunc("/", s.handleOther)
 	return s.count(s.guard(s.requireKey(mux)))
 }
@@ -448,7 +464,9 @@ func (s *Server) handleOther(w http.ResponseWriter, r *http.Request) {
 		}
 		s.handleInternal(w, r, "", "operations/"+op)
 	default:
-		writeError(w, http.StatusNotFound, fmt.Sprintf("quotatui proxy has no route for %s %q; it serves /v1internal:<method> (letters only), /v1internal/operations/<name>, /v1beta/models and /healthz", r.Method, r.URL.Path))
+		// In the shape of the API the path belongs to (GET /v1/messages
+		// is an Anthropic client's mistake).
+		errorsFor(r).WriteError(w, &ClientError{Status: http.StatusNotFound, Message: fmt.Sprintf("quotatui proxy has no route for %s %q; it serves /v1internal:<method> (letters only), /v1internal/operations/<name>, /v1beta/models, POST /v1/messages, /v1/chat/completions, /v1/responses, GET /v1/models and /healthz", r.Method, r.URL.Path)})
 	}
 }
 
@@ -469,18 +487,25 @@ func isOperationName(name string) bool {
 	return true
 }
 
+// health is the answer of /healthz. OK is false while the engine reports
+// a problem with quotatui itself (its database cannot be written, its
+// file was deleted: Problems says which); the proxy still serves then, so
+// the status stays 200.
 type health struct {
-	OK       bool `json:"ok"`
-	Paused   bool `json:"paused"`
-	Accounts int  `json:"accounts"`
-	Usable   int  `json:"usable"`
+	OK       bool     `json:"ok"`
+	Problems []string `json:"problems,omitempty"`
+	Paused   bool     `json:"paused"`
+	Accounts int      `json:"accounts"`
+	Usable   int      `json:"usable"`
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	all := s.q.GetAllQuotas()
-	h := health{OK: true, Paused: s.Paused(), Accounts: len(all)}
+	eh := s.q.Health()
+	h := health{OK: eh.OK(), Problems: eh.Problems, Paused: s.Paused(), Accounts: len(all)}
+	now := s.clk.Now()
 	for i := range all {
-		if all[i].State == quota.StateActive {
+		if usableAtAll(&all[i], now) {
 			h.Usable++
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
@@ -41,7 +42,7 @@ type sent struct {
 // byte (the headers and the first stream event, or the whole non-streaming
 // answer) within FirstByteTimeout, and a stream an event at least every
 // StreamIdleTimeout; a call that does not is cancelled with a
-// *timeoutError as its cause.
+// *cloudcode.TimeoutError as its cause.
 func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *Choice) sent {
 	body, err := c.body(ch.Project)
 	if err != nil {
@@ -52,7 +53,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	limit := s.opt.FirstByteTimeout
-	first := time.AfterFunc(limit, func() { cancel(&timeoutError{stage: "first byte", after: limit}) })
+	first := time.AfterFunc(limit, func() { cancel(&cloudcode.TimeoutError{Stage: "first byte", After: limit}) })
 	defer first.Stop()
 
 	started := s.clk.Now()
@@ -75,7 +76,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 	if err != nil {
 		return sent{err: cause(actx, err)}
 	}
-	if !isJSONDocument(answer) {
+	if !isJSONDocument(answer) || !c.out.Accept(answer) {
 		return sent{err: errUnusableAnswer}
 	}
 	s.success(c, ch, started)
@@ -89,7 +90,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 // cause returns why an upstream call under actx failed: the proxy's own
 // timeout when that is what cancelled it, else err.
 func cause(actx context.Context, err error) error {
-	var te *timeoutError
+	var te *cloudcode.TimeoutError
 	if c := context.Cause(actx); errors.As(c, &te) {
 		return te
 	}
@@ -97,10 +98,12 @@ func cause(actx context.Context, err error) error {
 }
 
 // stream forwards an SSE answer event by event, each flushed. The first
-// event is read before anything is written: if it is missing or not JSON,
-// the answer is unusable and the request can still move to another
-// account. After it, the client has bytes: a break ends the client's
-// stream so that it can tell (BreakStream, then an aborted connection).
+// event is read before anything is written: if it is missing, not JSON or
+// not what the client's writer accepts, the answer is unusable and the
+// request can still move to another account. After it, the client has
+// bytes: a break ends the client's stream so that it can tell
+// (BreakStream, then an aborted connection). A writer that keeps quiet
+// streams alive (pinger) gets its pings in between.
 func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFunc, first *time.Timer,
 	w http.ResponseWriter, c *call, ch *Choice, resp *http.Response, started time.Time) sent {
 	events := &eventReader{br: bufio.NewReaderSize(resp.Body, 64<<10), max: s.opt.MaxEventBytes}
@@ -114,7 +117,7 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 			return sent{err: errUnusableAnswer} // an empty stream
 		}
 		return sent{err: cause(actx, err)}
-	case !isJSONDocument(data):
+	case !isJSONDocument(data) || !c.out.Accept(data):
 		return sent{err: errUnusableAnswer}
 	}
 	s.success(c, ch, started)
@@ -122,12 +125,37 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 	if c.out.StartStream(w) != nil {
 		return sent{done: true, status: statusClientGone}
 	}
+	var turn sync.Mutex // the loop's writes and the pings take turns
+	if p, ok := c.out.(pinger); ok && p.PingInterval() > 0 {
+		stop := keepAlive(w, p, &turn)
+		defer stop()
+	}
+	write := func(f func(http.ResponseWriter) error) error {
+		turn.Lock()
+		defer turn.Unlock()
+		return f(w)
+	}
 	idle := s.opt.StreamIdleTimeout
-	stall := time.AfterFunc(idle, func() { cancel(&timeoutError{stage: "stream event", after: idle}) })
+	stall := time.AfterFunc(idle, func() { cancel(&cloudcode.TimeoutError{Stage: "stream event", After: idle}) })
 	defer stall.Stop()
 	n := 0
+	broke := func(why error) sent {
+		s.stats.upstreamBreaks.Add(1)
+		s.logLimited(slog.LevelWarn, "stream break", ch.Label, "upstream stream broke after its first byte; ended the client's stream as broken",
+			"model", c.model, "events", n, "err", why)
+		e := &ClientError{Status: statusUpstreamBroke, Message: fmt.Sprintf("the upstream stream broke after %d events: %v", n, why)}
+		var te *cloudcode.TimeoutError
+		if errors.As(why, &te) {
+			e.Status = http.StatusGatewayTimeout // a stall: worth retrying
+		}
+		_ = write(func(w http.ResponseWriter) error { c.out.BreakStream(w, e); return nil })
+		return sent{done: true, status: statusUpstreamBroke, err: why, abort: true}
+	}
 	for {
-		if c.out.WriteEvent(w, data) != nil {
+		if err := write(func(w http.ResponseWriter) error { return c.out.WriteEvent(w, data) }); err != nil {
+			if errors.Is(err, errUnusableEvent) {
+				return broke(err)
+			}
 			return sent{done: true, status: statusClientGone}
 		}
 		n++
@@ -137,20 +165,43 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 		case err == nil:
 			continue
 		case errors.Is(err, io.EOF):
-			if c.out.EndStream(w) != nil {
+			if write(c.out.EndStream) != nil {
 				return sent{done: true, status: statusClientGone}
 			}
 			return sent{done: true, status: http.StatusOK}
 		case ctx.Err() != nil:
 			return sent{done: true, status: statusClientGone}
 		}
-		why := cause(actx, err)
-		s.stats.upstreamBreaks.Add(1)
-		s.logLimited(slog.LevelWarn, "stream break", ch.Label, "upstream stream broke after its first byte; ended the client's stream as broken",
-			"model", c.model, "events", n, "err", why)
-		c.out.BreakStream(w, &ClientError{Status: statusUpstreamBroke,
-			Message: fmt.Sprintf("the upstream stream broke after %d events: %v", n, why)})
-		return sent{done: true, status: statusUpstreamBroke, err: why, abort: true}
+		return broke(cause(actx, err))
+	}
+}
+
+// keepAlive calls p.Ping on w every p.PingInterval until the returned
+// stop is called, under turn, and stops early when a ping cannot be
+// written (the client is gone). stop waits for the pinging goroutine.
+func keepAlive(w http.ResponseWriter, p pinger, turn *sync.Mutex) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(p.PingInterval())
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				turn.Lock()
+				err := p.Ping(w)
+				turn.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
 	}
 }
 

@@ -169,14 +169,7 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 		c.jsonArray = r.URL.Query().Get("alt") != "sse"
 		c.query.Set("alt", "sse") // the array form is rebuilt from SSE events
 	}
-	mj, _ := json.Marshal(model)
-	c.env = map[string]json.RawMessage{
-		"model":       mj,
-		"userAgent":   json.RawMessage(`"antigravity"`),
-		"requestType": json.RawMessage(`"agent"`),
-		"requestId":   requestID(s.clk.Now()),
-		"request":     json.RawMessage(body),
-	}
+	c.env = generationEnv(model, body, s.clk.Now())
 	c.session = r.Header.Get("x-session-id")
 	if c.session == "" {
 		c.session = SessionFromBody(body, model)

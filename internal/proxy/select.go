@@ -95,13 +95,6 @@ func (m *TokenManager) sweep() { m.sessions.sweep(m.clk.Now()) }
 
 func (m *TokenManager) activeSessions() int { return m.sessions.active(m.clk.Now()) }
 
-// keep reports whether a check allows staying on (or taking) an account.
-// Unknown with no mark is kept: there is no evidence the account is spent,
-// and moving would break the conversation's prompt cache.
-func keep(c quota.Check) bool {
-	return c.Usable && c.Decision != quota.Exhausted
-}
-
 // pick chooses an account for model, skipping the accounts in exclude
 // (the ones that already failed this client request).
 func (m *TokenManager) pick(ctx context.Context, model, session string, exclude map[int64]bool) (Choice, error) {
@@ -138,7 +131,7 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 			if exclude[cand.AccountID] || cand.AccountID == from {
 				continue
 			}
-			if !keep(cand.Check) {
+			if !cand.Check.Usable {
 				continue // Rank's figures are cheap and say this one cannot serve
 			}
 			c, release, ok, err := m.try(ctx, cand.AccountID, model, wait)
@@ -160,6 +153,13 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 	// the wait must come from what the accounts are now, not from the
 	// figures the loop started with.
 	return Choice{}, m.noAccount(fam, m.q.Rank(model), exclude, m.clk.Now())
+}
+
+// usableAtAll reports whether the account's state lets it take any call
+// (a model outside every family is judged on the state alone: the
+// engine's one predicate, quota.Status.Check).
+func usableAtAll(st *quota.Status, now time.Time) bool {
+	return st.Check("", now).Usable
 }
 
 // stateCause says why an account in a state other than active cannot be
@@ -255,7 +255,10 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 	}
 	k := gateKey{account, cloudcode.ModelFamily(model)}
 	check = m.low.predict(k, check, false)
-	if !keep(check) {
+	// The engine's one predicate (quota.Status.Check): an account with no
+	// figure and no mark is usable, since there is no evidence it is spent
+	// and moving would break the conversation's prompt cache.
+	if !check.Usable {
 		return Choice{}, nil, false, nil
 	}
 	var release func()
@@ -275,7 +278,7 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 			// The request that held the gate may have marked it.
 			check, err = m.q.CheckQuota(ctx, account, model)
 		}
-		if (err != nil && m.preCheck) || !keep(check) {
+		if (err != nil && m.preCheck) || !check.Usable {
 			release()
 			if ctx.Err() != nil {
 				return Choice{}, nil, false, ctx.Err()
@@ -363,27 +366,27 @@ func (m *TokenManager) noAccount(fam cloudcode.Family, cands []quota.Candidate, 
 	}
 	waitable := 0
 	for _, c := range cands {
-		st, ok := m.q.Account(c.AccountID)
-		if ok && st.State != "" && st.State != quota.StateActive {
+		if st, ok := m.q.Account(c.AccountID); ok && !usableAtAll(&st, now) {
 			e.Causes = append(e.Causes, stateCause(st))
 			continue // waiting does not help a disabled account
 		}
-		if exclude[c.AccountID] && keep(c.Check) {
+		if exclude[c.AccountID] && c.Check.Usable {
 			continue // left out for another reason (no access token)
 		}
 		waitable++
+		// Under a mark the check's ResetTime is when the mark ends (or
+		// the bucket's reset, when the figures say spent for longer).
 		at, cooling := time.Time{}, false
-		if c.Check.Decision == quota.Exhausted && c.Check.ResetTime.After(now) {
+		switch {
+		case c.Check.Reason == quota.ReasonCooldown:
+			at, cooling = c.Check.ResetTime, c.Check.Decision != quota.Exhausted
+		case c.Check.Decision == quota.Exhausted:
 			at = c.Check.ResetTime
 		}
-		if ok {
-			for i, f := range cloudcode.Families {
-				if mk := st.Marks[i]; f == fam && mk.Kind != quota.NoMark && mk.Until.After(at) {
-					at, cooling = mk.Until, mk.Kind == quota.CooldownMark
-				}
-			}
+		if !at.After(now) {
+			continue
 		}
-		if !at.IsZero() && (e.Reset.IsZero() || at.Before(e.Reset)) {
+		if e.Reset.IsZero() || at.Before(e.Reset) {
 			e.Reset, e.Cooling = at, cooling
 		}
 	}
@@ -416,7 +419,7 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 	}
 	var causes []string
 	active := slices.DeleteFunc(all, func(s quota.Status) bool {
-		if s.State != quota.StateActive && s.State != "" {
+		if !usableAtAll(&s, now) {
 			causes = append(causes, stateCause(s))
 			return true
 		}
@@ -451,7 +454,7 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 func (m *TokenManager) poolSpent(model string) *NoAccountError {
 	cands := m.q.Rank(model)
 	for _, c := range cands {
-		if keep(c.Check) {
+		if c.Check.Usable {
 			return nil
 		}
 	}

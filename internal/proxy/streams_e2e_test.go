@@ -71,6 +71,10 @@ func TestCutStreamLooksBroken(t *testing.T) {
 		{"Code Assist array", "/v1internal:streamGenerateContent", assistBody, true, false},
 		{"Gemini API SSE", "/v1beta/models/gemini-3-flash:streamGenerateContent?alt=sse", geminiBody, false, true},
 		{"Gemini API array", "/v1beta/models/gemini-3-flash:streamGenerateContent", geminiBody, true, false},
+		// The translated routes: their API's error event, then the abort.
+		{"Anthropic Messages", "/v1/messages", `{"model":"claude-sonnet-4-6","max_tokens":1000,"stream":true,"messages":[{"role":"user","content":"hi"}]}`, false, true},
+		{"OpenAI Chat Completions", "/v1/chat/completions", `{"model":"gemini-3-flash","stream":true,"messages":[{"role":"user","content":"hi"}]}`, false, true},
+		{"OpenAI Responses", "/v1/responses", `{"model":"gemini-3-flash","stream":true,"input":"hi"}`, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,11 +89,14 @@ func TestCutStreamLooksBroken(t *testing.T) {
 			if !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Errorf("reading the cut stream: err = %v, want an unexpected end (no terminator)", err)
 			}
-			if n := bytes.Count(body, []byte("Simulated answer")); n != 2 {
-				t.Errorf("%d chunks reached the client, want the 2 sent: %q", n, body)
+			if !bytes.Contains(body, []byte("part 2 of 6")) || bytes.Contains(body, []byte("part 3 of 6")) {
+				t.Errorf("want the 2 chunks sent to reach the client, and no more: %q", body)
 			}
 			if tt.array && (json.Valid(body) || bytes.HasSuffix(bytes.TrimSpace(body), []byte("]"))) {
 				t.Errorf("the array was closed: %q", body)
+			}
+			if bytes.Contains(body, []byte("[DONE]")) || bytes.Contains(body, []byte("message_stop")) || bytes.Contains(body, []byte("response.completed")) {
+				t.Errorf("the cut stream ends as if complete: %q", body)
 			}
 			if got := bytes.Contains(body, []byte(`"error"`)); got != tt.errorEvent {
 				t.Errorf("error event sent: %v, want %v: %q", got, tt.errorEvent, body)
@@ -146,22 +153,22 @@ func TestLargeEvents(t *testing.T) {
 	const size = 3 << 20
 	e := startWith(t, func(o *proxytest.Options) { o.Sim.StreamChunks = 3 })
 	e.st.Sim.SetStreamFaults(cloudcodetest.StreamFaults{EventBytes: size})
-	for _, path := range []string{"/v1beta/models/gemini-3-flash:streamGenerateContent?alt=sse", "/v1internal:streamGenerateContent?alt=sse"} {
-		body := geminiBody
-		if strings.HasPrefix(path, "/v1internal") {
-			body = assistBody
-		}
+	bodies := map[string]string{
+		"/v1beta/models/gemini-3-flash:streamGenerateContent?alt=sse": geminiBody,
+		"/v1internal:streamGenerateContent?alt=sse":                   assistBody,
+		"/v1/messages": `{"model":"claude-sonnet-4-6","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+	}
+	for path, body := range bodies {
 		resp, b, err := e.stream(path, body)
 		if resp.StatusCode != 200 || err != nil {
 			t.Fatalf("%s: status %d, err %v", path, resp.StatusCode, err)
 		}
 		events := 0
 		for _, line := range bytes.Split(b, []byte("\n")) {
-			if bytes.HasPrefix(line, []byte("data: ")) {
+			// (The Messages stream has small events around the three
+			// text deltas.)
+			if bytes.HasPrefix(line, []byte("data: ")) && len(line) >= size {
 				events++
-				if len(line) < size {
-					t.Errorf("%s: an event of %d bytes, want at least %d", path, len(line), size)
-				}
 			}
 		}
 		if events != 3 {
@@ -181,6 +188,10 @@ func TestLargeEvents(t *testing.T) {
 	if n := small.st.Sim.TotalRequests("streamGenerateContent"); n != 1 {
 		t.Errorf("over the limit: %d upstream calls, want 1", n)
 	}
+	resp, b, _ = small.stream("/v1/messages", `{"model":"claude-sonnet-4-6","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(b), `"type":"api_error"`) || !strings.Contains(string(b), "larger than the proxy's limit") {
+		t.Errorf("Messages over the limit: %d %s, want 502 in Anthropic's shape naming the limit", resp.StatusCode, b)
+	}
 }
 
 // TestHungAccountCostsOneTimeout (issue 11.2): with the top account hung
@@ -191,18 +202,24 @@ func TestLargeEvents(t *testing.T) {
 // again.
 func TestHungAccountCostsOneTimeout(t *testing.T) {
 	tests := []struct {
-		name   string
-		hang   func(sim *cloudcodetest.Server, email string)
-		stream bool
+		name     string
+		hang     func(sim *cloudcodetest.Server, email string)
+		stream   bool
+		messages bool // through /v1/messages, as Claude Code
 	}{
-		{"hung before the headers", func(sim *cloudcodetest.Server, email string) { sim.SetHang(email, true) }, false},
-		{"hung after the headers", func(sim *cloudcodetest.Server, email string) { sim.SetHangAfterHeaders(email, true) }, false},
-		{"stream hung after the headers", func(sim *cloudcodetest.Server, email string) { sim.SetHangAfterHeaders(email, true) }, true},
+		{"hung before the headers", func(sim *cloudcodetest.Server, email string) { sim.SetHang(email, true) }, false, false},
+		{"hung after the headers", func(sim *cloudcodetest.Server, email string) { sim.SetHangAfterHeaders(email, true) }, false, false},
+		{"stream hung after the headers", func(sim *cloudcodetest.Server, email string) { sim.SetHangAfterHeaders(email, true) }, true, false},
+		{"Messages stream hung after the headers", func(sim *cloudcodetest.Server, email string) { sim.SetHangAfterHeaders(email, true) }, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startWith(t, func(o *proxytest.Options) { o.Proxy.FirstByteTimeout = 200 * time.Millisecond })
-			top := e.st.Quota.Rank("gemini-3-flash")[0].Label
+			model := "gemini-3-flash"
+			if tt.messages {
+				model = "claude-sonnet-4-6"
+			}
+			top := e.st.Quota.Rank(model)[0].Label
 			tt.hang(e.st.Sim, top)
 			rpc := "generateContent"
 			if tt.stream {
@@ -221,8 +238,12 @@ func TestHungAccountCostsOneTimeout(t *testing.T) {
 				if tt.stream {
 					var b []byte
 					var err error
-					resp, b, err = e.stream("/v1beta/models/gemini-3-flash:streamGenerateContent?alt=sse",
-						fmt.Sprintf(`{"contents":[{"role":"user","parts":[{"text":"conversation %d"}]}]}`, i))
+					path, body := "/v1beta/models/gemini-3-flash:streamGenerateContent?alt=sse",
+						fmt.Sprintf(`{"contents":[{"role":"user","parts":[{"text":"conversation %d"}]}]}`, i)
+					if tt.messages {
+						path, body = "/v1/messages", fmt.Sprintf(`{"model":%q,"max_tokens":100,"stream":true,"messages":[{"role":"user","content":"conversation %d"}]}`, model, i)
+					}
+					resp, b, err = e.stream(path, body)
 					if err != nil {
 						t.Fatalf("conversation %d: %v", i, err)
 					}
@@ -328,11 +349,13 @@ type markLog struct {
 	marks []time.Duration
 }
 
-func (m *markLog) MarkCooldown(id int64, f cloudcode.Family, until time.Time, reason string) {
-	m.mu.Lock()
-	m.marks = append(m.marks, time.Until(until).Round(50*time.Millisecond))
-	m.mu.Unlock()
-	m.Quota.MarkCooldown(id, f, until, reason)
+func (m *markLog) Apply(ctx context.Context, id int64, f cloudcode.Family, v quota.Verdict, receivedAt time.Time) error {
+	if v.Effect == quota.EffectCooldown {
+		m.mu.Lock()
+		m.marks = append(m.marks, time.Until(v.Until).Round(50*time.Millisecond))
+		m.mu.Unlock()
+	}
+	return m.Quota.Apply(ctx, id, f, v, receivedAt)
 }
 
 func (m *markLog) String() string {

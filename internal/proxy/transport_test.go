@@ -45,8 +45,13 @@ func TestTransportReusesConnections(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := conns.Load(); n > workers+8 {
-		t.Errorf("%d connections for %d requests at concurrency %d, want about %d", n, workers*each, workers, workers)
+	// Each request in flight holds one connection and may have started one
+	// more dial while it waited (a connection freed first is used and the
+	// dialled one kept idle), so the pool never needs more than twice the
+	// concurrency; under CPU contention those races do happen (a bound of
+	// concurrency+8 failed 4 runs in 20 with another package's tests
+	// running). Without the sized idle pool it is hundreds.
+	if n := conns.Load(); n > 2*workers {
+		t.Errorf("%d connections for %d requests at concurrency %d, want at most %d", n, workers*each, workers, 2*workers)
 	}
-
 }

@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ func TestJudge(t *testing.T) {
 	now := t0
 	reset := now.Add(161 * time.Hour)
 	forbidden := &cloudcode.ForbiddenError{Status: 403, Reason: "SERVICE_DISABLED", Message: "Cloud Code Private API has not been used in project 123 before or it is disabled."}
+	denied := &cloudcode.ForbiddenError{Status: 403, Message: "The caller does not have permission"}
 	tests := []struct {
 		name string
 		err  error
@@ -34,16 +36,24 @@ func TestJudge(t *testing.T) {
 		{"nil", nil, CallGeneration, Verdict{}},
 		{"exhausted on generation", &cloudcode.QuotaExhaustedError{Status: 429, ResetAt: reset, Message: "m"}, CallGeneration,
 			Verdict{Effect: EffectExhausted, Status: 429, Until: reset, Resync: true, Reason: "quota exhausted (upstream 429)"}},
+		// Issue 11.1: a client's passthrough call never marks an account.
 		{"exhausted on passthrough", &cloudcode.QuotaExhaustedError{Status: 429, ResetAt: reset}, CallPassthrough,
-			Verdict{Effect: EffectExhausted, Status: 429, Until: reset, Resync: true, Reason: "quota exhausted (upstream 429)"}},
+			Verdict{Effect: EffectNone, Status: 429, Until: reset, Reason: "quota exhausted (upstream 429)"}},
+		// Issue 11.3: a short first cooldown the caller may grow, not 10 s.
 		{"bare 429 on generation", &cloudcode.RateLimitedError{Status: 429, Bare: true}, CallGeneration,
-			Verdict{Effect: EffectCooldown, Status: 429, Until: now.Add(DefaultBareCooldown), Resync: true, Reason: "429 without details"}},
+			Verdict{Effect: EffectCooldown, Status: 429, Until: now.Add(ShortCooldown), Backoff: true, Resync: true, ShortLived: true, Reason: "429 without details"}},
+		{"bare 429 on passthrough", &cloudcode.RateLimitedError{Status: 429, Bare: true}, CallPassthrough,
+			Verdict{Effect: EffectNone, Status: 429, ShortLived: true, Reason: "rate limited"}},
 		{"short rate limit", &cloudcode.RateLimitedError{Status: 429, RetryDelay: 1354 * time.Millisecond}, CallGeneration,
 			Verdict{Effect: EffectRetry, Status: 429, Delay: 1354 * time.Millisecond, Reason: "rate limited"}},
 		{"long rate limit", &cloudcode.RateLimitedError{Status: 429, RetryDelay: 30 * time.Second}, CallGeneration,
-			Verdict{Effect: EffectCooldown, Status: 429, Delay: 30 * time.Second, Until: now.Add(30 * time.Second), Reason: "rate limited"}},
-		{"rate limit without delay", &cloudcode.RateLimitedError{Status: 429}, CallPassthrough,
-			Verdict{Effect: EffectCooldown, Status: 429, Until: now.Add(DefaultBareCooldown), Reason: "rate limited"}},
+			Verdict{Effect: EffectCooldown, Status: 429, Delay: 30 * time.Second, Until: now.Add(30 * time.Second), ShortLived: true, Reason: "rate limited"}},
+		{"rate limit without delay", &cloudcode.RateLimitedError{Status: 429}, CallGeneration,
+			Verdict{Effect: EffectCooldown, Status: 429, Until: now.Add(ShortCooldown), Backoff: true, ShortLived: true, Reason: "rate limited"}},
+		{"rate limit without delay on passthrough", &cloudcode.RateLimitedError{Status: 429}, CallPassthrough,
+			Verdict{Effect: EffectNone, Status: 429, ShortLived: true, Reason: "rate limited"}},
+		{"short rate limit on passthrough", &cloudcode.RateLimitedError{Status: 429, RetryDelay: time.Second}, CallPassthrough,
+			Verdict{Effect: EffectRetry, Status: 429, Delay: time.Second, Reason: "rate limited"}},
 		{"429 on a quota read backs reads off", &cloudcode.RateLimitedError{Status: 429, RetryDelay: 5 * time.Minute}, CallQuotaRead,
 			Verdict{Effect: EffectQuotaUnreadable, Status: 429, Delay: 5 * time.Minute, Until: now.Add(5 * time.Minute), Reason: "quota reads rate-limited (429)"}},
 		{"bare 429 on a quota read", &cloudcode.RateLimitedError{Status: 429, Bare: true}, CallQuotaRead,
@@ -54,12 +64,23 @@ func TestJudge(t *testing.T) {
 			Verdict{Effect: EffectRefreshToken, Status: 401, Reason: "access token rejected (401)"}},
 		{"validation anywhere", &cloudcode.ValidationRequiredError{Status: 403, URL: "https://v", Message: "verify"}, CallQuotaRead,
 			Verdict{Effect: EffectValidationRequired, Status: 403, ValidationURL: "https://v", Reason: "verify"}},
-		{"403 on generation", forbidden, CallGeneration,
+		{"validation on generation", &cloudcode.ValidationRequiredError{Status: 403, URL: "https://v", Message: "verify"}, CallGeneration,
+			Verdict{Effect: EffectValidationRequired, Status: 403, ValidationURL: "https://v", Reason: "verify"}},
+		{"validation on passthrough is relayed", &cloudcode.ValidationRequiredError{Status: 403, URL: "https://v", Message: "verify"}, CallPassthrough,
+			Verdict{Effect: EffectNone, Status: 403, ValidationURL: "https://v", Reason: "verify", ClientFault: true}},
+		{"403 SERVICE_DISABLED on generation", forbidden, CallGeneration,
 			Verdict{Effect: EffectForbidden, Status: 403, Reason: forbiddenReason(forbidden)}},
+		{"plain 403 on generation needs a refused quota read", denied, CallGeneration,
+			Verdict{Effect: EffectForbidden, Status: 403, Reason: forbiddenReason(denied), Verify: true}},
 		{"403 on a quota read", forbidden, CallQuotaRead,
 			Verdict{Effect: EffectQuotaUnreadable, Status: 403, Reason: forbiddenReason(forbidden)}},
-		{"403 on passthrough", forbidden, CallPassthrough,
-			Verdict{Effect: EffectNone, Status: 403, Reason: forbiddenReason(forbidden)}},
+		{"403 on passthrough is relayed", forbidden, CallPassthrough,
+			Verdict{Effect: EffectNone, Status: 403, Reason: forbiddenReason(forbidden), ClientFault: true}},
+		{"timeout on generation", &cloudcode.TimeoutError{Stage: "first byte", After: time.Minute}, CallGeneration,
+			Verdict{Effect: EffectCooldown, Until: now.Add(ShortCooldown), Backoff: true, Resync: true, ShortLived: true, TimedOut: true,
+				Reason: "upstream timed out: no first byte within 1m0s"}},
+		{"timeout on passthrough", fmt.Errorf("send: %w", &cloudcode.TimeoutError{Stage: "first byte", After: time.Minute}), CallPassthrough,
+			Verdict{Effect: EffectNone, TimedOut: true, Reason: "upstream timed out: no first byte within 1m0s"}},
 		{"404 on generation", &cloudcode.NotFoundError{Status: 404}, CallGeneration,
 			Verdict{Effect: EffectNone, Status: 404, ClientFault: true, Reason: "not found"}},
 		{"400", &cloudcode.UnknownError{Status: 400}, CallGeneration,
@@ -80,6 +101,34 @@ func TestJudge(t *testing.T) {
 	}
 	if r := forbiddenReason(forbidden); !containsAll(r, "SERVICE_DISABLED", "OAuth client") {
 		t.Errorf("forbidden reason %q does not explain the refused client", r)
+	}
+}
+
+// TestJudgeRetried: an account already retried once in a request is not
+// retried again; a short rate limit then cools a generation's family for
+// its delay, and marks nothing on a passthrough call.
+func TestJudgeRetried(t *testing.T) {
+	now := t0
+	short := &cloudcode.RateLimitedError{Status: 429, RetryDelay: time.Second}
+	tests := []struct {
+		name string
+		err  error
+		call Call
+		want Verdict
+	}{
+		{"short rate limit on generation", short, CallGeneration,
+			Verdict{Effect: EffectCooldown, Status: 429, Delay: time.Second, Until: now.Add(time.Second), ShortLived: true, Reason: "rate limited"}},
+		{"short rate limit on passthrough", short, CallPassthrough,
+			Verdict{Effect: EffectNone, Status: 429, Delay: time.Second, ShortLived: true, Reason: "rate limited"}},
+		{"a second 401", &cloudcode.UnauthorizedError{Status: 401}, CallGeneration,
+			Verdict{Effect: EffectNone, Status: 401, Reason: "access token rejected (401)"}},
+		{"anything else as Judge", &cloudcode.QuotaExhaustedError{Status: 429}, CallGeneration,
+			Judge(&cloudcode.QuotaExhaustedError{Status: 429}, CallGeneration, now)},
+	}
+	for _, tt := range tests {
+		if got := JudgeRetried(tt.err, tt.call, now); got != tt.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", tt.name, got, tt.want)
+		}
 	}
 }
 
@@ -152,6 +201,47 @@ func TestQuotaRead403IsUnreadable(t *testing.T) {
 	e.sync(email)
 	if st, _ = e.m.Account(id); st.State != StateActive || st.Unreadable != "" || !st.Family(cloudcode.FamilyGemini).Effective.Known {
 		t.Errorf("after recovery: state %s unreadable %q", st.State, st.Unreadable)
+	}
+}
+
+// A plain PERMISSION_DENIED on generation changes the account only when a
+// fresh quota read of it is refused too (issue 11.1); Apply makes that
+// read. When the read finds the account needs verification, that is the
+// state it gets, not forbidden.
+func TestApplyVerifiesPlainForbidden(t *testing.T) {
+	denied := &cloudcode.ForbiddenError{Status: 403, Reason: "", Message: "The caller does not have permission"}
+	tests := []struct {
+		name  string
+		flag  func(e *env, email string)
+		err   error
+		state AccountState
+	}{
+		{"the read answers: not confirmed", nil, ErrUnconfirmed, StateActive},
+		{"the read is refused too", func(e *env, email string) { e.srv.Forbid(email, "") }, nil, StateForbidden},
+		{"the read needs verification", func(e *env, email string) { e.srv.FlagValidation(email, "https://v") }, nil, StateValidationRequired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const email = "denied@example.com"
+			e := newEnv(t, cloudcodetest.Options{}, Options{}, cloudcodetest.AccountSpec{Email: email, TierID: "g1-pro-tier"})
+			id := e.id(email)
+			e.sync(email)
+			if tt.flag != nil {
+				tt.flag(e, email)
+			}
+			reads := e.srv.Requests(email, "fetchAvailableModels")
+			v := Judge(denied, CallGeneration, e.clk.Now())
+			err := e.m.Apply(context.Background(), id, cloudcode.FamilyGemini, v, e.clk.Now())
+			if tt.err == nil && err != nil || tt.err != nil && !errors.Is(err, tt.err) {
+				t.Errorf("Apply: %v, want %v", err, tt.err)
+			}
+			if st, _ := e.m.Account(id); st.State != tt.state {
+				t.Errorf("state %s, want %s", st.State, tt.state)
+			}
+			if e.srv.Requests(email, "fetchAvailableModels") == reads && e.srv.Requests(email, "loadCodeAssist") == 0 {
+				t.Error("no fresh quota read was made")
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -270,6 +271,11 @@ func (m *Manager) Apply(ctx context.Context, accountID int64, f cloudcode.Family
 	case EffectQuotaUnreadable:
 		m.markUnreadable(a, v, m.clock.Now())
 	case EffectForbidden, EffectValidationRequired, EffectNeedsLogin, EffectClientMismatch, EffectNeedsClient:
+		if v.Verify {
+			if v, err = m.confirmRefused(ctx, a, v); err != nil {
+				break
+			}
+		}
 		_, err = m.setState(ctx, a, v.Effect.State(), v.Reason, v.ValidationURL)
 	}
 	if v.Resync {
@@ -279,6 +285,34 @@ func (m *Manager) Apply(ctx context.Context, accountID int64, f cloudcode.Family
 		return fmt.Errorf("apply %s to account %d: %w", v.Effect, accountID, err)
 	}
 	return nil
+}
+
+// ErrUnconfirmed is Apply's answer to a verdict that needed a fresh quota
+// read to prove the account refused (Verdict.Verify) when the read did
+// not: the account is left as it was.
+var ErrUnconfirmed = errors.New("not confirmed: the account's quota read was not refused")
+
+// confirmRefused reads the account's quota afresh to prove a verdict
+// that needs it (Verdict.Verify): when the upstream refuses the read too
+// (403), the account, not one request, is what it objects to, and v is
+// confirmed; when the read finds the account needs verification, that is
+// the verdict (the sync has set it). Otherwise it returns ErrUnconfirmed,
+// with the read's own error when it failed for another reason.
+func (m *Manager) confirmRefused(ctx context.Context, a *account, v Verdict) (Verdict, error) {
+	if !syncable(&a.snap.Load().status) {
+		return v, ErrUnconfirmed
+	}
+	err := m.syncShared(context.WithoutCancel(ctx), a, -1)
+	if err == nil {
+		return v, ErrUnconfirmed
+	}
+	switch rv := judgeSync(err, m.clock.Now()); {
+	case rv.Effect == EffectValidationRequired:
+		return rv, nil
+	case rv.Status == http.StatusForbidden:
+		return v, nil
+	}
+	return v, fmt.Errorf("%w (%v)", ErrUnconfirmed, err)
 }
 
 // unreadableCause classifies an EffectQuotaUnreadable verdict.

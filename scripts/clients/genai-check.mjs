@@ -8,6 +8,7 @@
 // QUOTATUI_PROXY_API_KEY (sent as the SDK's API key; any value when the
 // proxy has none). Exits non-zero when a check fails.
 import { GoogleGenAI, ApiError, Type } from '@google/genai';
+import { check, must, finish } from './check.mjs';
 
 const baseUrl = process.env.QUOTATUI_PROXY ?? 'http://127.0.0.1:18045';
 const ai = new GoogleGenAI({
@@ -15,20 +16,6 @@ const ai = new GoogleGenAI({
   httpOptions: { baseUrl },
 });
 
-let failed = 0;
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    const note = await fn();
-    console.log(`ok    ${name} (${Date.now() - t0} ms)${note ? ': ' + note : ''}`);
-  } catch (err) {
-    failed++;
-    console.log(`FAIL  ${name}: ${err?.status ?? ''} ${err?.message ?? err}`);
-  }
-}
-function must(cond, what) {
-  if (!cond) throw new Error(what);
-}
 
 // A request with everything a coding tool sends: system instruction,
 // generation config with thinking, tools, a multi-turn history.
@@ -153,5 +140,4 @@ if (process.argv.includes('--drain')) {
   });
 }
 
-console.log(failed ? `${failed} check(s) failed` : 'all checks passed');
-process.exit(failed ? 1 : 0);
+finish();

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
@@ -53,6 +51,11 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 		writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload received. "+err.Error())
 		return
 	}
+	req, err := checkEnvelope(body)
+	if err != nil {
+		writeCheckError(w, err)
+		return
+	}
 	if env.Model == "" {
 		writeGoogleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Request contains an invalid argument: model is required.")
 		return
@@ -64,6 +67,10 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 	}
 	if env.Project != a.project {
 		writeProjectDenied(w, env.Project)
+		return
+	}
+	if err := s.checkTurns(a, model, req); err != nil {
+		writeCheckError(w, err)
 		return
 	}
 	family := cloudcode.ModelFamily(model)
@@ -104,12 +111,12 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 	}
 
 	w = s.faultyAnswer(w, r, a)
-	prompt := promptTokens(env.Request)
+	p := s.compose(a, model, req, s.opts.StreamChunks)
 	if rpc == "generateContent" {
-		writeJSON(w, http.StatusOK, s.answerChunk(model, 0, 1, prompt))
+		writeJSON(w, http.StatusOK, p.whole())
 		return
 	}
-	s.stream(w, r, model, prompt)
+	s.stream(w, r, p)
 }
 
 // writeCapacityError answers that Google is out of capacity for model.
@@ -162,71 +169,12 @@ func (s *Server) consume(a *account, f cloudcode.Family, now time.Time) (time.Ti
 	return time.Time{}, false
 }
 
-type partJSON struct {
-	Text    string `json:"text"`
-	Thought bool   `json:"thought,omitempty"`
-}
-
-type contentJSON struct {
-	Role  string     `json:"role"`
-	Parts []partJSON `json:"parts"`
-}
-
-type candidateJSON struct {
-	Content      contentJSON `json:"content"`
-	FinishReason string      `json:"finishReason,omitempty"`
-}
-
-type usageJSON struct {
-	PromptTokenCount     int `json:"promptTokenCount"`
-	CandidatesTokenCount int `json:"candidatesTokenCount"`
-	TotalTokenCount      int `json:"totalTokenCount"`
-	ThoughtsTokenCount   int `json:"thoughtsTokenCount,omitempty"`
-}
-
-type responseJSON struct {
-	Candidates    []candidateJSON `json:"candidates"`
-	UsageMetadata *usageJSON      `json:"usageMetadata,omitempty"`
-	ModelVersion  string          `json:"modelVersion"`
-	ResponseID    string          `json:"responseId"`
-}
-
-type wrappedJSON struct {
-	Response responseJSON `json:"response"`
-	TraceID  string       `json:"traceId"`
-}
-
-// answerChunk builds chunk i of n of an answer; the last one carries the
-// finish reason and the usage.
-func (s *Server) answerChunk(model string, i, n, prompt int) wrappedJSON {
-	text := fmt.Sprintf("Simulated answer from %s, part %d of %d. ", model, i+1, n)
-	text += s.padding(text)
-	c := candidateJSON{Content: contentJSON{Role: "model", Parts: []partJSON{{Text: text}}}}
-	resp := responseJSON{ModelVersion: model, ResponseID: fmt.Sprintf("sim-%016x", rand.Uint64())}
-	if i == n-1 {
-		c.FinishReason = "STOP"
-		out := n * (len(text)/4 + 1)
-		u := &usageJSON{PromptTokenCount: prompt, CandidatesTokenCount: out, TotalTokenCount: prompt + out}
-		if strings.Contains(model, "thinking") || strings.HasPrefix(model, "gemini-3") {
-			u.ThoughtsTokenCount = 16
-			u.TotalTokenCount += 16
-		}
-		resp.UsageMetadata = u
-	}
-	resp.Candidates = []candidateJSON{c}
-	return wrappedJSON{Response: resp, TraceID: fmt.Sprintf("%016x", rand.Uint64())}
-}
-
 // stream answers streamGenerateContent: SSE events StreamInterval apart
 // with ?alt=sse, else one JSON array as the service does. A client that
 // goes away, or Close, ends the stream.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, model string, prompt int) {
-	n := s.opts.StreamChunks
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *plan) {
+	chunks := p.chunks(s.opts.StreamChunks)
 	if r.URL.Query().Get("alt") != "sse" {
-		chunks := make([]wrappedJSON, n)
-		for i := range chunks {
-			chunks[i] = s.answerChunk(model, i, n, prompt)
-		}
 		writeJSON(w, http.StatusOK, chunks)
 		return
 	}
@@ -235,11 +183,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, model string, pr
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	var buf bytes.Buffer
-	for i := range n {
+	for i := range chunks {
 		if i > 0 && !s.sleep(r, s.opts.StreamInterval) {
 			return
 		}
-		data, err := marshalProto3(s.answerChunk(model, i, n, prompt))
+		data, err := marshalProto3(chunks[i])
 		if err != nil {
 			return // cannot happen with these types; the client sees a short stream
 		}

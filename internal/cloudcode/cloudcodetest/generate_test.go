@@ -338,10 +338,17 @@ func TestStreamGenerateContent(t *testing.T) {
 	if len(events) != chunks {
 		t.Fatalf("%d events, want %d", len(events), chunks)
 	}
+	// Google sends usageMetadata on every event (the candidates count
+	// growing) and the finish reason only on the last.
+	prev := 0
 	for i, e := range events {
 		last := i == chunks-1
-		if (e.answer.UsageMetadata != nil) != last || (e.answer.Candidates[0].FinishReason == "STOP") != last {
-			t.Errorf("event %d: usage %v finish %q; want both only in the last", i, e.answer.UsageMetadata, e.answer.Candidates[0].FinishReason)
+		u := e.answer.UsageMetadata
+		if u == nil || u.PromptTokenCount <= 0 || u.CandidatesTokenCount <= prev || (e.answer.Candidates[0].FinishReason == "STOP") != last {
+			t.Errorf("event %d: usage %v finish %q; want growing usage on every event and STOP only on the last", i, u, e.answer.Candidates[0].FinishReason)
+		}
+		if u != nil {
+			prev = u.CandidatesTokenCount
 		}
 	}
 	// Events arrive over time, not in one write: the stream took at least
@@ -606,8 +613,8 @@ func TestStreamWithoutSSEIsAnArray(t *testing.T) {
 	if err := json.Unmarshal(body, &chunks); status != http.StatusOK || err != nil || len(chunks) != 3 {
 		t.Fatalf("got %d %s (%v), want an array of 3", status, body, err)
 	}
-	if chunks[0].Response.UsageMetadata != nil || chunks[2].Response.UsageMetadata == nil {
-		t.Errorf("usage must be in the last chunk only")
+	if chunks[0].Response.UsageMetadata == nil || chunks[2].Response.UsageMetadata == nil || chunks[2].Response.Candidates[0].FinishReason != "STOP" {
+		t.Errorf("usage must be in every chunk, the finish reason in the last")
 	}
 }
 

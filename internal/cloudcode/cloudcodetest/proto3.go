@@ -39,11 +39,20 @@ func marshalProto3(v any) ([]byte, error) {
 	return json.Marshal(tree)
 }
 
+// structFields are the fields of type google.protobuf.Struct in the
+// answers (a function call's args): a Struct is arbitrary JSON, written as
+// it is, zeros, empty lists and all. Only the field itself is left out
+// when empty.
+var structFields = map[string]bool{"args": true}
+
 // pruneObject removes o's members that hold a default value, after
-// pruning each member's own contents.
+// pruning each member's own contents (not a Struct's).
 func pruneObject(o map[string]any) {
 	for k, v := range o {
-		if isDefault(prune(v)) {
+		if !structFields[k] {
+			v = prune(v)
+		}
+		if isDefault(v) {
 			delete(o, k)
 		}
 	}

@@ -21,6 +21,9 @@ func defaults(v any, path string, out *[]string) {
 	case map[string]any:
 		for k, m := range x {
 			p := path + "." + k
+			if k == "args" {
+				continue // a Struct: arbitrary JSON, written as it is
+			}
 			switch y := m.(type) {
 			case nil:
 				*out = append(*out, p+" = null")

@@ -59,6 +59,10 @@ type Options struct {
 	// AccountSpec names another (see AddClient). Defaults DefaultClientID,
 	// DefaultClientSecret.
 	ClientID, ClientSecret string
+	// BindClaudeSignatures makes Claude's thought signatures valid only on
+	// the account that issued them (Gemini's always are). Off by default:
+	// peers found no such binding, but it is not proven.
+	BindClaudeSignatures bool
 }
 
 // DefaultCapacity is the default bucket size: FREE 20/100, PRO 100/500,
@@ -125,6 +129,7 @@ type Server struct {
 	faults *faultSource
 	inject *injector // faults.go, operations.go
 	counts counters
+	strict *strict // request checks, signatures, prompt cache (validate.go, answer.go)
 }
 
 // NewServer starts a simulator on 127.0.0.1 with a random port. Call Close
@@ -162,6 +167,7 @@ func NewServer(opts Options) *Server {
 		clients:      map[string]OAuthClient{opts.ClientID: {ID: opts.ClientID, Secret: opts.ClientSecret}},
 		faults:       newFaultSource(opts.Seed),
 		inject:       newInjector(opts.Seed),
+		strict:       newStrict(opts.BindClaudeSignatures),
 		counts:       counters{m: make(map[counterKey]int)},
 	}
 	s.latency.Store(int64(opts.Latency))
