@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 func TestRunSmall(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench", "proxy.md")
 	c := config{accounts: 2, clients: 4, after: 2, seed: 7, deadline: 30 * time.Second, cacheTTL: 20 * time.Millisecond,
-		units: 40, latencyN: 50, out: out}
+		units: 40, latencyN: 50, concurrency: []int{1, 2}, out: out}
 	var stdout strings.Builder
 	if err := run(context.Background(), c, &stdout); err != nil {
 		t.Fatal(err)
@@ -31,7 +31,10 @@ func TestRunSmall(t *testing.T) {
 		"| client 429 while an account still had quota for the family | 0 (0.00 %) | 0 (0.00 %) | 0 % |",
 		"| drained every account | true | true | yes |",
 		"| other client errors | 0 | 0 | 0 |",
-		"| p99 |",
+		"Concurrency 1:",
+		"Concurrency 2:",
+		"| Code Assist `/v1internal:generateContent` |",
+		"| Anthropic `/v1/messages`, streamed |",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
