@@ -180,10 +180,27 @@ func writeReport(out, report string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
+	if err := os.WriteFile(out, []byte(report+keptNotes(out)), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
 	return nil
+}
+
+// notesMarker starts the hand-written part of a report (the profile and
+// what was changed), which a new run keeps.
+const notesMarker = "<!-- notes: kept by quotabench -->"
+
+// keptNotes returns the hand-written part of an existing report, from the
+// marker on, after a blank line; "" when there is none.
+func keptNotes(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if i := strings.Index(string(b), notesMarker); i >= 0 {
+		return "\n" + string(b[i:])
+	}
+	return ""
 }
 
 func pctOf(n, d int) string {

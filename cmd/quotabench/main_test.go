@@ -44,3 +44,23 @@ func TestRunSmall(t *testing.T) {
 		t.Errorf("written report differs from the printed one (%v)", err)
 	}
 }
+
+// TestReportKeepsNotes: a new run rewrites the figures and keeps the
+// hand-written part after the marker.
+func TestReportKeepsNotes(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "proxy.md")
+	notes := notesMarker + "\nthe profile, by hand\n"
+	if err := os.WriteFile(out, []byte("old figures\n\n"+notes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeReport(out, "new figures\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "new figures\n\n" + notes; string(b) != want {
+		t.Errorf("report is %q, want %q", b, want)
+	}
+}
