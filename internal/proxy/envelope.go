@@ -29,7 +29,7 @@ func parseEnvelope(body []byte) (*envelope, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errEmptyBody
 	}
-	if !json.Valid(body) {
+	if !rawjson.Valid(body) {
 		return nil, decodeError(body)
 	}
 	ms, ok := rawjson.Members(make([]rawjson.Member, 0, 8), body)

@@ -3,6 +3,7 @@ package rawjson
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -194,4 +195,50 @@ func compactEqual(a, b []byte) bool {
 		return false
 	}
 	return bytes.Equal(x.Bytes(), y.Bytes())
+}
+
+func TestValid(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	for _, s := range []string{
+		``, ` `, `{}`, `[]`, `""`, `0`, `-0`, `-0.5e+10`, `1E5`, `01`, `1.`, `.5`, `-`, `1e`, `+1`, `true`, `tru`, `nulll`, `null x`,
+		`{"a":1,"b":[true,false,null,{"c":"\u00e9\n\"\\\/"}]}`, `{"a" : 1 , }`, `{,}`, `[1,]`, `[,1]`, `{"a"}`, `{"a":}`, `{1:2}`,
+		`"\x"`, `"\u12"`, `"\u12g4"`, "\"\x01\"", "\"\xff\xfe\"", `"unterminated`, `{"a":1}}`, `[1]]`, `[{]`, `{[}`,
+		deep(10000), deep(10001), "[" + deep(9999) + "," + deep(10000) + "]", " \t\r\n{\"k\":\"v\"}\n",
+	} {
+		if got, want := Valid([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("Valid(%.60q) = %v, json.Valid says %v", s, got, want)
+		}
+	}
+}
+
+// FuzzValid checks Valid against json.Valid.
+func FuzzValid(f *testing.F) {
+	for _, s := range []string{`{"a":[1,-2.5e3,"x\u0041\n",true,false,null,{}]}`, `[[[]]]`, `"\ud800"`, `01`, `{"a":1,}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := Valid(b), json.Valid(b); got != want {
+			t.Fatalf("Valid(%q) = %v, json.Valid says %v", b, got, want)
+		}
+	})
+}
+
+func BenchmarkValid(b *testing.B) {
+	doc := []byte(`{"model":"gemini-3-flash","request":{"contents":[{"role":"user","parts":[{"text":"` + strings.Repeat("You are an interactive CLI agent. \\n", 1000) + `"}]}],"generationConfig":{"temperature":0.7,"topP":1}}}`)
+	b.Run("rawjson", func(b *testing.B) {
+		b.SetBytes(int64(len(doc)))
+		for b.Loop() {
+			if !Valid(doc) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(doc)))
+		for b.Loop() {
+			if !json.Valid(doc) {
+				b.Fatal("invalid")
+			}
+		}
+	})
 }
