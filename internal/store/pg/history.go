@@ -192,11 +192,11 @@ func writeSamples(ctx context.Context, tx pgx.Tx, at time.Time, samples []store.
 	}
 	var touched []int64
 	var ins struct {
-		account         []int64
-		family, bucket  []string
-		fraction        []float64
-		reset, atMS     []int64
-		lastSeen        []int64
+		account        []int64
+		family, bucket []string
+		fraction       []float64
+		reset, atMS    []int64
+		lastSeen       []int64
 	}
 	atMS := ms(at)
 	for _, smp := range samples {

@@ -289,9 +289,9 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 // ms and fromMS are the stored form of a time (store.UnixMS).
-func ms(t time.Time) int64        { return store.UnixMS(t) }
-func fromMS(v int64) time.Time    { return store.FromUnixMS(v) }
-func isNoRows(err error) bool     { return errors.Is(err, pgx.ErrNoRows) }
+func ms(t time.Time) int64     { return store.UnixMS(t) }
+func fromMS(v int64) time.Time { return store.FromUnixMS(v) }
+func isNoRows(err error) bool  { return errors.Is(err, pgx.ErrNoRows) }
 func sqlState(err error) string {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

@@ -346,7 +346,9 @@ func testHistoryChangesOnly(t *testing.T, open Opener) {
 	}
 	assertPoints(t, got, want)
 	// A series sampled twice in one batch: its last sample is the latest.
-	smp := func(f float64) store.Sample { return store.Sample{AccountID: id, Family: "gemini", Window: "weekly", Fraction: f} }
+	smp := func(f float64) store.Sample {
+		return store.Sample{AccountID: id, Family: "gemini", Window: "weekly", Fraction: f}
+	}
 	must(t, s.RecordSync(ctx, t0, []store.Sample{smp(0.5), smp(0.5), smp(0.4)}, nil))
 	must(t, s.RecordSync(ctx, t0.Add(time.Minute), []store.Sample{smp(0.4)}, nil))
 	got, _ = s.History(ctx, id, "gemini", "weekly", time.Time{})
