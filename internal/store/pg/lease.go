@@ -63,8 +63,7 @@ func (s *Store) TryLease(ctx context.Context, holder string, now time.Time, ttl 
 		}
 	}
 	if l.conn == nil {
-		cfg := s.pool.Config().ConnConfig.Copy()
-		conn, err := pgx.ConnectConfig(ctx, cfg)
+		conn, err := pgx.ConnectConfig(ctx, s.connConfig("poller"))
 		if err != nil {
 			return false, s.noted(fmt.Errorf("store: try lease: connect: %w", err))
 		}
@@ -78,11 +77,23 @@ func (s *Store) TryLease(ctx context.Context, holder string, now time.Time, ttl 
 	return l.held, nil
 }
 
-// ReleaseLease gives the lock up (closing its connection), so another
-// instance takes over at its next TryLease.
+// ReleaseLease gives the lock up, so another instance takes over at its
+// next TryLease, and closes the lock's connection. The unlock is asked for
+// first: a closed connection's session ends a moment later, on the
+// server's time.
 func (s *Store) ReleaseLease(ctx context.Context, holder string) error {
-	s.lease.close()
-	return nil
+	l := &s.lease
+	l.mu.Lock()
+	var err error
+	if l.conn != nil && l.held {
+		var ok bool
+		if err = l.conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, s.lockKey("poller", 0)).Scan(&ok); err != nil {
+			err = fmt.Errorf("store: release lease: %w", err)
+		}
+	}
+	l.mu.Unlock()
+	l.close()
+	return err
 }
 
 // Lease returns which instance polls, by the instances' heartbeats (""

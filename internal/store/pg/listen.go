@@ -153,7 +153,7 @@ func (s *Store) listen() {
 // listenOnce connects, LISTENs, calls up once listening and then hands
 // every notification to the subscribers until the connection fails.
 func (s *Store) listenOnce(ctx context.Context, up func()) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	conn, err := pgx.ConnectConfig(ctx, s.connConfig("listener"))
 	if err != nil {
 		return err
 	}

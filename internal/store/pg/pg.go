@@ -165,6 +165,25 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// connConfig is the pool's connection settings for a connection of the
+// store's own, named in pg_stat_activity by its role and schema
+// ("quotatui poller public").
+func (s *Store) connConfig(role string) *pgx.ConnConfig {
+	cfg := s.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = AppName(role, s.schema)
+	return cfg
+}
+
+// AppName is the application_name of the store's own connection for role
+// ("poller", "listener") in schema, cut to PostgreSQL's 63 bytes.
+func AppName(role, schema string) string {
+	n := "quotatui " + role + " " + schema
+	if len(n) > 63 {
+		n = n[:63]
+	}
+	return n
+}
+
 // lockKey derives an advisory lock key from the schema and a purpose, so
 // pools in separate schemas of one database never share a lock.
 func (s *Store) lockKey(purpose string, id int64) int64 {
