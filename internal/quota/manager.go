@@ -173,6 +173,10 @@ type Manager struct {
 	mon    monitorState
 	poll   pollerState
 	shared sharedState
+
+	// watchEvery, when set, replaces the monitor's 1-second look at the
+	// store's counters (tests of the announcements turn it off).
+	watchEvery time.Duration
 }
 
 // account holds one account's state. Readers load snap; writers hold mu,

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -188,7 +189,7 @@ func (m *Manager) serveResyncs(ctx context.Context, resync <-chan int64) {
 func (m *Manager) housekeep(ctx context.Context) {
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
-	watch := time.NewTicker(watchEvery)
+	watch := time.NewTicker(cmp.Or(m.watchEvery, watchEvery))
 	defer watch.Stop()
 	beat := time.NewTicker(m.opt.LeaseBeat)
 	defer beat.Stop()
