@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -91,6 +92,7 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 	// The election comes first, so two processes started together do not
 	// both run a first round.
 	m.beat(ctx)
+	m.heartbeat(ctx)
 	select {
 	case <-m.poll.wake: // the first round comes now anyway
 	default:
@@ -123,6 +125,7 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 	}
 	wg.Wait()
 	m.release(ctx)
+	m.leave(ctx)
 
 	m.mon.mu.Lock()
 	m.mon.running, m.mon.resync, m.mon.next = false, nil, time.Time{}
@@ -186,10 +189,11 @@ func (m *Manager) serveResyncs(ctx context.Context, resync <-chan int64) {
 func (m *Manager) housekeep(ctx context.Context) {
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
-	watch := time.NewTicker(watchEvery)
+	watch := time.NewTicker(cmp.Or(m.watchEvery, watchEvery))
 	defer watch.Stop()
 	beat := time.NewTicker(m.opt.LeaseBeat)
 	defer beat.Stop()
+	changed, cs := m.changes()
 	// The first compaction comes a minute in, after the first sync has
 	// written, so a short session compacts too; then hourly.
 	compact := time.NewTimer(firstCompact)
@@ -200,13 +204,20 @@ func (m *Manager) housekeep(ctx context.Context) {
 			return
 		case <-beat.C:
 			m.beat(ctx)
+			m.heartbeat(ctx)
+		case <-changed:
+			m.onChanges(ctx, cs.TakeChanges())
+		case <-m.hub.kick:
+			// A mark was set or cleared: other processes must stop (or
+			// start) routing to the account now, not at the next flush.
+			m.flushEvents(ctx)
 		case <-watch.C:
 			m.watchHealth()
 			m.reloadIfChanged(ctx)
-			if !m.poll.leader.Load() {
-				if _, err := m.loadFigures(ctx, false); err != nil && ctx.Err() == nil {
-					m.log.Warn("quota: read the poller's figures", "err", err)
-				}
+			// The poller too: a resync another process made is newer than
+			// its figures (adoptFigures keeps only newer ones).
+			if _, err := m.loadFigures(ctx, false); err != nil && ctx.Err() == nil {
+				m.log.Warn("quota: read the poller's figures", "err", err)
 			}
 		case <-flush.C:
 			m.flushEvents(ctx)
@@ -280,6 +291,8 @@ func (m *Manager) MonitorStats() MonitorStats {
 		Poller:         m.poll.leader.Load(),
 		Holder:         m.poll.holder,
 		Health:         m.Health(),
+		Backend:        m.Backend(),
+		Instances:      len(m.Instances()),
 	}
 	m.mon.mu.Unlock()
 	accts := *m.accts.Load()
