@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,8 +56,17 @@ type mpWorld struct {
 
 func newMPWorld(t testing.TB, specs ...cloudcodetest.AccountSpec) *mpWorld {
 	t.Helper()
-	w := &mpWorld{t: t, bin: mpBinary(t), dir: t.TempDir()}
-	w.db = filepath.Join(w.dir, "quotatui.db")
+	return newMPWorldOn(t, "", specs...)
+}
+
+// newMPWorldOn is newMPWorld on the database db ("": an SQLite file of
+// the test's own).
+func newMPWorldOn(t testing.TB, db string, specs ...cloudcodetest.AccountSpec) *mpWorld {
+	t.Helper()
+	w := &mpWorld{t: t, bin: mpBinary(t), dir: t.TempDir(), db: db}
+	if w.db == "" {
+		w.db = filepath.Join(w.dir, "quotatui.db")
+	}
 	w.srv = cloudcodetest.NewServer(cloudcodetest.Options{})
 	t.Cleanup(w.srv.Close)
 	home := filepath.Join(w.dir, "home")
@@ -75,7 +83,7 @@ func newMPWorld(t testing.TB, specs ...cloudcodetest.AccountSpec) *mpWorld {
 		"--oauth-client-id", cloudcodetest.DefaultClientID,
 		"--oauth-client-secret", cloudcodetest.DefaultClientSecret,
 	}
-	st, err := store.Open(context.Background(), w.db)
+	st, err := openBackend(context.Background(), w.db, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +130,16 @@ var mpProxyOn = regexp.MustCompile(`proxy on (http://\S+?);`)
 // cleanup stops it.
 func (w *mpWorld) serve(extra ...string) *mpServe {
 	w.t.Helper()
+	s := w.startServe(extra...)
+	s.waitListening(w.t)
+	return s
+}
+
+// startServe starts `quotatui serve` without waiting for it to listen
+// (waitListening does), so a test can start several at the same moment;
+// the test's cleanup stops it.
+func (w *mpWorld) startServe(extra ...string) *mpServe {
+	w.t.Helper()
 	cmd := exec.Command(w.bin, append(append([]string{"serve", "--proxy-listen", "127.0.0.1:0"}, extra...), w.args...)...)
 	cmd.Env = w.env
 	s := &mpServe{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
@@ -134,19 +152,25 @@ func (w *mpWorld) serve(extra ...string) *mpServe {
 		close(s.done)
 	}()
 	w.t.Cleanup(func() { s.stop(w.t) })
+	return s
+}
+
+// waitListening waits until serve says where its proxy listens.
+func (s *mpServe) waitListening(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := mpProxyOn.FindStringSubmatch(s.stderr.String()); m != nil {
 			s.url = m[1]
-			return s
+			return
 		}
 		select {
 		case <-s.done:
-			w.t.Fatalf("serve exited before listening: %s", s.stderr.String())
+			t.Fatalf("serve exited before listening: %s", s.stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			w.t.Fatalf("serve did not listen within 30 s: %s", s.stderr.String())
+			t.Fatalf("serve did not listen within 30 s: %s", s.stderr.String())
 		}
 	}
 }
@@ -266,12 +290,13 @@ func TestTwoServesPollOnce(t *testing.T) {
 		cloudcodetest.AccountSpec{Email: "a@example.com", TierID: "g1-pro-tier"},
 		cloudcodetest.AccountSpec{Email: "b@example.com", TierID: "g1-pro-tier"},
 		cloudcodetest.AccountSpec{Email: "c@example.com", TierID: "g1-ultra-tier"})
-	var wg sync.WaitGroup
 	serves := make([]*mpServe, 2)
 	for i := range serves { // started together, as two terminals would
-		wg.Go(func() { serves[i] = w.serve("--quota-sync-interval", "30s") })
+		serves[i] = w.startServe("--quota-sync-interval", "30s")
 	}
-	wg.Wait()
+	for _, s := range serves {
+		s.waitListening(t)
+	}
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
