@@ -123,6 +123,11 @@ func TestTwoServesShareOnePostgresDatabase(t *testing.T) {
 		}
 	}
 	oneRound("after the first round")
+	// quotatui status on the shared database is answered by a running
+	// serve, with the poller's figures (no call to the upstream).
+	if out := w.run([]string{"status"}); !strings.Contains(out, "from the running serve") || !strings.Contains(out, y) {
+		t.Errorf("quotatui status on the shared database:\n%s", out)
+	}
 
 	// A conversation keeps its account whichever instance its requests
 	// reach, even once a new conversation would go elsewhere.
