@@ -194,39 +194,16 @@ func (s *mpServe) stop(t testing.TB) {
 
 // generate sends one Gemini request through serve and returns the email
 // of the account that served it (by the simulator's counters), or "" when
-// the request failed.
+// the request failed. Each is a new conversation: a conversation keeps
+// its account while it can, and the test asks where a fresh one goes.
 func (w *mpWorld) generate(s *mpServe, emails ...string) string {
 	w.t.Helper()
-	before := map[string]int{}
-	for _, e := range emails {
-		before[e] = w.srv.Requests(e, "generateContent")
-	}
-	body := `{"model":"gemini-3-flash","project":"x","request":{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}}`
-	req, err := http.NewRequest(http.MethodPost, s.url+"/v1internal:generateContent", strings.NewReader(body))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	// A new conversation each time: a conversation keeps its account while
-	// it can, and the test asks where a fresh one goes.
 	w.session++
-	req.Header.Set("x-session-id", fmt.Sprintf("mp-%d", w.session))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		w.t.Logf("request: %d %s", resp.StatusCode, b)
+	served, code := w.generateIn(s, fmt.Sprintf("mp-%d", w.session), emails...)
+	if code != http.StatusOK {
 		return ""
 	}
-	for _, e := range emails {
-		if w.srv.Requests(e, "generateContent") > before[e] {
-			return e
-		}
-	}
-	return ""
+	return served
 }
 
 // servedBy sends requests until one is served by want, failing after d.
@@ -297,17 +274,7 @@ func TestTwoServesPollOnce(t *testing.T) {
 	for _, s := range serves {
 		s.waitListening(t)
 	}
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	waitFor("the first round", func() bool { return w.srv.TotalRequests("retrieveUserQuotaSummary") >= 3 })
+	waitUntil(t, 15*time.Second, "the first round", func() bool { return w.srv.TotalRequests("retrieveUserQuotaSummary") >= 3 })
 	time.Sleep(3 * time.Second) // room for a second poller, if there were one
 	for _, rpc := range []string{"fetchAvailableModels", "retrieveUserQuotaSummary"} {
 		if n := w.srv.TotalRequests(rpc); n != 3 {

@@ -21,7 +21,8 @@ import (
 
 // generateIn sends one Gemini request of conversation session through
 // serve s and returns the account that served it (by the simulator's
-// counters) and the status.
+// counters; "" when none did) and the status. A failed request is
+// logged.
 func (w *mpWorld) generateIn(s *mpServe, session string, emails ...string) (string, int) {
 	w.t.Helper()
 	before := map[string]int{}
