@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -103,6 +104,17 @@ func newMPWorldOn(t testing.TB, db string, specs ...cloudcodetest.AccountSpec) *
 // to its end and fails the test when it does not exit 0.
 func (w *mpWorld) run(command []string, operands ...string) string {
 	w.t.Helper()
+	out, code := w.runExit(command, operands...)
+	if code != 0 {
+		w.t.Fatalf("quotatui %s: exit status %d\n%s", strings.Join(command, " "), code, out)
+	}
+	return out
+}
+
+// runExit runs one quotatui command to its end and returns its stdout
+// and exit status; stderr follows stdout in the output when it fails.
+func (w *mpWorld) runExit(command []string, operands ...string) (string, int) {
+	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	args := append(append(append([]string(nil), command...), w.args...), operands...)
@@ -110,10 +122,16 @@ func (w *mpWorld) run(command []string, operands ...string) string {
 	cmd.Env = w.env
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		w.t.Fatalf("quotatui %s: %v\n%s%s", strings.Join(command, " "), err, out.String(), errOut.String())
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), 0
+	case errors.As(err, &exit) && exit.ExitCode() > 0:
+		return out.String() + errOut.String(), exit.ExitCode()
 	}
-	return out.String()
+	w.t.Fatalf("quotatui %s: %v\n%s%s", strings.Join(command, " "), err, out.String(), errOut.String())
+	return "", -1
 }
 
 // mpServe is a `quotatui serve` process.

@@ -194,4 +194,17 @@ func TestTwoServesShareOnePostgresDatabase(t *testing.T) {
 		n, _ := strconv.Atoi(metric(t, other, "quotatui_syncs_total"))
 		return n >= 1
 	})
+
+	// With no instance left, quotatui status syncs the shared database
+	// itself (it takes the poller's lock for the round), and says x is
+	// spent.
+	other.stop(t)
+	reads = w.srv.TotalRequests("retrieveUserQuotaSummary")
+	out, code := w.runExit([]string{"status", "--json"})
+	if code != exitExhausted || !strings.Contains(out, x) || !strings.Contains(out, y) {
+		t.Errorf("quotatui status with nothing running: exit %d, want %d (x spent)\n%s", code, exitExhausted, out)
+	}
+	if n := w.srv.TotalRequests("retrieveUserQuotaSummary") - reads; n != 2 {
+		t.Errorf("quotatui status with nothing running made %d quota reads, want 2 (its own round)", n)
+	}
 }
