@@ -83,6 +83,11 @@ func waitUntil(t testing.TB, d time.Duration, what string, ok func() bool) {
 	}
 }
 
+// Two serves on one PostgreSQL database: one polls for both; quotatui
+// status is answered by them; a conversation keeps its account whichever
+// serve its requests reach; an account A meets a 429 on is avoided by B
+// with no 429 of its own; a SIGKILLed poller hands polling to the other
+// within one sync interval; with none left, status syncs by itself.
 func TestTwoServesShareOnePostgresDatabase(t *testing.T) {
 	const x, y = "x@example.com", "y@example.com"
 	w := newMPWorldOn(t, pgtest.URL(t),
