@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,8 +57,17 @@ type mpWorld struct {
 
 func newMPWorld(t testing.TB, specs ...cloudcodetest.AccountSpec) *mpWorld {
 	t.Helper()
-	w := &mpWorld{t: t, bin: mpBinary(t), dir: t.TempDir()}
-	w.db = filepath.Join(w.dir, "quotatui.db")
+	return newMPWorldOn(t, "", specs...)
+}
+
+// newMPWorldOn is newMPWorld on the database db ("": an SQLite file of
+// the test's own).
+func newMPWorldOn(t testing.TB, db string, specs ...cloudcodetest.AccountSpec) *mpWorld {
+	t.Helper()
+	w := &mpWorld{t: t, bin: mpBinary(t), dir: t.TempDir(), db: db}
+	if w.db == "" {
+		w.db = filepath.Join(w.dir, "quotatui.db")
+	}
 	w.srv = cloudcodetest.NewServer(cloudcodetest.Options{})
 	t.Cleanup(w.srv.Close)
 	home := filepath.Join(w.dir, "home")
@@ -75,7 +84,7 @@ func newMPWorld(t testing.TB, specs ...cloudcodetest.AccountSpec) *mpWorld {
 		"--oauth-client-id", cloudcodetest.DefaultClientID,
 		"--oauth-client-secret", cloudcodetest.DefaultClientSecret,
 	}
-	st, err := store.Open(context.Background(), w.db)
+	st, err := openBackend(context.Background(), w.db, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +104,17 @@ func newMPWorld(t testing.TB, specs ...cloudcodetest.AccountSpec) *mpWorld {
 // to its end and fails the test when it does not exit 0.
 func (w *mpWorld) run(command []string, operands ...string) string {
 	w.t.Helper()
+	out, code := w.runExit(command, operands...)
+	if code != 0 {
+		w.t.Fatalf("quotatui %s: exit status %d\n%s", strings.Join(command, " "), code, out)
+	}
+	return out
+}
+
+// runExit runs one quotatui command to its end and returns its stdout
+// and exit status; stderr follows stdout in the output when it fails.
+func (w *mpWorld) runExit(command []string, operands ...string) (string, int) {
+	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	args := append(append(append([]string(nil), command...), w.args...), operands...)
@@ -102,10 +122,16 @@ func (w *mpWorld) run(command []string, operands ...string) string {
 	cmd.Env = w.env
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		w.t.Fatalf("quotatui %s: %v\n%s%s", strings.Join(command, " "), err, out.String(), errOut.String())
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), 0
+	case errors.As(err, &exit) && exit.ExitCode() > 0:
+		return out.String() + errOut.String(), exit.ExitCode()
 	}
-	return out.String()
+	w.t.Fatalf("quotatui %s: %v\n%s%s", strings.Join(command, " "), err, out.String(), errOut.String())
+	return "", -1
 }
 
 // mpServe is a `quotatui serve` process.
@@ -122,6 +148,16 @@ var mpProxyOn = regexp.MustCompile(`proxy on (http://\S+?);`)
 // cleanup stops it.
 func (w *mpWorld) serve(extra ...string) *mpServe {
 	w.t.Helper()
+	s := w.startServe(extra...)
+	s.waitListening(w.t)
+	return s
+}
+
+// startServe starts `quotatui serve` without waiting for it to listen
+// (waitListening does), so a test can start several at the same moment;
+// the test's cleanup stops it.
+func (w *mpWorld) startServe(extra ...string) *mpServe {
+	w.t.Helper()
 	cmd := exec.Command(w.bin, append(append([]string{"serve", "--proxy-listen", "127.0.0.1:0"}, extra...), w.args...)...)
 	cmd.Env = w.env
 	s := &mpServe{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
@@ -134,19 +170,25 @@ func (w *mpWorld) serve(extra ...string) *mpServe {
 		close(s.done)
 	}()
 	w.t.Cleanup(func() { s.stop(w.t) })
+	return s
+}
+
+// waitListening waits until serve says where its proxy listens.
+func (s *mpServe) waitListening(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := mpProxyOn.FindStringSubmatch(s.stderr.String()); m != nil {
 			s.url = m[1]
-			return s
+			return
 		}
 		select {
 		case <-s.done:
-			w.t.Fatalf("serve exited before listening: %s", s.stderr.String())
+			t.Fatalf("serve exited before listening: %s", s.stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			w.t.Fatalf("serve did not listen within 30 s: %s", s.stderr.String())
+			t.Fatalf("serve did not listen within 30 s: %s", s.stderr.String())
 		}
 	}
 }
@@ -170,39 +212,16 @@ func (s *mpServe) stop(t testing.TB) {
 
 // generate sends one Gemini request through serve and returns the email
 // of the account that served it (by the simulator's counters), or "" when
-// the request failed.
+// the request failed. Each is a new conversation: a conversation keeps
+// its account while it can, and the test asks where a fresh one goes.
 func (w *mpWorld) generate(s *mpServe, emails ...string) string {
 	w.t.Helper()
-	before := map[string]int{}
-	for _, e := range emails {
-		before[e] = w.srv.Requests(e, "generateContent")
-	}
-	body := `{"model":"gemini-3-flash","project":"x","request":{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}}`
-	req, err := http.NewRequest(http.MethodPost, s.url+"/v1internal:generateContent", strings.NewReader(body))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	// A new conversation each time: a conversation keeps its account while
-	// it can, and the test asks where a fresh one goes.
 	w.session++
-	req.Header.Set("x-session-id", fmt.Sprintf("mp-%d", w.session))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		w.t.Logf("request: %d %s", resp.StatusCode, b)
+	served, code := w.generateIn(s, fmt.Sprintf("mp-%d", w.session), emails...)
+	if code != http.StatusOK {
 		return ""
 	}
-	for _, e := range emails {
-		if w.srv.Requests(e, "generateContent") > before[e] {
-			return e
-		}
-	}
-	return ""
+	return served
 }
 
 // servedBy sends requests until one is served by want, failing after d.
@@ -266,23 +285,14 @@ func TestTwoServesPollOnce(t *testing.T) {
 		cloudcodetest.AccountSpec{Email: "a@example.com", TierID: "g1-pro-tier"},
 		cloudcodetest.AccountSpec{Email: "b@example.com", TierID: "g1-pro-tier"},
 		cloudcodetest.AccountSpec{Email: "c@example.com", TierID: "g1-ultra-tier"})
-	var wg sync.WaitGroup
 	serves := make([]*mpServe, 2)
 	for i := range serves { // started together, as two terminals would
-		wg.Go(func() { serves[i] = w.serve("--quota-sync-interval", "30s") })
+		serves[i] = w.startServe("--quota-sync-interval", "30s")
 	}
-	wg.Wait()
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+	for _, s := range serves {
+		s.waitListening(t)
 	}
-	waitFor("the first round", func() bool { return w.srv.TotalRequests("retrieveUserQuotaSummary") >= 3 })
+	waitUntil(t, 15*time.Second, "the first round", func() bool { return w.srv.TotalRequests("retrieveUserQuotaSummary") >= 3 })
 	time.Sleep(3 * time.Second) // room for a second poller, if there were one
 	for _, rpc := range []string{"fetchAvailableModels", "retrieveUserQuotaSummary"} {
 		if n := w.srv.TotalRequests(rpc); n != 3 {

@@ -12,7 +12,7 @@ import (
 // descriptions holds each key's one-line description. A test fails when a
 // Config field has none, so the reference in the README cannot fall behind.
 var descriptions = map[string]string{
-	"db":                        "SQLite database holding accounts, tiers, quota history and events",
+	"db":                        "SQLite database holding accounts, tiers, quota history and events, or a postgres:// URL of a database shared by several instances",
 	"proxy.listen":              "address the local proxy listens on (host:port)",
 	"proxy.api_key":             "key clients must send to the proxy (and to /metrics); required when listening off loopback",
 	"proxy.retry_attempts":      "upstream attempts per client request, across accounts (capped at the pool size)",

@@ -27,7 +27,7 @@ func (e *env) second(t *testing.T, opt Options) *Manager {
 }
 
 // monitor runs m's monitor until the test ends and returns its stop.
-func monitor(t *testing.T, m *Manager, interval time.Duration) (stop func()) {
+func monitor(t testing.TB, m *Manager, interval time.Duration) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // one simulator. Their monitors' 1-second look at the counters is off:
 // whatever reaches one from the other came by the store's announcements.
 type pgEnv struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	clk    *clock.Fake
 	srv    *cloudcodetest.Server
@@ -31,7 +32,7 @@ type pgEnv struct {
 	stores []*pg.Store
 }
 
-func newPGEnv(t *testing.T, specs ...cloudcodetest.AccountSpec) *pgEnv {
+func newPGEnv(t testing.TB, specs ...cloudcodetest.AccountSpec) *pgEnv {
 	t.Helper()
 	e := &pgEnv{t: t, url: pgtest.URL(t), clk: clock.NewFake(t0), ids: map[string]int64{}}
 	e.srv = cloudcodetest.NewServer(cloudcodetest.Options{Clock: e.clk})
@@ -172,4 +173,51 @@ func TestSharedPollerTakeover(t *testing.T) {
 	if first.IsPoller() {
 		t.Error("the first instance still says it polls after its session ended")
 	}
+}
+
+// BenchmarkSharedMarkPropagation measures how long a mark set by one
+// instance takes to be in force in another on one PostgreSQL database:
+// from A's MarkCooldown (queued, written by A's monitor, announced by
+// NOTIFY) to B's status holding it (B's listener, B's reload of the
+// marks). The 1-second look at the counters is off, so nothing but the
+// announcement carries it. It reports the median and the 99th percentile
+// (p50-ms, p99-ms); ns/op is their mean.
+func BenchmarkSharedMarkPropagation(b *testing.B) {
+	e := newPGEnv(b,
+		cloudcodetest.AccountSpec{Email: "a@example.com", TierID: "g1-pro-tier"},
+		cloudcodetest.AccountSpec{Email: "b@example.com", TierID: "g1-pro-tier"})
+	a, _, _ := e.engine("a", time.Hour)
+	other, _, _ := e.engine("b", time.Hour)
+	waitFor(b, "the first round", func() bool { return a.MonitorStats().SyncsRun+other.MonitorStats().SyncsRun >= 1 })
+	feed := other.Subscribe()
+	defer feed.Close()
+	id, fam := e.ids["a@example.com"], cloudcode.FamilyClaudeGPT
+	idx := familyIndex(fam)
+	lat := make([]time.Duration, 0, b.N)
+	base := e.clk.Now().Add(time.Hour)
+	b.ResetTimer()
+	for i := range b.N {
+		// Each mark lasts a second longer than the last, so it replaces it.
+		until := base.Add(time.Duration(i+1) * time.Second)
+		start := time.Now()
+		a.MarkCooldown(id, fam, until, "benchmark")
+		for {
+			if st, _ := other.Account(id); st.Marks[idx].Until.Equal(until) {
+				break
+			}
+			select {
+			case <-feed.Changed():
+			case <-time.After(10 * time.Second):
+				b.Fatalf("mark %d did not reach the other instance within 10 s", i)
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(pct(0.5), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/quotatui/quotatui/internal/proxy"
 	"github.com/quotatui/quotatui/internal/quota"
 	"github.com/quotatui/quotatui/internal/store"
+	"github.com/quotatui/quotatui/internal/store/pg"
 )
 
 // Options configure a Stack. Clock, when set, is shared by every part.
@@ -34,6 +35,11 @@ type Options struct {
 	Proxy    proxy.Options // Clock and Logger are filled in when empty
 	Clock    clock.Clock
 	Dir      string // for the SQLite file; default a new temporary directory, removed by Close
+	// Postgres, when set, is the URL of a PostgreSQL database the stack
+	// keeps its state in instead of an SQLite file (Stack.Shared), with
+	// the proxy's session bindings there too, as quotatui does with a
+	// postgres:// db.
+	Postgres string
 	// Monitor starts the quota monitor (first sync at once, then every
 	// MonitorInterval), which also serves ResyncSoon.
 	Monitor         bool
@@ -48,10 +54,17 @@ type Options struct {
 	WrapQuota func(proxy.Quota) proxy.Quota
 }
 
+// backend is what the stack needs of its database, SQLite or PostgreSQL.
+type backend interface {
+	quota.Store
+	auth.Store
+}
+
 // Stack is a running simulator, quota engine and proxy.
 type Stack struct {
 	Sim      *cloudcodetest.Server
-	Store    *store.Store
+	Store    *store.Store // the SQLite store; nil with Options.Postgres
+	Shared   *pg.Store    // the PostgreSQL store with Options.Postgres, else nil
 	Tokens   *auth.Tokens
 	Quota    *quota.Manager
 	Client   *cloudcode.Client
@@ -94,9 +107,17 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	simOpt.Clock = opt.Clock
 	s.Sim = cloudcodetest.NewServer(simOpt)
 
-	s.Store, err = store.Open(ctx, filepath.Join(opt.Dir, "quotatui.db"))
-	if err != nil {
-		return nil, fmt.Errorf("proxytest: open store: %w", err)
+	var db backend
+	if opt.Postgres != "" {
+		if s.Shared, err = pg.Open(ctx, opt.Postgres, pg.Options{Logger: opt.Logger}); err != nil {
+			return nil, fmt.Errorf("proxytest: open store: %w", err)
+		}
+		db = s.Shared
+	} else {
+		if s.Store, err = store.Open(ctx, filepath.Join(opt.Dir, "quotatui.db")); err != nil {
+			return nil, fmt.Errorf("proxytest: open store: %w", err)
+		}
+		db = s.Store
 	}
 	var rows []store.Account
 	for _, spec := range opt.Accounts {
@@ -105,7 +126,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		rows = append(rows, store.Account{Email: a.Email, Label: a.Email, RefreshToken: a.RefreshToken,
 			AccessToken: a.AccessToken, AccessExpiry: opt.Clock.Now().Add(50 * time.Minute), ProjectID: a.Project})
 	}
-	stored, err := s.Store.UpsertAccounts(ctx, rows)
+	stored, err := db.UpsertAccounts(ctx, rows)
 	if err != nil {
 		return nil, fmt.Errorf("proxytest: add accounts: %w", err)
 	}
@@ -121,7 +142,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	s.Tokens = auth.NewTokens(auth.OAuthConfig{
 		ClientID: cloudcodetest.DefaultClientID, ClientSecret: cloudcodetest.DefaultClientSecret,
 		AuthURL: s.Sim.AuthURL(), TokenURL: s.Sim.TokenURL(), UserInfoURL: s.Sim.UserInfoURL(),
-	}, s.Store, auth.TokensOptions{Clock: opt.Clock, HTTPClient: hc, Logger: opt.Logger})
+	}, db, auth.TokensOptions{Clock: opt.Clock, HTTPClient: hc, Logger: opt.Logger})
 	s.Client = cloudcode.New(cloudcode.Config{BaseURLs: s.Sim.BaseURLs(), HTTPClient: hc, Clock: opt.Clock})
 
 	qopt := opt.Quota
@@ -129,7 +150,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	if qopt.Logger == nil {
 		qopt.Logger = opt.Logger
 	}
-	s.Quota, err = quota.NewManager(ctx, s.Client, s.Tokens, s.Store, qopt)
+	s.Quota, err = quota.NewManager(ctx, s.Client, s.Tokens, db, qopt)
 	if err != nil {
 		return nil, fmt.Errorf("proxytest: quota manager: %w", err)
 	}
@@ -140,6 +161,9 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	}
 	if popt.Logger == nil {
 		popt.Logger = opt.Logger
+	}
+	if s.Shared != nil && popt.Bindings == nil {
+		popt.Bindings = s.Shared.Bindings(popt.SessionIdle)
 	}
 	var up proxy.Upstream = s.Client
 	if opt.WrapUpstream != nil {
@@ -200,6 +224,9 @@ func (s *Stack) Close() error {
 		}
 		if s.Store != nil {
 			_ = s.Store.Close()
+		}
+		if s.Shared != nil {
+			_ = s.Shared.Close()
 		}
 		if s.rmDir != "" {
 			_ = os.RemoveAll(s.rmDir)
