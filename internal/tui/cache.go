@@ -1,0 +1,205 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// The render cache: the idle dashboard draws a frame a second (the clock
+// and the countdowns move), but almost nothing on it changed. Styling a
+// table row with Lip Gloss and measuring lines by grapheme cost two thirds
+// of such a frame at 1000 accounts (BenchmarkIdleTick1000); with this
+// cache a frame restyles only the rows whose data, countdown text or
+// sparkline changed.
+//
+// Entries are keyed by everything their text depends on, so nothing is
+// ever invalidated by hand. A row's head (up to the countdown) by its
+// snapshot (a new generation each time setAccounts takes one, so a model
+// copy still holding the old snapshot never sees the new rows), its
+// place, the cursor and the width; its tail (sparkline and forecast) also
+// by its history (histories are replaced, never changed) and by the
+// sparkline's text, which moves with the clock and is computed every
+// frame. The countdown between them changes every second for an account
+// resetting within the hour and is drawn every frame. The key hints by
+// their bindings and the width. A row that fits the width is not measured
+// again to be clipped. The cache keeps what the last two frames used and
+// drops the rest, so it never holds more than two screens of text.
+//
+// Bubble Tea itself skips writing a frame equal to the last one (its
+// renderer compares the view before diffing cells), so a message that
+// changes nothing costs a lookup per line and no terminal output.
+
+// renderCache is shared by the copies of one Model (Bubble Tea renders on
+// one goroutine); a nil cache renders everything afresh.
+type renderCache struct {
+	gen uint64 // the last snapshot generation handed out
+
+	rows, prevRows       map[rowKey]drawn
+	lines, prevLines     map[lineKey]string
+	footers, prevFooters map[lineKey]string // by the hints' key (footerKey)
+}
+
+// drawn is a rendered part of a row and its width in cells.
+type drawn struct {
+	text  string
+	width int
+}
+
+// rowKey is what a table row's text depends on.
+type rowKey struct {
+	snap   uint64 // the accounts snapshot (Model.snap)
+	index  int    // into that snapshot's accounts
+	sel    bool
+	width  int
+	styles *Styles
+	tail   bool // the part after the countdown (sparkline, forecast)
+	hist   *accountHistory
+	spark  string // the sparkline, as shown
+}
+
+type lineKey struct {
+	line  string
+	width int
+}
+
+func newRenderCache() *renderCache {
+	return &renderCache{rows: map[rowKey]drawn{}, lines: map[lineKey]string{}, footers: map[lineKey]string{}}
+}
+
+// snapshot returns a new generation for a new accounts snapshot.
+func (c *renderCache) snapshot() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.gen++
+	return c.gen
+}
+
+// row returns the part of a row for k, drawing it with draw when no
+// recent frame did.
+func (c *renderCache) row(k rowKey, draw func() string) drawn {
+	if c == nil {
+		return drawn{text: draw(), width: -1}
+	}
+	if d, ok := c.rows[k]; ok {
+		return d
+	}
+	d, ok := c.prevRows[k]
+	if !ok {
+		s := draw()
+		d = drawn{text: s, width: ansi.StringWidth(s)}
+	}
+	c.rows[k] = d
+	return d
+}
+
+// fits records that line is within width w, so that clip need not
+// measure it.
+func (c *renderCache) fits(line string, w int) {
+	if c != nil {
+		c.lines[lineKey{line, w}] = line
+	}
+}
+
+// footer is footer(vc, hints), remembered.
+func (c *renderCache) footer(vc viewContext, hints []hint) string {
+	if c == nil {
+		return footer(vc, hints)
+	}
+	k := lineKey{footerKey(vc, hints), vc.width}
+	if r, ok := c.footers[k]; ok {
+		return r
+	}
+	r, ok := c.prevFooters[k]
+	if !ok {
+		r = footer(vc, hints)
+	}
+	c.footers[k] = r
+	return r
+}
+
+// footerKey is what footer's text depends on besides the width.
+func footerKey(vc viewContext, hints []hint) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%p", vc.styles)
+	for _, h := range hints {
+		help := h.b.Help()
+		sb.WriteString("\x00" + help.Key + "\x00" + help.Desc + "\x00" + h.desc + "\x00" + strconv.Itoa(h.keep))
+	}
+	return sb.String()
+}
+
+// clip is clip(s, w), remembered.
+func (c *renderCache) clip(s string, w int) string {
+	if c == nil {
+		return clip(s, w)
+	}
+	k := lineKey{s, w}
+	if r, ok := c.lines[k]; ok {
+		return r
+	}
+	r, ok := c.prevLines[k]
+	if !ok {
+		r = clip(s, w)
+	}
+	c.lines[k] = r
+	return r
+}
+
+// endFrame forgets what neither this frame nor the one before used.
+func (c *renderCache) endFrame() {
+	if c == nil {
+		return
+	}
+	c.prevRows, c.rows = c.rows, c.prevRows
+	c.prevLines, c.lines = c.lines, c.prevLines
+	c.prevFooters, c.footers = c.footers, c.prevFooters
+	if c.rows == nil {
+		c.rows, c.lines, c.footers = map[rowKey]drawn{}, map[lineKey]string{}, map[lineKey]string{}
+	} else {
+		clear(c.rows)
+		clear(c.lines)
+		clear(c.footers)
+	}
+}
+
+// cachedRow is the table row of the account at index i of the snapshot:
+// its head and tail from the cache when their data is as drawn before,
+// the countdown between them drawn afresh.
+func (m Model) cachedRow(vc viewContext, i int, l tableLayout, sel bool) string {
+	s := &m.accounts[i]
+	k := rowKey{snap: m.snap, index: i, sel: sel, width: vc.width, styles: vc.styles}
+	reset := resetCell(vc, s)
+	var head, tail drawn
+	if l.compact {
+		head = m.cache.row(k, func() string { return compactHead(vc, s, l, sel) })
+	} else {
+		head = m.cache.row(k, func() string { return fullHead(vc, s, l, sel) })
+		h := m.history[s.AccountID]
+		spark := ""
+		if l.spark {
+			spark = m.sparkFor(vc, s, h)
+		}
+		tk := rowKey{snap: m.snap, index: i, width: vc.width, styles: vc.styles, tail: true, hist: h, spark: spark}
+		tail = m.cache.row(tk, func() string { return fullTail(vc, s, l, h, spark) })
+	}
+	row := head.text + reset + tail.text
+	// The countdown is plain text of fixed width: no need to measure it
+	// by grapheme.
+	if head.width >= 0 && tail.width >= 0 && head.width+len(reset)+tail.width <= vc.width && isASCII(reset) {
+		m.cache.fits(row, vc.width)
+	}
+	return row
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
