@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/quotatui/quotatui/internal/quota"
 )
 
 // The render cache: the idle dashboard draws a frame a second (the clock
@@ -24,7 +26,7 @@ import (
 // sparkline's text, which moves with the clock and is computed every
 // frame. The countdown between them changes every second for an account
 // resetting within the hour and is drawn every frame. The key hints by
-// their bindings and the width. A row that fits the width is not measured
+// their bindings and the width; a warning's line by the event. A row that fits the width is not measured
 // again to be clipped. The cache keeps what the last two frames used and
 // drops the rest, so it never holds more than two screens of text.
 //
@@ -40,6 +42,14 @@ type renderCache struct {
 	rows, prevRows       map[rowKey]drawn
 	lines, prevLines     map[lineKey]string
 	footers, prevFooters map[lineKey]string // by the hints' key (footerKey)
+	events, prevEvents   map[eventKey]string
+}
+
+// eventKey is what a warning's line depends on: the event (events are
+// kept in slices that are replaced, never changed) and the styles.
+type eventKey struct {
+	e      *quota.Event
+	styles *Styles
 }
 
 // drawn is a rendered part of a row and its width in cells.
@@ -66,7 +76,8 @@ type lineKey struct {
 }
 
 func newRenderCache() *renderCache {
-	return &renderCache{rows: map[rowKey]drawn{}, lines: map[lineKey]string{}, footers: map[lineKey]string{}}
+	return &renderCache{rows: map[rowKey]drawn{}, lines: map[lineKey]string{}, footers: map[lineKey]string{},
+		events: map[eventKey]string{}}
 }
 
 // snapshot returns a new generation for a new accounts snapshot.
@@ -121,6 +132,23 @@ func (c *renderCache) footer(vc viewContext, hints []hint) string {
 	return r
 }
 
+// event is eventLine(vc, e), remembered.
+func (c *renderCache) event(vc viewContext, e *quota.Event) string {
+	if c == nil {
+		return eventLine(vc, e)
+	}
+	k := eventKey{e, vc.styles}
+	if r, ok := c.events[k]; ok {
+		return r
+	}
+	r, ok := c.prevEvents[k]
+	if !ok {
+		r = eventLine(vc, e)
+	}
+	c.events[k] = r
+	return r
+}
+
 // footerKey is what footer's text depends on besides the width.
 func footerKey(vc viewContext, hints []hint) string {
 	var sb strings.Builder
@@ -157,12 +185,15 @@ func (c *renderCache) endFrame() {
 	c.prevRows, c.rows = c.rows, c.prevRows
 	c.prevLines, c.lines = c.lines, c.prevLines
 	c.prevFooters, c.footers = c.footers, c.prevFooters
+	c.prevEvents, c.events = c.events, c.prevEvents
 	if c.rows == nil {
 		c.rows, c.lines, c.footers = map[rowKey]drawn{}, map[lineKey]string{}, map[lineKey]string{}
+		c.events = map[eventKey]string{}
 	} else {
 		clear(c.rows)
 		clear(c.lines)
 		clear(c.footers)
+		clear(c.events)
 	}
 }
 

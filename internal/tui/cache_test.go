@@ -15,8 +15,8 @@ import (
 )
 
 // idleModel is the dashboard at rest as quotaresources measures it: n
-// accounts with history, a 160×50 terminal, nothing happening but the
-// one-second tick.
+// accounts with history, a few warnings, a 160×50 terminal, nothing
+// happening but the one-second tick.
 func idleModel(b *testing.B, n int) (Model, *fakeEngine, *fakeProxy) {
 	eng := newFakeEngine()
 	eng.statuses = manyStatuses(n)
@@ -27,6 +27,7 @@ func idleModel(b *testing.B, n int) (Model, *fakeEngine, *fakeProxy) {
 	m := New(Deps{Engine: eng, Proxy: prx, History: hist, Clock: clock.NewFake(t0), Version: "bench"})
 	nm, _ := m.Update(tea.WindowSizeMsg{Width: 160, Height: 50})
 	nm, _ = nm.Update(m.initHist())
+	nm, _ = nm.Update(eventsMsg{events: fixtureEvents()})
 	return nm.(Model), eng, prx
 }
 
@@ -93,6 +94,15 @@ func TestRenderCacheDrawsWhatAFreshRenderDraws(t *testing.T) {
 	step(tea.WindowSizeMsg{Width: 160, Height: 50})
 	step(m.initHist())
 	check("first", m)
+	step(eventsMsg{events: fixtureEvents()})
+	check("warnings", m)
+	later := fixtureEvents()
+	for i := range later {
+		later[i].At = later[i].At.Add(time.Hour)
+		later[i].Message += " again"
+	}
+	step(eventsMsg{events: later})
+	check("more warnings", m)
 	for range 3 {
 		tick(time.Second)
 		check("a second later", m)
