@@ -39,11 +39,45 @@ import (
 type renderCache struct {
 	gen uint64 // the last snapshot generation handed out
 
-	rows, prevRows       map[rowKey]drawn
-	lines, prevLines     map[lineKey]string
-	footers, prevFooters map[lineKey]string // by the hints' key (footerKey)
-	events, prevEvents   map[eventKey]string
+	rows    twoFrames[rowKey, drawn]
+	lines   twoFrames[lineKey, string] // clipped lines
+	footers twoFrames[lineKey, string] // by the hints' key (footerKey)
+	events  twoFrames[eventKey, string]
 }
+
+// twoFrames is a map that keeps what the current frame and the one
+// before it used: what a frame needs again is found, what no recent frame
+// used is dropped at endFrame.
+type twoFrames[K comparable, V any] struct{ cur, prev map[K]V }
+
+// get returns the value for k, made by draw when no recent frame had it.
+func (t *twoFrames[K, V]) get(k K, draw func() V) V {
+	if v, ok := t.cur[k]; ok {
+		return v
+	}
+	v, ok := t.prev[k]
+	if !ok {
+		v = draw()
+	}
+	t.put(k, v)
+	return v
+}
+
+func (t *twoFrames[K, V]) put(k K, v V) {
+	if t.cur == nil {
+		t.cur = map[K]V{}
+	}
+	t.cur[k] = v
+}
+
+// endFrame makes the current frame the previous one.
+func (t *twoFrames[K, V]) endFrame() {
+	t.prev, t.cur = t.cur, t.prev
+	clear(t.cur)
+}
+
+// len is how many entries the two frames hold.
+func (t *twoFrames[K, V]) len() int { return len(t.cur) + len(t.prev) }
 
 // eventKey is what a warning's line depends on: the event (events are
 // kept in slices that are replaced, never changed) and the styles.
@@ -75,10 +109,7 @@ type lineKey struct {
 	width int
 }
 
-func newRenderCache() *renderCache {
-	return &renderCache{rows: map[rowKey]drawn{}, lines: map[lineKey]string{}, footers: map[lineKey]string{},
-		events: map[eventKey]string{}}
-}
+func newRenderCache() *renderCache { return &renderCache{} }
 
 // snapshot returns a new generation for a new accounts snapshot.
 func (c *renderCache) snapshot() uint64 {
@@ -95,23 +126,17 @@ func (c *renderCache) row(k rowKey, draw func() string) drawn {
 	if c == nil {
 		return drawn{text: draw(), width: -1}
 	}
-	if d, ok := c.rows[k]; ok {
-		return d
-	}
-	d, ok := c.prevRows[k]
-	if !ok {
+	return c.rows.get(k, func() drawn {
 		s := draw()
-		d = drawn{text: s, width: ansi.StringWidth(s)}
-	}
-	c.rows[k] = d
-	return d
+		return drawn{text: s, width: ansi.StringWidth(s)}
+	})
 }
 
 // fits records that line is within width w, so that clip need not
 // measure it.
 func (c *renderCache) fits(line string, w int) {
 	if c != nil {
-		c.lines[lineKey{line, w}] = line
+		c.lines.put(lineKey{line, w}, line)
 	}
 }
 
@@ -120,16 +145,7 @@ func (c *renderCache) footer(vc viewContext, hints []hint) string {
 	if c == nil {
 		return footer(vc, hints)
 	}
-	k := lineKey{footerKey(vc, hints), vc.width}
-	if r, ok := c.footers[k]; ok {
-		return r
-	}
-	r, ok := c.prevFooters[k]
-	if !ok {
-		r = footer(vc, hints)
-	}
-	c.footers[k] = r
-	return r
+	return c.footers.get(lineKey{footerKey(vc, hints), vc.width}, func() string { return footer(vc, hints) })
 }
 
 // event is eventLine(vc, e), remembered.
@@ -137,16 +153,7 @@ func (c *renderCache) event(vc viewContext, e *quota.Event) string {
 	if c == nil {
 		return eventLine(vc, e)
 	}
-	k := eventKey{e, vc.styles}
-	if r, ok := c.events[k]; ok {
-		return r
-	}
-	r, ok := c.prevEvents[k]
-	if !ok {
-		r = eventLine(vc, e)
-	}
-	c.events[k] = r
-	return r
+	return c.events.get(eventKey{e, vc.styles}, func() string { return eventLine(vc, e) })
 }
 
 // footerKey is what footer's text depends on besides the width.
@@ -165,16 +172,7 @@ func (c *renderCache) clip(s string, w int) string {
 	if c == nil {
 		return clip(s, w)
 	}
-	k := lineKey{s, w}
-	if r, ok := c.lines[k]; ok {
-		return r
-	}
-	r, ok := c.prevLines[k]
-	if !ok {
-		r = clip(s, w)
-	}
-	c.lines[k] = r
-	return r
+	return c.lines.get(lineKey{s, w}, func() string { return clip(s, w) })
 }
 
 // endFrame forgets what neither this frame nor the one before used.
@@ -182,19 +180,10 @@ func (c *renderCache) endFrame() {
 	if c == nil {
 		return
 	}
-	c.prevRows, c.rows = c.rows, c.prevRows
-	c.prevLines, c.lines = c.lines, c.prevLines
-	c.prevFooters, c.footers = c.footers, c.prevFooters
-	c.prevEvents, c.events = c.events, c.prevEvents
-	if c.rows == nil {
-		c.rows, c.lines, c.footers = map[rowKey]drawn{}, map[lineKey]string{}, map[lineKey]string{}
-		c.events = map[eventKey]string{}
-	} else {
-		clear(c.rows)
-		clear(c.lines)
-		clear(c.footers)
-		clear(c.events)
-	}
+	c.rows.endFrame()
+	c.lines.endFrame()
+	c.footers.endFrame()
+	c.events.endFrame()
 }
 
 // cachedRow is the table row of the account at index i of the snapshot:

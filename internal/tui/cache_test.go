@@ -163,10 +163,10 @@ func TestRenderCacheStaysSmall(t *testing.T) {
 		_ = m.render()
 	}
 	c := m.cache
-	if n := len(c.rows) + len(c.prevRows); n > 4*40 {
+	if n := c.rows.len(); n > 4*40 {
 		t.Errorf("the cache holds %d row parts after 200 frames of 40 lines", n)
 	}
-	if n := len(c.lines) + len(c.prevLines); n > 2*40 {
+	if n := c.lines.len(); n > 2*40 {
 		t.Errorf("the cache holds %d lines after 200 frames of 40 lines", n)
 	}
 }
