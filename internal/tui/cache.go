@@ -50,16 +50,27 @@ type renderCache struct {
 // used is dropped at endFrame.
 type twoFrames[K comparable, V any] struct{ cur, prev map[K]V }
 
+// verifyRenderCache makes every cache hit draw afresh too and panic when
+// the two differ: the package's tests turn it on (cache_test.go), so that
+// any test whose model changes something a key leaves out fails, not
+// only the cache's own. It is a test hook, never set outside tests.
+var verifyRenderCache = false
+
 // get returns the value for k, made by draw when no recent frame had it.
 func (t *twoFrames[K, V]) get(k K, draw func() V) V {
-	if v, ok := t.cur[k]; ok {
-		return v
-	}
-	v, ok := t.prev[k]
+	v, ok := t.cur[k]
 	if !ok {
-		v = draw()
+		v, ok = t.prev[k]
+		if !ok {
+			v = draw()
+		}
+		t.put(k, v)
 	}
-	t.put(k, v)
+	if ok && verifyRenderCache {
+		if fresh := draw(); any(fresh) != any(v) {
+			panic(fmt.Sprintf("tui: render cache: stale entry for %+v:\n%v\ndrawn afresh:\n%v", k, v, fresh))
+		}
+	}
 	return v
 }
 

@@ -14,6 +14,16 @@ import (
 	"github.com/quotatui/quotatui/internal/quota"
 )
 
+// Every test of the package renders with the cache checking each hit
+// against a fresh drawing; the benchmarks turn it off (noVerify).
+func init() { verifyRenderCache = true }
+
+// noVerify turns the check off for a benchmark.
+func noVerify(b *testing.B) {
+	verifyRenderCache = false
+	b.Cleanup(func() { verifyRenderCache = true })
+}
+
 // idleModel is the dashboard at rest as quotaresources measures it: n
 // accounts with history, a few warnings, a 160×50 terminal, nothing
 // happening but the one-second tick.
@@ -35,6 +45,7 @@ func idleModel(b *testing.B, n int) (Model, *fakeEngine, *fakeProxy) {
 // 1000 accounts: take the tick's stats, then draw the frame (the clock and
 // the countdowns moved by a second).
 func BenchmarkIdleTick1000(b *testing.B) {
+	noVerify(b)
 	m, eng, prx := idleModel(b, 1000)
 	now := t0
 	b.ReportAllocs()
@@ -50,6 +61,7 @@ func BenchmarkIdleTick1000(b *testing.B) {
 // every row styled afresh, as every frame was before the cache (and as a
 // frame is after a new snapshot).
 func BenchmarkView200Uncached(b *testing.B) {
+	noVerify(b)
 	m := benchModel(b, 200)
 	m.cache = nil
 	b.ReportAllocs()
