@@ -14,6 +14,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+
+	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
 // Request is the allow-listed Gemini GenerateContentRequest that goes into
@@ -176,14 +178,23 @@ func (u Usage) Total() int { return max(u.TotalTokenCount, u.PromptTokenCount+u.
 // not a JSON object.
 func ParseResponse(b []byte) (*Response, error) {
 	b = bytes.TrimSpace(b)
-	var env struct {
-		Response json.RawMessage `json:"response"`
-	}
-	if err := json.Unmarshal(b, &env); err != nil {
-		return nil, err
-	}
-	if len(env.Response) > 0 && string(env.Response) != "null" {
-		b = env.Response
+	if len(b) > 0 && b[0] == '{' && rawjson.Valid(b) {
+		// Find "response" without decoding the envelope (a second scan
+		// of every answer and event, and a copy of the response).
+		if v, ok := rawjson.Field(b, "response"); ok && !rawjson.IsNull(v) {
+			b = v
+		}
+	} else {
+		// Not an object: encoding/json's words for what is wrong.
+		var env struct {
+			Response json.RawMessage `json:"response"`
+		}
+		if err := json.Unmarshal(b, &env); err != nil {
+			return nil, err
+		}
+		if len(env.Response) > 0 && string(env.Response) != "null" {
+			b = env.Response
+		}
 	}
 	var r Response
 	if err := json.Unmarshal(b, &r); err != nil {

@@ -111,7 +111,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, out AnswerWriter)
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.opt.BodyTimeout))
-	body, err := io.ReadAll(src)
+	body, err := readBody(src, r.ContentLength, s.opt.BodyLimit)
 	// No deadline past the body: net/http's background read, which notices
 	// a client that leaves mid-stream, would take it for the client leaving.
 	_ = rc.SetReadDeadline(time.Time{})

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -87,7 +86,8 @@ type googleWriter struct {
 	// errorEvents sends an SSE error event when a stream breaks (the
 	// Gemini API has them; Code Assist clients only see the abort).
 	errorEvents bool
-	n           int // events written
+	n           int    // events written
+	buf         []byte // the event being written, reused by the next
 }
 
 // Accept takes any JSON document: Google's own shape is passed on as sent.
@@ -131,23 +131,23 @@ func startSSE(w http.ResponseWriter) error {
 
 // WriteEvent writes one event and flushes.
 func (g *googleWriter) WriteEvent(w http.ResponseWriter, data []byte) error {
-	var buf bytes.Buffer
 	d := g.data(data)
-	buf.Grow(len(d) + 16)
+	buf := g.buf[:0]
 	switch {
 	case g.array && g.n == 0:
-		buf.WriteByte('[')
-		buf.Write(d)
+		buf = append(buf, '[')
+		buf = append(buf, d...)
 	case g.array:
-		buf.WriteString(",\r\n")
-		buf.Write(d)
+		buf = append(buf, ",\r\n"...)
+		buf = append(buf, d...)
 	default:
-		buf.WriteString("data: ")
-		buf.Write(d)
-		buf.WriteString("\r\n\r\n")
+		buf = append(buf, "data: "...)
+		buf = append(buf, d...)
+		buf = append(buf, "\r\n\r\n"...)
 	}
+	g.buf = buf
 	g.n++
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	if _, err := w.Write(buf); err != nil {
 		return err
 	}
 	return http.NewResponseController(w).Flush()

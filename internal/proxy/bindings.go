@@ -59,6 +59,9 @@ func (m *TokenManager) bound(ctx context.Context, key string, now time.Time) int
 	if key == "" {
 		return 0
 	}
+	if mem, ok := m.sessions.(memBindings); ok {
+		return mem.s.bound(key, now) // no I/O: no timeout to set (a timer per request)
+	}
 	ctx, cancel := context.WithTimeout(ctx, bindingsTimeout)
 	defer cancel()
 	id, err := m.sessions.Bound(ctx, key, now)
@@ -71,6 +74,10 @@ func (m *TokenManager) bound(ctx context.Context, key string, now time.Time) int
 // bind binds the session to account (nothing for no session).
 func (m *TokenManager) bind(ctx context.Context, key string, account int64, now time.Time) {
 	if key == "" {
+		return
+	}
+	if mem, ok := m.sessions.(memBindings); ok {
+		mem.s.bind(key, account, now) // no I/O: no timeout to set
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bindingsTimeout)

@@ -254,6 +254,17 @@ var sessionCorpus = []string{
 	`{"contents":[{"role":"user","Parts":[{"TEXT":"folded"}]}]}`,
 	`{"contents":[{"role":3}]}`,
 	`{"contents":[{"role":"user","parts":[{"text":7}]}]}`,
+	// The edges of SessionFromBody's in-place reading (plainParts): a
+	// repeated parts or text, escapes, bytes that are not UTF-8, wrong
+	// types inside parts, a repeated role.
+	`{"contents":[{"role":"user","parts":[{"text":"a"}],"parts":[{}]}]}`,
+	`{"contents":[{"role":"user","parts":[{"text":"a","text":null}]}]}`,
+	`{"contents":[{"role":"user","parts":[null,{"text":"x\u0041\n"}]}]}`,
+	"{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"\xff\"}]}]}",
+	`{"contents":[{"role":"user","parts":"str"}]}`,
+	`{"contents":[{"role":"user","parts":[5]}]}`,
+	`{"contents":[{"role":"user","role":"model","parts":[{"text":"t"}]}]}`,
+	`{"contents":[{"ROLE":"user","PARTS":[{"Text":"t","other":1},{"inlineData":{"data":"AA=="}}]}]}`,
 	`{}`, `[]`, `null`, ``,
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -91,8 +92,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 	out := s.attempt(w, r, c)
 	setOutcome(w, out.status)
 	// One line per request: debug only, the volume would drown the rest.
-	s.log.Debug("proxied request", "method", c.name(), "model", c.model, "family", fam,
-		"account", out.account, "status", out.status, "attempts", out.attempts, "duration", time.Since(start))
+	// Asked first: building the line's arguments costs allocations on
+	// every request even when debug is off.
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.Debug("proxied request", "method", c.name(), "model", c.model, "family", fam,
+			"account", out.account, "status", out.status, "attempts", out.attempts, "duration", time.Since(start))
+	}
 	if out.abort {
 		panic(http.ErrAbortHandler) // net/http closes the connection as it is
 	}
@@ -107,9 +112,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcome {
 	ctx := r.Context()
 	limit := 0 // computed at the first failure: the pool size costs a copy
-	exclude := map[int64]bool{}
-	cooling := map[int64]bool{} // left out after a short-lived refusal
-	retried := map[int64]bool{} // accounts already retried once (401, short rate limit)
+	// Made at the first failure: most requests succeed at once, and a nil
+	// map reads as empty.
+	var (
+		exclude map[int64]bool
+		cooling map[int64]bool // left out after a short-lived refusal
+		retried map[int64]bool // accounts already retried once (401, short rate limit)
+	)
 	var (
 		ch      Choice
 		lastErr error
@@ -180,7 +189,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 			s.stats.upstream429s.Add(1)
 		}
 		if v.next == retrySame {
-			retried[ch.AccountID] = true
+			retried = setID(retried, ch.AccountID)
 			if v.Effect == quota.EffectRetry && v.Delay > 0 && sleep(ctx, v.Delay) != nil {
 				v.next = moveOn // the client is gone; the loop notices
 			}
@@ -198,10 +207,10 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 			c.out.WriteError(w, e)
 			return outcome{status: e.Status, account: ch.Label, attempts: n}
 		}
-		exclude[ch.AccountID] = true
+		exclude = setID(exclude, ch.AccountID)
 		failed = ch.AccountID
 		if v.ShortLived {
-			cooling[ch.AccountID] = true
+			cooling = setID(cooling, ch.AccountID)
 			continue
 		}
 		hard++
@@ -214,6 +223,15 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 			return outcome{status: e.Status, account: ch.Label, attempts: n}
 		}
 	}
+}
+
+// setID adds id to the set m, making it when it is nil.
+func setID(m map[int64]bool, id int64) map[int64]bool {
+	if m == nil {
+		m = map[int64]bool{}
+	}
+	m[id] = true
+	return m
 }
 
 // waitStep bounds one wait for a cooling account, so that a cooldown that

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
 // DefaultMaxEventBytes bounds one upstream SSE event: events of many MiB
@@ -66,7 +66,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 	if c.stream {
 		return s.stream(ctx, actx, cancel, first, w, c, ch, resp, started)
 	}
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
+	answer, err := readBody(io.LimitReader(resp.Body, maxUpstreamBody), resp.ContentLength, maxUpstreamBody)
 	first.Stop()
 	if err != nil {
 		return sent{err: cause(actx, err)}
@@ -101,7 +101,9 @@ func cause(actx context.Context, err error) error {
 // streams alive (pinger) gets its pings in between.
 func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFunc, first *time.Timer,
 	w http.ResponseWriter, c *call, ch *Choice, resp *http.Response, started time.Time) sent {
-	events := &eventReader{br: bufio.NewReaderSize(resp.Body, 64<<10), max: s.opt.MaxEventBytes}
+	br := getStreamReader(resp.Body)
+	defer putStreamReader(br) // last: after the pinger has stopped
+	events := &eventReader{br: br, max: s.opt.MaxEventBytes}
 	data, err := events.next()
 	first.Stop()
 	switch {
@@ -214,17 +216,18 @@ func (s *Server) success(c *call, ch *Choice, started time.Time) {
 // error page served with 200 is not.
 func isJSONDocument(b []byte) bool {
 	t := bytes.TrimSpace(b)
-	return len(t) > 0 && (t[0] == '{' || t[0] == '[') && json.Valid(t)
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[') && rawjson.Valid(t)
 }
 
-// unwrap returns the "response" member of a v1internal answer, else the
-// answer itself.
+// unwrap returns the "response" member of a v1internal answer (as
+// decoding it into a struct would find it), else the answer itself: also
+// for a document that is not valid JSON, passed on as it came.
 func unwrap(b []byte) []byte {
-	var env struct {
-		Response json.RawMessage `json:"response"`
+	if !rawjson.Valid(b) {
+		return b
 	}
-	if json.Unmarshal(b, &env) == nil && len(env.Response) > 0 && string(env.Response) != "null" {
-		return env.Response
+	if v, ok := rawjson.Field(b, "response"); ok && !rawjson.IsNull(v) {
+		return v
 	}
 	return b
 }
@@ -234,6 +237,7 @@ type eventReader struct {
 	br   *bufio.Reader
 	max  int
 	line []byte // a line longer than br's buffer, assembled
+	data []byte // the event next returned, reused by the next one
 }
 
 // readLine returns the next line without its end, however long, up to
@@ -260,15 +264,17 @@ func (r *eventReader) readLine() ([]byte, error) {
 
 // next returns the data of the next event that has any (its data lines
 // joined by "\n"), skipping comments and other fields; io.EOF at the end.
-// A connection that ends inside an event returns the read error.
+// A connection that ends inside an event returns the read error. The data
+// is valid until the next call: its buffer is reused (an allocation per
+// event otherwise).
 func (r *eventReader) next() ([]byte, error) {
-	var data []byte
+	r.data = r.data[:0]
 	found := false
 	for {
 		line, err := r.readLine()
 		if len(line) == 0 {
 			if found && (err == nil || errors.Is(err, io.EOF)) {
-				return data, nil
+				return r.data, nil
 			}
 			if err != nil {
 				return nil, err
@@ -277,18 +283,18 @@ func (r *eventReader) next() ([]byte, error) {
 		}
 		if d, ok := bytes.CutPrefix(line, []byte("data:")); ok {
 			d = bytes.TrimPrefix(d, []byte(" "))
-			if len(data)+len(d) > r.max {
+			if len(r.data)+len(d) > r.max {
 				return nil, errEventTooLarge
 			}
 			if found {
-				data = append(data, '\n')
+				r.data = append(r.data, '\n')
 			}
-			data = append(data, d...)
+			r.data = append(r.data, d...)
 			found = true
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) && found {
-				return data, nil // a last event without its blank line
+				return r.data, nil // a last event without its blank line
 			}
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/rawjson"
@@ -173,17 +175,31 @@ func SessionFromBody(request json.RawMessage, model string) string {
 				return true // a model turn: the first user message is further on
 			}
 		}
-		if json.Unmarshal(elem, &c) != nil {
-			return false
-		}
 		h := sha256.New()
 		h.Write([]byte(cloudcode.ModelFamily(model).String()))
 		text := false
-		for _, p := range c.Parts {
-			if p.Text != "" {
+		add := func(t []byte) {
+			if len(t) > 0 {
 				h.Write([]byte{0})
-				h.Write([]byte(p.Text))
+				h.Write(t)
 				text = true
+			}
+		}
+		if parts, ok := plainParts(elem); ok {
+			// The common shape, read in place (decoding it cost a
+			// dozen allocations per request).
+			rawjson.Elements(parts, func(p []byte) bool {
+				if t, ok := rawjson.Field(p, "text"); ok && !rawjson.IsNull(t) {
+					add(t[1 : len(t)-1])
+				}
+				return true
+			})
+		} else {
+			if json.Unmarshal(elem, &c) != nil {
+				return false
+			}
+			for _, p := range c.Parts {
+				add([]byte(p.Text))
 			}
 		}
 		if text {
@@ -192,4 +208,78 @@ func SessionFromBody(request json.RawMessage, model string) string {
 		return false
 	})
 	return key
+}
+
+// plainParts returns the "parts" of a content element when the element
+// has the plain shape whose texts can be read in place with the meaning
+// decoding gives them: an object whose roles are strings or null, with at
+// most one parts (null or an array of nulls and objects with at
+// most one text each, a string without escapes, in UTF-8, or null). ok is
+// false for anything else (repeated keys, escapes, wrong types), which
+// the caller decodes.
+func plainParts(elem []byte) (parts []byte, ok bool) {
+	var buf [8]rawjson.Member
+	ms, isObj := rawjson.Members(buf[:0], elem)
+	if !isObj {
+		return nil, false
+	}
+	partsSeen := 0
+	for _, m := range ms {
+		v := elem[m.Value:m.End]
+		switch {
+		case m.Fold("role"): // each a string or null, or decoding fails
+			if !plainString(v) && !rawjson.IsNull(v) {
+				return nil, false
+			}
+		case m.Fold("parts"):
+			partsSeen++
+			if partsSeen > 1 {
+				return nil, false
+			}
+			parts = v
+		}
+	}
+	if parts == nil || rawjson.IsNull(parts) {
+		return nil, true
+	}
+	plain := true
+	wellFormed := rawjson.Elements(parts, func(p []byte) bool {
+		plain = plainPart(p)
+		return plain
+	})
+	if !plain || !wellFormed {
+		return nil, false
+	}
+	return parts, true
+}
+
+// plainPart reports whether a part is null or an object with at most one
+// text, a plain string or null.
+func plainPart(p []byte) bool {
+	if rawjson.IsNull(p) {
+		return true
+	}
+	var buf [4]rawjson.Member
+	ms, isObj := rawjson.Members(buf[:0], p)
+	if !isObj {
+		return false
+	}
+	texts := 0
+	for _, m := range ms {
+		if m.Fold("text") {
+			texts++
+			if v := p[m.Value:m.End]; texts > 1 || !plainString(v) && !rawjson.IsNull(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// plainString reports whether v is a JSON string whose bytes between the
+// quotes are its value: no escapes, valid UTF-8 (encoding/json replaces
+// invalid bytes).
+func plainString(v []byte) bool {
+	return len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' &&
+		bytes.IndexByte(v[1:len(v)-1], '\\') < 0 && utf8.Valid(v[1:len(v)-1])
 }

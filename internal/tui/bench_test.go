@@ -34,6 +34,7 @@ func benchModel(b *testing.B, n int) Model {
 
 // BenchmarkView200 is one full frame with 200 accounts at 120×40.
 func BenchmarkView200(b *testing.B) {
+	noVerify(b)
 	m := benchModel(b, 200)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -102,7 +102,7 @@ func (m *Model) eventLines(vc viewContext, evs []quota.Event) []string {
 	out := make([]string, len(evs))
 	for i := range evs {
 		k := fam{evs[i].AccountID, evs[i].Family}
-		out[i] = eventLine(vc, &evs[i]) + m.stillBinds(&evs[i], !seen[k])
+		out[i] = m.cache.event(vc, &evs[i]) + m.stillBinds(&evs[i], !seen[k])
 		seen[k] = true
 	}
 	return out

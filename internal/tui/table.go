@@ -123,15 +123,7 @@ func (m Model) tableLines(vc viewContext, h int) []string {
 	n := rowsShown(h, len(m.rows))
 	end := min(m.offset+n, len(m.rows))
 	for i := m.offset; i < end; i++ {
-		s := &m.accounts[m.rows[i]]
-		sel := i == m.cursor
-		var line string
-		if l.compact {
-			line = compactRow(vc, s, l, sel)
-		} else {
-			line = m.fullRow(vc, s, l, sel)
-		}
-		out = append(out, line)
+		out = append(out, m.cachedRow(vc, m.rows[i], l, i == m.cursor))
 	}
 	if above, below := m.offset, len(m.rows)-end; above+below > 0 {
 		var parts []string
@@ -172,8 +164,23 @@ func tableHeader(l tableLayout) string {
 	return sb.String()
 }
 
-// fullRow renders one account in the table's full layout.
+// fullRow renders one account in the table's full layout: its head, the
+// countdown and its tail (the parts the render cache keeps apart, since
+// the countdown moves every second and the tail with the history).
 func (m Model) fullRow(vc viewContext, s *quota.Status, l tableLayout, sel bool) string {
+	h := m.history[s.AccountID]
+	return fullHead(vc, s, l, sel) + resetCell(vc, s) + fullTail(vc, s, l, h, m.sparkFor(vc, s, h))
+}
+
+// resetCell is the countdown to the account's next reset, with its
+// leading space.
+func resetCell(vc viewContext, s *quota.Status) string {
+	return " " + fitRight(untilText(vc.now, nextReset(s)), resetW)
+}
+
+// fullHead is a full row up to the countdown: selection, name, tier,
+// state and the families.
+func fullHead(vc viewContext, s *quota.Status, l tableLayout, sel bool) string {
 	st := vc.styles
 	sev := severity(s)
 	var sb strings.Builder
@@ -192,10 +199,16 @@ func (m Model) fullRow(vc viewContext, s *quota.Status, l tableLayout, sel bool)
 	for i := range s.Families {
 		sb.WriteString(" " + famCell(vc, &s.Families[i], s.Marks[i], l.barW))
 	}
-	sb.WriteString(" " + fitRight(untilText(vc.now, nextReset(s)), resetW))
-	h := m.history[s.AccountID]
+	return sb.String()
+}
+
+// fullTail is a full row after the countdown: the sparkline spark of the
+// history h and the forecast.
+func fullTail(vc viewContext, s *quota.Status, l tableLayout, h *accountHistory, spark string) string {
+	st := vc.styles
+	var sb strings.Builder
 	if l.spark {
-		sb.WriteString(" " + st.Accent.Render(fit(m.sparkFor(vc, s, h), sparkW)))
+		sb.WriteString(" " + st.Accent.Render(fit(spark, sparkW)))
 	}
 	if l.forecast {
 		sb.WriteString(" " + st.Warn.Render(fit(forecastText(s, h, l.fcW), l.fcW)))
@@ -226,6 +239,11 @@ func famCell(vc viewContext, fq *quota.FamilyQuota, mk quota.Mark, barW int) str
 // compactRow renders one account on a narrow screen: state, label, the
 // two families' percentages and the reset.
 func compactRow(vc viewContext, s *quota.Status, l tableLayout, sel bool) string {
+	return compactHead(vc, s, l, sel) + resetCell(vc, s)
+}
+
+// compactHead is a compact row up to the countdown.
+func compactHead(vc viewContext, s *quota.Status, l tableLayout, sel bool) string {
 	st := vc.styles
 	sev := severity(s)
 	mark := "  "
@@ -244,7 +262,6 @@ func compactRow(vc viewContext, s *quota.Status, l tableLayout, sel bool) string
 		fs := familySeverity(&s.Families[i], s.Marks[i])
 		sb.WriteString(st.Severity[fs].Render(fit(" "+pctText(s.Families[i].Effective), 6)))
 	}
-	sb.WriteString(" " + fitRight(untilText(vc.now, nextReset(s)), resetW))
 	return sb.String()
 }
 

@@ -199,6 +199,9 @@ type Model struct {
 	statusAt time.Time // when the last action finished
 
 	initHist tea.Cmd // the first history fetch, started by Init
+
+	cache *renderCache // what recent frames drew (cache.go)
+	snap  uint64       // the accounts snapshot's generation, for the cache
 }
 
 // New builds the dashboard's model and takes a first snapshot of the
@@ -220,6 +223,7 @@ func New(deps Deps) Model {
 		spin:    spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		now:     deps.Clock.Now(),
 		history: map[int64]*accountHistory{},
+		cache:   newRenderCache(),
 	}
 	m.spin.Style = st.Accent
 	m.filter.limit = 64

@@ -363,6 +363,7 @@ func (m *Model) account(id int64) *quota.Status {
 // setAccounts takes a new snapshot and rebuilds the table's rows.
 func (m *Model) setAccounts(s []quota.Status) {
 	m.accounts = s
+	m.snap = m.cache.snapshot()
 	m.rebuildRows()
 }
 

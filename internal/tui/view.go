@@ -86,8 +86,9 @@ func (m Model) render() string {
 		if i > 0 {
 			sb.WriteByte('\n')
 		}
-		sb.WriteString(clip(l, m.width))
+		sb.WriteString(m.cache.clip(l, m.width))
 	}
+	m.cache.endFrame()
 	return sb.String()
 }
 
@@ -188,11 +189,11 @@ func (m Model) hintLine(vc viewContext) string {
 	}
 	switch m.page() {
 	case pageHelp, pageLog:
-		return footer(vc, m.keys.pagerHints())
+		return m.cache.footer(vc, m.keys.pagerHints())
 	case pageDetail:
-		return footer(vc, m.keys.detailHints())
+		return m.cache.footer(vc, m.keys.detailHints())
 	}
-	return footer(vc, m.keys.mainHints(m.focus == focusLog))
+	return m.cache.footer(vc, m.keys.mainHints(m.focus == focusLog))
 }
 
 // footer renders hints as "key desc • key desc", dropping the least kept

@@ -67,6 +67,7 @@ type Stream struct {
 	newID func(string) string
 
 	buf     bytes.Buffer
+	enc     *json.Encoder // onto buf, made at the first event
 	started bool
 	done    bool
 	msg     Answer
@@ -97,23 +98,91 @@ func (s *Stream) Take() []byte {
 	return b
 }
 
-func (s *Stream) event(name string, v any) {
+// The events are written from these structs, whose fields are in the
+// order encoding/json wrote the maps they replaced (sorted keys): the same
+// bytes without a map and a boxed value per member on every event.
+type (
+	evType struct {
+		Type string `json:"type"`
+	}
+	evMessageStart struct {
+		Message Answer `json:"message"`
+		Type    string `json:"type"`
+	}
+	evBlockStart[B any] struct {
+		ContentBlock B      `json:"content_block"`
+		Index        int    `json:"index"`
+		Type         string `json:"type"`
+	}
+	evBlockDelta[D any] struct {
+		Delta D      `json:"delta"`
+		Index int    `json:"index"`
+		Type  string `json:"type"`
+	}
+	evBlockStop struct {
+		Index int    `json:"index"`
+		Type  string `json:"type"`
+	}
+	evMessageDelta struct {
+		Delta struct {
+			StopReason   string  `json:"stop_reason"`
+			StopSequence *string `json:"stop_sequence"`
+		} `json:"delta"`
+		Type  string `json:"type"`
+		Usage Usage  `json:"usage"`
+	}
+	textBody struct { // a text block's start and its deltas
+		Text string `json:"text"`
+		Type string `json:"type"`
+	}
+	thinkingStart struct {
+		Signature string `json:"signature"`
+		Thinking  string `json:"thinking"`
+		Type      string `json:"type"`
+	}
+	thinkingDelta struct {
+		Thinking string `json:"thinking"`
+		Type     string `json:"type"`
+	}
+	signatureDelta struct {
+		Signature string `json:"signature"`
+		Type      string `json:"type"`
+	}
+	inputDelta struct {
+		PartialJSON string `json:"partial_json"`
+		Type        string `json:"type"`
+	}
+)
+
+// event writes one SSE event when the stream emits them. Generic so that
+// an answer assembled without events (emit false) boxes nothing.
+func event[T any](s *Stream, name string, v T) {
 	if !s.emit {
 		return
+	}
+	if s.enc == nil {
+		s.enc = json.NewEncoder(&s.buf) // escapes HTML as json.Marshal does
 	}
 	s.buf.WriteString("event: ")
 	s.buf.WriteString(name)
 	s.buf.WriteString("\ndata: ")
-	b, _ := json.Marshal(v)
-	s.buf.Write(b)
-	s.buf.WriteString("\n\n")
+	_ = s.enc.Encode(v) // the data and "\n"
+	s.buf.WriteByte('\n')
+}
+
+func blockDelta[D any](s *Stream, i int, d D) {
+	event(s, "content_block_delta", evBlockDelta[D]{Delta: d, Index: i, Type: "content_block_delta"})
+}
+
+func blockStart[B any](s *Stream, i int, b B) {
+	event(s, "content_block_start", evBlockStart[B]{ContentBlock: b, Index: i, Type: "content_block_start"})
 }
 
 // Ping writes a keep-alive event. Claude Code gives up on a stream
 // silent for 300 s, and Claude can think longer than that.
 func (s *Stream) Ping() {
 	if s.started && !s.done {
-		s.event("ping", map[string]string{"type": "ping"})
+		event(s, "ping", evType{Type: "ping"})
 	}
 }
 
@@ -147,7 +216,7 @@ func (s *Stream) start(r *frontend.Response) {
 	u.OutputTokens = 0
 	start := s.msg
 	start.Usage = u
-	s.event("message_start", map[string]any{"type": "message_start", "message": start})
+	event(s, "message_start", evMessageStart{Message: start, Type: "message_start"})
 }
 
 func (s *Stream) part(p frontend.Part) {
@@ -160,9 +229,8 @@ func (s *Stream) part(p frontend.Part) {
 		}
 		args := frontend.ArgsObject(p.FunctionCall.Args)
 		b := ContentBlock{Type: "tool_use", ID: id, Name: s.names.Client(p.FunctionCall.Name), Input: json.RawMessage(`{}`)}
-		s.event("content_block_start", map[string]any{"type": "content_block_start", "index": len(s.msg.Content), "content_block": b})
-		s.event("content_block_delta", map[string]any{"type": "content_block_delta", "index": len(s.msg.Content),
-			"delta": map[string]string{"type": "input_json_delta", "partial_json": string(args)}})
+		blockStart(s, len(s.msg.Content), b)
+		blockDelta(s, len(s.msg.Content), inputDelta{PartialJSON: string(args), Type: "input_json_delta"})
 		b.Input = args
 		s.msg.Content = append(s.msg.Content, b)
 		s.open = "tool_use"
@@ -171,17 +239,14 @@ func (s *Stream) part(p frontend.Part) {
 	case p.Thought:
 		if s.open != "thinking" {
 			s.close()
-			empty := ""
 			s.msg.Content = append(s.msg.Content, ContentBlock{Type: "thinking", Thinking: new(string), Signature: new(string)})
-			s.event("content_block_start", map[string]any{"type": "content_block_start", "index": len(s.msg.Content) - 1,
-				"content_block": map[string]string{"type": "thinking", "thinking": empty, "signature": empty}})
+			blockStart(s, len(s.msg.Content)-1, thinkingStart{Type: "thinking"})
 			s.open = "thinking"
 		}
 		if p.Text != "" {
 			b := &s.msg.Content[len(s.msg.Content)-1]
 			*b.Thinking += p.Text
-			s.event("content_block_delta", map[string]any{"type": "content_block_delta", "index": len(s.msg.Content) - 1,
-				"delta": map[string]string{"type": "thinking_delta", "thinking": p.Text}})
+			blockDelta(s, len(s.msg.Content)-1, thinkingDelta{Thinking: p.Text, Type: "thinking_delta"})
 		}
 		if p.ThoughtSignature != "" {
 			s.sig = p.ThoughtSignature
@@ -190,14 +255,12 @@ func (s *Stream) part(p frontend.Part) {
 		if s.open != "text" {
 			s.close()
 			s.msg.Content = append(s.msg.Content, ContentBlock{Type: "text", Text: new(string)})
-			s.event("content_block_start", map[string]any{"type": "content_block_start", "index": len(s.msg.Content) - 1,
-				"content_block": map[string]string{"type": "text", "text": ""}})
+			blockStart(s, len(s.msg.Content)-1, textBody{Type: "text"})
 			s.open = "text"
 		}
 		b := &s.msg.Content[len(s.msg.Content)-1]
 		*b.Text += p.Text
-		s.event("content_block_delta", map[string]any{"type": "content_block_delta", "index": len(s.msg.Content) - 1,
-			"delta": map[string]string{"type": "text_delta", "text": p.Text}})
+		blockDelta(s, len(s.msg.Content)-1, textBody{Text: p.Text, Type: "text_delta"})
 	case p.ThoughtSignature != "" && s.open == "thinking":
 		// The signature often arrives on an empty part after the thought.
 		s.sig = p.ThoughtSignature
@@ -216,12 +279,11 @@ func (s *Stream) close() {
 	if s.open == "thinking" {
 		if s.sig != "" {
 			*s.msg.Content[i].Signature = s.sig
-			s.event("content_block_delta", map[string]any{"type": "content_block_delta", "index": i,
-				"delta": map[string]string{"type": "signature_delta", "signature": s.sig}})
+			blockDelta(s, i, signatureDelta{Signature: s.sig, Type: "signature_delta"})
 		}
 		s.sig = ""
 	}
-	s.event("content_block_stop", map[string]any{"type": "content_block_stop", "index": i})
+	event(s, "content_block_stop", evBlockStop{Index: i, Type: "content_block_stop"})
 	s.open = ""
 }
 
@@ -238,16 +300,16 @@ func (s *Stream) Finish() {
 	s.close()
 	if len(s.msg.Content) == 0 {
 		s.msg.Content = append(s.msg.Content, ContentBlock{Type: "text", Text: new(string)})
-		s.event("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
-			"content_block": map[string]string{"type": "text", "text": ""}})
-		s.event("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
+		blockStart(s, 0, textBody{Type: "text"})
+		event(s, "content_block_stop", evBlockStop{Index: 0, Type: "content_block_stop"})
 	}
 	reason := stopReason(frontend.Stop(s.finish, s.calls))
 	s.msg.StopReason = &reason
 	s.msg.Usage = usageOf(s.usage)
-	s.event("message_delta", map[string]any{"type": "message_delta",
-		"delta": map[string]any{"stop_reason": reason, "stop_sequence": nil}, "usage": s.msg.Usage})
-	s.event("message_stop", map[string]string{"type": "message_stop"})
+	d := evMessageDelta{Type: "message_delta", Usage: s.msg.Usage}
+	d.Delta.StopReason = reason
+	event(s, "message_delta", d)
+	event(s, "message_stop", evType{Type: "message_stop"})
 	s.done = true
 }
 
@@ -258,7 +320,7 @@ func (s *Stream) Fail(errType, msg string) {
 		return
 	}
 	s.done = true
-	s.event("error", ErrorBody(errType, msg))
+	event(s, "error", ErrorBody(errType, msg))
 }
 
 // Answer returns the assembled answer (after Finish).

@@ -90,6 +90,7 @@ type ChatStream struct {
 	newID            func(string) string
 
 	buf      bytes.Buffer
+	enc      *json.Encoder // onto buf, made at the first chunk
 	started  bool
 	done     bool
 	text     bytes.Buffer
@@ -118,23 +119,60 @@ func (s *ChatStream) Take() []byte {
 	return b
 }
 
-func (s *ChatStream) chunk(delta map[string]any, finish *string) {
+// A chunk is written from these structs, whose fields are in the order
+// encoding/json wrote the maps they replaced (sorted keys): the same bytes
+// without a map and a boxed value per member on every chunk.
+type (
+	chatChunk[D any] struct {
+		Choices [1]chatChoice[D] `json:"choices"`
+		Created int64            `json:"created"`
+		ID      string           `json:"id"`
+		Model   string           `json:"model"`
+		Object  string           `json:"object"`
+		Usage   json.RawMessage  `json:"usage,omitempty"` // null when asked for
+	}
+	chatChoice[D any] struct {
+		Delta        D       `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+		Index        int     `json:"index"`
+	}
+	roleDelta struct {
+		Content string `json:"content"`
+		Role    string `json:"role"`
+	}
+	contentDelta struct {
+		Content string `json:"content"`
+	}
+	reasoningDelta struct {
+		ReasoningContent string `json:"reasoning_content"`
+	}
+	callsDelta struct {
+		ToolCalls []OutCall `json:"tool_calls"`
+	}
+	emptyDelta struct{}
+)
+
+// chatDelta writes one chunk with delta. Generic so that an answer
+// assembled without chunks (emit false) boxes nothing.
+func chatDelta[D any](s *ChatStream, delta D, finish *string) {
 	if !s.emit {
 		return
 	}
-	c := map[string]any{"id": s.id, "object": "chat.completion.chunk", "created": s.created, "model": s.model,
-		"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
+	c := chatChunk[D]{Created: s.created, ID: s.id, Model: s.model, Object: "chat.completion.chunk"}
+	c.Choices[0] = chatChoice[D]{Delta: delta, FinishReason: finish}
 	if s.usageChunk {
-		c["usage"] = nil
+		c.Usage = json.RawMessage("null")
 	}
 	s.write(c)
 }
 
 func (s *ChatStream) write(v any) {
-	b, _ := json.Marshal(v)
+	if s.enc == nil {
+		s.enc = json.NewEncoder(&s.buf) // escapes HTML as json.Marshal does
+	}
 	s.buf.WriteString("data: ")
-	s.buf.Write(b)
-	s.buf.WriteString("\n\n")
+	_ = s.enc.Encode(v) // the data and "\n"
+	s.buf.WriteByte('\n')
 }
 
 // Chunk adds one Gemini chunk.
@@ -148,7 +186,7 @@ func (s *ChatStream) Chunk(r *frontend.Response) {
 	if !s.started {
 		s.started = true
 		s.id = s.newID("chatcmpl-")
-		s.chunk(map[string]any{"role": "assistant", "content": ""}, nil)
+		chatDelta(s, roleDelta{Role: "assistant"}, nil)
 	}
 	for _, p := range r.Parts() {
 		switch {
@@ -164,15 +202,15 @@ func (s *ChatStream) Chunk(r *frontend.Response) {
 			c.Function.Arguments = string(frontend.ArgsObject(p.FunctionCall.Args))
 			s.calls = append(s.calls, c)
 			c.Index = &i
-			s.chunk(map[string]any{"tool_calls": []OutCall{c}}, nil)
+			chatDelta(s, callsDelta{ToolCalls: []OutCall{c}}, nil)
 		case p.Thought:
 			if p.Text != "" {
 				s.thoughts.WriteString(p.Text)
-				s.chunk(map[string]any{"reasoning_content": p.Text}, nil)
+				chatDelta(s, reasoningDelta{ReasoningContent: p.Text}, nil)
 			}
 		case p.Text != "":
 			s.text.WriteString(p.Text)
-			s.chunk(map[string]any{"content": p.Text}, nil)
+			chatDelta(s, contentDelta{Content: p.Text}, nil)
 		}
 	}
 	if fr := r.FinishReason(); fr != "" {
@@ -190,7 +228,7 @@ func (s *ChatStream) Finish() {
 	}
 	s.done = true
 	fr := finishReason(frontend.Stop(s.finish, len(s.calls) > 0))
-	s.chunk(map[string]any{}, &fr)
+	chatDelta(s, emptyDelta{}, &fr)
 	if s.emit && s.usageChunk {
 		s.write(map[string]any{"id": s.id, "object": "chat.completion.chunk", "created": s.created, "model": s.model,
 			"choices": []any{}, "usage": chatUsage(s.usage)})

@@ -277,6 +277,7 @@ type RespStream struct {
 	newID func(string) string
 
 	buf     bytes.Buffer
+	enc     *json.Encoder // onto buf, made at the first event
 	seq     int
 	started bool
 	done    bool
@@ -308,18 +309,85 @@ func (s *RespStream) Take() []byte {
 }
 
 func (s *RespStream) event(typ string, fields map[string]any) {
+	respEvent(s, typ, func(seq int) any {
+		fields["type"] = typ
+		fields["sequence_number"] = seq
+		return fields
+	})
+}
+
+// The events are written from these structs, whose fields are in the
+// order encoding/json wrote the maps they replaced (sorted keys): the same
+// bytes without a map and a boxed value per member on every event.
+type (
+	evResponse[R any] struct {
+		Response R      `json:"response"`
+		Seq      int    `json:"sequence_number"`
+		Type     string `json:"type"`
+	}
+	evItem struct {
+		Item        RespItem `json:"item"`
+		OutputIndex int      `json:"output_index"`
+		Seq         int      `json:"sequence_number"`
+		Type        string   `json:"type"`
+	}
+	evArgsDelta struct {
+		Delta       string `json:"delta"`
+		ItemID      string `json:"item_id"`
+		OutputIndex int    `json:"output_index"`
+		Seq         int    `json:"sequence_number"`
+		Type        string `json:"type"`
+	}
+	evArgsDone struct {
+		Arguments   string `json:"arguments"`
+		ItemID      string `json:"item_id"`
+		OutputIndex int    `json:"output_index"`
+		Seq         int    `json:"sequence_number"`
+		Type        string `json:"type"`
+	}
+	evPart struct {
+		ContentIndex int         `json:"content_index"`
+		ItemID       string      `json:"item_id"`
+		OutputIndex  int         `json:"output_index"`
+		Part         RespContent `json:"part"`
+		Seq          int         `json:"sequence_number"`
+		Type         string      `json:"type"`
+	}
+	evTextDelta struct {
+		ContentIndex int    `json:"content_index"`
+		Delta        string `json:"delta"`
+		ItemID       string `json:"item_id"`
+		OutputIndex  int    `json:"output_index"`
+		Seq          int    `json:"sequence_number"`
+		Type         string `json:"type"`
+	}
+	evTextDone struct {
+		ContentIndex int    `json:"content_index"`
+		ItemID       string `json:"item_id"`
+		OutputIndex  int    `json:"output_index"`
+		Seq          int    `json:"sequence_number"`
+		Text         string `json:"text"`
+		Type         string `json:"type"`
+	}
+)
+
+// respEvent writes one event, the value made by ev with the event's
+// sequence number, when the stream emits them (a func, so that an answer
+// assembled without events builds none).
+func respEvent[T any](s *RespStream, typ string, ev func(seq int) T) {
 	if !s.emit {
 		return
 	}
-	fields["type"] = typ
-	fields["sequence_number"] = s.seq
+	if s.enc == nil {
+		s.enc = json.NewEncoder(&s.buf) // escapes HTML as json.Marshal does
+	}
+	v := ev(s.seq)
 	s.seq++
-	b, _ := json.Marshal(fields)
 	s.buf.WriteString("event: ")
 	s.buf.WriteString(typ)
 	s.buf.WriteString("\ndata: ")
-	s.buf.Write(b)
-	s.buf.WriteString("\n\n")
+	_ = s.enc.Encode(v) // the data and "\n"
+	s.buf.WriteByte('\n')
 }
 
 // Chunk adds one Gemini chunk.
@@ -334,8 +402,9 @@ func (s *RespStream) Chunk(r *frontend.Response) {
 		s.started = true
 		s.resp.ID = s.newID("resp_")
 		snap := s.resp
-		s.event("response.created", map[string]any{"response": snap})
-		s.event("response.in_progress", map[string]any{"response": snap})
+		for _, typ := range []string{"response.created", "response.in_progress"} {
+			respEvent(s, typ, func(seq int) evResponse[Response] { return evResponse[Response]{Response: snap, Seq: seq, Type: typ} })
+		}
 	}
 	for _, p := range r.Parts() {
 		switch {
@@ -350,12 +419,16 @@ func (s *RespStream) Chunk(r *frontend.Response) {
 			item := RespItem{Type: "function_call", ID: s.newID("fc_"), Status: "in_progress", CallID: callID,
 				Name: s.names.Client(p.FunctionCall.Name), Arguments: &empty}
 			idx := len(s.resp.Output)
-			s.event("response.output_item.added", map[string]any{"output_index": idx, "item": item})
-			s.event("response.function_call_arguments.delta", map[string]any{"item_id": item.ID, "output_index": idx, "delta": args})
-			s.event("response.function_call_arguments.done", map[string]any{"item_id": item.ID, "output_index": idx, "arguments": args})
+			s.itemEvent("response.output_item.added", idx, item)
+			respEvent(s, "response.function_call_arguments.delta", func(seq int) evArgsDelta {
+				return evArgsDelta{Delta: args, ItemID: item.ID, OutputIndex: idx, Seq: seq, Type: "response.function_call_arguments.delta"}
+			})
+			respEvent(s, "response.function_call_arguments.done", func(seq int) evArgsDone {
+				return evArgsDone{Arguments: args, ItemID: item.ID, OutputIndex: idx, Seq: seq, Type: "response.function_call_arguments.done"}
+			})
 			item.Arguments, item.Status = &args, "completed"
 			s.resp.Output = append(s.resp.Output, item)
-			s.event("response.output_item.done", map[string]any{"output_index": idx, "item": item})
+			s.itemEvent("response.output_item.done", idx, item)
 			s.calls = true
 		case p.Thought:
 			// Thoughts stay out: no signature could come back with them.
@@ -366,13 +439,14 @@ func (s *RespStream) Chunk(r *frontend.Response) {
 				item := RespItem{Type: "message", ID: s.newID("msg_"), Status: "in_progress", Role: "assistant", Content: []RespContent{}}
 				s.resp.Output = append(s.resp.Output, item)
 				idx := len(s.resp.Output) - 1
-				s.event("response.output_item.added", map[string]any{"output_index": idx, "item": item})
-				s.event("response.content_part.added", map[string]any{"item_id": item.ID, "output_index": idx, "content_index": 0,
-					"part": RespContent{Type: "output_text", Text: "", Annotations: []any{}}})
+				s.itemEvent("response.output_item.added", idx, item)
+				s.partEvent("response.content_part.added", item.ID, idx, RespContent{Type: "output_text", Text: "", Annotations: []any{}})
 			}
 			s.text.WriteString(p.Text)
 			idx := len(s.resp.Output) - 1
-			s.event("response.output_text.delta", map[string]any{"item_id": s.resp.Output[idx].ID, "output_index": idx, "content_index": 0, "delta": p.Text})
+			respEvent(s, "response.output_text.delta", func(seq int) evTextDelta {
+				return evTextDelta{Delta: p.Text, ItemID: s.resp.Output[idx].ID, OutputIndex: idx, Seq: seq, Type: "response.output_text.delta"}
+			})
 		}
 	}
 	if fr := r.FinishReason(); fr != "" {
@@ -388,11 +462,23 @@ func (s *RespStream) closeMessage() {
 	idx := len(s.resp.Output) - 1
 	item := &s.resp.Output[idx]
 	part := RespContent{Type: "output_text", Text: s.text.String(), Annotations: []any{}}
-	s.event("response.output_text.done", map[string]any{"item_id": item.ID, "output_index": idx, "content_index": 0, "text": part.Text})
-	s.event("response.content_part.done", map[string]any{"item_id": item.ID, "output_index": idx, "content_index": 0, "part": part})
+	respEvent(s, "response.output_text.done", func(seq int) evTextDone {
+		return evTextDone{ItemID: item.ID, OutputIndex: idx, Seq: seq, Text: part.Text, Type: "response.output_text.done"}
+	})
+	s.partEvent("response.content_part.done", item.ID, idx, part)
 	item.Content = []RespContent{part}
 	item.Status = "completed"
-	s.event("response.output_item.done", map[string]any{"output_index": idx, "item": *item})
+	s.itemEvent("response.output_item.done", idx, *item)
+}
+
+func (s *RespStream) itemEvent(typ string, idx int, item RespItem) {
+	respEvent(s, typ, func(seq int) evItem { return evItem{Item: item, OutputIndex: idx, Seq: seq, Type: typ} })
+}
+
+func (s *RespStream) partEvent(typ, itemID string, idx int, part RespContent) {
+	respEvent(s, typ, func(seq int) evPart {
+		return evPart{ItemID: itemID, OutputIndex: idx, Part: part, Seq: seq, Type: typ}
+	})
 }
 
 // Finish ends the answer at the end of the upstream body.
@@ -413,10 +499,16 @@ func (s *RespStream) Finish() {
 		s.resp.IncompleteDetails = &struct {
 			Reason string `json:"reason"`
 		}{"max_output_tokens"}
-		s.event("response.incomplete", map[string]any{"response": s.resp})
+		s.responseEvent("response.incomplete")
 		return
 	}
-	s.event("response.completed", map[string]any{"response": s.resp})
+	s.responseEvent("response.completed")
+}
+
+func (s *RespStream) responseEvent(typ string) {
+	respEvent(s, typ, func(seq int) evResponse[*Response] {
+		return evResponse[*Response]{Response: &s.resp, Seq: seq, Type: typ}
+	})
 }
 
 // Fail ends a stream that broke after its first event.

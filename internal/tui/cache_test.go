@@ -1,0 +1,184 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/quotatui/quotatui/internal/clock"
+	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/quota"
+)
+
+// Every test of the package renders with the cache checking each hit
+// against a fresh drawing; the benchmarks turn it off (noVerify).
+func init() { verifyRenderCache = true }
+
+// noVerify turns the check off for a benchmark.
+func noVerify(b *testing.B) {
+	verifyRenderCache = false
+	b.Cleanup(func() { verifyRenderCache = true })
+}
+
+// idleModel is the dashboard at rest as quotaresources measures it: n
+// accounts with history, a few warnings, a 160×50 terminal, nothing
+// happening but the one-second tick.
+func idleModel(b *testing.B, n int) (Model, *fakeEngine, *fakeProxy) {
+	eng := newFakeEngine()
+	eng.statuses = manyStatuses(n)
+	prx := newFakeProxy()
+	hist := func(ctx context.Context, id int64, f cloudcode.Family, since time.Time) ([]Point, error) {
+		return fakeHistory(ctx, 1+id%2, f, since)
+	}
+	m := New(Deps{Engine: eng, Proxy: prx, History: hist, Clock: clock.NewFake(t0), Version: "bench"})
+	nm, _ := m.Update(tea.WindowSizeMsg{Width: 160, Height: 50})
+	nm, _ = nm.Update(m.initHist())
+	nm, _ = nm.Update(eventsMsg{events: fixtureEvents()})
+	return nm.(Model), eng, prx
+}
+
+// BenchmarkIdleTick1000 is what the idle dashboard does every second at
+// 1000 accounts: take the tick's stats, then draw the frame (the clock and
+// the countdowns moved by a second).
+func BenchmarkIdleTick1000(b *testing.B) {
+	noVerify(b)
+	m, eng, prx := idleModel(b, 1000)
+	now := t0
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(time.Second)
+		nm, _ := m.Update(statsMsg{now: now, wall: now, mon: eng.MonitorStats(), pstats: prx.Stats(), hasProxy: true})
+		m = nm.(Model)
+		_ = m.View()
+	}
+}
+
+// BenchmarkView200Uncached is BenchmarkView200 without the render cache:
+// every row styled afresh, as every frame was before the cache (and as a
+// frame is after a new snapshot).
+func BenchmarkView200Uncached(b *testing.B) {
+	noVerify(b)
+	m := benchModel(b, 200)
+	m.cache = nil
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = m.View()
+	}
+}
+
+// TestRenderCacheDrawsWhatAFreshRenderDraws renders a dashboard through a
+// sequence of changes with its cache and compares every frame with the
+// same model rendered without one: the clock moving (countdowns within the
+// hour, sparklines), the cursor, a new snapshot with changed figures and
+// labels, an older copy of the model rendered after the new one, a new
+// history, narrow and compact widths and back. A key that misses anything
+// a row's text depends on shows here as a stale row.
+func TestRenderCacheDrawsWhatAFreshRenderDraws(t *testing.T) {
+	eng := newFakeEngine()
+	eng.statuses = manyStatuses(60)
+	hist := func(ctx context.Context, id int64, f cloudcode.Family, since time.Time) ([]Point, error) {
+		return fakeHistory(ctx, 1+id%2, f, since)
+	}
+	m := New(Deps{Engine: eng, Proxy: newFakeProxy(), History: hist, Clock: clock.NewFake(t0), Version: "test"})
+	step := func(msg tea.Msg) {
+		t.Helper()
+		nm, _ := m.Update(msg)
+		m = nm.(Model)
+	}
+	frame := 0
+	check := func(what string, m Model) {
+		t.Helper()
+		frame++
+		fresh := m
+		fresh.cache = nil
+		want := fresh.render()
+		if got := m.render(); got != want {
+			t.Fatalf("frame %d (%s): the cached render differs from a fresh one:\n%s\nwant:\n%s", frame, what, got, want)
+		}
+	}
+	tick := func(d time.Duration) {
+		step(statsMsg{now: m.now.Add(d), wall: m.now.Add(d), mon: eng.MonitorStats()})
+	}
+	step(tea.WindowSizeMsg{Width: 160, Height: 50})
+	step(m.initHist())
+	check("first", m)
+	step(eventsMsg{events: fixtureEvents()})
+	check("warnings", m)
+	later := fixtureEvents()
+	for i := range later {
+		later[i].At = later[i].At.Add(time.Hour)
+		later[i].Message += " again"
+	}
+	step(eventsMsg{events: later})
+	check("more warnings", m)
+	for range 3 {
+		tick(time.Second)
+		check("a second later", m)
+	}
+	tick(150 * time.Minute) // countdowns pass resets, sparklines lose points
+	check("150 minutes later", m)
+	m.move(3)
+	check("cursor moved", m)
+	m.move(-1)
+	check("cursor back", m)
+
+	old := m
+	next := slices.Clone(m.accounts)
+	for i := range next {
+		next[i].Families[0].Effective = cloudcode.KnownFraction(0.5 + float64(i%7)/20)
+		next[i].Label = fmt.Sprintf("renamed%03d", i)
+	}
+	step(quotasMsg{statuses: next})
+	check("new snapshot", m)
+	check("the old copy, after the new", old)
+	check("the new again", m)
+
+	id := m.accounts[m.rows[m.cursor]].AccountID
+	h := &accountHistory{}
+	pts, _ := fakeHistory(context.Background(), 1, cloudcode.FamilyGemini, m.now.Add(-historyWindow))
+	for i := range pts {
+		pts[i].Fraction = 1 - pts[i].Fraction
+	}
+	h.points[0], h.points[1] = pts, pts
+	step(historyMsg{data: map[int64]*accountHistory{id: h}})
+	check("a new history", m)
+	// The same points with a forecast: only the history's identity says
+	// the row changed.
+	h2 := &accountHistory{points: h.points}
+	h2.forecasts[0] = quota.Forecast{Enough: true, EmptyIn: time.Hour, ResetIn: 3 * time.Hour, RunsOutFirst: true}
+	step(historyMsg{data: map[int64]*accountHistory{id: h2}})
+	check("a forecast", m)
+
+	for _, w := range []int{100, 70, 50, 40, 160} {
+		step(tea.WindowSizeMsg{Width: w, Height: 30})
+		check(fmt.Sprintf("width %d", w), m)
+		tick(time.Second)
+		check(fmt.Sprintf("width %d, a second later", w), m)
+	}
+}
+
+// TestRenderCacheStaysSmall: however many frames, the cache holds what
+// two frames drew, not what every frame drew.
+func TestRenderCacheStaysSmall(t *testing.T) {
+	eng := newFakeEngine()
+	eng.statuses = manyStatuses(300)
+	m := New(Deps{Engine: eng, Clock: clock.NewFake(t0)})
+	nm, _ := m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m = nm.(Model)
+	for i := range 200 {
+		m.now = m.now.Add(time.Second)
+		m.move(1 + i%3)
+		_ = m.render()
+	}
+	c := m.cache
+	if n := c.rows.len(); n > 4*40 {
+		t.Errorf("the cache holds %d row parts after 200 frames of 40 lines", n)
+	}
+	if n := c.lines.len(); n > 2*40 {
+		t.Errorf("the cache holds %d lines after 200 frames of 40 lines", n)
+	}
+}
