@@ -20,7 +20,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.clampScroll()
-		return m, m.startHistory()
+		cmd := m.startHistory()
+		return m, cmd
 	case tea.KeyPressMsg:
 		return m.handleKey(msg)
 	case quotasMsg:
@@ -42,7 +43,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		for id, h := range msg.data {
 			m.history[id] = h
 		}
-		return m, m.startHistory()
+		cmd := m.startHistory()
+		return m, cmd
 	case detailEventsMsg:
 		if msg.accountID == m.detailID {
 			m.detailEvts = msg.events
@@ -235,23 +237,29 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.status, m.statErr = "no account selected", true
 			return m, nil
 		}
-		return m, m.start(actResync, id, s.Label)
+		cmd := m.start(actResync, id, s.Label)
+		return m, cmd
 	case key.Matches(msg, k.ResyncAll):
-		return m, m.start(actResyncAll, 0, "")
+		cmd := m.start(actResyncAll, 0, "")
+		return m, cmd
 	case key.Matches(msg, k.ClearCache):
-		return m, m.start(actClearCache, 0, "")
+		cmd := m.start(actClearCache, 0, "")
+		return m, cmd
 	case key.Matches(msg, k.ClearTiers):
-		return m, m.start(actClearTiers, 0, "")
+		cmd := m.start(actClearTiers, 0, "")
+		return m, cmd
 	case key.Matches(msg, k.Pause):
 		if m.deps.Proxy == nil {
 			m.status, m.statErr = "no proxy running", true
 			return m, nil
 		}
-		return m, m.start(actPause, 0, "")
+		cmd := m.start(actPause, 0, "")
+		return m, cmd
 	}
 	// Scrolling, sorting or opening an account may bring rows on screen
 	// whose history was never fetched.
-	return m, m.startHistory()
+	cmd := m.startHistory()
+	return m, cmd
 }
 
 // openHelp shows the help from its top.
@@ -317,7 +325,8 @@ func (m Model) handleFilterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.filter.Update(msg) {
 		m.rebuildRows()
 	}
-	return m, m.startHistory()
+	cmd := m.startHistory()
+	return m, cmd
 }
 
 // move moves the focused list by delta.
