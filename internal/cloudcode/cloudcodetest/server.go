@@ -66,15 +66,21 @@ type Options struct {
 }
 
 // DefaultCapacity is the default bucket size: FREE 20/100, PRO 100/500,
-// ULTRA 400/2000 units for the 5h/weekly windows, the same for every
-// family. Unknown tiers get the FREE sizes.
-func DefaultCapacity(tier cloudcode.Tier, _ cloudcode.Family, w cloudcode.Window) int {
+// ULTRA 400/2000 units for the 5h/weekly windows. FREE (and unknown)
+// accounts get no Claude and GPT quota at all, as Google gives none: their
+// buckets are empty from the start and read as 0 left (a quotaInfo with a
+// resetTime and no remainingFraction; upstream-api.md).
+func DefaultCapacity(tier cloudcode.Tier, f cloudcode.Family, w cloudcode.Window) int {
 	fiveHour := 20
 	switch tier {
 	case cloudcode.TierPro:
 		fiveHour = 100
 	case cloudcode.TierUltra:
 		fiveHour = 400
+	default:
+		if f == cloudcode.FamilyClaudeGPT {
+			return 0
+		}
 	}
 	if w == cloudcode.WindowWeekly {
 		return fiveHour * 5
