@@ -54,6 +54,10 @@ type Options struct {
 	StreamInterval time.Duration
 	// Seed seeds the fault injection's random source.
 	Seed int64
+	// Steps, when above 0, makes the quota answers report what is left in
+	// steps of that size, rounded up, as Google has been seen to (0.2: a
+	// reading of 0.2 can be the last step before 0). See steps.go.
+	Steps float64
 	// ClientID and ClientSecret are the OAuth client the authorization and
 	// token endpoints accept, and the one accounts belong to unless their
 	// AccountSpec names another (see AddClient). Defaults DefaultClientID,
