@@ -42,6 +42,7 @@ type fakeQuota struct {
 	accts    []*fakeAccount
 	log      []string
 	starts   []time.Time // RecordSuccess startedAt values
+	spends   []quota.Spend // the ledger's records
 	events   []quota.Event
 	syncs    map[int64]int
 	onSync   func(id int64) // runs inside SyncAccount, under no lock
@@ -253,6 +254,20 @@ func (q *fakeQuota) RecordSuccess(id int64, f cloudcode.Family, startedAt time.T
 	defer q.mu.Unlock()
 	q.record("success %d %s", id, f)
 	q.starts = append(q.starts, startedAt)
+}
+
+// Record keeps what the proxy entered in the ledger.
+func (q *fakeQuota) Record(sp quota.Spend) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.spends = append(q.spends, sp)
+}
+
+// Spends returns what the proxy recorded so far.
+func (q *fakeQuota) Spends() []quota.Spend {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.spends)
 }
 
 func (q *fakeQuota) Touch(id int64, at time.Time) {

@@ -105,6 +105,11 @@ type outcome struct {
 	// abort ends the client's connection without the body's terminator:
 	// the stream broke after its first byte.
 	abort bool
+	// For the ledger: the account of the last attempt, whether the
+	// upstream charged it, and its answer's final token usage.
+	accountID int64
+	charged   bool
+	tokens    quota.Tokens
 }
 
 // resyncWait is the Retry-After when no reset time is known yet: the
@@ -130,6 +135,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	out := s.attempt(w, r, c)
 	setOutcome(w, out.status)
+	s.record(r, c, out)
 	// One line per request: debug only, the volume would drown the rest.
 	s.log.Debug("proxied request", "method", c.name(), "model", c.model, "family", fam,
 		"account", out.account, "status", out.status, "attempts", out.attempts, "duration", time.Since(start))
@@ -144,8 +150,17 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 // Short-lived refusals (rate limits, timeouts) do not use up attempts:
 // when every usable account is only cooling down, the request waits for
 // the first to come back, up to Options.MaxWait in all.
-func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcome {
+func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) (out outcome) {
 	ctx := r.Context()
+	// The ledger's record names the last account tried, charged or not,
+	// however the request ended.
+	var lastID int64
+	var lastCharged bool
+	defer func() {
+		if out.accountID == 0 {
+			out.accountID, out.charged = lastID, lastCharged
+		}
+	}()
 	limit := 0 // computed at the first failure: the pool size costs a copy
 	exclude := map[int64]bool{}
 	cooling := map[int64]bool{} // left out after a short-lived refusal
@@ -158,8 +173,12 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		n, hard int // attempts, and those that used up the allowance
 		waited  time.Duration
 	)
+	// An attempt's account counts the request in flight until the attempt
+	// is over (the last units: select.go).
+	defer func() { ch.Done() }()
 	for {
 		if !same {
+			ch.Done()
 			var err error
 			if c.generation {
 				ch, err = s.tm.pick(ctx, c.model, c.session, exclude)
@@ -199,6 +218,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		same = false
 		n++
 		res := s.send(ctx, w, c, &ch)
+		lastID, lastCharged = ch.AccountID, res.charged
 		if res.done {
 			ch.Release()
 			if res.err != nil {
@@ -206,7 +226,8 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 				// but the account may still deserve a mark (a stall).
 				s.apply(ctx, c, &ch, s.judge(res.err, c, true))
 			}
-			return outcome{status: res.status, account: ch.Label, attempts: n, abort: res.abort}
+			return outcome{status: res.status, account: ch.Label, attempts: n, abort: res.abort,
+				accountID: ch.AccountID, charged: res.charged, tokens: res.tokens}
 		}
 		err := res.err
 		if ctx.Err() != nil {
