@@ -12,10 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +35,11 @@ type config struct {
 	latencyN   int
 	out        string
 	simLatency time.Duration
+	// The load measurement (load.go).
+	concurrency []int
+	loadOnly    bool
+	cpuProfile  string
+	memProfile  string
 }
 
 func main() {
@@ -48,7 +51,11 @@ func main() {
 	flag.DurationVar(&c.deadline, "duration", 45*time.Second, "upper bound on each drain run")
 	flag.DurationVar(&c.cacheTTL, "cache-ttl", 50*time.Millisecond, "quota cache TTL (the monitor's freshness)")
 	flag.IntVar(&c.units, "units", 600, "5-hour bucket size of a PRO account in requests (FREE half, ULTRA double; weekly 5x)")
-	flag.IntVar(&c.latencyN, "latency-requests", 2000, "requests for the added-latency measurement (each way)")
+	flag.IntVar(&c.latencyN, "latency-requests", 2000, "requests per route and concurrency for the latency and CPU measurement (and as many direct)")
+	concurrency := flag.String("concurrency", "1,8", "client concurrencies of the latency and CPU measurement, comma-separated")
+	flag.BoolVar(&c.loadOnly, "latency-only", false, "run only the latency and CPU measurement, not the drain runs")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the latency and CPU measurement to this file")
+	flag.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the latency and CPU measurement to this file")
 	flag.DurationVar(&c.simLatency, "sim-latency", 2*time.Millisecond, "latency the simulator adds to each call in the drain runs")
 	flag.StringVar(&c.out, "out", "", "write the results as Markdown to this file (e.g. docs/bench/proxy.md)")
 	// The routing-policy simulation (routing.go).
@@ -77,6 +84,11 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	var err error
+	if c.concurrency, err = parseInts(*concurrency); err != nil {
+		fmt.Fprintln(os.Stderr, "quotabench: -concurrency:", err)
+		os.Exit(2)
 	}
 	if err := run(context.Background(), c, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "quotabench:", err)
@@ -133,114 +145,10 @@ func drainRun(ctx context.Context, c config, preCheck bool) (result, error) {
 	return res, nil
 }
 
-// latency is the added-latency measurement.
-type latency struct {
-	n                    int
-	directP50, directP99 time.Duration
-	proxyP50, proxyP99   time.Duration
-	// routes are the other proxy routes, same upstream answer: the Gemini
-	// API and the translated Anthropic and OpenAI front-ends.
-	routes []routeLatency
-}
-
-// routeLatency is one route's p50 and p99.
-type routeLatency struct {
-	name     string
-	p50, p99 time.Duration
-}
-
-// latencyRoutes are the routes timed next to the passthrough, all asking
-// gemini-3-flash the same question.
-var latencyRoutes = []struct{ name, path, body string }{
-	{"Gemini API `/v1beta/models/{m}:generateContent`", "/v1beta/models/gemini-3-flash:generateContent",
-		`{"contents":[{"role":"user","parts":[{"text":"how long does this take?"}]}]}`},
-	{"Anthropic `/v1/messages`", "/v1/messages",
-		`{"model":"gemini-3-flash","max_tokens":1024,"messages":[{"role":"user","content":"how long does this take?"}]}`},
-	{"OpenAI `/v1/chat/completions`", "/v1/chat/completions",
-		`{"model":"gemini-3-flash","messages":[{"role":"user","content":"how long does this take?"}]}`},
-}
-
-// latencyRun times generateContent straight to the simulator and through
-// the proxy, interleaved, on a pool with quota to spare.
-func latencyRun(ctx context.Context, c config) (latency, error) {
-	sp, emails := proxytest.Pool(2)
-	st, err := proxytest.Start(ctx, proxytest.Options{
-		Accounts: sp,
-		Sim:      cloudcodetest.Options{Capacity: func(cloudcode.Tier, cloudcode.Family, cloudcode.Window) int { return 1 << 30 }},
-		Quota:    quota.Options{Logger: slog.New(slog.DiscardHandler)},
-		Proxy:    proxy.NewOptions(),
-	})
-	if err != nil {
-		return latency{}, err
-	}
-	defer st.Close()
-	if err := st.SyncAll(ctx); err != nil {
-		return latency{}, fmt.Errorf("first sync: %w", err)
-	}
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr}
-	tok := st.Sim.AccessToken(emails[0])
-	inner := `{"contents":[{"role":"user","parts":[{"text":"how long does this take?"}]}]}`
-	directBody := fmt.Sprintf(`{"model":"gemini-3-flash","project":%q,"request":%s}`, st.Projects[emails[0]], inner)
-	proxyBody := fmt.Sprintf(`{"model":"gemini-3-flash","project":"x","request":%s}`, inner)
-	timeOne := func(url, body, bearer string) (time.Duration, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
-		}
-		start := time.Now()
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		d := time.Since(start)
-		if err == nil && resp.StatusCode != 200 {
-			err = fmt.Errorf("%s: status %d", url, resp.StatusCode)
-		}
-		return d, err
-	}
-	direct := make([]time.Duration, 0, c.latencyN)
-	via := make([]time.Duration, 0, c.latencyN)
-	routes := make([][]time.Duration, len(latencyRoutes))
-	warm := c.latencyN / 10
-	for i := range c.latencyN + warm {
-		d1, err := timeOne(st.Sim.BaseURLs()[0]+":generateContent", directBody, tok)
-		if err != nil {
-			return latency{}, err
-		}
-		d2, err := timeOne(st.URL+"/v1internal:generateContent", proxyBody, "")
-		if err != nil {
-			return latency{}, err
-		}
-		if i >= warm {
-			direct, via = append(direct, d1), append(via, d2)
-		}
-		for j, r := range latencyRoutes {
-			d, err := timeOne(st.URL+r.path, r.body, "")
-			if err != nil {
-				return latency{}, err
-			}
-			if i >= warm {
-				routes[j] = append(routes[j], d)
-			}
-		}
-	}
-	slices.Sort(direct)
-	slices.Sort(via)
-	pct := func(d []time.Duration, p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))] }
-	lat := latency{n: c.latencyN, directP50: pct(direct, 0.5), directP99: pct(direct, 0.99), proxyP50: pct(via, 0.5), proxyP99: pct(via, 0.99)}
-	for j, r := range latencyRoutes {
-		slices.Sort(routes[j])
-		lat.routes = append(lat.routes, routeLatency{name: r.name, p50: pct(routes[j], 0.5), p99: pct(routes[j], 0.99)})
-	}
-	return lat, nil
-}
-
 func run(ctx context.Context, c config, stdout io.Writer) error {
+	if c.loadOnly {
+		return runLoadOnly(ctx, c, stdout)
+	}
 	start := time.Now()
 	on, err := drainRun(ctx, c, true)
 	if err != nil {
@@ -250,9 +158,9 @@ func run(ctx context.Context, c config, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("drain without pre-request check: %w", err)
 	}
-	lat, err := latencyRun(ctx, c)
+	lat, err := profiledLoadRun(ctx, c)
 	if err != nil {
-		return fmt.Errorf("latency: %w", err)
+		return fmt.Errorf("load: %w", err)
 	}
 	report := render(c, on, off, lat, time.Since(start))
 	fmt.Fprint(stdout, report)
@@ -272,10 +180,27 @@ func writeReport(out, report string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
+	if err := os.WriteFile(out, []byte(report+keptNotes(out)), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
 	return nil
+}
+
+// notesMarker starts the hand-written part of a report (the profile and
+// what was changed), which a new run keeps.
+const notesMarker = "<!-- notes: kept by quotabench -->"
+
+// keptNotes returns the hand-written part of an existing report, from the
+// marker on, after a blank line; "" when there is none.
+func keptNotes(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if i := strings.Index(string(b), notesMarker); i >= 0 {
+		return "\n" + string(b[i:])
+	}
+	return ""
 }
 
 func pctOf(n, d int) string {
@@ -287,11 +212,11 @@ func pctOf(n, d int) string {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
 
-func render(c config, on, off result, lat latency, took time.Duration) string {
+func render(c config, on, off result, lat load, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Proxy benchmark (cmd/quotabench)\n\n")
-	fmt.Fprintf(&b, "Command: `go run ./cmd/quotabench -accounts %d -clients %d -seed %d -units %d -cache-ttl %s -sim-latency %s -latency-requests %d`\n\n",
-		c.accounts, c.clients, c.seed, c.units, c.cacheTTL, c.simLatency, c.latencyN)
+	fmt.Fprintf(&b, "Command: `go run ./cmd/quotabench -accounts %d -clients %d -seed %d -units %d -cache-ttl %s -sim-latency %s -latency-requests %d -concurrency %s`\n\n",
+		c.accounts, c.clients, c.seed, c.units, c.cacheTTL, c.simLatency, c.latencyN, joinInts(c.concurrency))
 	fmt.Fprintf(&b, "Whole stack in-process on loopback: simulator, SQLite store, auth.Tokens against the simulator's token endpoint, quota.Manager (cache TTL %s, monitor on), proxy. "+
 		"%d accounts (tiers rotate ULTRA, PRO, FREE; 5h buckets of %d/%d/%d requests per family), %d clients: half Gemini and half Claude/GPT models, 30 %% streaming, half Gemini API and half Code Assist form, 70 %% in sticky sessions of 3–10 requests, 30 %% one-shot. "+
 		"Each run drains every account to zero, then every client makes %d more requests. Run took %s in all.\n\n",
@@ -316,18 +241,7 @@ func render(c config, on, off result, lat latency, took time.Duration) string {
 	row("conversations that changed account", fmt.Sprintf("%d of %d", on.sessionsSwitch, on.sessions), fmt.Sprintf("%d of %d", off.sessionsSwitch, off.sessions), "")
 	row("drained every account", on.drainedAll, off.drainedAll, "yes")
 	row("run time", on.took.Round(time.Millisecond), off.took.Round(time.Millisecond), "")
-	fmt.Fprintf(&b, "\nAdded latency, generateContent through the proxy vs straight to the simulator, same run, %d sequential calls each way, interleaved:\n\n", lat.n)
-	fmt.Fprintf(&b, "| | direct | through the proxy | added | target |\n|---|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| p50 | %s | %s | %s | |\n", ms(lat.directP50), ms(lat.proxyP50), ms(lat.proxyP50-lat.directP50))
-	fmt.Fprintf(&b, "| p99 | %s | %s | %s | ≤ 2 ms |\n", ms(lat.directP99), ms(lat.proxyP99), ms(lat.proxyP99-lat.directP99))
-	if len(lat.routes) > 0 {
-		fmt.Fprintf(&b, "\nThe other routes, same upstream call (gemini-3-flash), interleaved with the two above; added = route − direct:\n\n")
-		fmt.Fprintf(&b, "| route | p50 | added p50 | p99 | added p99 |\n|---|---|---|---|---|\n")
-		fmt.Fprintf(&b, "| Code Assist `/v1internal:generateContent` | %s | %s | %s | %s |\n", ms(lat.proxyP50), ms(lat.proxyP50-lat.directP50), ms(lat.proxyP99), ms(lat.proxyP99-lat.directP99))
-		for _, r := range lat.routes {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.name, ms(r.p50), ms(r.p50-lat.directP50), ms(r.p99), ms(r.p99-lat.directP99))
-		}
-	}
+	b.WriteString(lat.markdown())
 	b.WriteString(`
 How to read it:
 - "client 429 while an account still had quota" is judged against the simulator's own buckets at the moment the client got its answer.

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 func TestRunSmall(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench", "proxy.md")
 	c := config{accounts: 2, clients: 4, after: 2, seed: 7, deadline: 30 * time.Second, cacheTTL: 20 * time.Millisecond,
-		units: 40, latencyN: 50, out: out}
+		units: 40, latencyN: 50, concurrency: []int{1, 2}, out: out}
 	var stdout strings.Builder
 	if err := run(context.Background(), c, &stdout); err != nil {
 		t.Fatal(err)
@@ -31,7 +31,10 @@ func TestRunSmall(t *testing.T) {
 		"| client 429 while an account still had quota for the family | 0 (0.00 %) | 0 (0.00 %) | 0 % |",
 		"| drained every account | true | true | yes |",
 		"| other client errors | 0 | 0 | 0 |",
-		"| p99 |",
+		"Concurrency 1:",
+		"Concurrency 2:",
+		"| Code Assist `/v1internal:generateContent` |",
+		"| Anthropic `/v1/messages`, streamed |",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
@@ -39,5 +42,25 @@ func TestRunSmall(t *testing.T) {
 	}
 	if b, err := os.ReadFile(out); err != nil || string(b) != report {
 		t.Errorf("written report differs from the printed one (%v)", err)
+	}
+}
+
+// TestReportKeepsNotes: a new run rewrites the figures and keeps the
+// hand-written part after the marker.
+func TestReportKeepsNotes(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "proxy.md")
+	notes := notesMarker + "\nthe profile, by hand\n"
+	if err := os.WriteFile(out, []byte("old figures\n\n"+notes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeReport(out, "new figures\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "new figures\n\n" + notes; string(b) != want {
+		t.Errorf("report is %q, want %q", b, want)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/quotatui/quotatui/internal/auth"
 	"github.com/quotatui/quotatui/internal/cmdline"
 	"github.com/quotatui/quotatui/internal/config"
-	"github.com/quotatui/quotatui/internal/store"
 )
 
 // accountRef documents the ACCOUNT argument the same way everywhere.
@@ -35,12 +34,12 @@ func accountsCommand(c *cli) *cobra.Command {
 }
 
 // withStore runs fn with the effective configuration and the store open.
-func withStore(ctx context.Context, c *cli, fn func(cfg config.Config, st *store.Store) error) error {
+func withStore(ctx context.Context, c *cli, fn func(cfg config.Config, st backend) error) error {
 	cfg, _, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DBPath)
+	st, err := openBackend(ctx, cfg.DBPath, discardLogger())
 	if err != nil {
 		return err
 	}
@@ -55,7 +54,7 @@ func accountsList(c *cli) *cobra.Command {
 		Short: "list accounts (never tokens)",
 		Args:  cmdline.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd.Context(), c, func(cfg config.Config, st *store.Store) error {
+			return withStore(cmd.Context(), c, func(cfg config.Config, st backend) error {
 				return auth.ListAccounts(cmd.Context(), st, c.stdout, asJSON, auth.ClientsFromConfig(cfg))
 			})
 		},
@@ -73,7 +72,7 @@ func accountsAddToken(c *cli) *cobra.Command {
 		Args:  cmdline.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return withStore(ctx, c, func(cfg config.Config, st *store.Store) error {
+			return withStore(ctx, c, func(cfg config.Config, st backend) error {
 				tokens, err := verifier(cfg, st)
 				if err != nil {
 					return err
@@ -107,7 +106,7 @@ func accountsImport(c *cli) *cobra.Command {
 		Args: cmdline.MinArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			ctx := cmd.Context()
-			return withStore(ctx, c, func(cfg config.Config, st *store.Store) error {
+			return withStore(ctx, c, func(cfg config.Config, st backend) error {
 				opt := auth.ImportOptions{Paths: files, NoVerify: noVerify, Clients: auth.ClientsFromConfig(cfg), Client: client}
 				if !noVerify {
 					v, err := verifier(cfg, st)
@@ -141,7 +140,7 @@ func accountsExport(c *cli) *cobra.Command {
 		Args:  cmdline.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return withStore(ctx, c, func(_ config.Config, st *store.Store) error {
+			return withStore(ctx, c, func(_ config.Config, st backend) error {
 				if outFile == "" {
 					return auth.Export(ctx, st, c.stdout, secrets)
 				}
@@ -170,7 +169,7 @@ func accountsEnable(c *cli, enable bool) *cobra.Command {
 		Args:  cmdline.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return withStore(ctx, c, func(_ config.Config, st *store.Store) error {
+			return withStore(ctx, c, func(_ config.Config, st backend) error {
 				a, err := auth.SetEnabled(ctx, st, args[0], enable, time.Now())
 				if err != nil {
 					return err
@@ -191,7 +190,7 @@ func accountsLabel(c *cli) *cobra.Command {
 		Args:  cmdline.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return withStore(ctx, c, func(_ config.Config, st *store.Store) error {
+			return withStore(ctx, c, func(_ config.Config, st backend) error {
 				a, err := auth.SetLabel(ctx, st, args[0], args[1])
 				if err != nil {
 					return err
@@ -219,7 +218,7 @@ func accountsSet(c *cli) *cobra.Command {
 		Args: cmdline.MinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return withStore(ctx, c, func(_ config.Config, st *store.Store) error {
+			return withStore(ctx, c, func(_ config.Config, st backend) error {
 				a, err := auth.SetRouting(ctx, st, args[0], args[1:])
 				var bad *auth.RoutingError
 				if errors.As(err, &bad) {
@@ -245,7 +244,7 @@ func accountsRemove(c *cli) *cobra.Command {
 		Args:  cmdline.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return withStore(ctx, c, func(_ config.Config, st *store.Store) error {
+			return withStore(ctx, c, func(_ config.Config, st backend) error {
 				a, err := auth.RemoveAccount(ctx, st, args[0], c.stdin, c.stdout, yes)
 				if err != nil {
 					return err
@@ -262,7 +261,7 @@ func accountsRemove(c *cli) *cobra.Command {
 
 // verifier is the token source import and add-token check tokens with;
 // checking needs the OAuth client, so its absence is reported first.
-func verifier(cfg config.Config, st *store.Store) (*auth.Tokens, error) {
+func verifier(cfg config.Config, st backend) (*auth.Tokens, error) {
 	oauth := oauthConfig(cfg)
 	if err := oauth.Check(); err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func runLive(ctx context.Context, c *cli, s *stack, title string, extra func(con
 	if s.proxy != nil {
 		deps.Proxy = s.proxy
 	}
-	s.log.Info("quotatui started", "version", title, "proxy", s.proxyURL(), "db", s.cfg.DBPath,
+	s.log.Info("quotatui started", "version", title, "proxy", s.proxyURL(), "db", shownDB(s.cfg.DBPath), "backend", s.store.Backend(),
 		"sync_interval", s.cfg.Quota.SyncInterval.String(), "routing_policy", s.quota.Policy().String())
 	uiErr := tui.Run(ctx, deps)
 	cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/quotatui/quotatui/internal/cmdline"
 	"github.com/quotatui/quotatui/internal/config"
 	"github.com/quotatui/quotatui/internal/demo"
+	"github.com/quotatui/quotatui/internal/store/pg"
 )
 
 // demoOptions are the demo's own flags.
@@ -66,6 +67,10 @@ func runDemo(ctx context.Context, c *cli, o demoOptions) error {
 	// demo seeds its accounts and syncs every account in it against the
 	// simulator.
 	if given("db") {
+		if pg.IsURL(cfg.DBPath) {
+			// A team's shared database is never a demo's.
+			return cmdline.Usagef("the demo runs on an SQLite file of its own, not on a PostgreSQL database: leave out --db or name a file")
+		}
 		if err := demo.CheckDatabase(ctx, cfg.DBPath); err != nil {
 			return err
 		}

@@ -52,7 +52,7 @@ func runServe(ctx context.Context, c *cli, verbose bool) error {
 	}
 	defer s.Close()
 	listenStatus(c, s, "serve")
-	log.Info("quotatui serving", "proxy", s.proxyURL(), "db", cfg.DBPath, "sync_interval", cfg.Quota.SyncInterval.String(),
+	log.Info("quotatui serving", "proxy", s.proxyURL(), "db", shownDB(cfg.DBPath), "backend", s.store.Backend(), "sync_interval", cfg.Quota.SyncInterval.String(),
 		"routing_policy", s.quota.Policy().String())
 	fmt.Fprintf(c.stderr, "quotatui: proxy on %s; metrics at %s/metrics; stop with Ctrl-C\n", s.proxyURL(), s.proxyURL())
 	err = s.run(ctx)

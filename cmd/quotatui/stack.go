@@ -30,7 +30,7 @@ type stack struct {
 	cfg     config.Config
 	log     *slog.Logger
 	clock   clock.Clock
-	store   *store.Store
+	store   backend
 	client  *cloudcode.Client
 	oauth   auth.OAuthConfig
 	tokens  *auth.Tokens
@@ -90,7 +90,7 @@ func openStack(ctx context.Context, cfg config.Config, log *slog.Logger, o stack
 			s.Close()
 		}
 	}()
-	if s.store, err = store.Open(ctx, cfg.DBPath); err != nil {
+	if s.store, err = openBackend(ctx, cfg.DBPath, log); err != nil {
 		return nil, err
 	}
 	s.client = cloudcode.New(cloudcode.Config{BaseURLs: cfg.Upstream.BaseURLs, UserAgent: cfg.Upstream.UserAgent, HTTPClient: o.http, Clock: o.clock})
@@ -139,6 +139,7 @@ func openStack(ctx context.Context, cfg config.Config, log *slog.Logger, o stack
 	// the handler is looked up at request time to break the cycle.
 	popt.Metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.metrics.Handler().ServeHTTP(w, r) })
 	popt.OnUpstreamLatency = func(d time.Duration) { s.metrics.ObserveUpstreamLatency(d) }
+	popt.Bindings = sharedBindings(s.store, popt.SessionIdle)
 	if s.proxy, err = proxy.New(s.quota, s.tokens, s.client, popt); err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ func listenStatus(c *cli, s *stack, command string) {
 		DB:       s.cfg.DBPath,
 		Engine:   s.quota,
 		Judge:    tuiJudge,
-		Instance: statusapi.NewInstance(command, version, s.cfg.DBPath, time.Now()),
+		Instance: statusapi.NewInstance(command, version, shownDB(s.cfg.DBPath), time.Now()),
 		Clock:    s.clock,
 		Logger:   s.log,
 	})

@@ -74,7 +74,7 @@ func shownState(a store.Account) string {
 // ListAccounts writes every account to w, as an aligned table or, with
 // asJSON, as a JSON array of AccountInfo. Tokens are never written.
 // clients names each account's OAuth client (nil: ids only).
-func ListAccounts(ctx context.Context, st *store.Store, w io.Writer, asJSON bool, clients *Clients) error {
+func ListAccounts(ctx context.Context, st Store, w io.Writer, asJSON bool, clients *Clients) error {
 	accts, err := st.Accounts(ctx)
 	if err != nil {
 		return fmt.Errorf("list accounts: %w", err)
@@ -123,7 +123,7 @@ func dash(s string) string {
 // AddToken adds (or updates) the account a refresh token belongs to. The
 // token is read from r (stdin: never argv, where other users can see it),
 // verified with one refresh, and the email comes from userinfo.
-func AddToken(ctx context.Context, st *store.Store, v Verifier, r io.Reader, label string) (store.Account, error) {
+func AddToken(ctx context.Context, st Store, v Verifier, r io.Reader, label string) (store.Account, error) {
 	line, err := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return store.Account{}, fmt.Errorf("add-token: read the refresh token: %w", err)
@@ -159,7 +159,7 @@ type exportEntry struct {
 
 // Export writes every account to w as a JSON array. Refresh tokens are
 // included only with includeSecrets; the result can then be imported.
-func Export(ctx context.Context, st *store.Store, w io.Writer, includeSecrets bool) error {
+func Export(ctx context.Context, st Store, w io.Writer, includeSecrets bool) error {
 	accts, err := st.Accounts(ctx)
 	if err != nil {
 		return fmt.Errorf("export accounts: %w", err)
@@ -182,7 +182,7 @@ func Export(ctx context.Context, st *store.Store, w io.Writer, includeSecrets bo
 // ExportFile writes Export's output to path with mode 0600, atomically: a
 // temporary file in the same directory renamed over path, so a crash never
 // leaves half a file and an existing file's looser mode is not inherited.
-func ExportFile(ctx context.Context, st *store.Store, path string, includeSecrets bool) (err error) {
+func ExportFile(ctx context.Context, st Store, path string, includeSecrets bool) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("export to %s: %w", path, err)
@@ -218,7 +218,7 @@ func ExportFile(ctx context.Context, st *store.Store, path string, includeSecret
 
 // FindAccount resolves what a user typed (an id, an email or a label) to
 // one account.
-func FindAccount(ctx context.Context, st *store.Store, ref string) (store.Account, error) {
+func FindAccount(ctx context.Context, st Store, ref string) (store.Account, error) {
 	ref = strings.TrimSpace(ref)
 	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
 		a, err := st.Account(ctx, id)
@@ -256,7 +256,7 @@ func FindAccount(ctx context.Context, st *store.Store, ref string) (store.Accoun
 
 // SetEnabled disables an account (quotatui stops using it) or enables it
 // again; a running quotatui notices within a couple of seconds.
-func SetEnabled(ctx context.Context, st *store.Store, ref string, enabled bool, now time.Time) (store.Account, error) {
+func SetEnabled(ctx context.Context, st Store, ref string, enabled bool, now time.Time) (store.Account, error) {
 	a, err := FindAccount(ctx, st, ref)
 	if err != nil {
 		return store.Account{}, err
@@ -270,7 +270,7 @@ func SetEnabled(ctx context.Context, st *store.Store, ref string, enabled bool, 
 }
 
 // SetLabel gives an account a label (empty clears it).
-func SetLabel(ctx context.Context, st *store.Store, ref, label string) (store.Account, error) {
+func SetLabel(ctx context.Context, st Store, ref, label string) (store.Account, error) {
 	a, err := FindAccount(ctx, st, ref)
 	if err != nil {
 		return store.Account{}, err
@@ -288,7 +288,7 @@ var ErrNotConfirmed = errors.New("not confirmed: nothing was removed")
 // RemoveAccount deletes an account with its history and events. Unless
 // yes, it asks on out and reads the answer from in; only "y" or "yes"
 // proceeds.
-func RemoveAccount(ctx context.Context, st *store.Store, ref string, in io.Reader, out io.Writer, yes bool) (store.Account, error) {
+func RemoveAccount(ctx context.Context, st Store, ref string, in io.Reader, out io.Writer, yes bool) (store.Account, error) {
 	a, err := FindAccount(ctx, st, ref)
 	if err != nil {
 		return store.Account{}, err

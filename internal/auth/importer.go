@@ -406,7 +406,7 @@ func (r ImportReport) Write(w io.Writer) error {
 // transaction, so a bad file leaves no trace. Files are independent: one
 // failing does not stop the others. The error joins every file's error,
 // each naming the file, the entry and the field.
-func Import(ctx context.Context, st *store.Store, opt ImportOptions) (ImportReport, error) {
+func Import(ctx context.Context, st Store, opt ImportOptions) (ImportReport, error) {
 	if !opt.NoVerify && opt.Verifier == nil {
 		return ImportReport{}, errors.New("import: no verifier (use --no-verify to store tokens unchecked)")
 	}
@@ -441,7 +441,7 @@ func Import(ctx context.Context, st *store.Store, opt ImportOptions) (ImportRepo
 	return rep, errors.Join(errs...)
 }
 
-func importFile(ctx context.Context, st *store.Store, opt ImportOptions, path string) FileReport {
+func importFile(ctx context.Context, st Store, opt ImportOptions, path string) FileReport {
 	fr := FileReport{Path: path}
 	data, err := os.ReadFile(path)
 	if err != nil {

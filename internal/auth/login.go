@@ -43,7 +43,7 @@ type CodeAssistLoader interface {
 // LoginOptions configures Login.
 type LoginOptions struct {
 	Config     OAuthConfig
-	Store      *store.Store
+	Store      Store
 	CodeAssist CodeAssistLoader // nil: project and tier are left to the first sync
 	Label      string           // label for a new account (an existing label is kept when empty)
 

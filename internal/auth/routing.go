@@ -151,7 +151,7 @@ func parseFamilies(v string) ([]string, error) {
 // SetRouting applies settings (see ParseRouting) to the account ref names,
 // in one write: a bad setting writes nothing. A running quotatui picks the
 // change up within a couple of seconds (the accounts change counter).
-func SetRouting(ctx context.Context, st *store.Store, ref string, settings []string) (store.Account, error) {
+func SetRouting(ctx context.Context, st Store, ref string, settings []string) (store.Account, error) {
 	a, err := FindAccount(ctx, st, ref)
 	if err != nil {
 		return store.Account{}, err

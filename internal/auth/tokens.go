@@ -75,7 +75,7 @@ var ErrDisabled = errors.New("account is disabled")
 // source. It is safe for concurrent use.
 type Tokens struct {
 	clients      *Clients
-	st           *store.Store
+	st           Store
 	clock        clock.Clock
 	client       *http.Client
 	leeway       time.Duration
@@ -117,7 +117,7 @@ type tokenEntry struct {
 const saveRetryEvery = 30 * time.Second
 
 // NewTokens returns a token source for the accounts in st.
-func NewTokens(cfg OAuthConfig, st *store.Store, opt TokensOptions) *Tokens {
+func NewTokens(cfg OAuthConfig, st Store, opt TokensOptions) *Tokens {
 	if opt.Clock == nil {
 		opt.Clock = clock.Real{}
 	}
@@ -262,6 +262,16 @@ func (t *Tokens) load(ctx context.Context, id int64) (string, error) {
 	}
 	stale, dead, deadRefresh, deadClient := e.stale, e.dead, e.deadRefresh, e.deadClient
 
+	if lk, ok := t.st.(refreshLocker); ok {
+		// Several instances share the database: one refreshes at a time,
+		// and the account is read below only once this one may, so a
+		// token another just stored is used instead of refreshed again.
+		unlock, err := lk.LockRefresh(ctx, id)
+		if err != nil {
+			return "", fmt.Errorf("token for account %d: wait for another instance's refresh: %w", id, err)
+		}
+		defer unlock()
+	}
 	acct, err := t.st.Account(ctx, id)
 	if err != nil {
 		return "", fmt.Errorf("token for account %d: %w", id, err)

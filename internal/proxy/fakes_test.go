@@ -41,7 +41,7 @@ type fakeQuota struct {
 	mu       sync.Mutex
 	accts    []*fakeAccount
 	log      []string
-	starts   []time.Time // RecordSuccess startedAt values
+	starts   []time.Time   // RecordSuccess startedAt values
 	spends   []quota.Spend // the ledger's records
 	events   []quota.Event
 	syncs    map[int64]int

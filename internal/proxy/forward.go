@@ -3,7 +3,6 @@ package proxy
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,8 +27,8 @@ type call struct {
 	path       string // or the resource path after "v1internal/" (an operation)
 	httpMethod string
 	query      url.Values // forwarded query, without the API key
-	env        map[string]json.RawMessage
-	raw        []byte // body to forward when env is nil
+	env        *envelope  // the body, when it is a JSON object
+	raw        []byte     // body to forward when env is nil
 	model      string
 	family     cloudcode.Family
 	session    string
@@ -49,52 +48,13 @@ type call struct {
 // name is the upstream method, or the path for a call that addresses one.
 func (c *call) name() string { return cmp.Or(c.rpc, c.path) }
 
-// body returns the upstream body with every project the client named set
-// to the account's: "project", "cloudaicompanionProject" and
-// "metadata.duetProject" (Gemini CLI sends the project it got from
-// loadCodeAssist, or GOOGLE_CLOUD_PROJECT, in all three). A project left
-// from another account would make the upstream answer 403, which the
-// reactive path reads as this account being forbidden.
-func (c *call) body(project string) ([]byte, error) {
+// body returns the upstream body for an account whose project is
+// project (envelope.withProject).
+func (c *call) body(project string) []byte {
 	if c.env == nil {
-		return c.raw, nil
+		return c.raw
 	}
-	if _, ok := c.env["project"]; ok || c.setProject {
-		swapProject(c.env, "project", project)
-	}
-	if _, ok := c.env["cloudaicompanionProject"]; ok {
-		swapProject(c.env, "cloudaicompanionProject", project)
-	}
-	if raw, ok := c.env["metadata"]; ok {
-		var md map[string]json.RawMessage
-		if json.Unmarshal(raw, &md) == nil && md != nil {
-			if _, ok := md["duetProject"]; ok {
-				swapProject(md, "duetProject", project)
-				b, err := json.Marshal(md)
-				if err != nil {
-					return nil, fmt.Errorf("encode upstream metadata: %w", err)
-				}
-				c.env["metadata"] = b
-			}
-		}
-	}
-	b, err := json.Marshal(c.env)
-	if err != nil {
-		return nil, fmt.Errorf("encode upstream body: %w", err)
-	}
-	return b, nil
-}
-
-// swapProject sets m[key] to the account's project, or removes it when
-// the account has none: the client's project must never go out with
-// another account's token.
-func swapProject(m map[string]json.RawMessage, key, project string) {
-	if project == "" {
-		delete(m, key)
-		return
-	}
-	p, _ := json.Marshal(project)
-	m[key] = p
+	return c.env.withProject(project, c.setProject)
 }
 
 // outcome is what one client request came to, for the log and counters.

@@ -141,19 +141,6 @@ func requestError(err error) *ClientError {
 	return &ClientError{Status: http.StatusInternalServerError, Message: err.Error()}
 }
 
-// generationEnv is the v1internal envelope of a generation call for model
-// (the project is set per account when the call goes out).
-func generationEnv(model string, request json.RawMessage, now time.Time) map[string]json.RawMessage {
-	mj, _ := json.Marshal(model)
-	return map[string]json.RawMessage{
-		"model":       mj,
-		"userAgent":   json.RawMessage(`"antigravity"`),
-		"requestType": json.RawMessage(`"agent"`),
-		"requestId":   requestID(now),
-		"request":     request,
-	}
-}
-
 // generationCall is a translated generation request, ready for the one
 // forwarding path (selection, attempts, retries, marks, counters). A
 // stream is always asked for as SSE.
@@ -291,7 +278,7 @@ func (s *Server) handleCountTokens(w http.ResponseWriter, r *http.Request) {
 		Contents []frontend.Content `json:"contents"`
 	}{"models/" + model, contents})
 	c := &call{rpc: "countTokens", httpMethod: http.MethodPost, query: url.Values{},
-		env:     map[string]json.RawMessage{"request": inner},
+		env:     requestEnv(inner),
 		session: anthropic.SessionKey(firstHeader(r, "X-Claude-Code-Session-Id", "x-session-id"), req),
 		out:     &tokenCount{translated: translated{shape: shapeAnthropic}}}
 	s.forward(w, r, c)

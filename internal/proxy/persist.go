@@ -15,6 +15,12 @@ type CounterStore interface {
 	SaveCounters(ctx context.Context, c map[string]int64) error
 }
 
+// counterAdder is a store that adds to its counters in one statement
+// (*pg.Store): instances saving at the same moment then both count.
+type counterAdder interface {
+	AddCounters(ctx context.Context, delta map[string]int64) error
+}
+
 // counterPrefix starts the names of the proxy's counters in the store.
 const counterPrefix = "proxy."
 
@@ -74,6 +80,15 @@ func (s *Server) saveCounters(ctx context.Context, st CounterStore, saved map[st
 		}
 	}
 	if len(delta) == 0 {
+		return nil
+	}
+	if ad, ok := st.(counterAdder); ok {
+		if err := ad.AddCounters(ctx, delta); err != nil {
+			return err
+		}
+		for k, v := range now {
+			saved[k] = v
+		}
 		return nil
 	}
 	stored, err := st.Counters(ctx)

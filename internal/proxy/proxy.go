@@ -136,6 +136,10 @@ type Options struct {
 	AllowedHosts, AllowedOrigins []string
 	// Frontends configure the Anthropic and OpenAI routes (frontends.go).
 	Frontends FrontendOptions
+	// Bindings keeps the conversations' accounts; nil keeps them in this
+	// process's memory, with SessionIdle. Instances sharing a PostgreSQL
+	// database pass its shared bindings (made with the same idle time).
+	Bindings Bindings
 }
 
 // NewOptions returns Options with the product's defaults, including the
@@ -234,6 +238,9 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, s.stats, opt.Logger)
 	s.tm.cool = newBackoff(opt.CooldownFirst, opt.CooldownMax)
 	s.tm.logs = s.logs
+	if opt.Bindings != nil {
+		s.tm.sessions = opt.Bindings
+	}
 	s.listen.Store(opt.Listen)
 	s.handler = s.routes()
 	return s, nil

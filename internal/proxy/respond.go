@@ -49,12 +49,7 @@ type sent struct {
 // StreamIdleTimeout; a call that does not is cancelled with a
 // *cloudcode.TimeoutError as its cause.
 func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *Choice) sent {
-	body, err := c.body(ch.Project)
-	if err != nil {
-		e := &ClientError{Status: http.StatusInternalServerError, Message: err.Error()}
-		c.out.WriteError(w, e)
-		return sent{done: true, status: e.Status}
-	}
+	body := c.body(ch.Project)
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	limit := s.opt.FirstByteTimeout

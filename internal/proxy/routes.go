@@ -3,15 +3,12 @@ package proxy
 import (
 	"bytes"
 	"cmp"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 )
@@ -64,13 +61,13 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, pat
 		c.query.Set("alt", "sse")
 	}
 	if r.Method == http.MethodPost && (len(bytes.TrimSpace(body)) > 0 || c.generation) {
-		env, err := decodeObject(body)
+		env, err := parseEnvelope(body)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, jsonProblem(err))
 			return
 		}
 		c.env = env
-		if raw, ok := env["model"]; ok {
+		if raw := env.get("model"); raw != nil {
 			if err := json.Unmarshal(raw, &c.model); err != nil {
 				writeError(w, http.StatusBadRequest, "request body's model must be a string: "+jsonProblem(err))
 				return
@@ -88,15 +85,15 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, pat
 	c.family = cloudcode.ModelFamily(c.model)
 	c.session = r.Header.Get("x-session-id")
 	if c.session == "" && c.generation {
-		c.session = SessionFromBody(c.env["request"], c.model)
+		c.session = SessionFromBody(c.env.get("request"), c.model)
 	}
 	if !c.generation {
 		// Gemini CLI names the project its loadCodeAssist returned in
 		// every later call: keeping those calls on that account shows it
 		// one account's plan and quota, not a different one per call.
-		c.clientProject = projectOf(c.env["project"])
+		c.clientProject = projectOf(c.env.get("project"))
 		if c.clientProject == "" {
-			c.clientProject = projectOf(c.env["cloudaicompanionProject"])
+			c.clientProject = projectOf(c.env.get("cloudaicompanionProject"))
 		}
 		if c.session == "" {
 			c.session = affinityKey(r.Header.Get("Authorization"))
@@ -140,8 +137,7 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
-	req, err := decodeObject(body)
-	if err != nil {
+	if _, err := parseEnvelope(body); err != nil {
 		writeError(w, http.StatusBadRequest, jsonProblem(err))
 		return
 	}
@@ -149,8 +145,12 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 		family: cloudcode.ModelFamily(model), gemini: true}
 	if method == "countTokens" {
 		// Code Assist counts {"request": {"model": "models/x", "contents": [...]}}.
-		inner := req
-		if g, ok := req["generateContentRequest"]; ok {
+		inner, err := decodeObject(body)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, jsonProblem(err))
+			return
+		}
+		if g, ok := inner["generateContentRequest"]; ok {
 			if inner, err = decodeObject(g); err != nil {
 				writeError(w, http.StatusBadRequest, "generateContentRequest: "+jsonProblem(err))
 				return
@@ -158,7 +158,7 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 		}
 		inner["model"], _ = json.Marshal("models/" + model)
 		b, _ := json.Marshal(inner)
-		c.env = map[string]json.RawMessage{"request": b}
+		c.env = requestEnv(b)
 		s.forward(w, r, c)
 		return
 	}
@@ -175,14 +175,6 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 		c.session = SessionFromBody(body, model)
 	}
 	s.forward(w, r, c)
-}
-
-// requestID makes an Antigravity-style request id: agent/<ms>/<random>.
-func requestID(now time.Time) json.RawMessage {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	id, _ := json.Marshal(fmt.Sprintf("agent/%d/%s", now.UnixMilli(), hex.EncodeToString(b[:])))
-	return id
 }
 
 // geminiModel is one entry of the Gemini API's model list.

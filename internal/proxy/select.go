@@ -63,7 +63,7 @@ type TokenManager struct {
 	preCheck bool
 	stats    *counters
 	log      *slog.Logger
-	sessions *sessions
+	sessions Bindings
 	low      *lowZone
 	cool     *backoff    // cooldowns of short-lived refusals
 	suspects *suspects   // accounts that let a call time out
@@ -72,7 +72,7 @@ type TokenManager struct {
 
 func newTokenManager(q Quota, tokens TokenSource, clk clock.Clock, idle time.Duration, preCheck bool, st *counters, log *slog.Logger) *TokenManager {
 	return &TokenManager{q: q, tokens: tokens, clk: clk, preCheck: preCheck, stats: st, log: log,
-		sessions: newSessions(idle), low: newLowZone(), cool: newBackoff(DefaultCooldownFirst, DefaultCooldownMax), suspects: newSuspects()}
+		sessions: memBindings{newSessions(idle)}, low: newLowZone(), cool: newBackoff(DefaultCooldownFirst, DefaultCooldownMax), suspects: newSuspects()}
 }
 
 // Token returns the account to use for model in session (which may be
@@ -103,9 +103,23 @@ func repick(exclude map[int64]bool, once func(map[int64]bool) (Choice, error)) (
 }
 
 // sweep drops session bindings idle for longer than the idle time.
-func (m *TokenManager) sweep() { m.sessions.sweep(m.clk.Now()) }
+func (m *TokenManager) sweep() {
+	ctx, cancel := context.WithTimeout(context.Background(), bindingsTimeout)
+	defer cancel()
+	if err := m.sessions.Sweep(ctx, m.clk.Now()); err != nil {
+		m.logLimited(slog.LevelWarn, "bindings", "", "could not sweep idle session bindings", "err", err)
+	}
+}
 
-func (m *TokenManager) activeSessions() int { return m.sessions.active(m.clk.Now()) }
+func (m *TokenManager) activeSessions() int {
+	ctx, cancel := context.WithTimeout(context.Background(), bindingsTimeout)
+	defer cancel()
+	n, err := m.sessions.Active(ctx, m.clk.Now())
+	if err != nil {
+		m.logLimited(slog.LevelWarn, "bindings", "", "could not count the active sessions", "err", err)
+	}
+	return n
+}
 
 // pick chooses an account for model, skipping the accounts in exclude
 // (the ones that already failed this client request).
@@ -117,7 +131,7 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 	fam := cloudcode.ModelFamily(model)
 	key := sessionKey(session, fam)
 	now := m.clk.Now()
-	from := m.sessions.bound(key, now)
+	from := m.bound(ctx, key, now)
 
 	var busy []quota.Candidate
 	if from != 0 && !exclude[from] && !m.suspect(from) {
@@ -374,7 +388,7 @@ func (m *TokenManager) finish(ctx context.Context, key string, c Choice, release
 	}
 	now := m.clk.Now()
 	m.q.Touch(c.AccountID, now)
-	m.sessions.bind(key, c.AccountID, now)
+	m.bind(ctx, key, c.AccountID, now)
 	if from != 0 && from != c.AccountID {
 		c.Switched, c.From = true, from
 		if !exclude[from] {
@@ -457,7 +471,7 @@ func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string,
 	key := sessionKey(session, cloudcode.FamilyUnknown)
 	now := m.clk.Now()
 	all := m.q.GetAllQuotas()
-	from := m.sessions.bound(key, now)
+	from := m.bound(ctx, key, now)
 	var owner int64
 	if project != "" {
 		for _, s := range all {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
 // affinityPrefix starts the session keys that keep a client's quota-free
@@ -120,30 +121,60 @@ func affinityKey(auth string) string {
 // SessionFromBody derives a session key from a generation request when
 // the client sent no x-session-id: the request's sessionId (session_id
 // as Gemini CLI spells it), else a hash of the first user message's text
-// and the model family.
+// and the model family. request is a JSON object the caller has checked
+// is valid; anything else gives "".
+//
+// It reads only those members (rawjson), as decoding the request into a
+// struct would (keys matched without regard to case, the last one of a
+// key winning, a value of the wrong type giving ""), without decoding the
+// rest: a Gemini CLI turn carries its whole history and system prompt.
 func SessionFromBody(request json.RawMessage, model string) string {
-	var r struct {
-		SessionID string `json:"sessionId"`
-		// Gemini CLI's id: without it, every CLI conversation started in
-		// one folder on one day hashes alike (its first user message is
-		// a generated context block) and would share one binding.
-		SessionIDSnake string `json:"session_id"`
-		Contents       []struct {
+	var buf [16]rawjson.Member
+	ms, ok := rawjson.Members(buf[:0], request)
+	if !ok {
+		return ""
+	}
+	var id, idSnake string
+	var contents []byte
+	for _, m := range ms {
+		v := request[m.Value:m.End]
+		switch {
+		case m.Fold("sessionId"):
+			if json.Unmarshal(v, &id) != nil {
+				return ""
+			}
+		case m.Fold("session_id"):
+			if json.Unmarshal(v, &idSnake) != nil {
+				return ""
+			}
+		case m.Fold("contents"):
+			contents = v
+		}
+	}
+	if id := cmp.Or(id, idSnake); id != "" {
+		return id
+	}
+	if contents == nil || rawjson.IsNull(contents) {
+		return ""
+	}
+	key := ""
+	rawjson.Elements(contents, func(elem []byte) bool {
+		var c struct {
 			Role  string `json:"role"`
 			Parts []struct {
 				Text string `json:"text"`
 			} `json:"parts"`
-		} `json:"contents"`
-	}
-	if len(request) == 0 || json.Unmarshal(request, &r) != nil {
-		return ""
-	}
-	if id := cmp.Or(r.SessionID, r.SessionIDSnake); id != "" {
-		return id
-	}
-	for _, c := range r.Contents {
-		if c.Role != "" && c.Role != "user" {
-			continue
+		}
+		if role, ok := rawjson.Field(elem, "role"); ok && !rawjson.IsNull(role) {
+			if json.Unmarshal(role, &c.Role) != nil {
+				return false
+			}
+			if c.Role != "" && c.Role != "user" {
+				return true // a model turn: the first user message is further on
+			}
+		}
+		if json.Unmarshal(elem, &c) != nil {
+			return false
 		}
 		h := sha256.New()
 		h.Write([]byte(cloudcode.ModelFamily(model).String()))
@@ -155,10 +186,10 @@ func SessionFromBody(request json.RawMessage, model string) string {
 				text = true
 			}
 		}
-		if !text {
-			return ""
+		if text {
+			key = "h:" + hex.EncodeToString(h.Sum(nil)[:12])
 		}
-		return "h:" + hex.EncodeToString(h.Sum(nil)[:12])
-	}
-	return ""
+		return false
+	})
+	return key
 }

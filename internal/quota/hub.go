@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -23,6 +24,9 @@ type hub struct {
 	pending     []Event
 	marks       map[markKey]store.Mark // latest change per (account, family), to write
 	pendDropped atomic.Uint64
+	// kick asks the monitor to write the queued marks now (a mark must
+	// reach the other processes at once).
+	kick chan struct{}
 }
 
 // markKey names one (account, family) mark.
@@ -47,6 +51,26 @@ func (h *hub) queueMark(id int64, f cloudcode.Family, mk Mark) {
 	}
 	h.marks[markKey{id, f}] = sm
 	h.pendMu.Unlock()
+	select {
+	case h.kick <- struct{}{}:
+	default: // a write is already asked for; it takes this mark too
+	}
+}
+
+// requeueMarks puts back marks whose write failed, unless a later change
+// of the same (account, family) was queued meanwhile.
+func (h *hub) requeueMarks(ms []store.Mark) {
+	h.pendMu.Lock()
+	defer h.pendMu.Unlock()
+	if h.marks == nil {
+		h.marks = map[markKey]store.Mark{}
+	}
+	for _, m := range ms {
+		k := markKey{m.AccountID, cloudcode.ParseFamily(m.Family)}
+		if _, newer := h.marks[k]; !newer {
+			h.marks[k] = m
+		}
+	}
 }
 
 // takeMarks removes and returns the mark changes awaiting the store.
@@ -66,6 +90,7 @@ func (h *hub) takeMarks() []store.Mark {
 
 func (h *hub) init() {
 	h.feeds = map[*Feed]struct{}{}
+	h.kick = make(chan struct{}, 1)
 }
 
 // Feed is one subscriber's view of the manager's updates. Changed is a
@@ -197,6 +222,12 @@ func (m *Manager) flushEvents(ctx context.Context) {
 	}
 	if err := m.st.Write(ctx, store.Batch{At: m.clock.Now(), Events: toStoreEvents(p), Marks: mks}); err != nil {
 		m.log.Warn("quota: persist events and marks", "events", len(p), "marks", len(mks), "err", err)
+		var skipped *store.SkippedError
+		if !errors.As(err, &skipped) && (store.Batch{Marks: mks}).Check() == nil {
+			// Nothing was written: the marks go with the next write
+			// (the events are dropped, as before, rather than piled up).
+			m.hub.requeueMarks(mks)
+		}
 	}
 }
 

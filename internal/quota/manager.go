@@ -30,8 +30,13 @@ type TokenSource interface {
 	Invalidate(accountID int64)
 }
 
-// storeAPI is the part of *store.Store the manager uses; tests may fake it.
-type storeAPI interface {
+// Store is what the manager needs of a database: the SQLite store
+// (*store.Store) and the PostgreSQL one (*pg.Store) both satisfy it; tests
+// may fake it. A store may offer more, which the manager uses when it is
+// there: its health (healthSource), its changes as other processes make
+// them (changeSource), the instances' heartbeats (presence) and its kind
+// (backendNamer).
+type Store interface {
 	Accounts(ctx context.Context) ([]store.Account, error)
 	SetState(ctx context.Context, id int64, state store.AccountState, reason, validationURL string, at time.Time) error
 	SetDisabled(ctx context.Context, id int64, disabled bool, at time.Time) error
@@ -157,7 +162,7 @@ var ErrNotSyncable = errors.New("account is disabled or needs a new login")
 type Manager struct {
 	up     Upstream
 	tokens TokenSource
-	st     storeAPI
+	st     Store
 	opt    Options
 	clock  clock.Clock
 	log    *slog.Logger
@@ -178,8 +183,13 @@ type Manager struct {
 
 	hub hub
 
-	mon  monitorState
-	poll pollerState
+	mon    monitorState
+	poll   pollerState
+	shared sharedState
+
+	// watchEvery, when set, replaces the monitor's 1-second look at the
+	// store's counters (tests of the announcements turn it off).
+	watchEvery time.Duration
 
 	// The spend ledger and what it feeds (ledger.go, cost.go,
 	// estimate.go). ls is the store's ledger part, nil when it has none.
@@ -256,14 +266,14 @@ type episode struct {
 
 // NewManager returns a Manager for the accounts in st. It starts no
 // goroutine: call StartMonitor for background syncs.
-func NewManager(ctx context.Context, up Upstream, tokens TokenSource, st *store.Store, opt Options) (*Manager, error) {
+func NewManager(ctx context.Context, up Upstream, tokens TokenSource, st Store, opt Options) (*Manager, error) {
 	if st == nil {
 		return nil, errors.New("quota: nil store")
 	}
 	return newManager(ctx, up, tokens, st, opt)
 }
 
-func newManager(ctx context.Context, up Upstream, tokens TokenSource, st storeAPI, opt Options) (*Manager, error) {
+func newManager(ctx context.Context, up Upstream, tokens TokenSource, st Store, opt Options) (*Manager, error) {
 	if up == nil || tokens == nil {
 		return nil, errors.New("quota: nil upstream or token source")
 	}
@@ -282,6 +292,7 @@ func newManager(ctx context.Context, up Upstream, tokens TokenSource, st storeAP
 	if err := m.loadCosts(ctx, true); err != nil {
 		m.log.Warn("quota: read the learned request costs; starting from the prior", "err", err)
 	}
+	m.shared.started = time.Now()
 	healthy := "ok"
 	m.lastHealth.Store(&healthy)
 	if err := m.Reload(ctx); err != nil {

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -93,6 +94,7 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 	// The election comes first, so two processes started together do not
 	// both run a first round.
 	m.beat(ctx)
+	m.heartbeat(ctx)
 	select {
 	case <-m.poll.wake: // the first round comes now anyway
 	default:
@@ -125,6 +127,7 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 	}
 	wg.Wait()
 	m.release(ctx)
+	m.leave(ctx)
 
 	m.mon.mu.Lock()
 	m.mon.running, m.mon.resync, m.mon.next = false, nil, time.Time{}
@@ -190,10 +193,11 @@ func (m *Manager) serveResyncs(ctx context.Context, resync <-chan int64) {
 func (m *Manager) housekeep(ctx context.Context) {
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
-	watch := time.NewTicker(watchEvery)
+	watch := time.NewTicker(cmp.Or(m.watchEvery, watchEvery))
 	defer watch.Stop()
 	beat := time.NewTicker(m.opt.LeaseBeat)
 	defer beat.Stop()
+	changed, cs := m.changes()
 	// The first compaction comes a minute in, after the first sync has
 	// written, so a short session compacts too; then hourly.
 	compact := time.NewTimer(firstCompact)
@@ -208,13 +212,20 @@ func (m *Manager) housekeep(ctx context.Context) {
 			return
 		case <-beat.C:
 			m.beat(ctx)
+			m.heartbeat(ctx)
+		case <-changed:
+			m.onChanges(ctx, cs.TakeChanges())
+		case <-m.hub.kick:
+			// A mark was set or cleared: other processes must stop (or
+			// start) routing to the account now, not at the next flush.
+			m.flushEvents(ctx)
 		case <-watch.C:
 			m.watchHealth()
 			m.reloadIfChanged(ctx)
-			if !m.poll.leader.Load() {
-				if _, err := m.loadFigures(ctx, false); err != nil && ctx.Err() == nil {
-					m.log.Warn("quota: read the poller's figures", "err", err)
-				}
+			// The poller too: a resync another process made is newer than
+			// its figures (adoptFigures keeps only newer ones).
+			if _, err := m.loadFigures(ctx, false); err != nil && ctx.Err() == nil {
+				m.log.Warn("quota: read the poller's figures", "err", err)
 			}
 			m.watchLedger(ctx)
 		case <-ledger.C:
@@ -312,6 +323,8 @@ func (m *Manager) MonitorStats() MonitorStats {
 		Holder:         m.poll.holder,
 		Health:         m.Health(),
 		Estimate:       m.EstimateError(),
+		Backend:        m.Backend(),
+		Instances:      len(m.Instances()),
 	}
 	m.mon.mu.Unlock()
 	ms.QuotaReads, ms.QuotaReadsLastHour = m.reads.counts(m.clock.Now())

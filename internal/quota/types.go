@@ -368,6 +368,11 @@ type MonitorStats struct {
 	// the upstream for every process on the database. Holder names it.
 	Poller bool
 	Holder string
+	// Backend is the database's kind ("sqlite", "postgres"); Instances
+	// how many instances are live on it, by their heartbeats (0 when the
+	// database keeps none: SQLite).
+	Backend   string
+	Instances int
 	// Health is the engine's own condition (its database), as Health()
 	// returns it, for views that already read MonitorStats.
 	Health Health

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -51,8 +52,20 @@ func DefaultDir(getenv func(string) string) string {
 var ErrNoDir = errors.New("statusapi: no state directory: set $XDG_STATE_HOME or $HOME")
 
 // key names a database: 12 hex digits of the SHA-256 of its absolute path
-// with symbolic links resolved, so every spelling of one file meets.
+// with symbolic links resolved, so every spelling of one file meets; for
+// a database URL (PostgreSQL), of the URL without its password, wherever
+// the process runs.
 func key(db string) string {
+	if u, err := url.Parse(db); err == nil && strings.Contains(db, "://") {
+		if u.User != nil {
+			u.User = url.User(u.User.Username())
+		}
+		q := u.Query()
+		q.Del("password")
+		u.RawQuery = q.Encode()
+		sum := sha256.Sum256([]byte(u.String()))
+		return hex.EncodeToString(sum[:6])
+	}
 	p, err := filepath.Abs(db)
 	if err != nil {
 		p = db

@@ -183,13 +183,8 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (Account, erro
 // unknown state fails the whole call, naming its index.
 func (s *Store) UpsertAccounts(ctx context.Context, accts []Account) (_ []Account, err error) {
 	defer func() { err = s.noted(err) }()
-	for i, a := range accts {
-		if strings.TrimSpace(a.Email) == "" {
-			return nil, fmt.Errorf("store: upsert accounts: account %d: empty email", i)
-		}
-		if a.State != "" && !a.State.Valid() {
-			return nil, fmt.Errorf("store: upsert accounts: account %d (%s): unknown state %q", i, a.Email, a.State)
-		}
+	if err := CheckUpserts(accts); err != nil {
+		return nil, fmt.Errorf("store: upsert accounts: %w", err)
 	}
 	now := s.now()
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -264,15 +259,7 @@ func merge(old, in Account, now time.Time) Account {
 }
 
 func insertAccount(ctx context.Context, tx *sql.Tx, a Account, now time.Time) (Account, error) {
-	if a.State == "" {
-		a.State = StateActive
-	}
-	if a.AddedAt.IsZero() {
-		a.AddedAt = now
-	}
-	if a.StateAt.IsZero() {
-		a.StateAt = a.AddedAt
-	}
+	a = NewAccount(a, now)
 	res, err := tx.ExecContext(ctx, `INSERT INTO accounts (email, label, refresh_token, access_token, access_expiry,
 		project_id, tier, tier_id, tier_name, tier_checked_at, state, state_reason, state_at, validation_url, added_at,
 		oauth_client_id)

@@ -194,11 +194,6 @@ func (s *Store) Write(ctx context.Context, b Batch) error {
 	if b.At.IsZero() {
 		b.At = s.now()
 	}
-	for i, as := range b.Accounts {
-		if as.State != nil && !as.State.State.Valid() {
-			return fmt.Errorf("store: write: account sync %d: unknown state %q", i, as.State.State)
-		}
-	}
 	if err := s.writeBatch(ctx, b); err != nil {
 		return fmt.Errorf("store: write: %w", err)
 	}
@@ -245,20 +240,8 @@ func writeAccountSyncs(ctx context.Context, tx *sql.Tx, check *accountChecker, s
 func (s *Store) writeBatch(ctx context.Context, b Batch) (err error) {
 	defer func() { err = s.noted(err) }()
 	at, samples, events, mks := b.At, b.Samples, b.Events, b.Marks
-	for i, smp := range samples {
-		if err := smp.validate(); err != nil {
-			return fmt.Errorf("sample %d: %w", i, err)
-		}
-	}
-	for i, e := range events {
-		if e.Kind == "" {
-			return fmt.Errorf("event %d: empty kind", i)
-		}
-	}
-	for i, m := range mks {
-		if err := m.validate(); err != nil {
-			return fmt.Errorf("mark %d: %w", i, err)
-		}
+	if err := b.Check(); err != nil {
+		return err
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {

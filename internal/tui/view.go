@@ -91,9 +91,10 @@ func (m Model) render() string {
 	return sb.String()
 }
 
-// titleLine shows the product, the table's count, sort and filter, and the
-// time. What does not fit goes, least useful first: the version, the
-// sort, the time; the filter and the count stay.
+// titleLine shows the product, the table's count, the database (its kind
+// and the instances live on it), sort and filter, and the time. What does
+// not fit goes, least useful first: the version, the sort, the database,
+// the time; the filter and the count stay.
 func (m Model) titleLine(vc viewContext) string {
 	st := vc.styles
 	name := st.Title.Render("quotatui")
@@ -104,6 +105,15 @@ func (m Model) titleLine(vc viewContext) string {
 	count := fmt.Sprintf(" · %d accounts", len(m.accounts))
 	if len(m.rows) != len(m.accounts) {
 		count = fmt.Sprintf(" · %d/%d accounts", len(m.rows), len(m.accounts))
+	}
+	db := ""
+	if b := m.mon.Backend; b != "" {
+		// The database and, when it is shared, how many instances are on
+		// it (their heartbeats), so two pollers on two machines show.
+		db = " · " + b
+		if n := m.mon.Instances; n > 0 {
+			db += fmt.Sprintf(", %d live", n)
+		}
 	}
 	sort := " · sort " + m.sortBy.String()
 	filter := ""
@@ -118,8 +128,9 @@ func (m Model) titleLine(vc viewContext) string {
 		right = st.Warn.Render("PAUSED") + " " + right
 	}
 	for _, left := range []string{
-		name + version + count + sort + filter,
-		name + count + sort + filter,
+		name + version + count + db + sort + filter,
+		name + count + db + sort + filter,
+		name + count + db + filter,
 		name + count + filter,
 	} {
 		if gap := vc.width - ansi.StringWidth(left) - ansi.StringWidth(right); gap >= 1 {

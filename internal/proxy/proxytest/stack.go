@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -59,12 +60,13 @@ type Stack struct {
 	IDs      map[string]int64  // account id by email
 	Projects map[string]string // project by email
 
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	serveMu sync.Mutex
-	serve   error
-	rmDir   string
-	once    sync.Once
+	cancel    context.CancelFunc
+	transport *http.Transport // to the simulator, closed with the stack
+	wg        sync.WaitGroup
+	serveMu   sync.Mutex
+	serve     error
+	rmDir     string
+	once      sync.Once
 }
 
 // Start builds and starts a Stack. Call Close when done.
@@ -111,11 +113,16 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		s.IDs[a.Email] = a.ID
 	}
 
+	// The transport quotatui itself uses (cmd/quotatui's upstreamHTTP):
+	// the simulator's own client keeps 2 idle connections per host, so
+	// under concurrency a harness would measure dialling, not the proxy.
+	s.transport = proxy.NewTransport(proxy.TransportOptions{})
+	hc := &http.Client{Transport: s.transport}
 	s.Tokens = auth.NewTokens(auth.OAuthConfig{
 		ClientID: cloudcodetest.DefaultClientID, ClientSecret: cloudcodetest.DefaultClientSecret,
 		AuthURL: s.Sim.AuthURL(), TokenURL: s.Sim.TokenURL(), UserInfoURL: s.Sim.UserInfoURL(),
-	}, s.Store, auth.TokensOptions{Clock: opt.Clock, HTTPClient: s.Sim.Client(), Logger: opt.Logger})
-	s.Client = cloudcode.New(cloudcode.Config{BaseURLs: s.Sim.BaseURLs(), HTTPClient: s.Sim.Client(), Clock: opt.Clock})
+	}, s.Store, auth.TokensOptions{Clock: opt.Clock, HTTPClient: hc, Logger: opt.Logger})
+	s.Client = cloudcode.New(cloudcode.Config{BaseURLs: s.Sim.BaseURLs(), HTTPClient: hc, Clock: opt.Clock})
 
 	qopt := opt.Quota
 	qopt.Clock = opt.Clock
@@ -185,6 +192,9 @@ func (s *Stack) Close() error {
 			s.cancel()
 		}
 		s.wg.Wait()
+		if s.transport != nil {
+			s.transport.CloseIdleConnections()
+		}
 		if s.Sim != nil {
 			s.Sim.Close()
 		}
