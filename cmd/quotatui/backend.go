@@ -33,10 +33,20 @@ var (
 // postgresql:// URL is a PostgreSQL database shared by every instance
 // given the same URL, anything else an SQLite file.
 func openBackend(ctx context.Context, db string, log *slog.Logger) (backend, error) {
+	// A failed open returns a nil interface, not a nil *Store in one: the
+	// callers' "if st != nil { st.Close() }" must see nothing to close.
 	if pg.IsURL(db) {
-		return pg.Open(ctx, db, pg.Options{Logger: log})
+		p, err := pg.Open(ctx, db, pg.Options{Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
-	return store.Open(ctx, db)
+	s, err := store.Open(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // shownDB is the database as logs and status show it: a URL without its
