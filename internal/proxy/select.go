@@ -172,7 +172,7 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 				// Rank's figures are cheap and say this one cannot serve
 				// now; an estimate may be wrong, so that one is re-read
 				// last.
-				if cand.Check.Reason == quota.ReasonEstimatedEmpty && m.preCheck {
+				if cand.Check.Reason == quota.ReasonEstimatedEmpty {
 					spent = append(spent, cand)
 				}
 				continue
@@ -310,8 +310,10 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 	// The engine's one predicate (quota.Status.Check): an account with no
 	// figure and no mark is usable, since there is no evidence it is spent
 	// and moving would break the conversation's prompt cache. One spent by
-	// the estimate alone is read again first.
-	spentByEstimate := check.Reason == quota.ReasonEstimatedEmpty && m.preCheck
+	// the estimate alone is read again first; without the pre-request
+	// check nothing is read, so the estimate cannot refuse it: it takes
+	// one request at a time and the upstream's 429 says when it is empty.
+	spentByEstimate := check.Reason == quota.ReasonEstimatedEmpty
 	if !check.Usable && !spentByEstimate {
 		return Choice{}, nil, false, nil
 	}
@@ -341,7 +343,8 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 			// The request that held the gate may have marked it.
 			check, err = m.q.CheckQuota(ctx, account, model)
 		}
-		if (err != nil && m.preCheck) || !check.Usable {
+		usable := check.Usable || !m.preCheck && check.Reason == quota.ReasonEstimatedEmpty
+		if (err != nil && m.preCheck) || !usable {
 			release()
 			leave()
 			if ctx.Err() != nil {
