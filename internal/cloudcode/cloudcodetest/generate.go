@@ -109,6 +109,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 			cloudcode.NewRetryInfo(delay))
 		return
 	}
+	s.spendAlongside(a, family, now)
 
 	w = s.faultyAnswer(w, r, a)
 	p := s.compose(a, model, req, s.opts.StreamChunks)

@@ -67,6 +67,10 @@ type Options struct {
 	// the account that issued them (Gemini's always are). Off by default:
 	// peers found no such binding, but it is not proven.
 	BindClaudeSignatures bool
+	// OutsideShare, in (0, 1), makes other clients (an IDE on the same
+	// accounts) spend that share of every account's units behind the
+	// proxy's back, alongside its generate calls (outside.go).
+	OutsideShare float64
 }
 
 // DefaultCapacity is the default bucket size: FREE 20/100, PRO 100/500,
