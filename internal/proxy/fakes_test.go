@@ -31,6 +31,11 @@ type fakeAccount struct {
 	reset     time.Time
 	marks     map[cloudcode.Family]quota.Mark
 	lastUsed  time.Time
+	// cost is what one request costs of the 5-hour figure (the engine's
+	// learned cost: Check.Left comes from it); synced, when set, is the
+	// figure the last sync read, the remaining one then an estimate.
+	cost   map[cloudcode.Family]float64
+	synced map[cloudcode.Family]float64
 }
 
 // fakeQuota is a small quota engine: decisions from fixed fractions,
@@ -59,6 +64,7 @@ func newFakeQuota(clk clock.Clock, n int) *fakeQuota {
 			state:     quota.StateActive,
 			remaining: map[cloudcode.Family]float64{cloudcode.FamilyGemini: 0.8, cloudcode.FamilyClaudeGPT: 0.8},
 			reset:     t0.Add(2*time.Hour + 10*time.Minute), marks: map[cloudcode.Family]quota.Mark{},
+			cost: map[cloudcode.Family]float64{}, synced: map[cloudcode.Family]float64{},
 		})
 	}
 	return q
@@ -76,6 +82,24 @@ func (q *fakeQuota) acct(id int64) *fakeAccount {
 func (q *fakeQuota) set(id int64, f cloudcode.Family, rem float64) {
 	q.mu.Lock()
 	q.acct(id).remaining[f] = rem
+	q.mu.Unlock()
+}
+
+// estimate makes the account's figure for f an estimate: synced as the
+// last sync read it, rem now, at cost per request.
+func (q *fakeQuota) estimate(id int64, f cloudcode.Family, synced, rem, cost float64) {
+	q.mu.Lock()
+	a := q.acct(id)
+	a.synced[f], a.remaining[f], a.cost[f] = synced, rem, cost
+	q.mu.Unlock()
+}
+
+// synced replaces the account's figure for f by one a sync read.
+func (q *fakeQuota) synced(id int64, f cloudcode.Family, rem float64) {
+	q.mu.Lock()
+	a := q.acct(id)
+	delete(a.synced, f)
+	a.remaining[f] = rem
 	q.mu.Unlock()
 }
 
@@ -180,6 +204,10 @@ func (q *fakeQuota) statusLocked(a *fakeAccount) quota.Status {
 			fq.FiveHour = quota.BucketQuota{Remaining: cloudcode.KnownFraction(r), ResetTime: a.reset}
 			fq.Effective, fq.Bottleneck, fq.ResetTime = fq.FiveHour.Remaining, cloudcode.Window5h, a.reset
 			fq.Decision = quota.MakeDecision(fq.Effective, quota.DefaultThresholds)
+			fq.Cost5h = a.cost[f]
+			if v, ok := a.synced[f]; ok {
+				fq.Estimated, fq.Synced = true, cloudcode.KnownFraction(v)
+			}
 		}
 		if mk, ok := a.marks[f]; ok {
 			st.Marks[i] = mk

@@ -95,7 +95,6 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	out := s.attempt(w, r, c)
 	setOutcome(w, out.status)
-	s.record(r, c, out)
 	// One line per request: debug only, the volume would drown the rest.
 	s.log.Debug("proxied request", "method", c.name(), "model", c.model, "family", fam,
 		"account", out.account, "status", out.status, "attempts", out.attempts, "duration", time.Since(start))
@@ -112,15 +111,6 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 // the first to come back, up to Options.MaxWait in all.
 func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) (out outcome) {
 	ctx := r.Context()
-	// The ledger's record names the last account tried, charged or not,
-	// however the request ended.
-	var lastID int64
-	var lastCharged bool
-	defer func() {
-		if out.accountID == 0 {
-			out.accountID, out.charged = lastID, lastCharged
-		}
-	}()
 	limit := 0 // computed at the first failure: the pool size costs a copy
 	exclude := map[int64]bool{}
 	cooling := map[int64]bool{} // left out after a short-lived refusal
@@ -133,9 +123,19 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) (out o
 		n, hard int // attempts, and those that used up the allowance
 		waited  time.Duration
 	)
-	// An attempt's account counts the request in flight until the attempt
-	// is over (the last units: select.go).
-	defer func() { ch.Done() }()
+	// The ledger's record names the last account tried, charged or not,
+	// however the request ended. It is entered before the request stops
+	// counting as in flight on that account (the last units: select.go),
+	// so the estimate has fallen by the time another may take its place.
+	var lastID int64
+	var lastCharged bool
+	defer func() {
+		if out.accountID == 0 {
+			out.accountID, out.charged = lastID, lastCharged
+		}
+		s.record(r, c, out)
+		ch.Done()
+	}()
 	for {
 		if !same {
 			ch.Done()
@@ -179,6 +179,13 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) (out o
 		n++
 		res := s.send(ctx, w, c, &ch)
 		lastID, lastCharged = ch.AccountID, res.charged
+		if !res.done && res.charged {
+			// The upstream charged an answer the client cannot use (not
+			// JSON, an empty stream): the unit is spent though the
+			// request moves on.
+			s.record(r, c, outcome{status: http.StatusBadGateway, accountID: ch.AccountID, charged: true})
+			lastCharged = false
+		}
 		if res.done {
 			ch.Release()
 			if res.err != nil {
