@@ -40,11 +40,13 @@ func (s *Server) OutsideSpent(email string, f cloudcode.Family) int {
 	return a.outsideSpent[f]
 }
 
-// spendAlongside spends, after a generate call of the account took its
-// unit, what other clients spend meanwhile with Options.OutsideShare set:
-// share/(1−share) units per call on average, so that other clients take
-// that share of all units spent. It is deterministic: a running balance
-// per (account, family), one unit whenever it reaches one.
+// spendAlongside spends, as a generate call of the account arrives and
+// before it takes its unit, what other clients spent meanwhile with
+// Options.OutsideShare set: share/(1−share) units per call on average, so
+// that other clients take that share of all units spent. When they take
+// the last unit the call finds the bucket empty: the 429 no figure read
+// before the call could have foreseen. It is deterministic: a running
+// balance per (account, family), one unit whenever it reaches one.
 func (s *Server) spendAlongside(a *account, f cloudcode.Family, now time.Time) {
 	share := s.opts.OutsideShare
 	if share <= 0 || share >= 1 {
