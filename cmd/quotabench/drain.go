@@ -374,7 +374,7 @@ func renderDrain(c drainConfig, series []drainSeries, busy, idle int, took time.
 	row("upstream generate calls, all runs", func(s drainSeries) string {
 		return fmt.Sprint(s.sum(func(r drainRunResult) int { return r.gens }))
 	}, "")
-	row("estimate error: mean |estimate − next synced figure| (readings)", func(s drainSeries) string {
+	row("estimate error: mean absolute difference, estimate − next synced figure (readings)", func(s drainSeries) string {
 		e, n := s.estimate()
 		return fmt.Sprintf("%.3f (%d)", e, n)
 	}, "reported")
