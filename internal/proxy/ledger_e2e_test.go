@@ -161,6 +161,20 @@ func TestLedgerRecordsEveryShape(t *testing.T) {
 	if spent != int64(len(cases)) {
 		t.Errorf("the estimates count %d requests since the sync, want %d", spent, len(cases))
 	}
+	// The next sync replaces every estimate with the figure it reads.
+	for _, em := range emails {
+		e.sync(em)
+	}
+	for _, st := range e.st.Quota.GetAllQuotas() {
+		for _, fq := range st.Families {
+			if fq.Estimated || fq.Requests != 0 {
+				t.Errorf("%s %s after a sync: estimated %v, %d requests since; want the synced figure", st.Label, fq.Family, fq.Estimated, fq.Requests)
+			}
+			if want := e.st.Sim.Remaining(st.Email, fq.Family, cloudcode.Window5h); fq.FiveHour.Remaining.Value != want {
+				t.Errorf("%s %s after a sync: 5h %v, the simulator has %v", st.Label, fq.Family, fq.FiveHour.Remaining, want)
+			}
+		}
+	}
 }
 
 // TestLedgerFailedRequestIsAnError: a request no account could answer,
