@@ -24,6 +24,7 @@ func proxyOptions(cfg config.Config) proxy.Options {
 	popt.BodyLimit = cfg.Proxy.BodyLimit
 	popt.SessionIdle = cfg.Proxy.SessionIdle
 	popt.PreRequestCheck = cfg.Proxy.PreRequestCheck
+	popt.LowThreshold = cfg.Quota.LowThreshold
 	popt.FirstByteTimeout = cfg.Proxy.FirstByteTimeout
 	popt.StreamIdleTimeout = cfg.Proxy.StreamIdleTimeout
 	popt.BufferLimit = cfg.Proxy.BufferLimit

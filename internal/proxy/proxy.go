@@ -107,6 +107,12 @@ type Options struct {
 	// cooling down briefly, when every usable account is, before it is
 	// answered 429; default 5 s.
 	MaxWait time.Duration
+	// LowThreshold is ignored: the engine's Check says when an account is
+	// in the low zone, on its figures brought forward by the estimate
+	// (quota.Thresholds). Kept so that existing callers still build.
+	//
+	// Deprecated: set quota.Options.Thresholds instead.
+	LowThreshold float64
 	// ShutdownGrace is how long Serve lets in-flight requests finish once
 	// its context ends; default 5 s.
 	ShutdownGrace time.Duration
