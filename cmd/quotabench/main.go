@@ -268,7 +268,7 @@ func render(c config, on, off result, lat load, took time.Duration) string {
 	b.WriteString(`
 How to read it:
 - "client 429 while an account still had quota" is judged against the simulator's own buckets at the moment the client got its answer.
-- With the check, an account in the low zone (the engine's figure below 10 %, or predicted below it from the requests the proxy sent since that figure, at the cost per request it learned) takes one request at a time and is synced (quota.Manager.CheckQuotaFresh) before each, so it is left the moment it is empty.
+- With the check, an account in the low zone (the engine's figure, brought forward between syncs by its estimate of the requests spent since, below 10 %, or within 3 requests of empty by that estimate) takes one request at a time and is synced (quota.Manager.CheckQuotaFresh) before each, so it is left the moment it is empty; with k requests left at most k are in flight on it.
 - Without the check the proxy trusts the cached figure and learns from the upstream's 429: one per (account, family), the request in flight when it ran out (the low-zone gate still keeps it to one), retried at once on the next account. For the last account of a family that 429 is also the one "upstream call after the family was spent everywhere": it is how a reactive proxy finds out; after it nothing is sent until the reset.
 - The added latency is two loopback hops against one plus the proxy's work (routing, body rewrite, JSON validation of the answer).
 `)
