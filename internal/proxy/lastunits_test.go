@@ -184,3 +184,26 @@ func TestEstimatedEmptyWithoutCheck(t *testing.T) {
 		t.Errorf("account read %d times with the check off, want 0", n)
 	}
 }
+
+// TestFreshReadTrustedOverTheEstimate: a re-read that finds units left is
+// trusted even when the estimate, brought forward from it at once, says
+// spent: the requests it deducts completed while the read was running,
+// and the upstream's figure may count them already. Refusing there handed
+// clients a 429 while the account had quota (quotabench: 1 in 262).
+func TestFreshReadTrustedOverTheEstimate(t *testing.T) {
+	h := newHarness(t, 1, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+		return jsonResponse(200, okAnswer), nil
+	})
+	f := cloudcode.FamilyGemini
+	h.q.estimate(1, f, 0.3, 0, 0.1) // spent by the estimate
+	// The read finds 0.1 left; a request that completed during the read
+	// brings the estimate to 0 again.
+	h.q.onSync = func(int64) { h.q.estimate(1, f, 0.1, 0, 0.1) }
+	resp, body := h.post("/v1internal:generateContent", genBody("gemini-3-flash", "x"))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d after a read that found units left: %s", resp.StatusCode, body)
+	}
+	if n := h.q.Syncs(1); n != 1 {
+		t.Errorf("%d reads, want 1", n)
+	}
+}

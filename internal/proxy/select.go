@@ -343,7 +343,14 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 			// The request that held the gate may have marked it.
 			check, err = m.q.CheckQuota(ctx, account, model)
 		}
-		usable := check.Usable || !m.preCheck && check.Reason == quota.ReasonEstimatedEmpty
+		// Spent by the estimate alone is still usable here: without the
+		// check nothing reads the account, so the upstream's 429 must say
+		// it; with it, the figure just read is above the floor, and what
+		// the estimate deducts from it at once are requests that completed
+		// while the read ran, which the upstream's figure may count
+		// already. Better one upstream 429 (retried on the next account
+		// within the request) than a client's 429 while quota is left.
+		usable := check.Usable || check.Reason == quota.ReasonEstimatedEmpty
 		if (err != nil && m.preCheck) || !usable {
 			release()
 			leave()
