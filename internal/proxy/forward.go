@@ -69,6 +69,7 @@ type outcome struct {
 	// upstream charged it, and its answer's final token usage.
 	accountID int64
 	charged   bool
+	counted   bool // the charge was counted when the upstream accepted it
 	tokens    quota.Tokens
 }
 
@@ -128,10 +129,10 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) (out o
 	// counting as in flight on that account (the last units: select.go),
 	// so the estimate has fallen by the time another may take its place.
 	var lastID int64
-	var lastCharged bool
+	var lastCharged, lastCounted bool
 	defer func() {
 		if out.accountID == 0 {
-			out.accountID, out.charged = lastID, lastCharged
+			out.accountID, out.charged, out.counted = lastID, lastCharged, lastCounted
 		}
 		s.record(r, c, out)
 		ch.Done()
@@ -178,14 +179,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) (out o
 		same = false
 		n++
 		res := s.send(ctx, w, c, &ch)
-		lastID, lastCharged = ch.AccountID, res.charged
-		if !res.done && res.charged {
-			// The upstream charged an answer the client cannot use (not
-			// JSON, an empty stream): the unit is spent though the
-			// request moves on.
-			s.record(r, c, outcome{status: http.StatusBadGateway, accountID: ch.AccountID, charged: true})
-			lastCharged = false
-		}
+		lastID, lastCharged, lastCounted = ch.AccountID, res.charged, ch.counted
 		if res.done {
 			ch.Release()
 			if res.err != nil {
@@ -194,12 +188,19 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) (out o
 				s.apply(ctx, c, &ch, s.judge(res.err, c, true))
 			}
 			return outcome{status: res.status, account: ch.Label, attempts: n, abort: res.abort,
-				accountID: ch.AccountID, charged: res.charged, tokens: res.tokens}
+				accountID: ch.AccountID, charged: res.charged, counted: ch.counted, tokens: res.tokens}
 		}
 		err := res.err
 		if ctx.Err() != nil {
 			ch.Release()
 			return outcome{status: statusClientGone, account: ch.Label, attempts: n}
+		}
+		if res.charged {
+			// The upstream charged an answer the client cannot use (not
+			// JSON, an empty stream): the unit is spent though the
+			// request moves on.
+			s.record(r, c, outcome{status: http.StatusBadGateway, accountID: ch.AccountID, charged: true, counted: ch.counted})
+			lastCharged = false
 		}
 		lastErr = err
 		s.log.Debug("upstream attempt failed", "method", c.name(), "model", c.model, "account", ch.Label, "attempt", n, "err", err)

@@ -207,3 +207,50 @@ func TestFreshReadTrustedOverTheEstimate(t *testing.T) {
 		t.Errorf("%d reads, want 1", n)
 	}
 }
+
+// TestWaiterLooksAgain: a request that waited for room on an account
+// looks at the engine's figures again once room is made, since the
+// estimate has fallen meanwhile: here into the last few requests, so it
+// is re-read before it is sent. Reusing the limit and figures it waited
+// on sent requests blindly to an account about to be empty (two upstream
+// 429s on one account in quotabench's drain).
+func TestWaiterLooksAgain(t *testing.T) {
+	release := make(chan struct{}, 1)
+	var arrived atomic.Int32
+	h := newHarness(t, 1, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+		arrived.Add(1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return jsonResponse(200, okAnswer), nil
+	})
+	f := cloudcode.FamilyGemini
+	h.q.estimate(1, f, 0.8, 0.5, 0.1) // 5 left
+	done := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(done)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			if resp, body := h.post("/v1internal:generateContent", genBody("gemini-3-flash", "x")); resp.StatusCode != 200 {
+				t.Errorf("status %d: %s", resp.StatusCode, body)
+			}
+		})
+	}
+	k := gateKey{1, f}
+	waitFor(t, "five in flight and one waiting", func() bool { return arrived.Load() == 5 && h.srv.tm.low.waiting(k) == 1 })
+	// By now the estimate says 3 left: the waiter may go once fewer than
+	// 3 are in flight, through the gate and a fresh read.
+	h.q.estimate(1, f, 0.8, 0.3, 0.1)
+	h.q.onSync = func(int64) { h.q.synced(1, f, 0.3) }
+	for range 3 {
+		release <- struct{}{}
+	}
+	waitFor(t, "the waiter to be sent", func() bool { return arrived.Load() == 6 })
+	if n := h.q.Syncs(1); n != 1 {
+		t.Errorf("the waiter was sent after %d reads of the account, want 1 (it is within the last few requests)", n)
+	}
+	done()
+	wg.Wait()
+}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/quota"
 )
 
@@ -132,6 +134,28 @@ func clientName(r *http.Request) string {
 	return "gemini"
 }
 
+// charger is what an engine that counts a charge the moment the upstream
+// accepts a call has (quota.Manager.Charge). An engine without it counts
+// the charge when the request is recorded.
+type charger interface {
+	Charge(accountID int64, f cloudcode.Family, at time.Time)
+}
+
+// accepted is called when the upstream accepted an attempt (its headers
+// arrived) and frees the account's low-zone gate. For a generation the
+// unit is spent: an engine that counts charges as they happen is told
+// now, and the request stops counting in flight on the account, since
+// from here the engine's estimate has it (the last units: lowzone.go).
+func (s *Server) accepted(c *call, ch *Choice) {
+	if q, ok := s.q.(charger); ok && c.generation {
+		q.Charge(ch.AccountID, c.family, s.clk.Now())
+		ch.counted = true
+		ch.Done()
+		return
+	}
+	ch.Release()
+}
+
 // record enters a completed generation request in the engine's ledger:
 // the last account tried (0 when none could be), charged when the
 // upstream accepted that attempt, failed unless the client got the whole
@@ -142,7 +166,7 @@ func (s *Server) record(r *http.Request, c *call, out outcome) {
 	}
 	failed := out.status != http.StatusOK || out.abort
 	sp := quota.Spend{AccountID: out.accountID, Family: c.family, Model: c.model, Client: clientName(r), Session: c.session,
-		Charged: out.charged, Failed: failed}
+		Charged: out.charged, Counted: out.charged && out.counted, Failed: failed}
 	if !failed {
 		sp.Tokens = out.tokens
 	}

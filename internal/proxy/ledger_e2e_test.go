@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/proxy"
@@ -284,5 +285,60 @@ func TestE2ERecheckFiresFromTheEstimate(t *testing.T) {
 	}
 	if n := e.gens(a); n != 6 {
 		t.Errorf("%d generate calls reached %s with 6 units, want 6", n, a)
+	}
+}
+
+// TestChargeCountedWhenAccepted: a generation counts against the
+// account's estimate the moment the upstream accepts it, not when its
+// answer ends: a sync read while a stream is still running already shows
+// it, and the estimate must not take it off that figure again.
+func TestChargeCountedWhenAccepted(t *testing.T) {
+	e := startE2E(t, true)
+	for _, em := range emails {
+		e.st.Sim.SetHangAfterHeaders(em, true)
+	}
+	requests := func() int64 {
+		var n int64
+		for _, st := range e.st.Quota.GetAllQuotas() {
+			n += st.Families[0].Requests + st.Families[1].Requests
+		}
+		return n
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.st.URL+"/v1internal:streamGenerateContent?alt=sse",
+		strings.NewReader(`{"model":"gemini-3-flash","project":"p","request":{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}}`))
+	req.Header.Set("Content-Type", "application/json")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := e.client.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for requests() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the accepted request is not counted while its answer is pending (%d counted)", requests())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	// The client left: the request is recorded as a charged error, and
+	// not counted a second time.
+	deadline = time.Now().Add(10 * time.Second)
+	for totals(e.st.Quota).Errors != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the abandoned request was never recorded")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := requests(); n != 1 {
+		t.Errorf("%d requests counted against the estimates, want 1", n)
+	}
+	if got := totals(e.st.Quota); got.Charged != 1 {
+		t.Errorf("ledger %+v, want 1 charged", got)
 	}
 }

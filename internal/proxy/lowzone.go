@@ -15,7 +15,9 @@ type gateKey struct {
 
 // lowZone keeps an account's last units from being spent twice: every
 // generation request counts as in flight on its (account, family) from
-// the moment it is picked until its attempt is over, and when the
+// the moment it is picked until the engine's estimate has it (when the
+// upstream accepted it, quota.Manager.Charge; with an engine that counts
+// only what is recorded, until its attempt is over), and when the
 // engine's estimate says k requests are left, at most k are in flight at
 // once (the others go to the next account: several requests arriving on a
 // just-emptied account within a millisecond are where the last 429s came
@@ -50,45 +52,51 @@ func newLowZone() *lowZone {
 // (its low-zone gate is taken, or its last units are in flight).
 var errBusy = errors.New("account busy with its last requests")
 
+// errRoomFreed says a request that waited for room on an account may
+// look again: one in flight there ended. The limit it waited on came
+// from an estimate that has fallen since, so it is not reused.
+var errRoomFreed = errors.New("a request in flight on the account ended")
+
 // enter counts a request in flight on k when fewer than limit are (limit
-// < 0: no limit), waiting for room with wait, else answering errBusy. The
-// returned leave ends it; it is safe to call more than once.
+// < 0: no limit). When limit are, it answers errBusy, or with wait it
+// waits until one of them ends and answers errRoomFreed. The returned
+// leave ends the request; it is safe to call more than once.
 func (z *lowZone) enter(ctx context.Context, k gateKey, limit int, wait bool) (func(), error) {
-	for {
-		z.mu.Lock()
-		f := z.flying[k]
-		if f == nil {
-			f = &flying{}
-			z.flying[k] = f
-		}
-		if limit < 0 || f.n < limit {
-			f.n++
-			z.mu.Unlock()
-			var once sync.Once
-			return func() { once.Do(func() { z.leave(k) }) }, nil
-		}
-		if !wait {
-			z.mu.Unlock()
-			return nil, errBusy
-		}
-		if f.freed == nil {
-			f.freed = make(chan struct{})
-		}
-		ch := f.freed
-		f.waiters++
-		z.mu.Unlock()
-		select {
-		case <-ch:
-			z.mu.Lock()
-			f.waiters--
-			z.mu.Unlock()
-		case <-ctx.Done():
-			z.mu.Lock()
-			f.waiters--
-			z.mu.Unlock()
-			return nil, ctx.Err()
-		}
+	z.mu.Lock()
+	f := z.flying[k]
+	if f == nil {
+		f = &flying{}
+		z.flying[k] = f
 	}
+	if limit < 0 || f.n < limit {
+		f.n++
+		z.mu.Unlock()
+		var once sync.Once
+		return func() { once.Do(func() { z.leave(k) }) }, nil
+	}
+	if !wait {
+		z.mu.Unlock()
+		return nil, errBusy
+	}
+	if f.freed == nil {
+		f.freed = make(chan struct{})
+	}
+	ch := f.freed
+	f.waiters++
+	z.mu.Unlock()
+	err := errRoomFreed
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	z.mu.Lock()
+	f.waiters--
+	if f.n <= 0 && f.waiters == 0 && z.flying[k] == f {
+		delete(z.flying, k)
+	}
+	z.mu.Unlock()
+	return nil, err
 }
 
 // leave ends one request in flight on k and wakes those waiting for room.

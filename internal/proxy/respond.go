@@ -64,7 +64,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 		return sent{err: cause(actx, err)}
 	}
 	defer resp.Body.Close()
-	ch.Release() // the upstream has counted the request: the next may re-check
+	s.accepted(c, ch) // the upstream has counted the request: the next may re-check
 	if c.stream {
 		res := s.stream(ctx, actx, cancel, first, w, c, ch, resp, started)
 		res.charged = c.generation

@@ -31,6 +31,7 @@ type Choice struct {
 
 	release func() // frees the low-zone gate; nil when none was taken
 	leave   func() // ends the request in flight on the account (lowzone.go)
+	counted bool   // the engine counted the charge when the upstream accepted it
 }
 
 // Release frees the low-zone gate of the choice's account, once the
@@ -297,6 +298,17 @@ const fewLeft = 3
 // each: the estimate decides when to look, the fresh figure whether to
 // send.
 func (m *TokenManager) try(ctx context.Context, account int64, model string, waitGate, waitRoom bool) (Choice, func(), bool, error) {
+	for {
+		c, release, ok, err := m.tryOnce(ctx, account, model, waitGate, waitRoom)
+		if !errors.Is(err, errRoomFreed) {
+			return c, release, ok, err
+		}
+		// Room was made: look again from the engine's figures, which
+		// have fallen by the request that ended.
+	}
+}
+
+func (m *TokenManager) tryOnce(ctx context.Context, account int64, model string, waitGate, waitRoom bool) (Choice, func(), bool, error) {
 	check, err := m.q.CheckQuota(ctx, account, model)
 	if err != nil {
 		if ctx.Err() != nil {

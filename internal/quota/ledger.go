@@ -37,6 +37,10 @@ type Spend struct {
 	// Charged is set when the upstream accepted the call: it spent a unit
 	// of the account's quota, whether the client got its answer or not.
 	Charged bool
+	// Counted is set when the charge was already counted against the
+	// account's estimate with Charge, the moment the upstream accepted
+	// the call: Record then enters the ledger's statistics only.
+	Counted bool
 	// Failed is set when the client got no complete answer (every attempt
 	// failed, the stream broke, the client left): an error, whose tokens
 	// are not counted.
@@ -112,14 +116,34 @@ func (m *Manager) Record(sp Spend) {
 	if sp.At.IsZero() {
 		sp.At = m.clock.Now()
 	}
-	if a, idx := m.lookup(sp.AccountID), familyIndex(sp.Family); a != nil && idx >= 0 && sp.Charged {
-		a.spent[idx].Add(1)
-		a.recent[idx].note(sp.At)
-		a.lastCharged.Store(sp.At.UnixNano())
-		m.learnSoon(a, idx, sp.At)
-		m.hub.signal()
+	if sp.Charged && !sp.Counted {
+		m.Charge(sp.AccountID, sp.Family, sp.At)
 	}
 	m.ledger.add(sp)
+}
+
+// Charge counts one request against the account's figure for the family
+// at once (the estimate falls, the subscribers are told), at the moment
+// the upstream accepted it (at; the engine's clock when zero), before its
+// answer is complete; the caller then records it with Spend.Counted set.
+// Counting at acceptance places the request right against a figure read
+// while its answer was still streaming: the upstream's figure counts it
+// from then on, so the estimate brought forward from that figure must
+// not deduct it again, and a cost reading must not set it against the
+// next interval. It never blocks on I/O.
+func (m *Manager) Charge(accountID int64, f cloudcode.Family, at time.Time) {
+	if at.IsZero() {
+		at = m.clock.Now()
+	}
+	a, idx := m.lookup(accountID), familyIndex(f)
+	if a == nil || idx < 0 {
+		return
+	}
+	a.spent[idx].Add(1)
+	a.recent[idx].note(at)
+	a.lastCharged.Store(at.UnixNano())
+	m.learnSoon(a, idx, at)
+	m.hub.signal()
 }
 
 // add enters sp into the pending rows, conversations and totals.
