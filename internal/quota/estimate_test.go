@@ -365,3 +365,33 @@ func TestAdaptiveSyncFrequency(t *testing.T) {
 		})
 	}
 }
+
+// A request counted when the upstream accepted it (Charge) and recorded
+// when its answer ended (Record with Counted) falls on the estimate once;
+// one recorded without Charge is counted by Record.
+func TestChargeThenRecordCountsOnce(t *testing.T) {
+	const a, model = "a@example.com", "gemini-3-flash"
+	e := newEnv(t, cloudcodetest.Options{Capacity: bucketSizes(100, 500)}, Options{}, cloudcodetest.AccountSpec{Email: a, TierID: "g1-pro-tier"})
+	e.sync(a)
+	id, f := e.id(a), cloudcode.FamilyGemini
+	requests := func() int64 { return e.status(a).Families[familyIndex(f)].Requests }
+	e.m.Charge(id, f, time.Time{})
+	if n := requests(); n != 1 {
+		t.Fatalf("after Charge: %d requests since the sync, want 1", n)
+	}
+	e.m.Record(Spend{AccountID: id, Family: f, Model: model, Charged: true, Counted: true})
+	if n := requests(); n != 1 {
+		t.Errorf("after Record of the counted request: %d, want 1", n)
+	}
+	e.m.Record(Spend{AccountID: id, Family: f, Model: model, Charged: true})
+	if n := requests(); n != 2 {
+		t.Errorf("after Record of an uncounted one: %d, want 2", n)
+	}
+	var charged int64
+	for _, u := range e.m.UsageTotals() {
+		charged += u.Charged
+	}
+	if charged != 2 {
+		t.Errorf("the ledger has %d charged, want 2", charged)
+	}
+}
