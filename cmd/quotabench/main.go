@@ -70,7 +70,30 @@ func main() {
 	flag.IntVar(&rc.weeks, "weeks", 2, "with -routing: simulated weeks measured")
 	flag.IntVar(&rc.warmup, "warmup", 0, "with -routing: simulated weeks of demand before the measured ones")
 	flag.StringVar(&policies, "policies", "balanced,reset-aware,fill-first,priority", "with -routing: the policies to compare, comma-separated")
+	// The drain figures of issue #14 (drain.go).
+	var (
+		dc    drainConfig
+		drain bool
+	)
+	flag.BoolVar(&drain, "drain", false, "run the spend-ledger drain figures instead (issue #14): upstream 429s per exhausted account, with and without outside spending, and quota reads per hour")
+	flag.IntVar(&dc.accounts, "drain-accounts", 6, "with -drain: Pro accounts in the pool")
+	flag.IntVar(&dc.units, "drain-units", 6, "with -drain: requests of Gemini quota per account (5-hour bucket)")
+	flag.IntVar(&dc.requests, "drain-requests", 200, "with -drain: requests per run")
+	flag.IntVar(&dc.concurrency, "drain-concurrency", 4, "with -drain: concurrent clients")
+	flag.Float64Var(&dc.streams, "drain-streams", 0.25, "with -drain: share of streamed requests")
+	flag.Float64Var(&dc.outside, "drain-outside", 0.3, "with -drain: share of units other clients spend in the second series")
+	flag.IntVar(&dc.runs, "drain-runs", 5, "with -drain: runs per series")
+	flag.IntVar(&dc.readAccounts, "read-accounts", 12, "with -drain: accounts of the quota-reads-per-hour measurement")
+	flag.Float64Var(&dc.readSpeed, "read-speed", 120, "with -drain: how much faster than real the clock of the quota-reads measurement runs")
 	flag.Parse()
+	if drain {
+		dc.seed, dc.out = c.seed, c.out
+		if err := runDrain(context.Background(), dc, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "quotabench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if routing {
 		rc.seed = c.seed
 		rc.out = c.out
@@ -245,7 +268,7 @@ func render(c config, on, off result, lat load, took time.Duration) string {
 	b.WriteString(`
 How to read it:
 - "client 429 while an account still had quota" is judged against the simulator's own buckets at the moment the client got its answer.
-- With the check, an account in the low zone (the engine's figure below 10 %, or predicted below it from the requests the proxy sent since that figure, at the cost per request it learned) takes one request at a time and is synced (quota.Manager.CheckQuotaFresh) before each, so it is left the moment it is empty.
+- With the check, an account in the low zone (the engine's figure, brought forward between syncs by its estimate of the requests spent since, below 10 %, or within 3 requests of empty by that estimate) takes one request at a time and is synced (quota.Manager.CheckQuotaFresh) before each, so it is left the moment it is empty; with k requests left at most k are in flight on it.
 - Without the check the proxy trusts the cached figure and learns from the upstream's 429: one per (account, family), the request in flight when it ran out (the low-zone gate still keeps it to one), retried at once on the next account. For the last account of a family that 429 is also the one "upstream call after the family was spent everywhere": it is how a reactive proxy finds out; after it nothing is sent until the reset.
 - The added latency is two loopback hops against one plus the proxy's work (routing, body rewrite, JSON validation of the answer).
 `)

@@ -64,3 +64,30 @@ func TestReportKeepsNotes(t *testing.T) {
 		t.Errorf("report is %q, want %q", b, want)
 	}
 }
+
+// TestDrainSmall runs the drain figures on a small pool: they must stop by
+// themselves, spend every account, hand no client an avoidable 429, count
+// the units spent outside the proxy in the second series, and report the
+// quota reads.
+func TestDrainSmall(t *testing.T) {
+	c := drainConfig{accounts: 3, units: 4, requests: 40, concurrency: 3, runs: 1, streams: 0.25, outside: 0.3, seed: 3,
+		readAccounts: 2, readSpeed: 1200}
+	var stdout strings.Builder
+	if err := runDrain(context.Background(), c, &stdout); err != nil {
+		t.Fatal(err)
+	}
+	report := stdout.String()
+	for _, want := range []string{
+		"| exhausted accounts per run (min–max) | 3–3 | 3–3 | 3 |",
+		"| avoidable client 429s (an account still had quota), all runs | 0 | 0 | 0 |",
+		"| units spent outside the proxy, all runs | 0 | ",
+		"| accounts | busy (a request on every account every 15 s) | idle |",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Contains(report, "| units spent outside the proxy, all runs | 0 | 0 |") {
+		t.Errorf("nothing was spent outside the proxy in the second series:\n%s", report)
+	}
+}

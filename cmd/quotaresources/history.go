@@ -31,7 +31,12 @@ type bucket struct {
 	reset          time.Time
 }
 
-func (b *bucket) fraction() float64 { return float64(b.capacity-b.used) / float64(b.capacity) }
+func (b *bucket) fraction() float64 {
+	if b.capacity <= 0 {
+		return 0 // a pool the plan does not have (a free account's Claude/GPT)
+	}
+	return float64(b.capacity-b.used) / float64(b.capacity)
+}
 
 // usage is one account's week: which hours of which days it is used, and
 // the state of its four buckets (family × window).

@@ -13,11 +13,14 @@ import (
 	"github.com/quotatui/quotatui/internal/store"
 )
 
-// statusAccounts are the accounts every status test seeds: one per tier.
+// statusAccounts are the accounts the status tests seed: every one with
+// quota for both families, so that a pool with nothing done to it is all
+// usable (a free account's Claude/GPT pool is empty by plan: see
+// TestStatusJSONMatchesStoreAndSimulator).
 var statusAccounts = []cloudcodetest.AccountSpec{
 	{Email: "ada@example.com", TierID: "g1-pro-tier"},
 	{Email: "grace@example.com", TierID: "g1-ultra-tier"},
-	{Email: "linus@example.com", TierID: "free-tier"},
+	{Email: "linus@example.com", TierID: "standard-tier"},
 }
 
 // statusOut is the part of `status --json` the tests read.
@@ -45,7 +48,11 @@ func statusSetup(t *testing.T) (*cloudcodetest.Server, string, func(string) stri
 }
 
 func TestStatusJSONMatchesStoreAndSimulator(t *testing.T) {
-	srv, dbPath, env := statusSetup(t)
+	dbPath := filepath.Join(t.TempDir(), "quotatui.db")
+	// One account per tier: the free one has no Claude/GPT quota (Google
+	// gives free accounts none), so status exits 3 (exhausted).
+	srv, _ := seedSim(t, dbPath, append(statusAccounts[:2:2], cloudcodetest.AccountSpec{Email: "linus@example.com", TierID: "free-tier"})...)
+	env := testEnv(t)
 	// ada's weekly bucket is the bottleneck, grace's 5-hour one.
 	srv.SetRemaining("ada@example.com", cloudcode.FamilyGemini, cloudcode.Window5h, 0.6)
 	srv.SetRemaining("ada@example.com", cloudcode.FamilyGemini, cloudcode.WindowWeekly, 0.4)
@@ -53,8 +60,8 @@ func TestStatusJSONMatchesStoreAndSimulator(t *testing.T) {
 	srv.SetRemaining("grace@example.com", cloudcode.FamilyClaudeGPT, cloudcode.WindowWeekly, 0.8)
 
 	r := runCLI(t, env, "", append([]string{"status", "--json"}, simFlags(srv, dbPath)...)...)
-	if r.code != 0 {
-		t.Fatalf("status --json exited %d; stderr: %s", r.code, r.stderr)
+	if r.code != exitExhausted {
+		t.Fatalf("status --json exited %d, want %d (the free account's empty Claude pool); stderr: %s", r.code, exitExhausted, r.stderr)
 	}
 	var got []statusOut
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
@@ -92,8 +99,12 @@ func TestStatusJSONMatchesStoreAndSimulator(t *testing.T) {
 		if s.Tier != wantTier[a.Email] || a.Tier != wantTier[a.Email] {
 			t.Errorf("%s: tier in status %q, in store %q; want %q", a.Email, s.Tier, a.Tier, wantTier[a.Email])
 		}
-		if s.State != string(store.StateActive) || s.Status != "OK" {
-			t.Errorf("%s: state %q status %q; want active OK", a.Email, s.State, s.Status)
+		wantStatus := "OK"
+		if s.Tier == "FREE" {
+			wantStatus = "EXHAUSTED"
+		}
+		if s.State != string(store.StateActive) || s.Status != wantStatus {
+			t.Errorf("%s: state %q status %q; want active %s", a.Email, s.State, s.Status, wantStatus)
 		}
 	}
 
@@ -106,6 +117,7 @@ func TestStatusJSONMatchesStoreAndSimulator(t *testing.T) {
 		{"ada@example.com", "gemini", 0.4, 0.6, 0.4, "weekly", "Proceed"},
 		{"grace@example.com", "claude-gpt", 0.3, 0.3, 0.8, "5h", "Proceed"},
 		{"linus@example.com", "gemini", 1, 1, 1, "", "Proceed"},
+		{"linus@example.com", "claude-gpt", 0, 0, 0, "", "Exhausted"},
 	}
 	for _, tt := range tests {
 		fam, ok := byEmail[tt.email].Families[tt.family]

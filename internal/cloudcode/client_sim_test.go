@@ -97,12 +97,22 @@ func TestSimSubscriptionAndQuota(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, f := range cloudcode.Families {
+				// Google gives free accounts no Claude and GPT quota: those
+				// buckets are present, with a reset time, and 0 left.
+				want := 1.0
+				if tt.want == cloudcode.TierFree && f == cloudcode.FamilyClaudeGPT {
+					want = 0
+				}
 				for _, w := range []cloudcode.Window{cloudcode.Window5h, cloudcode.WindowWeekly} {
 					b, ok := sum.Bucket(f, w)
-					if !ok || !b.Remaining.Known || b.Remaining.Value != 1 {
-						t.Errorf("bucket %s/%s = %+v, %v; want known and full", f, w, b, ok)
+					if !ok || !b.Remaining.Known || b.Remaining.Value != want || b.ResetTime.IsZero() {
+						t.Errorf("bucket %s/%s = %+v, %v; want known, %v left, with a reset time", f, w, b, ok, want)
 					}
 				}
+			}
+			if m, ok := cat.Model("claude-sonnet-4-6"); tt.want == cloudcode.TierFree &&
+				(!ok || !m.Remaining.Known || m.Remaining.Value != 0 || m.ResetTime.IsZero()) {
+				t.Errorf("claude-sonnet-4-6 on a free account = %+v, %v; want 0 left with a reset time (no Claude quota)", m, ok)
 			}
 		})
 	}
@@ -112,7 +122,7 @@ func TestSimDrainExhaustsUntilReset(t *testing.T) {
 	e := newSim(t, cloudcodetest.Options{})
 	ctx := context.Background()
 	const email = "drain@example.com"
-	acct := e.sim.AddAccount(cloudcodetest.AccountSpec{Email: email, TierID: "free-tier"})
+	acct := e.sim.AddAccount(cloudcodetest.AccountSpec{Email: email, TierID: "g1-pro-tier"})
 
 	if err := e.generate(ctx, acct, "gemini-3-flash"); err != nil {
 		t.Fatal(err)

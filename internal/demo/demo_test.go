@@ -40,9 +40,16 @@ func TestNewWorldMixesTiersAndPreDrains(t *testing.T) {
 		}
 		emails[a.Email] = true
 	}
-	// The weekly bottleneck must be visible at once.
-	if got := w.Sim.Remaining(w.Accounts[4].Email, cloudcode.FamilyClaudeGPT, cloudcode.WindowWeekly); got > 0.1 {
-		t.Errorf("account 4's Claude weekly bucket starts at %.2f, want it nearly empty", got)
+	// The weekly bottleneck must be visible at once, on a paid account.
+	if got := w.Sim.Remaining(w.Accounts[5].Email, cloudcode.FamilyClaudeGPT, cloudcode.WindowWeekly); got > 0.1 || got == 0 {
+		t.Errorf("account 5's Claude weekly bucket starts at %.2f, want it nearly empty", got)
+	}
+	// Free accounts have no Claude/GPT quota, as with Google.
+	for i, tier := range w.Tiers {
+		got := w.Sim.Remaining(w.Accounts[i].Email, cloudcode.FamilyClaudeGPT, cloudcode.Window5h)
+		if free := cloudcode.NormalizeTier(tier, "") == cloudcode.TierFree; free != (got == 0) {
+			t.Errorf("account %d (%s): Claude 5h bucket at %.2f", i, tier, got)
+		}
 	}
 }
 

@@ -37,11 +37,15 @@ const (
 )
 
 // demoCapacity keeps windows small so the story unfolds in minutes: a few
-// dozen requests empty a free account's 5-hour window.
-func demoCapacity(t cloudcode.Tier, _ cloudcode.Family, w cloudcode.Window) int {
+// dozen requests empty a free account's 5-hour window. Free accounts have
+// no Claude/GPT quota, as with Google (cloudcodetest.DefaultCapacity).
+func demoCapacity(t cloudcode.Tier, f cloudcode.Family, w cloudcode.Window) int {
 	base := map[cloudcode.Tier]int{cloudcode.TierFree: 8, cloudcode.TierPro: 20, cloudcode.TierUltra: 40}[t]
 	if base == 0 {
 		base = 8
+	}
+	if t != cloudcode.TierPro && t != cloudcode.TierUltra && f == cloudcode.FamilyClaudeGPT {
+		return 0
 	}
 	if w == cloudcode.WindowWeekly {
 		return base * 4
@@ -86,8 +90,8 @@ func NewWorld(opt Options) *World {
 	if len(w.Accounts) > 3 {
 		sim.SetRemaining(w.Accounts[3].Email, cloudcode.FamilyGemini, cloudcode.Window5h, 0.25)
 	}
-	if len(w.Accounts) > 4 {
-		sim.SetRemaining(w.Accounts[4].Email, cloudcode.FamilyClaudeGPT, cloudcode.WindowWeekly, 0.05)
+	if len(w.Accounts) > 5 { // a paid account: free ones have no Claude quota at all
+		sim.SetRemaining(w.Accounts[5].Email, cloudcode.FamilyClaudeGPT, cloudcode.WindowWeekly, 0.05)
 	}
 	if len(w.Accounts) > 7 {
 		sim.SetRemaining(w.Accounts[7].Email, cloudcode.FamilyGemini, cloudcode.WindowWeekly, 0.3)

@@ -201,8 +201,11 @@ func TestE2EBurstLeavesOthersUsable(t *testing.T) {
 		return fmt.Sprintf(`{"model":"claude-sonnet-4-6","request":{"contents":[{"role":"user","parts":[{"text":"burst %d"}]}]}}`, i)
 	})
 	for _, c := range e.st.Quota.Rank("claude-sonnet-4-6") {
-		if (c.Label == top) == c.Check.Usable {
-			t.Errorf("%s usable=%v after the burst", c.Label, c.Check.Usable)
+		// The estimate may call an account spent after the burst (at the
+		// prior's cost): that is no mark, and the next sync replaces it.
+		usable := c.Check.Usable || c.Check.Reason == quota.ReasonEstimatedEmpty
+		if (c.Label == top) == usable {
+			t.Errorf("%s usable=%v (%s) after the burst", c.Label, c.Check.Usable, c.Check.Reason)
 		}
 	}
 	if c, _ := e.st.Quota.CheckQuota(context.Background(), e.id(top), "gemini-3-flash"); !c.Usable {

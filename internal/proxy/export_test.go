@@ -34,3 +34,13 @@ func PostBurst(t *testing.T, client *http.Client, url string, n int, body func(i
 		}
 	}
 }
+
+// waiting returns how many requests wait for room on k.
+func (z *lowZone) waiting(k gateKey) int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if f := z.flying[k]; f != nil {
+		return f.waiters
+	}
+	return 0
+}

@@ -31,6 +31,11 @@ type fakeAccount struct {
 	reset     time.Time
 	marks     map[cloudcode.Family]quota.Mark
 	lastUsed  time.Time
+	// cost is what one request costs of the 5-hour figure (the engine's
+	// learned cost: Check.Left comes from it); synced, when set, is the
+	// figure the last sync read, the remaining one then an estimate.
+	cost   map[cloudcode.Family]float64
+	synced map[cloudcode.Family]float64
 }
 
 // fakeQuota is a small quota engine: decisions from fixed fractions,
@@ -41,7 +46,8 @@ type fakeQuota struct {
 	mu       sync.Mutex
 	accts    []*fakeAccount
 	log      []string
-	starts   []time.Time // RecordSuccess startedAt values
+	starts   []time.Time   // RecordSuccess startedAt values
+	spends   []quota.Spend // the ledger's records
 	events   []quota.Event
 	syncs    map[int64]int
 	onSync   func(id int64) // runs inside SyncAccount, under no lock
@@ -58,6 +64,7 @@ func newFakeQuota(clk clock.Clock, n int) *fakeQuota {
 			state:     quota.StateActive,
 			remaining: map[cloudcode.Family]float64{cloudcode.FamilyGemini: 0.8, cloudcode.FamilyClaudeGPT: 0.8},
 			reset:     t0.Add(2*time.Hour + 10*time.Minute), marks: map[cloudcode.Family]quota.Mark{},
+			cost: map[cloudcode.Family]float64{}, synced: map[cloudcode.Family]float64{},
 		})
 	}
 	return q
@@ -75,6 +82,24 @@ func (q *fakeQuota) acct(id int64) *fakeAccount {
 func (q *fakeQuota) set(id int64, f cloudcode.Family, rem float64) {
 	q.mu.Lock()
 	q.acct(id).remaining[f] = rem
+	q.mu.Unlock()
+}
+
+// estimate makes the account's figure for f an estimate: synced as the
+// last sync read it, rem now, at cost per request.
+func (q *fakeQuota) estimate(id int64, f cloudcode.Family, synced, rem, cost float64) {
+	q.mu.Lock()
+	a := q.acct(id)
+	a.synced[f], a.remaining[f], a.cost[f] = synced, rem, cost
+	q.mu.Unlock()
+}
+
+// synced replaces the account's figure for f by one a sync read.
+func (q *fakeQuota) synced(id int64, f cloudcode.Family, rem float64) {
+	q.mu.Lock()
+	a := q.acct(id)
+	delete(a.synced, f)
+	a.remaining[f] = rem
 	q.mu.Unlock()
 }
 
@@ -179,6 +204,10 @@ func (q *fakeQuota) statusLocked(a *fakeAccount) quota.Status {
 			fq.FiveHour = quota.BucketQuota{Remaining: cloudcode.KnownFraction(r), ResetTime: a.reset}
 			fq.Effective, fq.Bottleneck, fq.ResetTime = fq.FiveHour.Remaining, cloudcode.Window5h, a.reset
 			fq.Decision = quota.MakeDecision(fq.Effective, quota.DefaultThresholds)
+			fq.Cost5h = a.cost[f]
+			if v, ok := a.synced[f]; ok {
+				fq.Estimated, fq.Synced = true, cloudcode.KnownFraction(v)
+			}
 		}
 		if mk, ok := a.marks[f]; ok {
 			st.Marks[i] = mk
@@ -253,6 +282,20 @@ func (q *fakeQuota) RecordSuccess(id int64, f cloudcode.Family, startedAt time.T
 	defer q.mu.Unlock()
 	q.record("success %d %s", id, f)
 	q.starts = append(q.starts, startedAt)
+}
+
+// Record keeps what the proxy entered in the ledger.
+func (q *fakeQuota) Record(sp quota.Spend) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.spends = append(q.spends, sp)
+}
+
+// Spends returns what the proxy recorded so far.
+func (q *fakeQuota) Spends() []quota.Spend {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.spends)
 }
 
 func (q *fakeQuota) Touch(id int64, at time.Time) {

@@ -66,6 +66,12 @@ type outcome struct {
 	// abort ends the client's connection without the body's terminator:
 	// the stream broke after its first byte.
 	abort bool
+	// For the ledger: the account of the last attempt, whether the
+	// upstream charged it, and its answer's final token usage.
+	accountID int64
+	charged   bool
+	counted   bool // the charge was counted when the upstream accepted it
+	tokens    quota.Tokens
 }
 
 // resyncWait is the Retry-After when no reset time is known yet: the
@@ -109,7 +115,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 // Short-lived refusals (rate limits, timeouts) do not use up attempts:
 // when every usable account is only cooling down, the request waits for
 // the first to come back, up to Options.MaxWait in all.
-func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcome {
+func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) (out outcome) {
 	ctx := r.Context()
 	limit := 0 // computed at the first failure: the pool size costs a copy
 	// Made at the first failure: most requests succeed at once, and a nil
@@ -127,8 +133,22 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		n, hard int // attempts, and those that used up the allowance
 		waited  time.Duration
 	)
+	// The ledger's record names the last account tried, charged or not,
+	// however the request ended. It is entered before the request stops
+	// counting as in flight on that account (the last units: select.go),
+	// so the estimate has fallen by the time another may take its place.
+	var lastID int64
+	var lastCharged, lastCounted bool
+	defer func() {
+		if out.accountID == 0 {
+			out.accountID, out.charged, out.counted = lastID, lastCharged, lastCounted
+		}
+		s.record(r, c, out)
+		ch.Done()
+	}()
 	for {
 		if !same {
+			ch.Done()
 			var err error
 			if c.generation {
 				ch, err = s.tm.pick(ctx, c.model, c.session, exclude)
@@ -168,6 +188,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 		same = false
 		n++
 		res := s.send(ctx, w, c, &ch)
+		lastID, lastCharged, lastCounted = ch.AccountID, res.charged, ch.counted
 		if res.done {
 			ch.Release()
 			if res.err != nil {
@@ -175,12 +196,20 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, c *call) outcom
 				// but the account may still deserve a mark (a stall).
 				s.apply(ctx, c, &ch, s.judge(res.err, c, true))
 			}
-			return outcome{status: res.status, account: ch.Label, attempts: n, abort: res.abort}
+			return outcome{status: res.status, account: ch.Label, attempts: n, abort: res.abort,
+				accountID: ch.AccountID, charged: res.charged, counted: ch.counted, tokens: res.tokens}
 		}
 		err := res.err
 		if ctx.Err() != nil {
 			ch.Release()
 			return outcome{status: statusClientGone, account: ch.Label, attempts: n}
+		}
+		if res.charged {
+			// The upstream charged an answer the client cannot use (not
+			// JSON, an empty stream): the unit is spent though the
+			// request moves on.
+			s.record(r, c, outcome{status: http.StatusBadGateway, accountID: ch.AccountID, charged: true, counted: ch.counted})
+			lastCharged = false
 		}
 		lastErr = err
 		s.log.Debug("upstream attempt failed", "method", c.name(), "model", c.model, "account", ch.Label, "attempt", n, "err", err)

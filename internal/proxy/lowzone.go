@@ -1,13 +1,11 @@
 package proxy
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"sync"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
-	"github.com/quotatui/quotatui/internal/quota"
 )
 
 type gateKey struct {
@@ -15,74 +13,119 @@ type gateKey struct {
 	family  cloudcode.Family
 }
 
-// lowZone keeps an account in the LowQuota zone to one request at a time
-// and predicts, between the engine's syncs, when an account enters it.
+// lowZone keeps an account's last units from being spent twice: every
+// generation request counts as in flight on its (account, family) from
+// the moment it is picked until the engine's estimate has it (when the
+// upstream accepted it, quota.Manager.Charge; with an engine that counts
+// only what is recorded, until its attempt is over), and when the
+// engine's estimate says k requests are left, at most k are in flight at
+// once (the others go to the next account: several requests arriving on a
+// just-emptied account within a millisecond are where the last 429s came
+// from). An account in the low zone, or within a few requests of empty,
+// or spent by the estimate, also takes one request at a time through its
+// gate, re-checked against the upstream before each (select.go).
+// What is left is the engine's to say (quota.Check.Left, from its
+// estimate); the proxy keeps no figures of its own.
 type lowZone struct {
-	low float64 // the low-zone threshold
-
 	mu sync.Mutex
 	// gates allow one request at a time on an (account, family) in the
-	// LowQuota zone: with the fresh check before each, concurrent requests
+	// low zone: with the fresh check before each, concurrent requests
 	// cannot together spend more than the account has left.
 	gates map[gateKey]chan struct{}
-	// usage predicts what an (account, family) has left between the
-	// engine's syncs, from the requests sent since its last figure.
-	usage map[gateKey]*usage
+	// flying counts the requests in flight per (account, family).
+	flying map[gateKey]*flying
 }
 
-func newLowZone(low float64) *lowZone {
-	return &lowZone{low: low, gates: map[gateKey]chan struct{}{}, usage: map[gateKey]*usage{}}
+// flying is one (account, family)'s requests in flight, and a channel
+// closed when one ends while others wait for room.
+type flying struct {
+	n       int
+	waiters int
+	freed   chan struct{}
 }
 
-// usage is what the proxy spent on an (account, family) since the engine's
-// figure last changed, and what one request costs, learned from how much
-// the figure fell over the requests sent.
-type usage struct {
-	fraction float64 // the engine's figure when last seen
-	sent     int     // requests answered 2xx since
-	cost     float64 // fraction per request (moving average); 0 until learned
+func newLowZone() *lowZone {
+	return &lowZone{gates: map[gateKey]chan struct{}{}, flying: map[gateKey]*flying{}}
 }
 
-// predict lowers a Proceed to LowQuota when the requests sent since the
-// engine's figure, at the learned cost each, bring it into the low zone:
-// between two syncs a busy account can drain its whole low zone, and the
-// pre-request check must see that coming. fresh says the figure was just
-// fetched, so the requests before it are already in it.
-func (z *lowZone) predict(k gateKey, c quota.Check, fresh bool) quota.Check {
-	if !c.Remaining.Known {
-		return c
+// errBusy says an account is serving as many requests as it has room for
+// (its low-zone gate is taken, or its last units are in flight).
+var errBusy = errors.New("account busy with its last requests")
+
+// errRoomFreed says a request that waited for room on an account may
+// look again: one in flight there ended. The limit it waited on came
+// from an estimate that has fallen since, so it is not reused.
+var errRoomFreed = errors.New("a request in flight on the account ended")
+
+// enter counts a request in flight on k when fewer than limit are (limit
+// < 0: no limit). When limit are, it answers errBusy, or with wait it
+// waits until one of them ends and answers errRoomFreed. The returned
+// leave ends the request; it is safe to call more than once.
+func (z *lowZone) enter(ctx context.Context, k gateKey, limit int, wait bool) (func(), error) {
+	z.mu.Lock()
+	f := z.flying[k]
+	if f == nil {
+		f = &flying{}
+		z.flying[k] = f
+	}
+	if limit < 0 || f.n < limit {
+		f.n++
+		z.mu.Unlock()
+		var once sync.Once
+		return func() { once.Do(func() { z.leave(k) }) }, nil
+	}
+	if !wait {
+		z.mu.Unlock()
+		return nil, errBusy
+	}
+	if f.freed == nil {
+		f.freed = make(chan struct{})
+	}
+	ch := f.freed
+	f.waiters++
+	z.mu.Unlock()
+	err := errRoomFreed
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		err = ctx.Err()
 	}
 	z.mu.Lock()
-	defer z.mu.Unlock()
-	u := z.usage[k]
-	if u == nil {
-		z.usage[k] = &usage{fraction: c.Remaining.Value}
-		return c
-	}
-	if v := c.Remaining.Value; v != u.fraction || fresh {
-		if u.sent > 0 && v < u.fraction {
-			obs := (u.fraction - v) / float64(u.sent)
-			u.cost = cmp.Or(u.cost, obs)*0.5 + obs*0.5
-		}
-		u.fraction, u.sent = v, 0
-	}
-	if c.Decision == quota.Proceed && u.cost > 0 && c.Remaining.Value-u.cost*float64(u.sent) < z.low {
-		c.Decision, c.Reason = quota.LowQuota, "low quota (predicted from the requests sent since the last sync)"
-	}
-	return c
-}
-
-// spent counts a request the upstream accepted on an (account, family).
-func (z *lowZone) spent(k gateKey) {
-	z.mu.Lock()
-	if u := z.usage[k]; u != nil {
-		u.sent++
+	f.waiters--
+	if f.n <= 0 && f.waiters == 0 && z.flying[k] == f {
+		delete(z.flying, k)
 	}
 	z.mu.Unlock()
+	return nil, err
 }
 
-// errBusy says a low-zone account is serving another request.
-var errBusy = errors.New("account busy in the low zone")
+// leave ends one request in flight on k and wakes those waiting for room.
+func (z *lowZone) leave(k gateKey) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	f := z.flying[k]
+	if f == nil {
+		return
+	}
+	f.n--
+	if f.freed != nil {
+		close(f.freed)
+		f.freed = nil
+	}
+	if f.n <= 0 && f.waiters == 0 {
+		delete(z.flying, k)
+	}
+}
+
+// inFlight returns how many requests are in flight on k.
+func (z *lowZone) inFlight(k gateKey) int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if f := z.flying[k]; f != nil {
+		return f.n
+	}
+	return 0
+}
 
 // acquire takes the low-zone gate of an (account, family), waiting for
 // the request that holds it to reach the upstream, or with wait false

@@ -56,6 +56,10 @@ type Quota interface {
 	// and the 503 that says why no account can serve.
 	Health() quota.Health
 	RecordSuccess(accountID int64, f cloudcode.Family, startedAt time.Time)
+	// Record enters one completed request in the engine's spend ledger:
+	// what it spent of the account (the estimates) and its token usage
+	// (the statistics). It must not block.
+	Record(sp quota.Spend)
 	Touch(accountID int64, at time.Time)
 	ResyncSoon(accountID int64)
 	Publish(e quota.Event)
@@ -103,9 +107,11 @@ type Options struct {
 	// cooling down briefly, when every usable account is, before it is
 	// answered 429; default 5 s.
 	MaxWait time.Duration
-	// LowThreshold is the quota engine's low-zone boundary (default
-	// quota.DefaultThresholds.Low), for predicting when an account that
-	// synced above it has entered it since.
+	// LowThreshold is ignored: the engine's Check says when an account is
+	// in the low zone, on its figures brought forward by the estimate
+	// (quota.Thresholds). Kept so that existing callers still build.
+	//
+	// Deprecated: set quota.Options.Thresholds instead.
 	LowThreshold float64
 	// ShutdownGrace is how long Serve lets in-flight requests finish once
 	// its context ends; default 5 s.
@@ -195,9 +201,6 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 	if opt.MaxWait <= 0 {
 		opt.MaxWait = DefaultMaxWait
 	}
-	if opt.LowThreshold <= 0 {
-		opt.LowThreshold = quota.DefaultThresholds.Low
-	}
 	if opt.ShutdownGrace <= 0 {
 		opt.ShutdownGrace = DefaultShutdownGrace
 	}
@@ -238,7 +241,7 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 		return nil, err
 	}
 	s.fe = fe
-	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, opt.LowThreshold, s.stats, opt.Logger)
+	s.tm = newTokenManager(q, tokens, opt.Clock, opt.SessionIdle, opt.PreRequestCheck, s.stats, opt.Logger)
 	s.tm.cool = newBackoff(opt.CooldownFirst, opt.CooldownMax)
 	s.tm.logs = s.logs
 	if opt.Bindings != nil {

@@ -708,31 +708,6 @@ func TestEveryAttemptFails(t *testing.T) {
 	}
 }
 
-// TestPredictedLowZone: between two syncs the proxy lowers the engine's
-// figure by the requests it sent, at the cost per request it learned, and
-// re-checks the account once that prediction reaches the low zone.
-func TestPredictedLowZone(t *testing.T) {
-	h := newHarness(t, 2, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
-		return jsonResponse(200, okAnswer), nil
-	})
-	send := func() {
-		if resp, body := h.post("/v1internal:generateContent", genBody("gemini-3-flash", "p"), "x-session-id", "p"); resp.StatusCode != 200 {
-			t.Fatalf("status %d: %s", resp.StatusCode, body)
-		}
-	}
-	h.q.set(1, cloudcode.FamilyGemini, 0.5)
-	send()                                   // first figure seen: 0.5; one request sent
-	h.q.set(1, cloudcode.FamilyGemini, 0.25) // the next sync: one request cost 0.25
-	send()                                   // 0.25 now, nothing sent since: Proceed
-	if n := h.q.Syncs(1); n != 0 {
-		t.Fatalf("synced %d times while the prediction was above the low zone", n)
-	}
-	send() // 0.25 − 1×0.25 = 0 predicted: re-check first
-	if n := h.q.Syncs(1); n != 1 {
-		t.Errorf("synced %d times once the prediction reached the low zone, want 1", n)
-	}
-}
-
 // TestSessionWaitsForItsLowZoneAccount: a conversation on an account in
 // the low zone waits for that account's request in flight rather than
 // moving (and losing its prompt cache) while the account still has quota.

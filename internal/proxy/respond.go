@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/quota"
 	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
@@ -35,6 +36,10 @@ type sent struct {
 	status int   // what the client got, when done
 	err    error // why the attempt failed (when !done), or why the stream broke
 	abort  bool  // the stream broke after its first byte
+	// charged is set when the upstream accepted the call (2xx): a
+	// generation spent quota. tokens is the answer's final usageMetadata.
+	charged bool
+	tokens  quota.Tokens
 }
 
 // send makes one upstream attempt with the account in ch and, when the
@@ -59,27 +64,32 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 		return sent{err: cause(actx, err)}
 	}
 	defer resp.Body.Close()
-	if c.generation {
-		s.tm.low.spent(gateKey{ch.AccountID, c.family})
-	}
-	ch.Release() // the upstream has counted the request: the next may re-check
+	s.accepted(c, ch) // the upstream has counted the request: the next may re-check
 	if c.stream {
-		return s.stream(ctx, actx, cancel, first, w, c, ch, resp, started)
+		res := s.stream(ctx, actx, cancel, first, w, c, ch, resp, started)
+		res.charged = c.generation
+		return res
 	}
 	answer, err := readBody(io.LimitReader(resp.Body, maxUpstreamBody), resp.ContentLength, maxUpstreamBody)
 	first.Stop()
 	if err != nil {
-		return sent{err: cause(actx, err)}
+		return sent{err: cause(actx, err), charged: c.generation}
 	}
 	if !isJSONDocument(answer) || !c.out.Accept(answer) {
-		return sent{err: errUnusableAnswer}
+		return sent{err: errUnusableAnswer, charged: c.generation}
 	}
 	s.success(c, ch, started)
 	w.Header().Set("X-Quotatui-Account", ch.Label)
-	if err := c.out.WriteAnswer(w, answer); err != nil {
-		return sent{done: true, status: statusClientGone}
+	res := sent{done: true, status: http.StatusOK, charged: c.generation}
+	if c.generation {
+		var u usageTap
+		u.see(answer)
+		res.tokens, _ = u.tokens()
 	}
-	return sent{done: true, status: http.StatusOK}
+	if err := c.out.WriteAnswer(w, answer); err != nil {
+		res.status = statusClientGone
+	}
+	return res
 }
 
 // cause returns why an upstream call under actx failed: the proxy's own
@@ -136,6 +146,7 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 	stall := time.AfterFunc(idle, func() { cancel(&cloudcode.TimeoutError{Stage: "stream event", After: idle}) })
 	defer stall.Stop()
 	n := 0
+	var usage usageTap // the last usageMetadata: a stream's final counts
 	broke := func(why error) sent {
 		s.stats.upstreamBreaks.Add(1)
 		s.logLimited(slog.LevelWarn, "stream break", ch.Label, "upstream stream broke after its first byte; ended the client's stream as broken",
@@ -149,6 +160,9 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 		return sent{done: true, status: statusUpstreamBroke, err: why, abort: true}
 	}
 	for {
+		if c.generation {
+			usage.see(data)
+		}
 		if err := write(func(w http.ResponseWriter) error { return c.out.WriteEvent(w, data) }); err != nil {
 			if errors.Is(err, errUnusableEvent) {
 				return broke(err)
@@ -165,7 +179,9 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 			if write(c.out.EndStream) != nil {
 				return sent{done: true, status: statusClientGone}
 			}
-			return sent{done: true, status: http.StatusOK}
+			res := sent{done: true, status: http.StatusOK}
+			res.tokens, _ = usage.tokens()
+			return res
 		case ctx.Err() != nil:
 			return sent{done: true, status: statusClientGone}
 		}

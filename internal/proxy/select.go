@@ -30,14 +30,27 @@ type Choice struct {
 	Check quota.Check
 
 	release func() // frees the low-zone gate; nil when none was taken
+	leave   func() // ends the request in flight on the account (lowzone.go)
+	counted bool   // the engine counted the charge when the upstream accepted it
 }
 
-// Release frees what the choice holds (the low-zone gate of its account).
-// It is safe to call more than once.
+// Release frees the low-zone gate of the choice's account, once the
+// upstream has the request. It is safe to call more than once.
 func (c *Choice) Release() {
 	if c.release != nil {
 		c.release()
 		c.release = nil
+	}
+}
+
+// Done ends the request in flight on the choice's account (and frees its
+// gate if still held), once its attempt is over. It is safe to call more
+// than once, and on a zero Choice.
+func (c *Choice) Done() {
+	c.Release()
+	if c.leave != nil {
+		c.leave()
+		c.leave = nil
 	}
 }
 
@@ -58,9 +71,9 @@ type TokenManager struct {
 	logs     *logLimiter // set by New; nil logs every line
 }
 
-func newTokenManager(q Quota, tokens TokenSource, clk clock.Clock, idle time.Duration, preCheck bool, low float64, st *counters, log *slog.Logger) *TokenManager {
+func newTokenManager(q Quota, tokens TokenSource, clk clock.Clock, idle time.Duration, preCheck bool, st *counters, log *slog.Logger) *TokenManager {
 	return &TokenManager{q: q, tokens: tokens, clk: clk, preCheck: preCheck, stats: st, log: log,
-		sessions: memBindings{newSessions(idle)}, low: newLowZone(low), cool: newBackoff(DefaultCooldownFirst, DefaultCooldownMax), suspects: newSuspects()}
+		sessions: memBindings{newSessions(idle)}, low: newLowZone(), cool: newBackoff(DefaultCooldownFirst, DefaultCooldownMax), suspects: newSuspects()}
 }
 
 // Token returns the account to use for model in session (which may be
@@ -121,34 +134,51 @@ func (m *TokenManager) pickOnce(ctx context.Context, model, session string, excl
 	now := m.clk.Now()
 	from := m.bound(ctx, key, now)
 
+	var busy []quota.Candidate
 	if from != 0 && !exclude[from] && !m.suspect(from) {
 		// A session waits for its own account's gate: staying keeps the
-		// conversation's prompt cache.
-		c, release, ok, err := m.try(ctx, from, model, true)
-		if err != nil {
+		// conversation's prompt cache. When the account's last units are
+		// all in flight it moves on (or waits for them below, when no
+		// other account can serve).
+		c, release, ok, err := m.try(ctx, from, model, true, false)
+		switch {
+		case errors.Is(err, errBusy):
+			busy = append(busy, quota.Candidate{AccountID: from, Check: quota.Check{Usable: true}})
+		case err != nil:
 			return Choice{}, err
-		}
-		if ok {
+		case ok:
 			return m.finish(ctx, key, c, release, 0, exclude)
 		}
 	}
 	cands := m.lastSuspects(m.q.Rank(model))
-	// First pass: skip low-zone accounts busy with another request; wait
-	// for one of them only when no other account can serve.
-	var busy []quota.Candidate
-	for _, wait := range []bool{false, true} {
+	// First pass: skip accounts busy with their last requests; wait for
+	// one of them only when no other account can serve. An account that
+	// is spent by the engine's estimate alone is read again when no
+	// other account can serve, before the request is refused.
+	var spent []quota.Candidate
+	for pass := range 3 {
+		wait := pass > 0
 		list := cands
-		if wait {
+		switch pass {
+		case 1:
 			list = busy
+		case 2:
+			list = spent
 		}
 		for _, cand := range list {
-			if exclude[cand.AccountID] || cand.AccountID == from {
+			if exclude[cand.AccountID] || cand.AccountID == from && pass == 0 {
 				continue
 			}
-			if !cand.Check.Usable {
-				continue // Rank's figures are cheap and say this one cannot serve
+			if !cand.Check.Usable && pass != 2 {
+				// Rank's figures are cheap and say this one cannot serve
+				// now; an estimate may be wrong, so that one is re-read
+				// last.
+				if cand.Check.Reason == quota.ReasonEstimatedEmpty {
+					spent = append(spent, cand)
+				}
+				continue
 			}
-			c, release, ok, err := m.try(ctx, cand.AccountID, model, wait)
+			c, release, ok, err := m.try(ctx, cand.AccountID, model, wait, wait)
 			if errors.Is(err, errBusy) {
 				busy = append(busy, cand)
 				continue
@@ -252,12 +282,33 @@ func (m *TokenManager) lastSuspects(cands []quota.Candidate) []quota.Candidate {
 	return append(out, later...)
 }
 
-// try decides whether account can take a request for model now. An
-// account in the LowQuota zone takes one request at a time (its gate is
-// held until the upstream answered); with the pre-request check it is also
-// re-checked against the upstream before each.
-// Without wait it returns errBusy instead of waiting for the gate.
-func (m *TokenManager) try(ctx context.Context, account int64, model string, wait bool) (Choice, func(), bool, error) {
+// fewLeft is how near empty, in requests by the engine's estimate, an
+// account is treated as in the low zone: one request at a time, each
+// re-checked against the upstream first.
+const fewLeft = 3
+
+// try decides whether account can take a request for model now, on the
+// engine's figures brought forward to now (quota.Check, its estimate).
+// At most as many requests as the estimate says are left are in flight
+// on it at once; with waitRoom a request waits for room, else try returns
+// errBusy. An account in the LowQuota zone, within fewLeft requests of
+// empty, or spent by the estimate takes one request at a time (its gate
+// is held until the upstream answered, waiting for it with waitGate) and,
+// with the pre-request check, is re-checked against the upstream before
+// each: the estimate decides when to look, the fresh figure whether to
+// send.
+func (m *TokenManager) try(ctx context.Context, account int64, model string, waitGate, waitRoom bool) (Choice, func(), bool, error) {
+	for {
+		c, release, ok, err := m.tryOnce(ctx, account, model, waitGate, waitRoom)
+		if !errors.Is(err, errRoomFreed) {
+			return c, release, ok, err
+		}
+		// Room was made: look again from the engine's figures, which
+		// have fallen by the request that ended.
+	}
+}
+
+func (m *TokenManager) tryOnce(ctx context.Context, account int64, model string, waitGate, waitRoom bool) (Choice, func(), bool, error) {
 	check, err := m.q.CheckQuota(ctx, account, model)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -268,39 +319,60 @@ func (m *TokenManager) try(ctx context.Context, account int64, model string, wai
 		m.log.Debug("quota check failed", "account", account, "err", err)
 	}
 	k := gateKey{account, cloudcode.ModelFamily(model)}
-	check = m.low.predict(k, check, false)
 	// The engine's one predicate (quota.Status.Check): an account with no
 	// figure and no mark is usable, since there is no evidence it is spent
-	// and moving would break the conversation's prompt cache.
-	if !check.Usable {
+	// and moving would break the conversation's prompt cache. One spent by
+	// the estimate alone is read again first; without the pre-request
+	// check nothing is read, so the estimate cannot refuse it: it takes
+	// one request at a time and the upstream's 429 says when it is empty.
+	spentByEstimate := check.Reason == quota.ReasonEstimatedEmpty
+	if !check.Usable && !spentByEstimate {
 		return Choice{}, nil, false, nil
 	}
+	limit := -1 // no limit
+	switch {
+	case spentByEstimate:
+		limit = 1
+	case check.Left >= 0:
+		limit = max(check.Left, 1)
+	}
+	leave, err := m.low.enter(ctx, k, limit, waitRoom)
+	if err != nil {
+		return Choice{}, nil, false, err
+	}
 	var release func()
-	if check.Decision == quota.LowQuota {
-		// One request at a time on an account in the low zone: then at
-		// most one can be in flight when it runs out, check or no check.
-		release, err = m.low.acquire(ctx, k, wait)
+	if check.Decision == quota.LowQuota || spentByEstimate || check.Left >= 0 && check.Left <= fewLeft {
+		// One request at a time near empty: then at most one can be in
+		// flight when it runs out, check or no check.
+		release, err = m.low.acquire(ctx, k, waitGate)
 		if err != nil {
+			leave()
 			return Choice{}, nil, false, err
 		}
 		if m.preCheck {
 			check, err = m.recheck(ctx, account, model)
-			if err == nil {
-				check = m.low.predict(k, check, true)
-			}
 		} else {
 			// The request that held the gate may have marked it.
 			check, err = m.q.CheckQuota(ctx, account, model)
 		}
-		if (err != nil && m.preCheck) || !check.Usable {
+		// Spent by the estimate alone is still usable here: without the
+		// check nothing reads the account, so the upstream's 429 must say
+		// it; with it, the figure just read is above the floor, and what
+		// the estimate deducts from it at once are requests that completed
+		// while the read ran, which the upstream's figure may count
+		// already. Better one upstream 429 (retried on the next account
+		// within the request) than a client's 429 while quota is left.
+		usable := check.Usable || check.Reason == quota.ReasonEstimatedEmpty
+		if (err != nil && m.preCheck) || !usable {
 			release()
+			leave()
 			if ctx.Err() != nil {
 				return Choice{}, nil, false, ctx.Err()
 			}
 			return Choice{}, nil, false, nil
 		}
 	}
-	return Choice{AccountID: account, Check: check}, release, true, nil
+	return Choice{AccountID: account, Check: check, leave: leave}, release, true, nil
 }
 
 // recheck asks the engine for a figure synced now, not the cached one.
@@ -313,7 +385,7 @@ func (m *TokenManager) finish(ctx context.Context, key string, c Choice, release
 	c.release = release
 	tok, err := m.tokens.Token(ctx, c.AccountID)
 	if err != nil {
-		c.Release()
+		c.Done()
 		if ctx.Err() != nil {
 			return Choice{}, ctx.Err()
 		}

@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -28,6 +29,10 @@ const (
 	ReasonReserve         = "at the reserve kept for other use"
 	ReasonFamilyNotRouted = "family not routed to this account"
 	ReasonProxyDisabled   = "monitored only (not routed)"
+	// ReasonEstimatedEmpty: the estimate says the requests since the last
+	// sync spent what it showed; the proxy reads the account again before
+	// it sends it another request (the figure may be pessimistic).
+	ReasonEstimatedEmpty = "quota spent by the estimate since the last sync"
 )
 
 // CheckQuota says whether accountID should be used for model now. A cache
@@ -50,11 +55,11 @@ func (m *Manager) CheckQuota(ctx context.Context, accountID int64, model string)
 	}
 	if exp := s.expires[idx]; !exp.IsZero() && now.Before(exp) || !syncable(&s.status) {
 		m.hits.Add(1)
-		return decide(s, idx, model, now, m.opt.Thresholds), nil
+		return m.decide(a, s, idx, model, now), nil
 	}
 	m.misses.Add(1)
 	err := m.syncShared(ctx, a, idx)
-	c := decide(a.snap.Load(), idx, model, m.clock.Now(), m.opt.Thresholds)
+	c := m.decide(a, a.snap.Load(), idx, model, m.clock.Now())
 	if err != nil {
 		return c, fmt.Errorf("check quota of account %d: %w", accountID, err)
 	}
@@ -75,7 +80,7 @@ func (m *Manager) CheckQuotaFresh(ctx context.Context, accountID int64, model st
 		m.misses.Add(1)
 		err = m.syncShared(ctx, a, -1)
 	}
-	c := m.checkOf(a.snap.Load(), idx, model, m.clock.Now())
+	c := m.decide(a, a.snap.Load(), idx, model, m.clock.Now())
 	if err != nil {
 		return c, fmt.Errorf("check quota of account %d: %w", accountID, err)
 	}
@@ -201,15 +206,16 @@ func stateReason(s AccountState) string {
 	}
 }
 
-// checkOf answers for model (in family index idx, -1 for none) from s.
-func (m *Manager) checkOf(s *snapshot, idx int, model string, now time.Time) Check {
-	return s.status.check(idx, model, now, m.opt.Thresholds)
-}
-
-// decide computes the Check for model in family index idx from s. It must not
-// allocate: it runs on every cache hit.
-func decide(s *snapshot, idx int, model string, now time.Time, t Thresholds) Check {
-	return s.status.check(idx, model, now, t)
+// decide computes the Check for model in family index idx (-1 for none)
+// from a's snapshot s, brought forward to now. It must not allocate: it
+// runs on every cache hit.
+func (m *Manager) decide(a *account, s *snapshot, idx int, model string, now time.Time) Check {
+	if idx < 0 {
+		return s.status.check(idx, model, now, m.opt.Thresholds)
+	}
+	fq := s.status.Families[idx]
+	m.forward(a, s, idx, &fq, now)
+	return s.status.checkFamily(&fq, idx, model, now, m.opt.Thresholds)
 }
 
 // Check is the one answer to "may this account take a request for model
@@ -239,15 +245,23 @@ func (s *Status) check(idx int, model string, now time.Time, t Thresholds) Check
 	}
 	if idx < 0 {
 		if r := stateReason(s.State); r != "" {
-			return Check{Decision: Unknown, Reason: r}
+			return Check{Decision: Unknown, Reason: r, Left: -1}
 		}
 		if r := s.Routing.refusal(idx); r != "" {
-			return Check{Decision: Unknown, Reason: r}
+			return Check{Decision: Unknown, Reason: r, Left: -1}
 		}
-		return Check{Decision: Unknown, Usable: true, Reason: ReasonUnknownFamily}
+		return Check{Decision: Unknown, Usable: true, Reason: ReasonUnknownFamily, Left: -1}
 	}
-	fq := &s.Families[idx]
-	c := effective(fq, model)
+	return s.checkFamily(&s.Families[idx], idx, model, now, t)
+}
+
+// checkFamily is check for family index idx ≥ 0 with its figures in fq
+// (the status's own, or a copy brought forward). It must not allocate.
+func (s *Status) checkFamily(fq *FamilyQuota, idx int, model string, now time.Time, t Thresholds) Check {
+	if t.Low <= 0 {
+		t.Low = DefaultThresholds.Low
+	}
+	c := effective(fq, model, now)
 	// The user's reserve raises the floor for the proxy; the figure and
 	// the family's own Decision (what the dashboard shows) stay real.
 	own := t
@@ -256,12 +270,16 @@ func (s *Status) check(idx int, model string, now time.Time, t Thresholds) Check
 	if c.Decision == Proceed && fq.Coarse && lift > 0 && c.Remaining.Value <= t.Reserve+CoarseStep+gridSlack {
 		c.Decision = LowQuota // one coarse step above the reserve: the next reading may be it
 	}
+	c.Left = requestsLeft(fq, model, now, t.Reserve)
 	c.Usable = true
 	switch c.Decision {
 	case Exhausted:
 		c.Usable, c.Reason = false, ReasonExhausted
-		if c.Remaining.Value > own.Reserve {
+		switch {
+		case c.Remaining.Value > own.Reserve:
 			c.Reason = ReasonReserve
+		case c.Estimated && fq.Synced.Known && fq.Synced.Value > t.Reserve:
+			c.Reason = ReasonEstimatedEmpty
 		}
 	case LowQuota:
 		c.Reason = ReasonLowQuota
@@ -292,19 +310,78 @@ func (s *Status) check(idx int, model string, now time.Time, t Thresholds) Check
 	return c
 }
 
-// effective returns the effective remaining fraction for model in fq: the
-// lowest of the model's own 5h figure and the family's 5h and weekly
-// buckets. Unknown figures are ignored; the result is unknown only when all
-// are. On a tie the weekly bucket is named the bottleneck, since it holds
-// longer.
-func effective(fq *FamilyQuota, model string) Check {
+// effective returns the effective remaining fraction for model in fq at
+// now: the lowest of the model's own 5h figure and the family's 5h and
+// weekly buckets. Unknown figures are ignored; the result is unknown only
+// when all are. On a tie the weekly bucket is named the bottleneck, since
+// it holds longer. A figure whose reset time has passed is from the
+// window before: the bucket has been refilled since, so it counts as full
+// (estimated) until a sync reads it. Taking it for unknown instead would
+// rank the account behind every account with a figure, though its window
+// just began; taking it as still spent is the bug it fixes (429s to
+// clients for a minute after every reset). The monitor resyncs it soon.
+// A model's own figure falls with the 5-hour bucket's estimate.
+func effective(fq *FamilyQuota, model string, now time.Time) Check {
 	var c Check
 	if mq := modelQuota(fq, model); mq != nil {
-		consider(&c, mq.Remaining, cloudcode.Window5h, mq.ResetTime)
+		f := mq.Remaining
+		if f.Known && fq.drop5h > 0 {
+			f = cloudcode.KnownFraction(max(f.Value-fq.drop5h, 0))
+		}
+		considerAt(&c, f, cloudcode.Window5h, mq.ResetTime, now)
 	}
-	consider(&c, fq.FiveHour.Remaining, cloudcode.Window5h, fq.FiveHour.ResetTime)
-	consider(&c, fq.Weekly.Remaining, cloudcode.WindowWeekly, fq.Weekly.ResetTime)
+	considerAt(&c, fq.FiveHour.Remaining, cloudcode.Window5h, fq.FiveHour.ResetTime, now)
+	considerAt(&c, fq.Weekly.Remaining, cloudcode.WindowWeekly, fq.Weekly.ResetTime, now)
+	c.Estimated = c.Estimated || fq.Estimated
 	return c
+}
+
+// considerAt is consider for a figure as it stands at now: past its reset
+// time a known figure is the window before's, and the bucket full.
+func considerAt(c *Check, f cloudcode.Fraction, w cloudcode.Window, reset, now time.Time) {
+	if f.Known && refilled(reset, now) {
+		if f.Value < 1 {
+			c.Estimated = true
+		}
+		f = cloudcode.KnownFraction(1)
+	}
+	consider(c, f, w, reset)
+}
+
+// requestsLeft is how many requests fq has left for model by its figures
+// and costs, above floor (the reserve): the lowest over the 5-hour figure
+// (the model's own included) and the weekly one, each less a coarse step
+// when the family reports in them (what is left may lie a step below the
+// reading). -1 when no figure with a cost is known.
+func requestsLeft(fq *FamilyQuota, model string, now time.Time, floor float64) int {
+	left := -1
+	count := func(f cloudcode.Fraction, reset time.Time, cost float64) {
+		if !f.Known || cost <= 0 {
+			return
+		}
+		v := f.Value
+		if refilled(reset, now) {
+			v = 1
+		}
+		v -= floor
+		if fq.Coarse {
+			v -= CoarseStep
+		}
+		n := 0
+		if v > 0 {
+			n = int(math.Min(math.Floor(v/cost+1e-6), math.MaxInt32))
+		}
+		if left < 0 || n < left {
+			left = n
+		}
+	}
+	five := fiveHour(fq, model)
+	if mq := modelQuota(fq, model); mq != nil && five.Remaining == mq.Remaining && fq.drop5h > 0 {
+		five.Remaining = cloudcode.KnownFraction(max(five.Remaining.Value-fq.drop5h, 0))
+	}
+	count(five.Remaining, five.ResetTime, fq.Cost5h)
+	count(fq.Weekly.Remaining, fq.Weekly.ResetTime, fq.CostWeekly)
+	return left
 }
 
 // consider makes f the effective figure of c when it is known and lower

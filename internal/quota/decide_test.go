@@ -98,18 +98,19 @@ func TestCheckQuotaAgainstSimulator(t *testing.T) {
 	}
 }
 
-func TestCheckQuotaUnknownIsNotZero(t *testing.T) {
-	// Free accounts get no Claude figure from fetchAvailableModels; with the
-	// summary still reporting buckets the decision follows them, and a
-	// model outside every family is Unknown but usable.
+func TestCheckQuotaUnknownAndEmpty(t *testing.T) {
+	// A model outside every family is Unknown but usable. A free account's
+	// Claude and GPT pool, which Google sends as a quotaInfo with a reset
+	// time and no fraction (proto3 leaves the 0 out), is 0 left until its
+	// reset: exhausted, not unknown.
 	const email = "free@example.com"
 	e := newEnv(t, cloudcodetest.Options{}, Options{}, cloudcodetest.AccountSpec{Email: email, TierID: "free-tier"})
 	if c := e.check(email, "some-new-model"); c.Decision != Unknown || !c.Usable || c.Reason != ReasonUnknownFamily {
 		t.Errorf("unknown family: %+v", c)
 	}
 	c := e.check(email, "claude-sonnet-4-6")
-	if c.Decision == Exhausted || !c.Usable {
-		t.Errorf("free account with no Claude model figure must not read as exhausted: %+v", c)
+	if c.Decision != Exhausted || c.Usable || !c.Remaining.Known || c.Remaining.Value != 0 || c.ResetTime.IsZero() {
+		t.Errorf("free account's Claude pool: %+v; want exhausted, 0 left, with its reset time", c)
 	}
 }
 

@@ -85,6 +85,13 @@ type Options struct {
 	Holder    string
 	LeaseTTL  time.Duration
 	LeaseBeat time.Duration
+	// BusyInterval is how often the poller syncs an account that served
+	// traffic since its last sync (each account's wait spread over ±1/3
+	// of it: 30–60 s for the default DefaultBusyInterval); BusyPerMinute
+	// bounds those syncs in total (DefaultBusyPerMinute). Adaptive sync
+	// is off with a negative BusyPerMinute.
+	BusyInterval  time.Duration
+	BusyPerMinute int
 }
 
 func (o Options) withDefaults() Options {
@@ -133,6 +140,12 @@ func (o Options) withDefaults() Options {
 	if o.LeaseBeat <= 0 {
 		o.LeaseBeat = min(DefaultLeaseBeat, o.LeaseTTL/3)
 	}
+	if o.BusyInterval <= 0 {
+		o.BusyInterval = DefaultBusyInterval
+	}
+	if o.BusyPerMinute == 0 {
+		o.BusyPerMinute = DefaultBusyPerMinute
+	}
 	return o
 }
 
@@ -177,6 +190,17 @@ type Manager struct {
 	// watchEvery, when set, replaces the monitor's 1-second look at the
 	// store's counters (tests of the announcements turn it off).
 	watchEvery time.Duration
+
+	// The spend ledger and what it feeds (ledger.go, cost.go,
+	// estimate.go). ls is the store's ledger part, nil when it has none.
+	ls           ledgerStore
+	ledger       ledger
+	costs        costModel
+	spend        atomic.Pointer[spendView] // the other processes' recent spending
+	spendSeen    atomic.Int64              // the store's spend version last read
+	est          estimateError
+	ledgerWarned atomic.Int64 // unix nanoseconds of the last WARN about the ledger
+	reads        readCounter  // quota-reading calls (adaptive sync's budget)
 }
 
 // account holds one account's state. Readers load snap; writers hold mu,
@@ -198,10 +222,20 @@ type account struct {
 	stats    AccountSyncStats
 	lastTook time.Duration // the last sync's time for this account
 	flight   *flight       // the sync in progress, nil when none
-	// spent counts the successful generations per family (RecordSuccess),
-	// and units learns the buckets' sizes from them (units.go).
-	spent [len(cloudcode.Families)]atomic.Int64
-	units [len(cloudcode.Families)]unitsLearner
+	// spent counts the charged requests the proxy completed per family
+	// (the ledger's Record); recent remembers when the last ones did;
+	// others counts what other processes charged since each bucket's
+	// anchor (estimate.go).
+	spent  [len(cloudcode.Families)]atomic.Int64
+	recent [len(cloudcode.Families)]recentRing
+	others [len(cloudcode.Families)][numWindows]atomic.Int64
+	// lastCharged and othersLast are when this process and the others
+	// last completed a charged request on the account (unix nanoseconds),
+	// to tell a busy account (adaptive sync). learnAsked is when the
+	// account was last synced early to learn what requests cost, and
+	// staleAsked when a resync after a passed reset time was last asked.
+	lastCharged, othersLast atomic.Int64
+	learnAsked, staleAsked  atomic.Int64
 	// warnedMsg and warnedAt are the last failure logged at WARN and when.
 	warnedMsg string
 	warnedAt  time.Time
@@ -215,6 +249,8 @@ type snapshot struct {
 	// status.Families keeps the last known figures for display either way.
 	expires       [len(cloudcode.Families)]time.Time
 	tierCheckedAt time.Time
+	// anchors are where each bucket's estimate starts (estimate.go).
+	anchors [len(cloudcode.Families)][numWindows]anchor
 }
 
 // episode remembers which warnings fired for an (account, family) so each
@@ -248,6 +284,14 @@ func newManager(ctx context.Context, up Upstream, tokens TokenSource, st Store, 
 	m.hub.init()
 	m.mon.init()
 	m.poll.init(opt.Holder)
+	m.ledger.init()
+	m.costs.init()
+	m.spendSeen.Store(-1)
+	m.ls, _ = st.(ledgerStore)
+	// What requests cost, as every process on the database learned it.
+	if err := m.loadCosts(ctx, true); err != nil {
+		m.log.Warn("quota: read the learned request costs; starting from the prior", "err", err)
+	}
 	m.shared.started = time.Now()
 	healthy := "ok"
 	m.lastHealth.Store(&healthy)
@@ -387,10 +431,11 @@ func (m *Manager) sortedAccounts() []*account {
 	return out
 }
 
-// statusOf returns a copy of the account's status with the marks that are
-// still in force and its last-used time.
+// statusOf returns a copy of the account's status brought forward to now
+// (estimate.go), with the marks that are still in force and its
+// last-used time.
 func (m *Manager) statusOf(a *account, now time.Time) Status {
-	st := a.snap.Load().status
+	st := m.forwarded(a, a.snap.Load(), now)
 	for i := range st.Marks {
 		if !st.Marks[i].Until.After(now) {
 			st.Marks[i] = Mark{}

@@ -91,17 +91,15 @@ func (m *Manager) MarkCooldown(accountID int64, f cloudcode.Family, until time.T
 }
 
 // RecordSuccess tells the manager that a request on the account for family
-// f, started at startedAt, succeeded. It is counted (the engine learns what
-// a fraction of each bucket is worth from it), and it clears a mark only if the mark is
-// older than the request: a request already in flight when the upstream
+// f, started at startedAt, was answered. It clears a mark only if the mark
+// is older than the request: a request already in flight when the upstream
 // said "exhausted" may still finish with 200, and must not unlock the
-// account.
+// account. (What the request spent is the ledger's: Record.)
 func (m *Manager) RecordSuccess(accountID int64, f cloudcode.Family, startedAt time.Time) {
 	a, idx := m.lookup(accountID), familyIndex(f)
 	if a == nil || idx < 0 {
 		return
 	}
-	a.spent[idx].Add(1)
 	if mk := a.snap.Load().status.Marks[idx]; mk.Kind == NoMark || !mk.Since.Before(startedAt) {
 		return // the common case: nothing to clear, no copy
 	}

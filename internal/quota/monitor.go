@@ -41,6 +41,8 @@ type monitorState struct {
 	resync  chan int64         // nil unless the monitor runs
 	queued  map[int64]struct{} // ids in resync, to deduplicate
 	dropped uint64             // resync requests dropped
+
+	busy busyState // adaptive sync (adaptive.go), its own lock
 }
 
 func (s *monitorState) init() {
@@ -131,9 +133,11 @@ func (m *Manager) StartMonitor(ctx context.Context, interval time.Duration) erro
 	m.mon.running, m.mon.resync, m.mon.next = false, nil, time.Time{}
 	clear(m.mon.queued)
 	m.mon.mu.Unlock()
-	// Events published while stopping still reach the store.
+	// Events published while stopping, and the ledger, still reach the
+	// store.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
 	m.flushEvents(wctx)
+	m.FlushLedger(wctx)
 	cancel()
 	return nil
 }
@@ -198,6 +202,10 @@ func (m *Manager) housekeep(ctx context.Context) {
 	// written, so a short session compacts too; then hourly.
 	compact := time.NewTimer(firstCompact)
 	defer compact.Stop()
+	ledger := time.NewTicker(ledgerEvery)
+	defer ledger.Stop()
+	busy := time.NewTicker(m.busyTick())
+	defer busy.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -219,6 +227,13 @@ func (m *Manager) housekeep(ctx context.Context) {
 			if _, err := m.loadFigures(ctx, false); err != nil && ctx.Err() == nil {
 				m.log.Warn("quota: read the poller's figures", "err", err)
 			}
+			m.watchLedger(ctx)
+		case <-ledger.C:
+			m.FlushLedger(ctx)
+		case <-busy.C:
+			if m.opt.BusyPerMinute > 0 {
+				m.syncBusy(m.clock.Now())
+			}
 		case <-flush.C:
 			m.flushEvents(ctx)
 			m.cleanExpired()
@@ -227,7 +242,23 @@ func (m *Manager) housekeep(ctx context.Context) {
 			if err := m.st.Compact(ctx, m.clock.Now(), m.opt.RollupAfter, m.opt.Retention); err != nil && ctx.Err() == nil {
 				m.log.Warn("quota: compact history", "err", err)
 			}
+			if m.ls != nil {
+				if err := m.ls.CompactUsage(ctx, m.clock.Now(), m.opt.RollupAfter, m.opt.Retention); err != nil && ctx.Err() == nil {
+					m.log.Warn("quota: compact usage", "err", err)
+				}
+			}
 		}
+	}
+}
+
+// watchLedger reads what other processes on the database spent and
+// learned, when the store says it changed.
+func (m *Manager) watchLedger(ctx context.Context) {
+	if _, err := m.refreshSpend(ctx); err != nil && ctx.Err() == nil {
+		m.log.Warn("quota: read the other processes' spending", "err", err)
+	}
+	if err := m.loadCosts(ctx, false); err != nil && ctx.Err() == nil {
+		m.log.Warn("quota: read the learned request costs", "err", err)
 	}
 }
 
@@ -291,10 +322,15 @@ func (m *Manager) MonitorStats() MonitorStats {
 		Poller:         m.poll.leader.Load(),
 		Holder:         m.poll.holder,
 		Health:         m.Health(),
+		Estimate:       m.EstimateError(),
 		Backend:        m.Backend(),
 		Instances:      len(m.Instances()),
 	}
 	m.mon.mu.Unlock()
+	ms.QuotaReads, ms.QuotaReadsLastHour = m.reads.counts(m.clock.Now())
+	m.mon.busy.mu.Lock()
+	ms.BusySyncs, ms.Busy = m.mon.busy.syncs, m.mon.busy.busy
+	m.mon.busy.mu.Unlock()
 	accts := *m.accts.Load()
 	ms.PerAccount = make(map[int64]AccountSyncStats, len(accts))
 	for id, a := range accts {

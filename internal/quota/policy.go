@@ -100,12 +100,16 @@ const roomForNew = 50
 const spendByStep = 10 * time.Minute
 
 // newCandidate builds the candidate Rank and Best compare for s's family
-// at index idx (-1: no tracked family) and model at now.
-func newCandidate(id int64, s *Status, idx int, model string, now time.Time, t Thresholds, lastUsed time.Time) Candidate {
-	c := Candidate{AccountID: id, Label: s.Label, Tier: s.Tier, Priority: s.Routing.Priority, LastUsed: lastUsed,
-		Check: s.check(idx, model, now, t)}
-	if idx >= 0 && c.Check.Remaining.Known {
-		fq := &s.Families[idx]
+// at index idx (-1: no tracked family), whose figures are fq (s's own or
+// a copy brought forward; nil for idx -1), and model at now.
+func newCandidate(id int64, s *Status, fq *FamilyQuota, idx int, model string, now time.Time, t Thresholds, lastUsed time.Time) Candidate {
+	c := Candidate{AccountID: id, Label: s.Label, Tier: s.Tier, Priority: s.Routing.Priority, LastUsed: lastUsed}
+	if idx < 0 || fq == nil {
+		c.Check = s.check(idx, model, now, t)
+		return c
+	}
+	c.Check = s.checkFamily(fq, idx, model, now, t)
+	if c.Check.Remaining.Known {
 		c.SpendBy, c.WeeklyKept = spendBy(fq, model, now)
 		c.Urgent = !c.SpendBy.IsZero() && c.SpendBy.Sub(now) <= fiveHours
 		if w := fq.Weekly; w.Remaining.Known && !w.ResetTime.IsZero() {

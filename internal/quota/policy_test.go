@@ -62,7 +62,7 @@ func order(p Policy, accts []acct) []string {
 		if a.usedAgo > 0 {
 			used = t0.Add(-a.usedAgo)
 		}
-		cands[i] = newCandidate(int64(i+1), &s, 0, "gemini-3-flash", t0, DefaultThresholds, used)
+		cands[i] = newCandidate(int64(i+1), &s, &s.Families[0], 0, "gemini-3-flash", t0, DefaultThresholds, used)
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return p.less(&cands[i], &cands[j]) })
 	names := make([]string, len(cands))
@@ -262,6 +262,7 @@ func managerOf(t testing.TB, p Policy, accts []acct) *Manager {
 	t.Helper()
 	opt := Options{Policy: p}.withDefaults()
 	m := &Manager{opt: opt, clock: fixedClock(t0)}
+	m.costs.init()
 	all := map[int64]*account{}
 	for i, a := range accts {
 		id := int64(i + 1)

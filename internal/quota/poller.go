@@ -165,7 +165,9 @@ func (m *Manager) adoptFigures(a *account, r store.Account, samples []store.Samp
 			fams[i].Coarse = !a.fine[i]
 			fams[i].Decision = decideFigure(fams[i].Effective, m.opt.Thresholds, fams[i].Coarse)
 			fired = append(fired, a.transition(i, &fams[i], st.Label, st.Marks[i], r.SyncedAt)...)
-			a.learnUnits(i, &st.Families[i], &fams[i])
+			// The poller learned from these figures; here they only move
+			// the estimates' anchors.
+			m.moveAnchors(a, s, i, &fams[i], r.SyncedAt, a.ownAt(i, r.SyncedAt), false)
 			st.Families[i] = fams[i]
 			s.expires[i] = r.SyncedAt.Add(fresh)
 		}

@@ -60,7 +60,12 @@ func (m *Manager) candidate(a *account, idx int, model string, now time.Time) Ca
 	if n := a.lastUsed.Load(); n != 0 {
 		used = time.Unix(0, n)
 	}
-	return newCandidate(a.id, &s.status, idx, model, now, m.opt.Thresholds, used)
+	if idx < 0 {
+		return newCandidate(a.id, &s.status, nil, idx, model, now, m.opt.Thresholds, used)
+	}
+	fq := s.status.Families[idx]
+	m.forward(a, s, idx, &fq, now)
+	return newCandidate(a.id, &s.status, &fq, idx, model, now, m.opt.Thresholds, used)
 }
 
 // Policy returns the routing policy Rank and Best order by.
@@ -116,7 +121,7 @@ func StandingsOf(p Policy, statuses []Status, accountID int64) []Standing {
 		for i := range statuses {
 			s := &statuses[i]
 			now = s.At
-			cands = append(cands, newCandidate(s.AccountID, s, idx, "", s.At, s.Thresholds, s.LastUsed))
+			cands = append(cands, newCandidate(s.AccountID, s, &s.Families[idx], idx, "", s.At, s.Thresholds, s.LastUsed))
 		}
 		sort.SliceStable(cands, func(i, j int) bool { return p.less(&cands[i], &cands[j]) })
 		out = append(out, standing(p, f, cands, accountID, now))

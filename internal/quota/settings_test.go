@@ -119,7 +119,7 @@ func TestFamiliesRestrictRouting(t *testing.T) {
 	const a, b = "a@example.com", "b@example.com"
 	e := newEnv(t, cloudcodetest.Options{}, Options{},
 		cloudcodetest.AccountSpec{Email: a, TierID: "g1-ultra-tier"},
-		cloudcodetest.AccountSpec{Email: b, TierID: "free-tier"})
+		cloudcodetest.AccountSpec{Email: b, TierID: "g1-pro-tier"})
 	e.setRouting(a, store.Routing{Families: []string{"gemini"}})
 	e.m.SyncAll(context.Background())
 	if c := e.agree(a, "gemini-3-flash"); !c.Usable {
@@ -136,7 +136,7 @@ func TestFamiliesRestrictRouting(t *testing.T) {
 		t.Errorf("a model of no listed family went to a gemini-only account: %+v", c)
 	}
 	if best, ok := e.m.Best("claude-sonnet-4-6"); !ok || best.AccountID != e.id(b) {
-		t.Errorf("Best for claude = %d (ok %v), want the free account: the ultra one may not serve claude", best.AccountID, ok)
+		t.Errorf("Best for claude = %d (ok %v), want the pro account: the ultra one may not serve claude", best.AccountID, ok)
 	}
 	// A list of names this build does not know allows no known family.
 	e.setRouting(a, store.Routing{Families: []string{"mistral"}})

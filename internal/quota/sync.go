@@ -104,6 +104,12 @@ func (m *Manager) syncOne(ctx context.Context, a *account) (syncOutput, error) {
 	if !syncable(&a.snap.Load().status) {
 		return out, fmt.Errorf("sync account %d: %w", a.id, ErrNotSyncable)
 	}
+	// The requests this process had completed when the figures were asked
+	// for: the ones after are not in them (the estimate counts them).
+	start := syncStart{at: m.clock.Now()}
+	for i := range start.own {
+		start.own[i] = a.spent[i].Load()
+	}
 	var data fetched
 	err := m.withToken(ctx, a.id, func(tok string) error {
 		sub, err := m.tierFor(ctx, a, tok, &out)
@@ -126,8 +132,15 @@ func (m *Manager) syncOne(ctx context.Context, a *account) (syncOutput, error) {
 		m.syncFailed(a, err, now, &out)
 		return out, fmt.Errorf("sync account %d: %w", a.id, err)
 	}
-	m.syncSucceeded(a, data, now, &out)
+	m.syncSucceeded(a, data, now, start, &out)
 	return out, nil
+}
+
+// syncStart is when a sync asked for its figures, and this process's
+// count of charged requests per family then.
+type syncStart struct {
+	at  time.Time
+	own [len(cloudcode.Families)]int64
 }
 
 // judgeSync is Judge for a failed sync, which only reads quota; a sync
@@ -147,6 +160,7 @@ func (m *Manager) fetchQuota(ctx context.Context, tok, project string) (fetched,
 		catErr error
 		wg     sync.WaitGroup
 	)
+	m.reads.add(m.clock.Now(), 2)
 	wg.Go(func() {
 		f.catalog, catErr = m.up.FetchAvailableModels(ctx, tok, project)
 	})
@@ -185,6 +199,7 @@ func (m *Manager) tierFor(ctx context.Context, a *account, tok string, out *sync
 	if !s.tierCheckedAt.IsZero() && now.Sub(s.tierCheckedAt) < m.opt.TierTTL && s.status.ProjectID != "" {
 		return subscriptionOf(&s.status), nil
 	}
+	m.reads.add(now, 1)
 	sub, err := m.up.LoadCodeAssist(ctx, tok)
 	if err != nil {
 		return cloudcode.Subscription{}, fmt.Errorf("load code assist: %w", err)
@@ -319,9 +334,10 @@ func samplesOf(id int64, fams *[len(cloudcode.Families)]FamilyQuota) []store.Sam
 }
 
 // syncSucceeded stores a successful sync's figures in the cache and in out
-// (with the sync's outcome for the other processes), and brings a
+// (with the sync's outcome for the other processes), moves the estimates'
+// anchors to them and learns what the requests since cost, and brings a
 // forbidden or unverified account back to active.
-func (m *Manager) syncSucceeded(a *account, data fetched, now time.Time, out *syncOutput) {
+func (m *Manager) syncSucceeded(a *account, data fetched, now time.Time, start syncStart, out *syncOutput) {
 	fams := buildFamilies(data, now, m.opt.Thresholds)
 	var (
 		fired     []Event
@@ -339,11 +355,12 @@ func (m *Manager) syncSucceeded(a *account, data fetched, now time.Time, out *sy
 		fams[i].Decision = decideFigure(fams[i].Effective, m.opt.Thresholds, fams[i].Coarse)
 	}
 	newProblems := a.noteProblems(data)
+	var readings [len(cloudcode.Families)][numWindows]reading
 	a.updateLocked(func(s *snapshot) {
 		st := &s.status
 		for i := range fams {
 			fired = append(fired, a.transition(i, &fams[i], st.Label, st.Marks[i], now)...)
-			a.learnUnits(i, &st.Families[i], &fams[i])
+			readings[i] = m.moveAnchors(a, s, i, &fams[i], start.at, start.own[i], true)
 			st.Families[i] = fams[i]
 			s.expires[i] = now.Add(fresh)
 		}
@@ -351,8 +368,11 @@ func (m *Manager) syncSucceeded(a *account, data fetched, now time.Time, out *sy
 		st.Unreadable, st.UnreadableUntil, st.UnreadableCause = "", time.Time{}, ""
 		recovered = st.EngineState == StateForbidden || st.EngineState == StateValidationRequired
 	})
-	label := a.snap.Load().status.Label
+	label, tier := a.snap.Load().status.Label, a.snap.Load().status.Tier
 	a.mu.Unlock()
+	for i := range readings {
+		m.costs.add(tier, i, readings[i], now)
+	}
 	for _, p := range newProblems {
 		m.log.Warn("quota: odd answer from the upstream", "account", label, "problem", p)
 	}

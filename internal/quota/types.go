@@ -111,11 +111,31 @@ type FamilyQuota struct {
 	// CoarseStep grid: then a reading of one step is the low zone.
 	Coarse bool
 	// Units5h and UnitsWeekly are the buckets' sizes in requests, learned
-	// from how far the figures fell over the requests this process sent
-	// (0 until learned). The upstream reports fractions only; the routing
-	// policies need to know what a fraction is worth.
+	// from how far the figures fell over the requests the proxies sent
+	// (0 until learned; cost.go). The upstream reports fractions only; the
+	// routing policies need to know what a fraction is worth.
 	Units5h, UnitsWeekly float64
 	Decision             Decision // MakeDecision(Effective), coarse steps counted; marks below are separate
+
+	// Estimated is set when the figures above were brought forward since
+	// the sync that read them (estimate.go): less the cost of the
+	// requests the proxies completed since (Requests of them), or, past a
+	// bucket's reset time, that bucket taken as refilled. Synced is
+	// Effective as the sync read it. The next sync replaces the estimate.
+	// Statuses from the engine carry it; a Status built elsewhere has
+	// none unless it sets these.
+	Estimated bool
+	Synced    cloudcode.Fraction
+	Requests  int64
+	// Cost5h and CostWeekly are what one request costs of each bucket (a
+	// fraction; 0 when unknown), CostLearned set when learned from
+	// readings rather than the prior: Check says from them how many
+	// requests an account has left (Check.Left).
+	Cost5h, CostWeekly float64
+	CostLearned        bool
+	// drop5h is how far the 5-hour estimate fell: the models' own 5-hour
+	// figures (the same pool) fall with it.
+	drop5h float64
 }
 
 // Mark is a reason an (account, family) is unusable until a time, set by
@@ -231,6 +251,14 @@ type Check struct {
 	// decision is Exhausted. Reason says why (a constant string).
 	Usable bool
 	Reason string
+	// Estimated is set when Remaining is an estimate (requests since the
+	// last sync, or a bucket past its reset time taken as refilled).
+	Estimated bool
+	// Left is how many requests the account can still take for the model
+	// by the estimate (the lowest over the buckets that apply, counting
+	// one coarse step as possibly spent already); -1 when the cost or the
+	// figure is unknown.
+	Left int
 }
 
 // Candidate is one ranked account for a model, with what the policies
@@ -348,6 +376,19 @@ type MonitorStats struct {
 	// Health is the engine's own condition (its database), as Health()
 	// returns it, for views that already read MonitorStats.
 	Health Health
+	// QuotaReads counts the quota-reading calls (loadCodeAssist,
+	// fetchAvailableModels, retrieveUserQuotaSummary) this process made,
+	// and QuotaReadsLastHour those of the last hour on the engine's clock:
+	// what adaptive sync costs. BusySyncs counts the syncs it made early
+	// because an account served traffic, and Busy the accounts that
+	// served some since their last sync.
+	QuotaReads         int64
+	QuotaReadsLastHour int64
+	BusySyncs          int64
+	Busy               int
+	// Estimate is how far the estimates were from the figures that
+	// replaced them.
+	Estimate EstimateError
 }
 
 // AccountSyncStats counts one account's syncs.

@@ -101,9 +101,13 @@ type account struct {
 	replyDelay time.Duration
 	// readLimit, when positive, answers the quota reads with 429
 	// RATE_LIMIT_EXCEEDED asking to retry after it.
-	readLimit    time.Duration
-	rpmLog       []time.Time // times of recent generate calls, oldest first
-	accessTokens []string    // issued, possibly expired (guarded by Server.mu)
+	readLimit time.Duration
+	rpmLog    []time.Time // times of recent generate calls, oldest first
+	// Other clients' spending (outside.go): units taken per family, and
+	// the balance OutsideShare has yet to spend.
+	outsideSpent [3]int
+	outsideDue   [3]float64
+	accessTokens []string // issued, possibly expired (guarded by Server.mu)
 }
 
 // accessToken is an issued access token's record; never modified once

@@ -97,6 +97,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, a *account, rp
 		writeCapacityError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", model)
 		return
 	}
+	s.spendAlongside(a, family, now)
 	if reset, spent := s.consume(a, family, now); spent {
 		delay := reset.Sub(now)
 		writeGoogleError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED",

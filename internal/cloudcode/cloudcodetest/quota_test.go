@@ -193,12 +193,24 @@ func TestWeeklyEmptyWhileFiveHourFull(t *testing.T) {
 }
 
 // Every model of the catalogue carries a quotaInfo with a reset time; an
-// empty family (a free account's Claude/GPT pool, say) is sent with no
-// fraction, which the client reads as 0 left, never as unknown.
+// empty family is sent with no fraction, which the client reads as 0
+// left, never as unknown. A free account's Claude/GPT pool is empty from
+// the start (Google gives free accounts none), with no Drain.
 func TestCatalogueFiguresAndEmptyFamily(t *testing.T) {
 	s := newSim(t, cloudcodetest.Options{})
 	acct := s.srv.AddAccount(cloudcodetest.AccountSpec{Email: "free@example.com"})
-	s.srv.Drain(acct.Email, cloudcode.FamilyClaudeGPT)
+	status, raw := s.raw(t, http.MethodPost, "fetchAvailableModels", acct.AccessToken, []byte(`{"project":"`+acct.Project+`"}`))
+	var models struct {
+		Models map[string]struct {
+			QuotaInfo map[string]json.RawMessage `json:"quotaInfo"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(raw, &models); status != http.StatusOK || err != nil {
+		t.Fatalf("fetchAvailableModels: %d %s (%v)", status, raw, err)
+	}
+	if qi := models.Models["claude-sonnet-4-6"].QuotaInfo; qi["resetTime"] == nil || qi["remainingFraction"] != nil {
+		t.Errorf("a free account's claude-sonnet-4-6 quotaInfo = %v; want a resetTime and no remainingFraction (0, as proto3 JSON sends it)", qi)
+	}
 	cat, err := s.client.FetchAvailableModels(context.Background(), acct.AccessToken, acct.Project)
 	if err != nil {
 		t.Fatal(err)

@@ -54,6 +54,10 @@ type Options struct {
 	StreamInterval time.Duration
 	// Seed seeds the fault injection's random source.
 	Seed int64
+	// Steps, when above 0, makes the quota answers report what is left in
+	// steps of that size, rounded up, as Google has been seen to (0.2: a
+	// reading of 0.2 can be the last step before 0). See steps.go.
+	Steps float64
 	// ClientID and ClientSecret are the OAuth client the authorization and
 	// token endpoints accept, and the one accounts belong to unless their
 	// AccountSpec names another (see AddClient). Defaults DefaultClientID,
@@ -63,18 +67,28 @@ type Options struct {
 	// the account that issued them (Gemini's always are). Off by default:
 	// peers found no such binding, but it is not proven.
 	BindClaudeSignatures bool
+	// OutsideShare, in (0, 1), makes other clients (an IDE on the same
+	// accounts) spend that share of every account's units behind the
+	// proxy's back, alongside its generate calls (outside.go).
+	OutsideShare float64
 }
 
 // DefaultCapacity is the default bucket size: FREE 20/100, PRO 100/500,
-// ULTRA 400/2000 units for the 5h/weekly windows, the same for every
-// family. Unknown tiers get the FREE sizes.
-func DefaultCapacity(tier cloudcode.Tier, _ cloudcode.Family, w cloudcode.Window) int {
+// ULTRA 400/2000 units for the 5h/weekly windows. FREE (and unknown)
+// accounts get no Claude and GPT quota at all, as Google gives none: their
+// buckets are empty from the start and read as 0 left (a quotaInfo with a
+// resetTime and no remainingFraction; upstream-api.md).
+func DefaultCapacity(tier cloudcode.Tier, f cloudcode.Family, w cloudcode.Window) int {
 	fiveHour := 20
 	switch tier {
 	case cloudcode.TierPro:
 		fiveHour = 100
 	case cloudcode.TierUltra:
 		fiveHour = 400
+	default:
+		if f == cloudcode.FamilyClaudeGPT {
+			return 0
+		}
 	}
 	if w == cloudcode.WindowWeekly {
 		return fiveHour * 5

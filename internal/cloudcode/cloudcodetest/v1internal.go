@@ -397,7 +397,7 @@ func (s *Server) snapshot(a *account) (figs [3][2]figure, frozen bool) {
 		for wi := range a.buckets[f] {
 			b := &a.buckets[f][wi]
 			b.roll(now)
-			figs[f][wi] = figure{b.fraction(), b.reset}
+			figs[f][wi] = figure{s.reported(b.fraction()), b.reset}
 		}
 	}
 	return figs, a.frozenProd
