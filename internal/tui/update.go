@@ -36,13 +36,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.waitFeed()
 	case statsMsg:
 		m.applyStats(msg)
-		return m, m.tick()
+		return m, tea.Batch(m.tick(), m.startUsage(false))
 	case historyMsg:
 		m.histBusy = false
 		for id, h := range msg.data {
 			m.history[id] = h
 		}
 		return m, m.startHistory()
+	case usageMsg:
+		m.applyUsage(msg)
+		return m, nil
 	case detailEventsMsg:
 		if msg.accountID == m.detailID {
 			m.detailEvts = msg.events
@@ -168,6 +171,17 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.scrollBy(pageLog, msg)
 		}
 		return m, nil
+	case pageUsage:
+		switch {
+		case key.Matches(msg, k.Help):
+			m.openHelp()
+		case key.Matches(msg, k.Back, k.Usage):
+			m.usage.open = false
+			return m, m.startUsage(true) // the detail under it, if open
+		default:
+			m.scrollBy(pageUsage, msg)
+		}
+		return m, nil
 	case pageDetail:
 		if m.scrollBy(pageDetail, msg) {
 			return m, nil
@@ -176,6 +190,10 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, k.Help):
 		m.openHelp()
+	case key.Matches(msg, k.Usage):
+		m.usage.open = true
+		m.scroll[pageUsage] = 0
+		return m, m.startUsage(true)
 	case key.Matches(msg, k.Back):
 		switch {
 		case m.detail:
@@ -200,7 +218,7 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.scroll[pageDetail] = 0
 			m.detailEvts, m.detailErr = nil, ""
 			m.standings, m.standingsFor = nil, 0
-			return m, tea.Batch(m.fetchDetailEvents(m.detailID), m.startHistory())
+			return m, tea.Batch(m.fetchDetailEvents(m.detailID), m.startHistory(), m.startUsage(true))
 		}
 	case key.Matches(msg, k.Tab):
 		if m.focus == focusTable {
@@ -298,6 +316,8 @@ func (m *Model) pageLines(sc page) int {
 		return len(m.logContent(vc))
 	case pageDetail:
 		return len(m.detailContent(vc, m.bodyHeight()))
+	case pageUsage:
+		return len(m.usageContent(vc))
 	}
 	return 0
 }

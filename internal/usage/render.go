@@ -62,9 +62,11 @@ func WriteTable(w io.Writer, r Report, name func(int64) string) error {
 	return err
 }
 
-// writeColumns writes rows as columns two spaces apart: the first left
-// aligned left (names), the others right (figures).
-func writeColumns(b *strings.Builder, rows [][]string, left int) {
+// Columns lays rows out as columns two spaces apart, the first left
+// columns aligned left (names), the others right (figures), one string
+// per row without a trailing newline. The dashboard's usage view uses it
+// too.
+func Columns(rows [][]string, left int) []string {
 	var widths []int
 	for _, r := range rows {
 		for i, c := range r {
@@ -74,12 +76,15 @@ func writeColumns(b *strings.Builder, rows [][]string, left int) {
 			widths[i] = max(widths[i], utf8.RuneCountInString(c))
 		}
 	}
+	out := make([]string, 0, len(rows))
+	var b strings.Builder
 	for _, r := range rows {
+		b.Reset()
 		for i, c := range r {
-			gap := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
 			if i > 0 {
 				b.WriteString("  ")
 			}
+			gap := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
 			switch {
 			case i == len(r)-1 && i < left:
 				b.WriteString(c) // no trailing blanks
@@ -89,6 +94,15 @@ func writeColumns(b *strings.Builder, rows [][]string, left int) {
 				b.WriteString(gap + c)
 			}
 		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// writeColumns writes Columns' lines to b.
+func writeColumns(b *strings.Builder, rows [][]string, left int) {
+	for _, l := range Columns(rows, left) {
+		b.WriteString(l)
 		b.WriteByte('\n')
 	}
 }

@@ -24,6 +24,9 @@ const (
 	ByAccount By = "account"
 	ByModel   By = "model"
 	ByDay     By = "day"
+	// ByClient groups by the program that sent the requests (the
+	// dashboard's top clients); requests without one are "(unnamed)".
+	ByClient By = "client"
 )
 
 // ParseBy reads a --by value.
@@ -108,6 +111,11 @@ func Sum(hours []store.UsageHour, by By, name func(int64) string, loc *time.Loca
 			}
 		case ByDay:
 			k = h.Hour.In(loc).Format(time.DateOnly)
+		case ByClient:
+			k = h.Client
+			if k == "" {
+				k = "(unnamed)"
+			}
 		default:
 			k = h.Model
 		}
