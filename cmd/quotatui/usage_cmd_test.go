@@ -50,22 +50,11 @@ type tokensJSONT struct {
 	Total      int64 `json:"total"`
 }
 
-// lastUsage returns the counts of the last usageMetadata in an answer (a
-// stream's last event carries the final ones).
+// lastUsage returns an answer's final usage as `usage --json` prints it.
 func lastUsage(t *testing.T, body string) tokensJSONT {
 	t.Helper()
-	i := strings.LastIndex(body, `"usageMetadata":`)
-	if i < 0 {
-		t.Fatalf("no usageMetadata in the answer: %s", body)
-	}
-	var u struct {
-		Prompt     int64 `json:"promptTokenCount"`
-		Candidates int64 `json:"candidatesTokenCount"`
-		Thoughts   int64 `json:"thoughtsTokenCount"`
-		Cached     int64 `json:"cachedContentTokenCount"`
-		Total      int64 `json:"totalTokenCount"`
-	}
-	if err := json.NewDecoder(strings.NewReader(body[i+len(`"usageMetadata":`):])).Decode(&u); err != nil {
+	u, err := proxytest.FinalUsage(body)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return tokensJSONT{u.Prompt, u.Candidates, u.Thoughts, u.Cached, u.Total}

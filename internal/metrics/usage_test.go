@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -12,24 +11,14 @@ import (
 	"github.com/quotatui/quotatui/internal/proxy/proxytest"
 )
 
-// finalUsage is the last usageMetadata of an answer (a stream's final
-// counts).
+// finalUsage is an answer's final usage by the metrics' token type.
 func finalUsage(t *testing.T, body string) map[string]float64 {
 	t.Helper()
-	i := strings.LastIndex(body, `"usageMetadata":`)
-	if i < 0 {
-		t.Fatalf("no usageMetadata in %s", body)
-	}
-	var u struct {
-		Prompt     float64 `json:"promptTokenCount"`
-		Candidates float64 `json:"candidatesTokenCount"`
-		Thoughts   float64 `json:"thoughtsTokenCount"`
-		Cached     float64 `json:"cachedContentTokenCount"`
-	}
-	if err := json.NewDecoder(strings.NewReader(body[i+len(`"usageMetadata":`):])).Decode(&u); err != nil {
+	u, err := proxytest.FinalUsage(body)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]float64{"prompt": u.Prompt, "candidates": u.Candidates, "thoughts": u.Thoughts, "cached": u.Cached}
+	return map[string]float64{"prompt": float64(u.Prompt), "candidates": float64(u.Candidates), "thoughts": float64(u.Thoughts), "cached": float64(u.Cached)}
 }
 
 // Requests through the proxy against the simulator, a whole answer and a

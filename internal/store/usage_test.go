@@ -62,19 +62,3 @@ func TestCompactUsageRollsUpAndPrunes(t *testing.T) {
 		t.Errorf("conversations after pruning: %+v, want the four last seen from hour 2 on", convs)
 	}
 }
-
-// utc returns rows with every time.Time field in UTC, so that rows read
-// back (local times) compare with DeepEqual to the ones written.
-func utc[T any](rows []T) []T {
-	out := make([]T, len(rows))
-	for i := range rows {
-		out[i] = rows[i]
-		v := reflect.ValueOf(&out[i]).Elem()
-		for j := range v.NumField() {
-			if f := v.Field(j); f.Type() == reflect.TypeFor[time.Time]() {
-				f.Set(reflect.ValueOf(f.Interface().(time.Time).UTC()))
-			}
-		}
-	}
-	return out
-}

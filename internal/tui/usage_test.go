@@ -2,7 +2,6 @@ package tui
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
 	"github.com/quotatui/quotatui/internal/proxy/proxytest"
-	"github.com/quotatui/quotatui/internal/quota"
 	"github.com/quotatui/quotatui/internal/usage"
 )
 
@@ -184,25 +182,14 @@ func TestUsageWithRealStack(t *testing.T) {
 	cancel()
 }
 
-// finalTokens reads the last usageMetadata of an answer as one request's
-// figures.
+// finalTokens is an answer's final usage as one request's figures.
 func finalTokens(t *testing.T, body string) usage.Figures {
 	t.Helper()
-	i := strings.LastIndex(body, `"usageMetadata":`)
-	if i < 0 {
-		t.Fatalf("no usageMetadata in %s", body)
-	}
-	var u struct {
-		Prompt     int64 `json:"promptTokenCount"`
-		Candidates int64 `json:"candidatesTokenCount"`
-		Thoughts   int64 `json:"thoughtsTokenCount"`
-		Cached     int64 `json:"cachedContentTokenCount"`
-		Total      int64 `json:"totalTokenCount"`
-	}
-	if err := json.NewDecoder(strings.NewReader(body[i+len(`"usageMetadata":`):])).Decode(&u); err != nil {
+	u, err := proxytest.FinalUsage(body)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return usage.Figures{Requests: 1, Tokens: quota.Tokens{Prompt: u.Prompt, Candidates: u.Candidates, Thoughts: u.Thoughts, Cached: u.Cached, Total: u.Total}}
+	return usage.Figures{Requests: 1, Tokens: u}
 }
 
 // waitForFunc polls the frame until ok holds for it, or fails after a
