@@ -36,7 +36,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.waitFeed()
 	case statsMsg:
 		m.applyStats(msg)
-		return m, tea.Batch(m.tick(), m.startUsage(false))
+		usageCmd := m.startUsage(false) // before m is returned: it marks the read
+		return m, tea.Batch(m.tick(), usageCmd)
 	case historyMsg:
 		m.histBusy = false
 		for id, h := range msg.data {
@@ -177,7 +178,8 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.openHelp()
 		case key.Matches(msg, k.Back, k.Usage):
 			m.usage.open = false
-			return m, m.startUsage(true) // the detail under it, if open
+			cmd := m.startUsage(true) // the detail under it, if open
+			return m, cmd
 		default:
 			m.scrollBy(pageUsage, msg)
 		}
@@ -193,7 +195,8 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Usage):
 		m.usage.open = true
 		m.scroll[pageUsage] = 0
-		return m, m.startUsage(true)
+		cmd := m.startUsage(true)
+		return m, cmd
 	case key.Matches(msg, k.Back):
 		switch {
 		case m.detail:
@@ -218,7 +221,8 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.scroll[pageDetail] = 0
 			m.detailEvts, m.detailErr = nil, ""
 			m.standings, m.standingsFor = nil, 0
-			return m, tea.Batch(m.fetchDetailEvents(m.detailID), m.startHistory(), m.startUsage(true))
+			usageCmd := m.startUsage(true)
+			return m, tea.Batch(m.fetchDetailEvents(m.detailID), m.startHistory(), usageCmd)
 		}
 	case key.Matches(msg, k.Tab):
 		if m.focus == focusTable {

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -235,7 +236,7 @@ func (m Model) usageContent(vc viewContext) []string {
 
 	table := func(title string, rows [][]string, left int) {
 		out = append(out, "", st.Title.Render(title))
-		lines := usage.Columns(rows, left)
+		lines := fitColumns(rows, left, vc.width, "CACHED", "THINK", "IN", "OUT")
 		out = append(out, st.Header.Render(lines[0]))
 		out = append(out, lines[1:]...)
 	}
@@ -285,4 +286,31 @@ func famCellPct(fq *quota.FamilyQuota, withBar bool) string {
 		return famPct(fq, 5)
 	}
 	return famPct(fq, 4)
+}
+
+// fitColumns lays rows out (usage.Columns) and, while the widest line is
+// wider than w, leaves out the columns named in drop (by their header, in
+// that order), so a narrow pane keeps the names and totals whole.
+func fitColumns(rows [][]string, left, w int, drop ...string) []string {
+	lines := usage.Columns(rows, left)
+	for _, name := range drop {
+		widest := 0
+		for _, l := range lines {
+			widest = max(widest, len([]rune(l)))
+		}
+		if widest <= w {
+			break
+		}
+		col := slices.Index(rows[0], name)
+		if col < left {
+			continue
+		}
+		cut := make([][]string, len(rows))
+		for i, r := range rows {
+			cut[i] = slices.Delete(slices.Clone(r), col, col+1)
+		}
+		rows = cut
+		lines = usage.Columns(rows, left)
+	}
+	return lines
 }
