@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -53,10 +52,6 @@ func runUsage(ctx context.Context, c *cli, o usageOptions) error {
 		return cmdline.Usagef("--top %d: want 0 or more", o.top)
 	}
 	return withStore(ctx, c, func(_ config.Config, st backend) error {
-		r, ok := st.(usage.Reader)
-		if !ok {
-			return errors.New("this database keeps no usage")
-		}
 		accts, err := st.Accounts(ctx)
 		if err != nil {
 			return err
@@ -67,7 +62,7 @@ func runUsage(ctx context.Context, c *cli, o usageOptions) error {
 		}
 		name := func(id int64) string { return names[id] }
 		now := time.Now()
-		rep, err := usage.Build(ctx, r, usage.Options{Since: now.Add(-span), Until: now, By: by, Name: name,
+		rep, err := usage.Build(ctx, st, usage.Options{Since: now.Add(-span), Until: now, By: by, Name: name,
 			Location: time.Local, Conversations: o.top})
 		if err != nil {
 			return fmt.Errorf("read usage: %w", err)
