@@ -72,8 +72,8 @@ func estimateLine(fq *quota.FamilyQuota) string {
 	if !fq.Estimated {
 		return ""
 	}
-	s := fmt.Sprintf("  %s estimated: %s of %s read at the last sync", estimateMark, plural(int(fq.Requests), "request"),
-		strings.TrimSpace(pctText(fq.Synced)))
+	s := fmt.Sprintf("  %s estimated: %s at the last sync, less %s since", estimateMark, strings.TrimSpace(pctText(fq.Synced)),
+		plural(int(fq.Requests), "request"))
 	if fq.Requests == 0 {
 		s = "  " + estimateMark + " estimated: the window passed its reset, taken as refilled"
 	}

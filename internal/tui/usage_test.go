@@ -28,7 +28,7 @@ func TestEstimateShown(t *testing.T) {
 	}
 	f.press("/", "d", "a", "v", "e", "enter", "enter")
 	v := f.view()
-	for _, want := range []string{"≈55%  resets", "≈ estimated: 4 requests of 60% read at the last sync; the next sync confirms it"} {
+	for _, want := range []string{"≈55%  resets", "≈ estimated: 60% at the last sync, less 4 requests since; the next sync confirms it"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("dave's detail lacks %q:\n%s", want, v)
 		}
