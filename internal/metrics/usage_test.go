@@ -9,6 +9,7 @@ import (
 
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
 	"github.com/quotatui/quotatui/internal/proxy/proxytest"
+	"github.com/quotatui/quotatui/internal/quota"
 )
 
 // finalUsage is an answer's final usage by the metrics' token type.
@@ -84,5 +85,52 @@ func TestUsageSeriesFromTheProxy(t *testing.T) {
 	synced, _ := sample(before, "quotatui_remaining_fraction", L{"account": acct, "family": "gemini", "window": "effective"})
 	if est == nil || synced == nil || value(est) >= value(synced) {
 		t.Errorf("effective fraction %v after two requests, %v before: want it lower", est, synced)
+	}
+}
+
+// fakeUsageQuota adds usage totals to the fixtures' engine.
+type fakeUsageQuota struct {
+	*fakeQuota
+	totals []quota.ModelUsage
+}
+
+func (f fakeUsageQuota) UsageTotals() []quota.ModelUsage { return f.totals }
+
+// The usage series name a removed account by its id and requests no
+// account served as "none"; an estimated family is flagged; the
+// quota-reading figures come from the monitor's stats.
+func TestUsageSeriesLabels(t *testing.T) {
+	q, p := fixtures()
+	q.statuses[0].Families[gem].Estimated, q.statuses[0].Families[gem].Requests = true, 3
+	q.stats.QuotaReads, q.stats.QuotaReadsLastHour, q.stats.BusySyncs = 500, 120, 9
+	q.stats.Estimate = quota.EstimateError{Readings: 4, MeanAbs: 0.03}
+	uq := fakeUsageQuota{fakeQuota: q, totals: []quota.ModelUsage{
+		{AccountID: 1, Family: "gemini", Model: "gemini-3-flash", Requests: 2, Errors: 1, Charged: 3, Tokens: quota.Tokens{Prompt: 10, Candidates: 5, Thoughts: 2, Cached: 4, Total: 17}},
+		{AccountID: 42, Family: "gemini", Model: "gemini-3-flash", Requests: 1, Tokens: quota.Tokens{Prompt: 7}},
+		{Family: "claude-gpt", Model: "claude-sonnet-4-6", Errors: 1},
+	}}
+	fams := scrape(t, New(uq, p))
+	for _, tt := range []struct {
+		name   string
+		labels L
+		want   float64
+	}{
+		{"quotatui_remaining_estimated", L{"account": "work", "family": "gemini"}, 1},
+		{"quotatui_remaining_estimated", L{"account": "work", "family": "claude-gpt"}, 0},
+		{"quotatui_requests_since_sync", L{"account": "work", "family": "gemini"}, 3},
+		{"quotatui_tokens_total", L{"account": "work", "family": "gemini", "model": "gemini-3-flash", "type": "cached"}, 4},
+		{"quotatui_tokens_total", L{"account": "#42", "family": "gemini", "model": "gemini-3-flash", "type": "prompt"}, 7},
+		{"quotatui_usage_requests_total", L{"account": "work", "family": "gemini", "model": "gemini-3-flash", "result": "error"}, 1},
+		{"quotatui_usage_requests_total", L{"account": "none", "family": "claude-gpt", "model": "claude-sonnet-4-6", "result": "error"}, 1},
+		{"quotatui_usage_charged_total", L{"account": "work", "family": "gemini", "model": "gemini-3-flash"}, 3},
+		{"quotatui_quota_reads_total", L{}, 500},
+		{"quotatui_quota_reads_last_hour", L{}, 120},
+		{"quotatui_busy_syncs_total", L{}, 9},
+		{"quotatui_estimate_error_mean_abs", L{}, 0.03},
+		{"quotatui_estimate_readings_total", L{}, 4},
+	} {
+		if m, ok := sample(fams, tt.name, tt.labels); !ok || value(m) != tt.want {
+			t.Errorf("%s%v = %v (%v), want %v", tt.name, tt.labels, m, ok, tt.want)
+		}
 	}
 }
