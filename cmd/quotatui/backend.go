@@ -10,16 +10,18 @@ import (
 	"github.com/quotatui/quotatui/internal/quota"
 	"github.com/quotatui/quotatui/internal/store"
 	"github.com/quotatui/quotatui/internal/store/pg"
+	"github.com/quotatui/quotatui/internal/usage"
 )
 
 // backend is a database as the wiring hands it around: what the quota
-// engine, the token source and the account commands, and the proxy's
-// counters each declare they need. The SQLite store and the PostgreSQL
+// engine, the token source and the account commands, the proxy's counters
+// and the usage reports each declare they need. The SQLite store and the PostgreSQL
 // store are both one (checked below at compile time).
 type backend interface {
 	quota.Store
 	auth.Store
 	proxy.CounterStore
+	usage.Reader
 	Backend() string
 	Close() error
 }

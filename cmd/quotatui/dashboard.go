@@ -60,6 +60,7 @@ func runLive(ctx context.Context, c *cli, s *stack, title string, extra func(con
 		Engine:  s.quota,
 		Feed:    feed,
 		History: historyFunc(s),
+		Usage:   s.quota.Usage,
 		Clock:   s.clock,
 		NoColor: c.getenv("NO_COLOR") != "",
 		Version: title,

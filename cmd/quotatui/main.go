@@ -66,6 +66,7 @@ func newRoot(c *cli) *cobra.Command {
 		loginCommand(c),
 		accountsCommand(c),
 		statusCommand(c),
+		usageCommand(c),
 		alertsCommand(c),
 		configCommand(c),
 		versionCommand(c),

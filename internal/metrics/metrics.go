@@ -179,6 +179,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
+	for _, d := range usageDescs {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector.
@@ -222,6 +225,8 @@ func (c *collector) collectQuota(ch chan<- prometheus.Metric) {
 		}
 	}
 
+	collectEstimates(ch, statuses, labels)
+
 	if hs, ok := c.q.(healthSource); ok {
 		ch <- gauge(descHealthy, b2f(hs.Health().OK()))
 	}
@@ -241,6 +246,7 @@ func (c *collector) collectQuota(ch chan<- prometheus.Metric) {
 	ch <- gauge(descCacheHitRatio, ms.Cache.HitRatio)
 	ch <- counter(descCacheHits, float64(ms.Cache.Hits))
 	ch <- counter(descCacheMisses, float64(ms.Cache.Misses))
+	c.collectLedger(ch, ms, labels)
 }
 
 func (c *collector) collectProxy(ch chan<- prometheus.Metric) {

@@ -82,11 +82,16 @@ type usageKey struct {
 type convKey struct{ session, client string }
 
 // modelKey names one cumulative total.
-type modelKey struct{ family, model string }
+type modelKey struct {
+	account       int64
+	family, model string
+}
 
-// ModelUsage is what this process's proxy completed for one model since
-// it started (the Prometheus counters).
+// ModelUsage is what this process's proxy completed for one model on one
+// account (AccountID 0: none was chosen) since it started (the Prometheus
+// counters).
 type ModelUsage struct {
+	AccountID                 int64
 	Family, Model             string
 	Charged, Requests, Errors int64
 	Tokens                    Tokens
@@ -161,10 +166,11 @@ func (l *ledger) add(sp Spend) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t := l.totals[modelKey{fam, sp.Model}]
+	mk := modelKey{sp.AccountID, fam, sp.Model}
+	t := l.totals[mk]
 	if t == nil {
-		t = &ModelUsage{Family: fam, Model: sp.Model}
-		l.totals[modelKey{fam, sp.Model}] = t
+		t = &ModelUsage{AccountID: sp.AccountID, Family: fam, Model: sp.Model}
+		l.totals[mk] = t
 	}
 	t.Charged, t.Requests, t.Errors = t.Charged+charged, t.Requests+ok, t.Errors+failed
 	t.Tokens.Add(tok)
@@ -299,8 +305,8 @@ func (m *Manager) warnLedger(err error) {
 	m.log.Warn("quota: write the spend ledger (kept for the next try)", "err", err)
 }
 
-// UsageTotals returns what this process's proxy completed per model since
-// it started, for the Prometheus counters. It does no I/O.
+// UsageTotals returns what this process's proxy completed per account and
+// model since it started, for the Prometheus counters. It does no I/O.
 func (m *Manager) UsageTotals() []ModelUsage {
 	m.ledger.mu.Lock()
 	defer m.ledger.mu.Unlock()

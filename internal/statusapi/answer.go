@@ -105,7 +105,28 @@ type Family struct {
 	// SyncedAt is when the figures were read from the upstream (by this
 	// process or by the poller it took them from).
 	SyncedAt Time `json:"synced_at,omitzero"`
+	// Estimated is set when the figures above are the engine's estimate:
+	// the synced figure (Synced) less the learned cost of the requests the
+	// proxies served since (RequestsSinceSync), or a bucket past its reset
+	// taken as refilled. The next sync replaces them.
+	Estimated         bool     `json:"estimated,omitempty"`
+	Synced            *float64 `json:"synced,omitempty"`
+	RequestsSinceSync int64    `json:"requests_since_sync,omitempty"`
 }
+
+// Shown is the family's effective figure as status and the dashboard
+// print it: "42%", "≈42%" while estimated, "?" when unknown.
+func (f Family) Shown() string {
+	s := fraction(f.Effective).String()
+	if f.Estimated && f.Effective != nil {
+		return EstimateMark + s
+	}
+	return s
+}
+
+// EstimateMark marks a figure that is an estimate since the last sync
+// (quota.FamilyQuota.Estimated), here and in the dashboard.
+const EstimateMark = "≈"
 
 // Time is a time that JSON shows as RFC 3339 in UTC to the second, as
 // `status --json` always has, and leaves out when zero (omitzero).
@@ -197,6 +218,9 @@ func Accounts(all []quota.Status, judge Judge) []Account {
 				Effective: fractionPtr(fq.Effective), FiveHour: fractionPtr(fq.FiveHour.Remaining), Weekly: fractionPtr(fq.Weekly.Remaining),
 				Bottleneck: string(fq.Bottleneck), ResetTime: Time{fq.ResetTime}, Decision: fq.Decision.String(),
 				Status: judge.Family(fq, mk), SyncedAt: Time{fq.FetchedAt},
+			}
+			if fq.Estimated {
+				f.Estimated, f.Synced, f.RequestsSinceSync = true, fractionPtr(fq.Synced), fq.Requests
 			}
 			// The engine's snapshots hold only the marks still in force.
 			switch mk.Kind {

@@ -54,11 +54,14 @@ type LineFamily struct {
 	Best    float64 `json:"best"`
 	Percent int     `json:"percent"`
 	Usable  int     `json:"usable"` // accounts usable for the family
+	// Estimated is set when Best is an estimate since the last sync (the
+	// requests served since counted): Text then starts with ≈.
+	Estimated bool `json:"estimated"`
 	// Reset, when no account is usable, is the time until the first one
 	// is back ("1h20m"; "" when unknown).
 	Reset string `json:"reset,omitempty"`
-	// Text is the family's part of the default line: "42%", "7%!",
-	// "✗1h20m", "?".
+	// Text is the family's part of the default line: "42%", "≈38%"
+	// (estimated), "7%!", "✗1h20m", "?".
 	Text string `json:"text"`
 }
 
@@ -131,7 +134,7 @@ func LineOf(a *Answer) Line {
 				usable[i] = true
 				lf.Usable++
 				if v := *f.Effective; lf.Usable == 1 || v > lf.Best {
-					lf.Best = v
+					lf.Best, lf.Estimated = v, f.Estimated
 					lf.Status = WordOK
 					if f.Decision == "LowQuota" {
 						lf.Status = WordLow
@@ -158,6 +161,9 @@ func LineOf(a *Answer) Line {
 		lf.Glyph = Glyph(lf.Status)
 		pct := cloudcode.KnownFraction(lf.Best).String()
 		lf.Percent, _ = strconv.Atoi(strings.TrimSuffix(pct, "%"))
+		if lf.Estimated && lf.Usable > 0 {
+			pct = EstimateMark + pct
+		}
 		switch lf.Status {
 		case WordOK:
 			lf.Glyph, lf.Text = "", pct

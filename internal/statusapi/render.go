@@ -82,7 +82,7 @@ func WriteRawJSON(w io.Writer, accts json.RawMessage) error {
 const errWidth = 60
 
 // WriteTable prints the accounts as a table, with reset countdowns from
-// now.
+// now; an estimated figure shows as ≈42% (Family.Shown).
 func WriteTable(w io.Writer, accts []Account, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprint(tw, "ID\tACCOUNT\tTIER\tSTATE")
@@ -99,7 +99,7 @@ func WriteTable(w io.Writer, accts []Account, now time.Time) error {
 			if f.Bottleneck == string(cloudcode.WindowWeekly) {
 				win = " wk"
 			}
-			fmt.Fprintf(tw, "\t%s%s\t%s", fraction(f.Effective), win, until(f.ResetTime.Time, now))
+			fmt.Fprintf(tw, "\t%s%s\t%s", f.Shown(), win, until(f.ResetTime.Time, now))
 		}
 		errText := a.LastError
 		switch {

@@ -41,10 +41,8 @@ const pruneReadingsQuery = `DELETE FROM cost_readings WHERE tier = ?1 AND family
 // the cost counter (CostVersion). An invalid reading fails the whole
 // batch, naming its index.
 func (s *Store) AddCostReadings(ctx context.Context, readings []CostReading, keep int) (err error) {
-	for i, r := range readings {
-		if err := r.validate(); err != nil {
-			return fmt.Errorf("store: add cost readings: reading %d: %w", i, err)
-		}
+	if err := CheckCostReadings(readings); err != nil {
+		return fmt.Errorf("store: add cost readings: %w", err)
 	}
 	if len(readings) == 0 {
 		return nil

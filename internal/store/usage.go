@@ -113,18 +113,8 @@ func (s *Store) WriteUsage(ctx context.Context, b UsageBatch) (err error) {
 	if b.At.IsZero() {
 		b.At = s.now()
 	}
-	for i, r := range b.Rows {
-		if err := r.validate(); err != nil {
-			return fmt.Errorf("row %d: %w", i, err)
-		}
-	}
-	for i, c := range b.Conversations {
-		if strings.TrimSpace(c.Session) == "" {
-			return fmt.Errorf("conversation %d: empty session", i)
-		}
-		if c.Requests < 0 || c.Errors < 0 {
-			return fmt.Errorf("conversation %d: negative count", i)
-		}
+	if err := b.Check(); err != nil {
+		return err
 	}
 	if len(b.Rows) == 0 && len(b.Conversations) == 0 {
 		return nil

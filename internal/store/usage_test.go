@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 )
@@ -14,127 +13,8 @@ func usageRow(id int64, model, client string, n int64) UsageRow {
 		Tokens: Tokens{Prompt: 100 * n, Candidates: 10 * n, Thoughts: 5 * n, Cached: 50 * n, Total: 115 * n}}
 }
 
-// Flushes of two processes sum per hour; SpendSince leaves out the asking
-// process's own rows and everything before the time asked.
-func TestWriteUsageSumsPerHourAndSpendSince(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := context.Background()
-	ids := addAccounts(t, s, 2)
-	v0, err := s.SpendVersion(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(at time.Time, holder string, rows ...UsageRow) {
-		t.Helper()
-		if err := s.WriteUsage(ctx, UsageBatch{At: at, Holder: holder, Rows: rows}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(t0.Add(time.Minute), "serve", usageRow(ids[0], "gemini-3-flash", "claude-cli", 2), usageRow(ids[1], "gemini-3-flash", "", 1))
-	write(t0.Add(2*time.Minute), "dashboard", usageRow(ids[0], "gemini-3-flash", "claude-cli", 3))
-	write(t0.Add(70*time.Minute), "serve", usageRow(ids[0], "gemini-3-flash", "claude-cli", 4))
-	if v, _ := s.SpendVersion(ctx); v != v0+3 {
-		t.Errorf("spend version %d after three flushes, want %d", v, v0+3)
-	}
-
-	hours, err := s.UsageHours(ctx, t0.Add(20*time.Minute), ids[0]) // from 12:00: the hour is not cut
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []UsageHour{
-		{AccountID: ids[0], Family: "gemini", Model: "gemini-3-flash", Client: "claude-cli", Hour: t0, Charged: 5, Requests: 5, Errors: 2,
-			Tokens: Tokens{500, 50, 25, 250, 575}},
-		{AccountID: ids[0], Family: "gemini", Model: "gemini-3-flash", Client: "claude-cli", Hour: t0.Add(time.Hour), Charged: 4, Requests: 4, Errors: 1,
-			Tokens: Tokens{400, 40, 20, 200, 460}},
-	}
-	if !reflect.DeepEqual(utc(hours), want) {
-		t.Errorf("usage hours\n%+v\nwant\n%+v", hours, want)
-	}
-	if all, _ := s.UsageHours(ctx, t0, 0); len(all) != 3 {
-		t.Errorf("every account's hours: %d rows, want 3: %+v", len(all), all)
-	}
-
-	spend, err := s.SpendSince(ctx, t0.Add(90*time.Second), "dashboard")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantSpend := []SpendRow{{AccountID: ids[0], Family: "gemini", At: t0.Add(70 * time.Minute), Charged: 4}}
-	if !reflect.DeepEqual(utc(spend), wantSpend) {
-		t.Errorf("spend since 12:01:30 by others than the dashboard = %+v, want %+v", spend, wantSpend)
-	}
-}
-
-// A row of a deleted account is left out; an invalid one fails the batch
-// and writes nothing.
-func TestWriteUsageRefusesBadRowsAndSkipsDeletedAccounts(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := context.Background()
-	ids := addAccounts(t, s, 2)
-	if err := s.DeleteAccount(ctx, ids[1]); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.WriteUsage(ctx, UsageBatch{At: t0, Rows: []UsageRow{usageRow(ids[0], "m", "", 1), usageRow(ids[1], "m", "", 1)}}); err != nil {
-		t.Fatalf("a deleted account's row must be skipped, not fail the flush: %v", err)
-	}
-	bad := []UsageRow{
-		{AccountID: ids[0], Model: "m"},
-		{AccountID: ids[0], Family: "gemini"},
-		{AccountID: ids[0], Family: "gemini", Model: "m", Charged: -1},
-		{AccountID: ids[0], Family: "gemini", Model: "m", Tokens: Tokens{Total: -5}},
-	}
-	for i, r := range bad {
-		err := s.WriteUsage(ctx, UsageBatch{At: t0, Rows: []UsageRow{usageRow(ids[0], "m", "", 1), r}})
-		if err == nil || !strings.Contains(err.Error(), "row 1") {
-			t.Errorf("bad row %d: err %v, want one naming row 1", i, err)
-		}
-	}
-	if err := s.WriteUsage(ctx, UsageBatch{At: t0, Conversations: []Conversation{{Session: " "}}}); err == nil {
-		t.Error("a conversation without a session was stored")
-	}
-	hours, _ := s.UsageHours(ctx, t0, 0)
-	if len(hours) != 1 || hours[0].AccountID != ids[0] || hours[0].Requests != 1 {
-		t.Errorf("after one good flush and refused ones: %+v", hours)
-	}
-}
-
-// Conversations add up across flushes and processes; the account and
-// model are the latest; the most tokens come first.
-func TestConversationsAddUp(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := context.Background()
-	ids := addAccounts(t, s, 2)
-	flush := func(at time.Time, cs ...Conversation) {
-		t.Helper()
-		if err := s.WriteUsage(ctx, UsageBatch{At: at, Holder: "p", Conversations: cs}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	flush(t0, Conversation{Session: "s1", Client: "claude-cli", AccountID: ids[0], Model: "claude-sonnet-4-6", First: t0, Last: t0,
-		Requests: 2, Tokens: Tokens{Total: 100}})
-	flush(t0.Add(time.Minute), Conversation{Session: "s2", Client: "gemini-cli", AccountID: ids[0], Model: "gemini-3-flash", First: t0.Add(time.Minute),
-		Last: t0.Add(time.Minute), Requests: 1, Tokens: Tokens{Total: 150}})
-	flush(t0.Add(2*time.Minute), Conversation{Session: "s1", Client: "claude-cli", AccountID: ids[1], Model: "claude-opus-4-6-thinking",
-		First: t0.Add(2 * time.Minute), Last: t0.Add(2 * time.Minute), Requests: 1, Errors: 1, Tokens: Tokens{Prompt: 60, Total: 80}})
-	got, err := s.Conversations(ctx, t0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Conversation{
-		{Session: "s1", Client: "claude-cli", AccountID: ids[1], Model: "claude-opus-4-6-thinking", First: t0, Last: t0.Add(2 * time.Minute),
-			Requests: 3, Errors: 1, Tokens: Tokens{Prompt: 60, Total: 180}},
-		{Session: "s2", Client: "gemini-cli", AccountID: ids[0], Model: "gemini-3-flash", First: t0.Add(time.Minute), Last: t0.Add(time.Minute),
-			Requests: 1, Tokens: Tokens{Total: 150}},
-	}
-	if !reflect.DeepEqual(utc(got), want) {
-		t.Errorf("conversations\n%+v\nwant\n%+v", got, want)
-	}
-	if top, _ := s.Conversations(ctx, t0, 1); len(top) != 1 || top[0].Session != "s1" {
-		t.Errorf("top 1: %+v", top)
-	}
-	if recent, _ := s.Conversations(ctx, t0.Add(90*time.Second), 0); len(recent) != 1 || recent[0].Session != "s1" {
-		t.Errorf("seen since 12:01:30: %+v", recent)
-	}
-}
+// (The usage rules both backends keep are in storetest; what follows
+// looks at SQLite's rows.)
 
 // CompactUsage rolls raw rows up per hour after rollupAfter and deletes
 // what is older than the retention, conversations included; the sums a
@@ -181,58 +61,4 @@ func TestCompactUsageRollsUpAndPrunes(t *testing.T) {
 	if len(convs) != 4 || convs[3].Last.Before(t0.Add(2*time.Hour)) {
 		t.Errorf("conversations after pruning: %+v, want the four last seen from hour 2 on", convs)
 	}
-}
-
-// Readings are kept per key, the newest keep of each; the counter moves.
-func TestCostReadingsKeepTheNewest(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := context.Background()
-	v0, _ := s.CostVersion(ctx)
-	var rs []CostReading
-	for i := range 5 {
-		rs = append(rs, CostReading{Tier: "PRO", Family: "gemini", Window: "5h", At: t0.Add(time.Duration(i) * time.Minute), Requests: float64(i + 1), Fell: 0.01})
-	}
-	rs = append(rs, CostReading{Tier: "PRO", Family: "gemini", Window: "weekly", At: t0, Requests: 3, Fell: 0.002})
-	if err := s.AddCostReadings(ctx, rs, 3); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.CostReadings(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := append(append([]CostReading(nil), rs[2:5]...), rs[5])
-	if !reflect.DeepEqual(utc(got), want) {
-		t.Errorf("readings\n%+v\nwant the newest 3 of 5h and the weekly one\n%+v", got, want)
-	}
-	if v, _ := s.CostVersion(ctx); v != v0+1 {
-		t.Errorf("cost version %d, want %d", v, v0+1)
-	}
-	for i, bad := range []CostReading{
-		{Family: "gemini", Window: "5h", Requests: 1},
-		{Tier: "PRO", Family: "gemini", Window: "5h", Requests: 0, Fell: 0.1},
-		{Tier: "PRO", Family: "gemini", Window: "5h", Requests: 1, Fell: 1.5},
-	} {
-		if err := s.AddCostReadings(ctx, []CostReading{rs[0], bad}, 3); err == nil || !strings.Contains(err.Error(), "reading 1") {
-			t.Errorf("bad reading %d: %v", i, err)
-		}
-	}
-	if again, _ := s.CostReadings(ctx); len(again) != len(got) {
-		t.Errorf("a refused batch wrote %d readings", len(again)-len(got))
-	}
-}
-
-// utc returns rows with every time.Time field in UTC, so that rows read
-// back (local times) compare with DeepEqual to the ones written.
-func utc[T any](rows []T) []T {
-	out := make([]T, len(rows))
-	for i := range rows {
-		out[i] = rows[i]
-		v := reflect.ValueOf(&out[i]).Elem()
-		for j := range v.NumField() {
-			if f := v.Field(j); f.Type() == reflect.TypeFor[time.Time]() {
-				f.Set(reflect.ValueOf(f.Interface().(time.Time).UTC()))
-			}
-		}
-	}
-	return out
 }

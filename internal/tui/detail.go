@@ -77,8 +77,11 @@ func (m Model) detailLines(vc viewContext, chartH int) []string {
 			state += ": " + bind
 		}
 		out = append(out, st.Title.Render(f.Title())+"  "+st.Severity[fs].Render(state))
-		out = append(out, bucketLine(vc, "5h", fq.FiveHour, barW))
-		out = append(out, bucketLine(vc, "weekly", fq.Weekly, barW))
+		out = append(out, bucketLine(vc, "5h", fq.FiveHour, barW, fq.Estimated))
+		out = append(out, bucketLine(vc, "weekly", fq.Weekly, barW, fq.Estimated))
+		if line := estimateLine(fq); line != "" {
+			out = append(out, st.Dim.Render(line))
+		}
 		if line := m.standingLine(f, &s.Routing); line != "" {
 			out = append(out, "  "+line)
 		}
@@ -99,6 +102,7 @@ func (m Model) detailLines(vc viewContext, chartH int) []string {
 	if hist != nil && hist.err != "" {
 		out = append(out, st.Error.Render(hist.err))
 	}
+	out = append(out, m.detailUsageLines(vc, s.AccountID)...)
 	out = append(out, "", st.Title.Render("RECENT EVENTS"))
 	switch {
 	case m.detailErr != "":
@@ -159,7 +163,7 @@ func bottleneckName(w cloudcode.Window) string {
 }
 
 // bucketLine renders one bucket with its reset time and countdown.
-func bucketLine(vc viewContext, name string, b quota.BucketQuota, barW int) string {
+func bucketLine(vc viewContext, name string, b quota.BucketQuota, barW int, estimated bool) string {
 	sev := SevUnknown
 	if b.Remaining.Known {
 		sev = familySeverity(&quota.FamilyQuota{Effective: b.Remaining}, quota.Mark{})
@@ -168,7 +172,11 @@ func bucketLine(vc viewContext, name string, b quota.BucketQuota, barW int) stri
 	if !b.ResetTime.IsZero() {
 		reset = fmt.Sprintf("resets %s (in %s)", resetClock(vc.now, b.ResetTime), untilText(vc.now, b.ResetTime))
 	}
-	cell := bar(b.Remaining, barW) + " " + pctText(b.Remaining)
+	pct := pctText(b.Remaining)
+	if estimated && b.Remaining.Known {
+		pct = fitRight(estimateMark+b.Remaining.String(), 4)
+	}
+	cell := bar(b.Remaining, barW) + " " + pct
 	return fmt.Sprintf("  %-7s %s  %s", name, vc.styles.Severity[sev].Render(cell), reset)
 }
 

@@ -72,6 +72,9 @@ func fixtureStatuses() []quota.Status {
 		st(8, "heidi.with.a.very.long.address@example.org", "", cloudcode.TierUnknown, quota.StateActive,
 			famQuota(G, unk, unk, 0, 0), famQuota(C, unk, unk, 0, 0)),
 	}
+	// dave's Gemini figure is an estimate: 60 % at the sync, four
+	// requests served since (the dashboard shows ≈55%).
+	out[3].Families[0].Estimated, out[3].Families[0].Synced, out[3].Families[0].Requests = true, cloudcode.KnownFraction(0.60), 4
 	out[3].Marks[1] = quota.Mark{Kind: quota.CooldownMark, Until: t0.Add(3 * time.Minute), Since: t0.Add(-time.Minute), Reason: "bare 429"}
 	out[4].StateReason = "SERVICE_DISABLED"
 	out[5].StateReason = "invalid_grant"
@@ -132,7 +135,8 @@ func newFakeEngine() *fakeEngine {
 		mon: quota.MonitorStats{
 			SyncsRun: 12, LastSyncStart: t0.Add(-2 * time.Minute), LastSyncTook: 340 * time.Millisecond,
 			LastSyncOK: 7, LastSyncErrors: 1, NextSync: t0.Add(3*time.Minute + 12*time.Second),
-			Cache: quota.CacheStats{Active: 12, Expired: 3, Hits: 980, Misses: 20, HitRatio: 0.98},
+			Cache:      quota.CacheStats{Active: 12, Expired: 3, Hits: 980, Misses: 20, HitRatio: 0.98},
+			QuotaReads: 410, QuotaReadsLastHour: 96, BusySyncs: 14, Busy: 2,
 		},
 	}
 }

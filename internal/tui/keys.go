@@ -11,6 +11,7 @@ type KeyMap struct {
 	Resync, ResyncAll          key.Binding
 	ClearCache, ClearTiers     key.Binding
 	Pause, Help, Quit          key.Binding
+	Usage                      key.Binding
 }
 
 // DefaultKeyMap returns the dashboard's keys.
@@ -32,6 +33,7 @@ func DefaultKeyMap() KeyMap {
 		ClearCache: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "clear cache")),
 		ClearTiers: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "clear tiers")),
 		Pause:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause proxy")),
+		Usage:      key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "usage")),
 		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
@@ -51,7 +53,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Enter, k.Back, k.Tab, k.Filter, k.Sort},
+		{k.Enter, k.Back, k.Tab, k.Filter, k.Sort, k.Usage},
 		{k.Resync, k.ResyncAll, k.ClearCache, k.ClearTiers, k.Pause, k.Help, k.Quit},
 	}
 }
@@ -79,13 +81,13 @@ func (k KeyMap) mainHints(logFocused bool) []hint {
 	}
 	return []hint{
 		{b: k.Help}, {b: k.Resync, keep: 4}, {b: k.Enter, keep: 1, desc: "detail"}, {b: k.Filter, keep: 3},
-		{b: k.Sort, keep: 5}, {b: k.Pause, keep: 2}, {b: k.Tab, keep: 6, desc: "warnings"}, {b: k.Quit},
+		{b: k.Sort, keep: 5}, {b: k.Pause, keep: 2}, {b: k.Tab, keep: 6, desc: "warnings"}, {b: k.Usage, keep: 7}, {b: k.Quit},
 	}
 }
 
 // detailHints are the detail view's footer keys.
 func (k KeyMap) detailHints() []hint {
-	return []hint{{b: k.Back}, {b: scrollHint, keep: 2}, {b: k.Resync, keep: 3}, {b: k.Help, keep: 1}, {b: k.Quit}}
+	return []hint{{b: k.Back}, {b: scrollHint, keep: 2}, {b: k.Resync, keep: 3}, {b: k.Usage, keep: 4}, {b: k.Help, keep: 1}, {b: k.Quit}}
 }
 
 // pagerHints are the footer keys of the help and the warnings log.

@@ -58,7 +58,7 @@ func (m Model) tersePanels(vc viewContext, budget int) []string {
 		next = "next due"
 	}
 	sync := fmt.Sprintf("%s %s %s · %s · %d ok %d err", st.Title.Render("SYNC"), clockText(ms.LastSyncStart), roundDur(ms.LastSyncTook), next, ms.LastSyncOK, ms.LastSyncErrors)
-	cache := fmt.Sprintf("cache %d active %d expired · hit %.1f%%", c.Active, c.Expired, c.HitRatio*100)
+	cache := fmt.Sprintf("cache %d active %d expired · hit %.1f%% · reads %d/h", c.Active, c.Expired, c.HitRatio*100, ms.QuotaReadsLastHour)
 	if !ms.Health.OK() {
 		cache = st.Error.Render(ms.Health.String()) // the database's trouble first
 	}
@@ -147,6 +147,7 @@ func (m Model) monitorPanel(vc viewContext) []string {
 	c := &ms.Cache
 	lines = append(lines, fmt.Sprintf("cache      %d active, %d expired", c.Active, c.Expired))
 	lines = append(lines, fmt.Sprintf("hit ratio  %.1f%% (%d/%d)", c.HitRatio*100, c.Hits, c.Hits+c.Misses))
+	lines = append(lines, "reads      "+readsText(ms))
 	if !ms.Health.OK() {
 		// What the operator must know first, in place of the hit ratio so
 		// the panel keeps its height.

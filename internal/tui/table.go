@@ -229,9 +229,9 @@ func famCell(vc viewContext, fq *quota.FamilyQuota, mk quota.Mark, barW int) str
 	case quota.CooldownMark:
 		win = SevCooling.Glyph() + " "
 	}
-	cell := pctText(fq.Effective) + " " + win
+	cell := famCellPct(fq, barW > 0) + " " + win
 	if barW > 0 {
-		cell = bar(fq.Effective, barW) + " " + cell
+		cell = bar(fq.Effective, barW) + cell // famCellPct's 5 cells hold the space
 	}
 	return vc.styles.Severity[sev].Render(cell)
 }
@@ -260,7 +260,7 @@ func compactHead(vc viewContext, s *quota.Status, l tableLayout, sel bool) strin
 	sb.WriteString(" " + name + " ")
 	for i := range s.Families {
 		fs := familySeverity(&s.Families[i], s.Marks[i])
-		sb.WriteString(st.Severity[fs].Render(fit(" "+pctText(s.Families[i].Effective), 6)))
+		sb.WriteString(st.Severity[fs].Render(fit(" "+famPct(&s.Families[i], 4), 6)))
 	}
 	return sb.String()
 }

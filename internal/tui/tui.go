@@ -66,6 +66,7 @@ type Deps struct {
 	Engine  Engine      // required
 	Feed    Feed        // live updates; nil: the dashboard only refreshes on its tick
 	History HistoryFunc // sparklines and charts; nil: none drawn
+	Usage   UsageFunc   // the usage view and the detail's usage; nil: none shown
 	Proxy   Proxy       // nil: the proxy panel is hidden
 	Clock   clock.Clock // nil: clock.Real
 	NoColor bool        // true when NO_COLOR is set: no escape codes for colour
@@ -172,7 +173,8 @@ type Model struct {
 	detailID  int64
 	logView   bool // the warnings log in full
 	showHelp  bool
-	scroll    [pageHelp + 1]int // first line shown, per scrolling screen
+	scroll    [numPages]int // first line shown, per scrolling screen
+	usage     usageState    // the usage view and the detail's usage (usage.go)
 
 	mon        quota.MonitorStats
 	pstats     proxy.Stats

@@ -37,7 +37,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.waitFeed()
 	case statsMsg:
 		m.applyStats(msg)
-		return m, m.tick()
+		usageCmd := m.startUsage(false) // before m is returned: it marks the read
+		return m, tea.Batch(m.tick(), usageCmd)
 	case historyMsg:
 		m.histBusy = false
 		for id, h := range msg.data {
@@ -45,6 +46,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		cmd := m.startHistory()
 		return m, cmd
+	case usageMsg:
+		m.applyUsage(msg)
+		return m, nil
 	case detailEventsMsg:
 		if msg.accountID == m.detailID {
 			m.detailEvts = msg.events
@@ -170,6 +174,18 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.scrollBy(pageLog, msg)
 		}
 		return m, nil
+	case pageUsage:
+		switch {
+		case key.Matches(msg, k.Help):
+			m.openHelp()
+		case key.Matches(msg, k.Back, k.Usage):
+			m.usage.open = false
+			cmd := m.startUsage(true) // the detail under it, if open
+			return m, cmd
+		default:
+			m.scrollBy(pageUsage, msg)
+		}
+		return m, nil
 	case pageDetail:
 		if m.scrollBy(pageDetail, msg) {
 			return m, nil
@@ -178,6 +194,11 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, k.Help):
 		m.openHelp()
+	case key.Matches(msg, k.Usage):
+		m.usage.open = true
+		m.scroll[pageUsage] = 0
+		cmd := m.startUsage(true)
+		return m, cmd
 	case key.Matches(msg, k.Back):
 		switch {
 		case m.detail:
@@ -202,7 +223,8 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.scroll[pageDetail] = 0
 			m.detailEvts, m.detailErr = nil, ""
 			m.standings, m.standingsFor = nil, 0
-			return m, tea.Batch(m.fetchDetailEvents(m.detailID), m.startHistory())
+			usageCmd := m.startUsage(true)
+			return m, tea.Batch(m.fetchDetailEvents(m.detailID), m.startHistory(), usageCmd)
 		}
 	case key.Matches(msg, k.Tab):
 		if m.focus == focusTable {
@@ -306,6 +328,8 @@ func (m *Model) pageLines(sc page) int {
 		return len(m.logContent(vc))
 	case pageDetail:
 		return len(m.detailContent(vc, m.bodyHeight()))
+	case pageUsage:
+		return len(m.usageContent(vc))
 	}
 	return 0
 }

@@ -33,6 +33,8 @@ const (
 	pageDetail
 	pageLog
 	pageHelp
+	pageUsage
+	numPages
 )
 
 // page is what the body shows now: help over everything, then the
@@ -41,6 +43,8 @@ func (m *Model) page() page {
 	switch {
 	case m.showHelp:
 		return pageHelp
+	case m.usage.open:
+		return pageUsage
 	case m.logView:
 		return pageLog
 	case m.detail:
@@ -68,6 +72,8 @@ func (m Model) render() string {
 		lines = append(lines, scrollWindow(vc, m.helpContent(vc), m.scroll[pageHelp], bodyH)...)
 	case pageLog:
 		lines = append(lines, scrollWindow(vc, m.logContent(vc), m.scroll[pageLog], bodyH)...)
+	case pageUsage:
+		lines = append(lines, scrollWindow(vc, m.usageContent(vc), m.scroll[pageUsage], bodyH)...)
 	case pageDetail:
 		lines = append(lines, scrollWindow(vc, m.detailContent(vc, bodyH), m.scroll[pageDetail], bodyH)...)
 	default:
@@ -188,7 +194,7 @@ func (m Model) hintLine(vc viewContext) string {
 		return "filter: " + text + tail
 	}
 	switch m.page() {
-	case pageHelp, pageLog:
+	case pageHelp, pageLog, pageUsage:
 		return m.cache.footer(vc, m.keys.pagerHints())
 	case pageDetail:
 		return m.cache.footer(vc, m.keys.detailHints())
@@ -283,6 +289,7 @@ func (m Model) helpContent(vc viewContext) []string {
 	out = append(out, wrapItems(legend, "", "", "  ", vc.width)...)
 	out = append(out, "")
 	out = append(out, wrapLine("bars: ▓ left ░ spent · ? never means 0 %", vc.width)...)
+	out = append(out, wrapLine(estimateMark+"42%: an estimate, the requests served since the last sync counted; the next sync confirms it", vc.width)...)
 	out = append(out, wrapLine("5h/wk: the window that limits; ✗/◷ in its place: an upstream lock or cooldown", vc.width)...)
 	return out
 }

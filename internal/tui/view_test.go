@@ -36,7 +36,7 @@ type fixture struct {
 func newFixture(t testing.TB, w, h int, noColor bool) *fixture {
 	t.Helper()
 	f := &fixture{eng: newFakeEngine(), prx: newFakeProxy(), clk: clock.NewFake(t0)}
-	f.m = New(Deps{Engine: f.eng, Proxy: f.prx, History: fakeHistory, Clock: f.clk, NoColor: noColor, Version: "v0.1.0"})
+	f.m = New(Deps{Engine: f.eng, Proxy: f.prx, History: fakeHistory, Usage: fakeUsage, Clock: f.clk, NoColor: noColor, Version: "v0.1.0"})
 	f.send(tea.WindowSizeMsg{Width: w, Height: h})
 	if f.m.initHist == nil {
 		t.Fatal("New did not prepare a history fetch")
@@ -136,12 +136,16 @@ func TestGoldenViews(t *testing.T) {
 			{"detail_models", []string{"/", "a", "l", "i", "c", "e", "enter", "enter"}}, // alice: models, marks none, weekly bottleneck
 			{"help", []string{"?"}},
 			{"log", []string{"tab", "j", "enter"}}, // the full warnings log, from the second warning
+			{"usage", []string{"u"}},               // the pool's usage
 		} {
 			name := fmt.Sprintf("%s_%dx%d", screen.name, sz.w, sz.h)
 			t.Run(name, func(t *testing.T) {
 				f := newFixture(t, sz.w, sz.h, true)
-				if cmd := f.press(screen.keys...); cmd != nil && strings.HasPrefix(screen.name, "detail") {
-					f.send(cmd())
+				for _, msg := range runCmd(f.press(screen.keys...)) {
+					switch msg.(type) {
+					case detailEventsMsg, usageMsg:
+						f.send(msg)
+					}
 				}
 				v := f.view()
 				checkFits(t, v, sz.w, sz.h)
@@ -175,11 +179,12 @@ func TestEveryLineFits(t *testing.T) {
 	heights := []int{40, 24, 20, 12}
 	for _, w := range widths {
 		for _, h := range heights {
-			for _, keys := range [][]string{nil, {"enter"}, {"?"}, {"tab"}, {"/", "a"}, {"tab", "enter"}, {"enter", "G"}, {"?", "G"}, {"tab", "enter", "G"}} {
+			for _, keys := range [][]string{nil, {"enter"}, {"?"}, {"tab"}, {"/", "a"}, {"tab", "enter"}, {"enter", "G"}, {"?", "G"}, {"tab", "enter", "G"}, {"u"}, {"u", "G"}, {"enter", "u"}} {
 				f := newFixture(t, w, h, false)
 				for _, k := range keys {
 					for _, msg := range runCmd(f.press(k)) {
-						if _, ok := msg.(detailEventsMsg); ok {
+						switch msg.(type) {
+						case detailEventsMsg, usageMsg:
 							f.send(msg)
 						}
 					}

@@ -50,6 +50,7 @@ type Backend interface {
 	ReleaseLease(ctx context.Context, holder string) error
 	Health() store.Health
 	Close() error
+	Ledger
 }
 
 // Opener opens a new, empty store for one test. A second call with the
@@ -83,6 +84,11 @@ func Run(t *testing.T, open Opener) {
 		{"Compact", testCompact},
 		{"LeaseOneHolder", testLease},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"UsageSumsPerHour", testUsageSumsPerHour},
+		{"UsageRefusesBadRows", testUsageRefusesBadRows},
+		{"ConversationsAddUp", testConversationsAddUp},
+		{"CompactUsage", testCompactUsage},
+		{"CostReadings", testCostReadings},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
