@@ -108,7 +108,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	latest := migs[len(migs)-1].version
+	latest := migs[len(migs)-1].Version
 	if err := prepareFile(path, latest); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -311,37 +311,41 @@ func checkConnPragmas(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
-// migration is one embedded migrations/NNNN_name.sql file.
-type migration struct {
-	version int
-	name    string
-	sql     string
+// Migration is one embedded migrations/NNNN_name.sql file (either
+// backend's: both number theirs the same way).
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
 }
 
-// loadMigrations reads the embedded migrations in order and checks that
-// they are numbered 1, 2, 3... without gaps.
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
+// loadMigrations reads this store's embedded migrations.
+func loadMigrations() ([]Migration, error) { return ReadMigrations(migrationFS) }
+
+// ReadMigrations reads the migrations/*.sql files of fsys in order and
+// checks that they are numbered 1, 2, 3... without gaps.
+func ReadMigrations(fsys fs.FS) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
-	var migs []migration
+	var migs []Migration
 	for _, e := range entries {
 		num, _, ok := strings.Cut(e.Name(), "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v <= 0 {
 			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", e.Name())
 		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		b, err := fs.ReadFile(fsys, "migrations/"+e.Name())
 		if err != nil {
 			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
 		}
-		migs = append(migs, migration{version: v, name: e.Name(), sql: string(b)})
+		migs = append(migs, Migration{Version: v, Name: e.Name(), SQL: string(b)})
 	}
-	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+	sort.Slice(migs, func(i, j int) bool { return migs[i].Version < migs[j].Version })
 	for i, m := range migs {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d", m.name, i+1)
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migration %s: expected version %d", m.Name, i+1)
 		}
 	}
 	if len(migs) == 0 {
@@ -355,8 +359,8 @@ func loadMigrations() ([]migration, error) {
 // version is read under the write lock, so two processes opening a new
 // file at once migrate it once, and a failed migration leaves the previous
 // schema intact.
-func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
-	known := migs[len(migs)-1].version
+func migrate(ctx context.Context, db *sql.DB, migs []Migration) error {
+	known := migs[len(migs)-1].Version
 	// Most opens find the schema current: check without the write lock.
 	current, err := userVersion(ctx, db)
 	if err != nil {
@@ -380,11 +384,11 @@ func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
 		return newerSchemaError(current, known)
 	}
 	for _, m := range migs {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 	}
 	if current == known {

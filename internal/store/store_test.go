@@ -100,7 +100,7 @@ func TestOpenNewDatabase(t *testing.T) {
 	}
 }
 
-func mustMigrations(t *testing.T) []migration {
+func mustMigrations(t *testing.T) []Migration {
 	t.Helper()
 	migs, err := loadMigrations()
 	if err != nil {
@@ -275,9 +275,9 @@ func TestFailedMigrationLeavesSchemaIntact(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	migs := mustMigrations(t)
-	bad := append(migs[:len(migs):len(migs)], migration{
-		version: len(migs) + 1, name: "bad.sql",
-		sql: "CREATE TABLE half_done (x INTEGER); INSERT INTO no_such_table VALUES (1);",
+	bad := append(migs[:len(migs):len(migs)], Migration{
+		Version: len(migs) + 1, Name: "bad.sql",
+		SQL: "CREATE TABLE half_done (x INTEGER); INSERT INTO no_such_table VALUES (1);",
 	})
 	if err := migrate(ctx, s.write, bad); err == nil || !strings.Contains(err.Error(), "bad.sql") {
 		t.Fatalf("migrate with a failing migration: %v", err)
@@ -299,7 +299,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "q.db")
 	db := rawDB(t, path)
 	migs := mustMigrations(t)
-	if _, err := db.Exec(migs[0].sql); err != nil {
+	if _, err := db.Exec(migs[0].SQL); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Exec(`PRAGMA user_version = 1;

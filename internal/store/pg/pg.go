@@ -18,10 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"log/slog"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,42 +198,8 @@ func (s *Store) lockKey(purpose string, id int64) int64 {
 // TG_TABLE_SCHEMA || '.quotatui').
 func (s *Store) channel() string { return s.schema + ".quotatui" }
 
-// migration is one embedded migrations/NNNN_name.sql file.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	var migs []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
-		}
-		migs = append(migs, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
-	for i, m := range migs {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d", m.name, i+1)
-		}
-	}
-	if len(migs) == 0 {
-		return nil, errors.New("no migrations embedded")
-	}
-	return migs, nil
-}
+// loadMigrations reads the PostgreSQL migrations, numbered as SQLite's.
+func loadMigrations() ([]store.Migration, error) { return store.ReadMigrations(migrationFS) }
 
 // Migrations reports how many migrations this build knows (its schema
 // version), for tests that keep both backends' lists the same length.
@@ -256,7 +220,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	known := migs[len(migs)-1].version
+	known := migs[len(migs)-1].Version
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -285,11 +249,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		return tx.Commit(ctx)
 	}
 	for _, m := range migs {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, known); err != nil {
