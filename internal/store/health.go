@@ -45,23 +45,60 @@ func (h Health) Problems() []string {
 	return out
 }
 
-// health is the store's record of its health, guarded by mu.
+// health is the store's record of its health: its writes, and its file
+// (guarded by mu).
 type health struct {
+	WriteHealth
+	mu      sync.Mutex
+	opened  os.FileInfo
+	deleted bool
+}
+
+// WriteHealth records whether a store's writes work. Both backends keep
+// one; the zero value is writable.
+type WriteHealth struct {
 	mu         sync.Mutex
-	opened     os.FileInfo
 	writeErr   string
 	since      time.Time
 	notWritten bool
-	deleted    bool
+}
+
+// Note records what a write's outcome says about the database's health
+// and returns err unchanged. Only errors that databases says are
+// the database's (full, read-only, unreachable) make it unwritable; any
+// success makes it writable again.
+func (w *WriteHealth) Note(err error, databases func(error) bool) error {
+	if err != nil && !databases(err) {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err == nil {
+		w.notWritten, w.writeErr = false, ""
+		return nil
+	}
+	if !w.notWritten {
+		w.since = time.Now()
+	}
+	w.notWritten, w.writeErr = true, err.Error()
+	return err
+}
+
+// Writes returns the writes' part of Health: Writable, WriteError, Since.
+func (w *WriteHealth) Writes() Health {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return Health{Writable: !w.notWritten, WriteError: w.writeErr, Since: w.since}
 }
 
 // Health returns the store's health as last observed: write failures as
 // they happen, the file's presence as of the last CheckFile.
 func (s *Store) Health() Health {
+	h := s.health.Writes()
 	s.health.mu.Lock()
 	defer s.health.mu.Unlock()
-	return Health{Writable: !s.health.notWritten, WriteError: s.health.writeErr, Since: s.health.since,
-		Deleted: s.health.deleted, Path: s.path}
+	h.Deleted, h.Path = s.health.deleted, s.path
+	return h
 }
 
 // CheckFile looks whether the database file is still the one opened, and
@@ -82,22 +119,7 @@ func (s *Store) CheckFile() error {
 // noted records what a write's outcome says about the database's health
 // and returns err unchanged. Only errors that are the database's (full,
 // read-only, I/O) make it unwritable; any success makes it writable again.
-func (s *Store) noted(err error) error {
-	if err != nil && !notWritable(err) {
-		return err
-	}
-	s.health.mu.Lock()
-	defer s.health.mu.Unlock()
-	if err == nil {
-		s.health.notWritten, s.health.writeErr = false, ""
-		return nil
-	}
-	if !s.health.notWritten {
-		s.health.since = time.Now()
-	}
-	s.health.notWritten, s.health.writeErr = true, err.Error()
-	return err
-}
+func (s *Store) noted(err error) error { return s.health.Note(err, notWritable) }
 
 // notWritable reports whether err is SQLite saying the database cannot be
 // written: full, read-only, an I/O error, a file it cannot open.

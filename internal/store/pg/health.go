@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -17,19 +15,16 @@ import (
 // store keeps it: a database that cannot be reached or written is a
 // problem the proxy's /healthz and the dashboard must name.
 type health struct {
-	mu         sync.Mutex
-	path       string
-	writeErr   string
-	since      time.Time
-	notWritten bool
+	store.WriteHealth
+	path string
 }
 
 // Health returns the store's health as its writes last found it. A
 // PostgreSQL database has no file to lose: Deleted is always false.
 func (s *Store) Health() store.Health {
-	s.health.mu.Lock()
-	defer s.health.mu.Unlock()
-	return store.Health{Writable: !s.health.notWritten, WriteError: s.health.writeErr, Since: s.health.since, Path: s.health.path}
+	h := s.health.Writes()
+	h.Path = s.health.path
+	return h
 }
 
 // CheckFile is the SQLite store's look at its file; a server has none, and
@@ -40,22 +35,7 @@ func (s *Store) CheckFile() error { return nil }
 // and returns err unchanged: only errors that are the database's (it
 // cannot be reached, is read-only, is out of disk or connections) make it
 // unwritable; any success makes it writable again.
-func (s *Store) noted(err error) error {
-	if err != nil && !notWritable(err) {
-		return err
-	}
-	s.health.mu.Lock()
-	defer s.health.mu.Unlock()
-	if err == nil {
-		s.health.notWritten, s.health.writeErr = false, ""
-		return nil
-	}
-	if !s.health.notWritten {
-		s.health.since = time.Now()
-	}
-	s.health.notWritten, s.health.writeErr = true, err.Error()
-	return err
-}
+func (s *Store) noted(err error) error { return s.health.Note(err, notWritable) }
 
 // notWritable reports whether err is the database failing rather than the
 // request: a connection that cannot be made or broke, SQLSTATE classes 08
