@@ -120,15 +120,19 @@ func TestTwoServesShareOnePostgresDatabase(t *testing.T) {
 	if pollers != 1 {
 		t.Fatalf("%d serves say they poll, want 1", pollers)
 	}
-	oneRound := func(when string) {
+	// learning is how many accounts served requests since: the instance
+	// that served one reads its quota once early to learn what a request
+	// costs (quota's learnSoon), which is no second poller's round (that
+	// would read both accounts).
+	oneRound := func(when string, learning int) {
 		t.Helper()
 		for _, rpc := range []string{"fetchAvailableModels", "retrieveUserQuotaSummary"} {
-			if n := w.srv.TotalRequests(rpc); n != 2 {
-				t.Errorf("%s: %d %s calls from two serves on one database, want 2 (one round of 2 accounts)", when, n, rpc)
+			if n := w.srv.TotalRequests(rpc); n < 2 || n > 2+learning {
+				t.Errorf("%s: %d %s calls from two serves on one database, want 2 (one round of 2 accounts) and at most %d early reads to learn the cost", when, n, rpc, learning)
 			}
 		}
 	}
-	oneRound("after the first round")
+	oneRound("after the first round", 0)
 	// quotatui status on the shared database is answered by a running
 	// serve, with the poller's figures (no call to the upstream).
 	if out := w.run([]string{"status"}); !strings.Contains(out, "from the running serve") || !strings.Contains(out, y) {
@@ -143,7 +147,7 @@ func TestTwoServesShareOnePostgresDatabase(t *testing.T) {
 			t.Fatalf("%s's first request: %q (%d), want %s", conv, got, code, x)
 		}
 	}
-	oneRound("a few requests later")
+	oneRound("a few requests later", 1)                                        // both conversations went to x
 	w.srv.SetRemaining(x, cloudcode.FamilyGemini, cloudcode.WindowWeekly, 0.5) // now y ranks first
 	w.run([]string{"status", "--sync"})                                        // a third process syncs; both serves adopt its figures
 	waitUntil(t, 10*time.Second, "the new figures in both", func() bool { return weekly(a, x) == "0.5" && weekly(b, x) == "0.5" })
