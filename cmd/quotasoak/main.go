@@ -49,6 +49,7 @@ func main() {
 		firstByte = flag.Duration("first-byte-timeout", 2*time.Second, "hang: the proxy's first-byte timeout")
 		every     = flag.Duration("every", 250*time.Millisecond, "hang: a new conversation this often")
 		lasting   = flag.Duration("for", time.Minute, "hang: how long to keep starting conversations")
+		keep      = flag.Bool("keep", false, "soak: keep the run's directory (database and INFO log) and print where it is")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -62,7 +63,11 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
-		defer os.RemoveAll(dir)
+		if *keep {
+			fmt.Fprintln(os.Stderr, "quotasoak: the database and log stay in", dir)
+		} else {
+			defer os.RemoveAll(dir)
+		}
 		c := soakConfig{duration: *duration, speed: *speed, rate: *rate, clients: *clients, accounts: *accounts, units: *units,
 			seed: *seed, sample: *sample, dir: dir,
 			faults: faultMix{bare: *bare, capacity: *capacity, hang: *hang, cut: *cut, expireEvery: *expire}}
