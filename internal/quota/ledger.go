@@ -60,17 +60,7 @@ const maxLedgerKeys = 20000
 // ledgerStore is what the ledger needs of the store beyond storeAPI;
 // *store.Store has it. A store without it keeps the ledger in memory
 // only: estimates from this process's own spending, no usage history.
-type ledgerStore interface {
-	WriteUsage(ctx context.Context, b store.UsageBatch) error
-	SpendVersion(ctx context.Context) (int64, error)
-	SpendSince(ctx context.Context, since time.Time, holder string) ([]store.SpendRow, error)
-	UsageHours(ctx context.Context, since time.Time, accountID int64) ([]store.UsageHour, error)
-	Conversations(ctx context.Context, since time.Time, limit int) ([]store.Conversation, error)
-	CompactUsage(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) error
-	AddCostReadings(ctx context.Context, readings []store.CostReading, keep int) error
-	CostReadings(ctx context.Context) ([]store.CostReading, error)
-	CostVersion(ctx context.Context) (int64, error)
-}
+type ledgerStore = store.Ledger
 
 // usageKey names one pending token_usage row.
 type usageKey struct {

@@ -9,6 +9,21 @@ import (
 	"unicode/utf8"
 )
 
+// Ledger is what a store offers the engine's spend ledger and the usage
+// reports (schema 8). Both backends have it; the storetest contract runs
+// it against each.
+type Ledger interface {
+	WriteUsage(ctx context.Context, b UsageBatch) error
+	SpendVersion(ctx context.Context) (int64, error)
+	SpendSince(ctx context.Context, since time.Time, holder string) ([]SpendRow, error)
+	UsageHours(ctx context.Context, since time.Time, accountID int64) ([]UsageHour, error)
+	Conversations(ctx context.Context, since time.Time, limit int) ([]Conversation, error)
+	CompactUsage(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) error
+	AddCostReadings(ctx context.Context, readings []CostReading, keep int) error
+	CostReadings(ctx context.Context) ([]CostReading, error)
+	CostVersion(ctx context.Context) (int64, error)
+}
+
 // The usage tables (schema 8) hold what the proxies completed: token_usage
 // per (account, family, model, client), raw per ledger flush and rolled up
 // per hour after a day; token_usage_sessions per conversation. The queries

@@ -10,19 +10,8 @@ import (
 	"github.com/quotatui/quotatui/internal/store"
 )
 
-// Ledger is what a store offers the spend ledger and the usage reports
-// (schema 8): quota's ledgerStore and quotatui usage's reader.
-type Ledger interface {
-	WriteUsage(ctx context.Context, b store.UsageBatch) error
-	SpendVersion(ctx context.Context) (int64, error)
-	SpendSince(ctx context.Context, since time.Time, holder string) ([]store.SpendRow, error)
-	UsageHours(ctx context.Context, since time.Time, accountID int64) ([]store.UsageHour, error)
-	Conversations(ctx context.Context, since time.Time, limit int) ([]store.Conversation, error)
-	CompactUsage(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) error
-	AddCostReadings(ctx context.Context, readings []store.CostReading, keep int) error
-	CostReadings(ctx context.Context) ([]store.CostReading, error)
-	CostVersion(ctx context.Context) (int64, error)
-}
+// Ledger is the store's ledger part, as the contract checks it.
+type Ledger = store.Ledger
 
 // usageRow is a row with every count set from n, so sums are easy to tell.
 func usageRow(id int64, model, client string, n int64) store.UsageRow {
