@@ -1,33 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/quotatui/quotatui/internal/syncbuf"
 )
 
-// syncBuffer is a bytes.Buffer safe for a command writing from its
-// goroutines while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is safe for concurrent writers and readers.
+type syncBuffer = syncbuf.Buffer
 
 // testEnv is a process environment for run: HOME points at a fresh
 // temporary directory, so no default path reaches the user's files, and

@@ -1,12 +1,10 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
 	"github.com/quotatui/quotatui/internal/store"
+	"github.com/quotatui/quotatui/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) {
@@ -95,23 +94,8 @@ func (e *env) addAccount(t testing.TB, email string, expiry time.Time) (cloudcod
 	return sa, stored[0]
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is safe for concurrent writers and readers.
+type syncBuffer = syncbuf.Buffer
 
 // assertNoSecrets fails if any of the secrets appears in text.
 func assertNoSecrets(t *testing.T, what, text string, secrets ...string) {

@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/quotatui/quotatui/internal/proxy"
 	"github.com/quotatui/quotatui/internal/proxy/proxytest"
 	"github.com/quotatui/quotatui/internal/quota"
+	"github.com/quotatui/quotatui/internal/syncbuf"
 )
 
 // startWith is startE2E with the stack's options adjusted by edit before
@@ -319,23 +319,8 @@ func TestRetryAfterAfterRecheck(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger used from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is safe for concurrent writers and readers.
+type syncBuffer = syncbuf.Buffer
 
 // TestLogVolume (issue 11.11): at INFO the proxy writes no line per
 // request; what an operator must know (switches, timeouts) reaches INFO and

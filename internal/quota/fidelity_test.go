@@ -1,35 +1,19 @@
 package quota
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
+	"github.com/quotatui/quotatui/internal/syncbuf"
 )
 
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is safe for concurrent writers and readers.
+type lockedBuffer = syncbuf.Buffer
 
 // newLog returns a logger writing text lines at debug and above into a
 // buffer the test reads.

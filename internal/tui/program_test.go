@@ -17,6 +17,7 @@ import (
 	"github.com/quotatui/quotatui/internal/clock"
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/quota"
+	"github.com/quotatui/quotatui/internal/syncbuf"
 )
 
 // screen records the frame the running program shows: a program filter
@@ -239,21 +240,5 @@ func TestRunQuitsOnQ(t *testing.T) {
 // colour.
 var colourSGR = regexp.MustCompile(`\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m`)
 
-// syncBuffer is a bytes.Buffer safe for the program's writer and the
-// test's reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is safe for concurrent writers and readers.
+type syncBuffer = syncbuf.Buffer
