@@ -60,9 +60,12 @@ func WriteJSON(w io.Writer, accts []Account) error {
 	if accts == nil {
 		accts = []Account{}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(accts)
+	b, err := appendAccounts(make([]byte, 0, 2048*len(accts)+3), accts, true, 0)
+	if err != nil {
+		return fmt.Errorf("encode the accounts: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // WriteRawJSON prints accounts encoded elsewhere (RawAnswer.Accounts)

@@ -162,12 +162,14 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		a := Build(s.opt.Engine, s.opt.Judge, s.opt.Instance, s.opt.Clock.Now())
-		var v any = a
+		var b []byte
+		var err error
 		if r.URL.Path == LinePath {
 			l := LineOf(a)
-			v = &l
+			b, err = json.Marshal(&l)
+		} else {
+			b, err = encodeAnswer(a)
 		}
-		b, err := json.Marshal(v)
 		if err != nil {
 			s.opt.Logger.Warn("status: answer not encoded", "err", err)
 			http.Error(w, "answer not encoded", http.StatusInternalServerError)
