@@ -42,18 +42,6 @@ type Answer struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
-// RawAnswer is an Answer whose accounts are left as the instance encoded
-// them: `status --json` passes them on without decoding and encoding a
-// thousand accounts again.
-type RawAnswer struct {
-	Schema   string          `json:"schema"`
-	At       time.Time       `json:"at"`
-	Instance *Instance       `json:"instance,omitempty"`
-	Summary  Summary         `json:"summary"`
-	Accounts json.RawMessage `json:"accounts"`
-	Problems []string        `json:"problems,omitempty"`
-}
-
 // Instance says which process answered.
 type Instance struct {
 	Command string    `json:"command"` // "serve" or "dashboard"

@@ -1,8 +1,7 @@
 package statusapi
 
 import (
-	"bytes"
-	"encoding/json"
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -68,17 +67,32 @@ func WriteJSON(w io.Writer, accts []Account) error {
 	return err
 }
 
-// WriteRawJSON prints accounts encoded elsewhere (RawAnswer.Accounts)
-// exactly as WriteJSON prints them decoded.
-func WriteRawJSON(w io.Writer, accts json.RawMessage) error {
-	var b bytes.Buffer
-	b.Grow(len(accts) * 2)
-	if err := json.Indent(&b, accts, "", "  "); err != nil {
-		return fmt.Errorf("the instance's accounts: %w", err)
+// WriteStatus prints what `quotatui status` prints: the table, then what
+// else the user should know (failed syncs, quotatui's own problems, which
+// process answered). The instance writes it for TablePath, status itself
+// after a sync.
+func WriteStatus(w io.Writer, ans *Answer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if len(ans.Accounts) == 0 {
+		fmt.Fprintln(bw, "no accounts yet: add one with 'quotatui login' or 'quotatui accounts import FILE'")
 	}
-	b.WriteByte('\n')
-	_, err := w.Write(b.Bytes())
-	return err
+	if err := WriteTable(bw, ans.Accounts, ans.At); err != nil {
+		return err
+	}
+	if n := ans.Summary.Failed; n > 0 {
+		fmt.Fprintf(bw, "\n%d account(s) failed to sync; see LAST ERROR\n", n)
+	}
+	for _, p := range ans.Problems {
+		fmt.Fprintf(bw, "\nquotatui: %s\n", p)
+	}
+	if in := ans.Instance; in != nil {
+		role := "reads the poller's figures"
+		if in.Poller {
+			role = "polls the upstream"
+		}
+		fmt.Fprintf(bw, "\nfrom the running %s (pid %d, %s); synced %s ago at the latest\n", in.Command, in.PID, role, LineOf(ans).Age)
+	}
+	return bw.Flush()
 }
 
 // errWidth bounds the LAST ERROR column, in runes.

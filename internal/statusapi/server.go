@@ -1,6 +1,7 @@
 package statusapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,11 +19,22 @@ import (
 )
 
 // The resources a socket serves, read-only: GET Path answers the Answer
-// as JSON, GET LinePath the Line. Anything else is 404, any other method
-// 405.
+// as JSON, LinePath the Line; JSONPath and TablePath answer exactly what
+// `status --json` and `status` print, with the summary and the poller in
+// headers (Printed), so the client prints them without decoding a
+// thousand accounts. Anything else is 404, any other method 405.
 const (
-	Path     = "/v1/status"
-	LinePath = "/v1/line"
+	Path      = "/v1/status"
+	LinePath  = "/v1/line"
+	JSONPath  = "/v1/status.json"
+	TablePath = "/v1/status.txt"
+)
+
+// The headers of a printed answer (JSONPath, TablePath).
+const (
+	headerSchema  = "Quotatui-Schema"
+	headerSummary = "Quotatui-Summary" // Summary as JSON
+	headerPoller  = "Quotatui-Poller"  // "true" or "false"
 )
 
 // Options configure a Server.
@@ -152,7 +164,9 @@ func (s *Server) Close() error {
 // Handler returns the HTTP handler the socket serves.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != Path && r.URL.Path != LinePath {
+		switch r.URL.Path {
+		case Path, LinePath, JSONPath, TablePath:
+		default:
 			http.NotFound(w, r)
 			return
 		}
@@ -162,20 +176,12 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		a := Build(s.opt.Engine, s.opt.Judge, s.opt.Instance, s.opt.Clock.Now())
-		var b []byte
-		var err error
-		if r.URL.Path == LinePath {
-			l := LineOf(a)
-			b, err = json.Marshal(&l)
-		} else {
-			b, err = encodeAnswer(a)
-		}
+		b, err := s.encode(w.Header(), r.URL.Path, a)
 		if err != nil {
 			s.opt.Logger.Warn("status: answer not encoded", "err", err)
 			http.Error(w, "answer not encoded", http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		if r.Method == http.MethodHead {
@@ -185,4 +191,35 @@ func (s *Server) Handler() http.Handler {
 			s.opt.Logger.Debug("status: answer not sent", "err", err)
 		}
 	})
+}
+
+// encode makes resource's body from a, and sets its headers in h.
+func (s *Server) encode(h http.Header, resource string, a *Answer) ([]byte, error) {
+	switch resource {
+	case LinePath:
+		h.Set("Content-Type", "application/json")
+		l := LineOf(a)
+		return json.Marshal(&l)
+	case Path:
+		h.Set("Content-Type", "application/json")
+		return encodeAnswer(a)
+	}
+	sum, err := json.Marshal(a.Summary)
+	if err != nil {
+		return nil, err
+	}
+	h.Set(headerSchema, Schema)
+	h.Set(headerSummary, string(sum))
+	h.Set(headerPoller, strconv.FormatBool(a.Instance != nil && a.Instance.Poller))
+	var buf bytes.Buffer
+	if resource == JSONPath {
+		h.Set("Content-Type", "application/json")
+		buf.Grow(2048*len(a.Accounts) + 3)
+		err = WriteJSON(&buf, a.Accounts)
+	} else {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		buf.Grow(160*len(a.Accounts) + 1024)
+		err = WriteStatus(&buf, a)
+	}
+	return buf.Bytes(), err
 }
