@@ -19,6 +19,19 @@ import (
 // added here too; TestEncodeMatchesEncodingJSON fills every field by
 // reflection and fails until it is.
 
+// appendJSON appends what `status --json` prints: the accounts indented,
+// [] when there are none, and a newline.
+func appendJSON(b []byte, accts []Account) ([]byte, error) {
+	if accts == nil {
+		accts = []Account{}
+	}
+	b, err := appendAccounts(b, accts, true, 0)
+	if err != nil {
+		return nil, fmt.Errorf("encode the accounts: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
 // appendAccounts appends accts as JSON: compact when indent is false, else
 // indented by two spaces from depth (0 at the top), as json.Indent would.
 // A nil slice is null, as encoding/json writes it.
@@ -274,11 +287,11 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// encodeAnswer encodes the answer as json.Marshal does, with the accounts
-// written by hand (appendAccounts). It is not Answer's MarshalJSON: through
-// that, encoding/json would scan the megabyte again to compact it.
-func encodeAnswer(a *Answer) ([]byte, error) {
-	b := make([]byte, 0, 1024+len(a.Accounts)*1024)
+// appendAnswer appends the answer as json.Marshal encodes it, with the
+// accounts written by hand (appendAccounts). It is not Answer's
+// MarshalJSON: through that, encoding/json would scan the megabyte again
+// to compact it.
+func appendAnswer(b []byte, a *Answer) ([]byte, error) {
 	b = append(b, `{"schema":`...)
 	b = appendString(b, a.Schema)
 	for _, part := range []struct {

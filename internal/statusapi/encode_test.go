@@ -117,7 +117,7 @@ func TestEncodeMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := encodeAnswer(a); err != nil || !bytes.Equal(got, want) {
+		if got, err := appendAnswer(nil, a); err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("answer %d, err %v:\n got %s\nwant %s", n, err, got, want)
 		}
 	}

@@ -56,14 +56,11 @@ func Summarize(accts []Account) Summary {
 // WriteJSON prints the accounts as `quotatui status --json` does: an
 // indented JSON array.
 func WriteJSON(w io.Writer, accts []Account) error {
-	if accts == nil {
-		accts = []Account{}
-	}
-	b, err := appendAccounts(make([]byte, 0, 2048*len(accts)+3), accts, true, 0)
+	b, err := appendJSON(make([]byte, 0, 2048*len(accts)+3), accts)
 	if err != nil {
-		return fmt.Errorf("encode the accounts: %w", err)
+		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = w.Write(b)
 	return err
 }
 

@@ -176,7 +176,17 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		a := Build(s.opt.Engine, s.opt.Judge, s.opt.Instance, s.opt.Clock.Now())
-		b, err := s.encode(w.Header(), r.URL.Path, a)
+		buf, _ := bodies.Get().(*[]byte)
+		if buf == nil {
+			buf = new([]byte)
+		}
+		b, err := s.encode((*buf)[:0], w.Header(), r.URL.Path, a)
+		defer func() {
+			if cap(b) <= maxPooled {
+				*buf = b
+				bodies.Put(buf)
+			}
+		}()
 		if err != nil {
 			s.opt.Logger.Warn("status: answer not encoded", "err", err)
 			http.Error(w, "answer not encoded", http.StatusInternalServerError)
@@ -193,8 +203,9 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
-// encode makes resource's body from a, and sets its headers in h.
-func (s *Server) encode(h http.Header, resource string, a *Answer) ([]byte, error) {
+// encode appends resource's body made from a to buf, and sets its
+// headers in h.
+func (s *Server) encode(buf []byte, h http.Header, resource string, a *Answer) ([]byte, error) {
 	switch resource {
 	case LinePath:
 		h.Set("Content-Type", "application/json")
@@ -202,7 +213,7 @@ func (s *Server) encode(h http.Header, resource string, a *Answer) ([]byte, erro
 		return json.Marshal(&l)
 	case Path:
 		h.Set("Content-Type", "application/json")
-		return encodeAnswer(a)
+		return appendAnswer(buf, a)
 	}
 	sum, err := json.Marshal(a.Summary)
 	if err != nil {
@@ -211,15 +222,20 @@ func (s *Server) encode(h http.Header, resource string, a *Answer) ([]byte, erro
 	h.Set(headerSchema, Schema)
 	h.Set(headerSummary, string(sum))
 	h.Set(headerPoller, strconv.FormatBool(a.Instance != nil && a.Instance.Poller))
-	var buf bytes.Buffer
 	if resource == JSONPath {
 		h.Set("Content-Type", "application/json")
-		buf.Grow(2048*len(a.Accounts) + 3)
-		err = WriteJSON(&buf, a.Accounts)
-	} else {
-		h.Set("Content-Type", "text/plain; charset=utf-8")
-		buf.Grow(160*len(a.Accounts) + 1024)
-		err = WriteStatus(&buf, a)
+		return appendJSON(buf, a.Accounts)
 	}
-	return buf.Bytes(), err
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	b := bytes.NewBuffer(buf)
+	err = WriteStatus(b, a)
+	return b.Bytes(), err
 }
+
+// bodies are the buffers answers are encoded in, reused: a thousand
+// accounts' JSON is 2 MB, and a fresh one per answer cost the serving
+// process as much as the encoding (clearing it, and collecting it).
+var bodies sync.Pool // of *[]byte
+
+// maxPooled bounds the buffers kept for the next answer.
+const maxPooled = 16 << 20
