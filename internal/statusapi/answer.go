@@ -11,9 +11,9 @@
 package statusapi
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
@@ -136,9 +136,14 @@ func appendTime(b []byte, t time.Time) []byte {
 
 // UnmarshalJSON reads an RFC 3339 string.
 func (t *Time) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("time: %w", err)
+	if string(b) == "null" {
+		return nil // as time.Time does
+	}
+	// An RFC 3339 time has nothing JSON escapes: the string is its bytes.
+	s, quoted := strings.CutPrefix(string(b), `"`)
+	s, ended := strings.CutSuffix(s, `"`)
+	if !quoted || !ended {
+		return fmt.Errorf("time: not a JSON string: %.40s", b)
 	}
 	v, err := time.Parse(time.RFC3339, s)
 	if err != nil {

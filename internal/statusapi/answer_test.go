@@ -25,3 +25,17 @@ func TestTimeIsUTCToTheSecond(t *testing.T) {
 		t.Errorf("decoded %v, %v; want %v", f.ResetTime, err, at.Truncate(time.Second))
 	}
 }
+
+// A time that is not an RFC 3339 string is an error, null is no time.
+func TestTimeDecoding(t *testing.T) {
+	for _, bad := range []string{`1234`, `"`, `"2026-11-30"`, `"2026-11-30T04:06:07Z`, `"2026-11-30T04:06:07Z\u0000"`} {
+		var f Family
+		if err := json.Unmarshal([]byte(`{"reset_time":`+bad+`}`), &f); err == nil {
+			t.Errorf("%s decoded as %v; want an error", bad, f.ResetTime)
+		}
+	}
+	var f Family
+	if err := json.Unmarshal([]byte(`{"reset_time":null}`), &f); err != nil || !f.ResetTime.IsZero() {
+		t.Errorf("null decoded as %v, %v; want no time", f.ResetTime, err)
+	}
+}
