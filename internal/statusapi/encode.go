@@ -6,7 +6,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
 // The accounts' JSON, written by hand. encoding/json took 10 ms to encode
@@ -84,7 +85,7 @@ func (o *object) key(k string) {
 	}
 }
 
-func (o *object) str(k, v string) { o.key(k); o.b = appendString(o.b, v) }
+func (o *object) str(k, v string) { o.key(k); o.b = rawjson.AppendString(o.b, v) }
 
 // strOmit is an `omitempty` string.
 func (o *object) strOmit(k, v string) {
@@ -145,7 +146,7 @@ func appendAccount(b []byte, a *Account, indent bool, depth int) ([]byte, error)
 		}
 		fam.n++
 		fam.b = newline(fam.b, indent, depth+2)
-		fam.b = appendString(fam.b, k)
+		fam.b = rawjson.AppendString(fam.b, k)
 		fam.b = append(fam.b, ':')
 		if indent {
 			fam.b = append(fam.b, ' ')
@@ -233,67 +234,13 @@ func appendFloatPtr(b []byte, p *float64) ([]byte, error) {
 	return b, nil
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string as encoding/json does with HTML
-// escaping (its default): <, > and & as \u00XX, control characters
-// escaped, invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // appendAnswer appends the answer as json.Marshal encodes it, with the
 // accounts written by hand (appendAccounts). It is not Answer's
 // MarshalJSON: through that, encoding/json would scan the megabyte again
 // to compact it.
 func appendAnswer(b []byte, a *Answer) ([]byte, error) {
 	b = append(b, `{"schema":`...)
-	b = appendString(b, a.Schema)
+	b = rawjson.AppendString(b, a.Schema)
 	for _, part := range []struct {
 		key  string
 		v    any
