@@ -10,7 +10,7 @@ import (
 	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
-// The accounts' JSON, written by hand. encoding/json took 10 ms to encode
+// The accounts' JSON, written by hand. encoding/json took 5–10 ms to encode
 // a thousand accounts (reflection over ten thousand fields and a map per
 // account), the largest part of `status --json`'s time
 // (docs/BENCHMARKS.md). These functions write exactly the bytes
