@@ -94,22 +94,19 @@ func runStatus(ctx context.Context, c *cli, o statusOptions) error {
 		switch {
 		case o.line:
 			return statusLine(actx, c, tmpl, dir, cfg.DBPath)
-		case o.json:
-			// The instance's accounts are printed as it encoded them: a
-			// thousand are not decoded and encoded again.
-			raw, err := statusapi.AskJSON(actx, dir, cfg.DBPath)
-			if err == nil {
-				if err := statusapi.WriteRawJSON(c.stdout, raw.Accounts); err != nil {
-					return err
-				}
-				return exitFor(raw.Summary)
-			}
-			noteNoAnswer(c, err)
 		default:
-			ans, err := statusapi.Ask(actx, dir, cfg.DBPath)
+			// The instance writes what is printed and sums up: a thousand
+			// accounts are not decoded here and encoded again.
+			resource := statusapi.TablePath
+			if o.json {
+				resource = statusapi.JSONPath
+			}
+			p, err := statusapi.AskPrinted(actx, dir, cfg.DBPath, resource)
 			if err == nil {
-				printStatus(c.stdout, ans)
-				return exitFor(ans.Summary)
+				if _, err := c.stdout.Write(p.Text); err != nil {
+					return fmt.Errorf("write the status: %w", err)
+				}
+				return exitFor(p.Summary)
 			}
 			noteNoAnswer(c, err)
 		}
@@ -128,7 +125,9 @@ func runStatus(ctx context.Context, c *cli, o statusOptions) error {
 			return err
 		}
 	default:
-		printStatus(c.stdout, ans)
+		if err := statusapi.WriteStatus(c.stdout, ans); err != nil {
+			return fmt.Errorf("write the status: %w", err)
+		}
 	}
 	return exitFor(ans.Summary)
 }
@@ -196,27 +195,6 @@ func syncedAnswer(ctx context.Context, cfg config.Config, force bool) (*statusap
 		s.quota.RefreshAll(ctx)
 	}
 	return statusapi.Build(s.quota, tuiJudge, nil, s.clock.Now()), nil
-}
-
-// printStatus prints the table and what else the user should know.
-func printStatus(w io.Writer, ans *statusapi.Answer) {
-	if len(ans.Accounts) == 0 {
-		fmt.Fprintln(w, "no accounts yet: add one with 'quotatui login' or 'quotatui accounts import FILE'")
-	}
-	statusapi.WriteTable(w, ans.Accounts, ans.At)
-	if n := ans.Summary.Failed; n > 0 {
-		fmt.Fprintf(w, "\n%d account(s) failed to sync; see LAST ERROR\n", n)
-	}
-	for _, p := range ans.Problems {
-		fmt.Fprintf(w, "\nquotatui: %s\n", p)
-	}
-	if in := ans.Instance; in != nil {
-		role := "reads the poller's figures"
-		if in.Poller {
-			role = "polls the upstream"
-		}
-		fmt.Fprintf(w, "\nfrom the running %s (pid %d, %s); synced %s ago at the latest\n", in.Command, in.PID, role, statusapi.LineOf(ans).Age)
-	}
 }
 
 func statusExit(sum statusapi.Summary) int {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 )
 
 // BenchmarkStatusProcess is what a status bar pays: the real binary's
-// `quotatui status --line` (and `--json`) answered by a running serve
+// `quotatui status --line` (and `--json`, and the table) answered by a running serve
 // with 12 and 1000 accounts, process start included. One op is one run
 // of the binary; median-ms is the median run, the figure in
 // docs/BENCHMARKS.md.
@@ -31,11 +32,15 @@ func BenchmarkStatusProcess(b *testing.B) {
 			w := newMPWorld(b, specs...)
 			w.serve()
 			waitAnswer(b, w.stateDir(), w.db, n)
-			for _, mode := range []string{"--line", "--json"} {
-				b.Run(mode[2:], func(b *testing.B) {
+			for _, mode := range []string{"--line", "--json", "table"} {
+				b.Run(strings.TrimPrefix(mode, "--"), func(b *testing.B) {
+					args := append([]string{"status", mode}, w.args...)
+					if mode == "table" {
+						args = append([]string{"status"}, w.args...)
+					}
 					var took []time.Duration
 					for b.Loop() {
-						cmd := exec.Command(w.bin, append([]string{"status", mode}, w.args...)...)
+						cmd := exec.Command(w.bin, args...)
 						cmd.Env, cmd.Stdout, cmd.Stderr = append(w.env, os.Getenv("QT_BENCH_ENV")), io.Discard, io.Discard
 						start := time.Now()
 						// 3–6 are answers (the pool's FREE accounts are

@@ -9,6 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/cloudcode/cloudcodetest"
+	"github.com/quotatui/quotatui/internal/quota"
 	"github.com/quotatui/quotatui/internal/statusapi"
 	"github.com/quotatui/quotatui/internal/tui"
 )
@@ -338,3 +342,68 @@ func TestStatusAsksTheDashboard(t *testing.T) {
 		t.Errorf("the dashboard left its socket: %v", m)
 	}
 }
+
+// A running quotatui that dies mid-answer leaves no half table or half
+// JSON on stdout: status says so on stderr and syncs instead, and its
+// output and exit status are the sync's.
+func TestStatusWithAnAnswerCutShort(t *testing.T) {
+	srv, dbPath, longEnv := statusSetup(t)
+	flags := simFlags(srv, dbPath)
+	// A short state directory: this test binds the socket itself, without
+	// statusapi's way round sun_path's 108 bytes.
+	short, err := os.MkdirTemp("", "qs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(short) })
+	env := func(k string) string {
+		if k == "XDG_STATE_HOME" {
+			return short
+		}
+		return longEnv(k)
+	}
+	// Take the socket name a real instance would have, then answer on it
+	// with the start of a text and a connection that closes.
+	inst, err := statusapi.Listen(statusapi.Options{Dir: statusapi.DefaultDir(env), DB: dbPath, Engine: fakeEngine{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := inst.SocketPath()
+	inst.Close()
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "HALF AN ANSWER"
+	cut := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		conn.Write([]byte("HTTP/1.1 200 OK\r\nQuotatui-Schema: " + statusapi.Schema + "\r\nQuotatui-Poller: true\r\n" +
+			"Quotatui-Summary: {\"accounts\":3}\r\nContent-Length: 100000\r\n\r\n" + marker + "\n"))
+	})
+	hs := &http.Server{Handler: cut}
+	done := make(chan struct{})
+	go func() { hs.Serve(ln); close(done) }()
+	t.Cleanup(func() { hs.Close(); <-done })
+
+	for _, format := range [][]string{{"status", "--json"}, {"status"}} {
+		r := runCLI(t, env, "", append(format, flags...)...)
+		if strings.Contains(r.stdout, marker) || !strings.Contains(r.stderr, "did not answer, syncing instead") || !strings.Contains(r.stderr, "of 100000 bytes: unexpected EOF") {
+			t.Errorf("%s with an answer cut short: exit %d\nstdout: %s\nstderr: %s", strings.Join(format, " "), r.code, r.stdout, r.stderr)
+		}
+		if r.code != exitOK || strings.Contains(r.stdout, "from the running") {
+			t.Errorf("%s did not print the sync's answer instead: exit %d\n%s", strings.Join(format, " "), r.code, r.stdout)
+		}
+	}
+}
+
+// fakeEngine is an engine with no accounts.
+type fakeEngine struct{}
+
+func (fakeEngine) GetAllQuotas() []quota.Status { return nil }
+func (fakeEngine) IsPoller() bool               { return false }
+func (fakeEngine) Health() quota.Health         { return quota.Health{} }

@@ -11,9 +11,9 @@
 package statusapi
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
@@ -40,18 +40,6 @@ type Answer struct {
 	Accounts []Account `json:"accounts"`
 	// Problems are quotatui's own (its database), one sentence each.
 	Problems []string `json:"problems,omitempty"`
-}
-
-// RawAnswer is an Answer whose accounts are left as the instance encoded
-// them: `status --json` passes them on without decoding and encoding a
-// thousand accounts again.
-type RawAnswer struct {
-	Schema   string          `json:"schema"`
-	At       time.Time       `json:"at"`
-	Instance *Instance       `json:"instance,omitempty"`
-	Summary  Summary         `json:"summary"`
-	Accounts json.RawMessage `json:"accounts"`
-	Problems []string        `json:"problems,omitempty"`
 }
 
 // Instance says which process answered.
@@ -132,16 +120,32 @@ const EstimateMark = "≈"
 // `status --json` always has, and leaves out when zero (omitzero).
 type Time struct{ time.Time }
 
-// MarshalText writes the time as RFC 3339 in UTC (JSON quotes it). Text,
-// not JSON, spares the encoder a reflective round per field: a thousand
-// accounts carry ten thousand of them.
-func (t Time) MarshalText() ([]byte, error) {
-	return t.UTC().AppendFormat(make([]byte, 0, len(time.RFC3339)), time.RFC3339), nil
+// MarshalJSON writes the time as an RFC 3339 string in UTC. It must be
+// MarshalJSON: time.Time's own, promoted through the embedding, wins over
+// a MarshalText (nanoseconds and the local offset).
+func (t Time) MarshalJSON() ([]byte, error) {
+	return appendTime(make([]byte, 0, len(time.RFC3339)+2), t.Time), nil
 }
 
-// UnmarshalText reads an RFC 3339 time.
-func (t *Time) UnmarshalText(b []byte) error {
-	v, err := time.Parse(time.RFC3339, string(b))
+// appendTime writes t as Time.MarshalJSON does: RFC 3339 in UTC, quoted.
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339)
+	return append(b, '"')
+}
+
+// UnmarshalJSON reads an RFC 3339 string.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil // as time.Time does
+	}
+	// An RFC 3339 time has nothing JSON escapes: the string is its bytes.
+	s, quoted := strings.CutPrefix(string(b), `"`)
+	s, ended := strings.CutSuffix(s, `"`)
+	if !quoted || !ended {
+		return fmt.Errorf("time: not a JSON string: %.40s", b)
+	}
+	v, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return fmt.Errorf("time: %w", err)
 	}

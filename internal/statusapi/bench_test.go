@@ -9,7 +9,8 @@ import (
 // BenchmarkAsk is `quotatui status`'s question to a running instance, less
 // the process start: find the sockets, connect, get the answer of a real
 // engine synced against the simulator, decode it. One op is one question:
-// the whole answer (the table), the JSON (--json) or the line (--line).
+// the whole answer decoded, the text of --json or of the table as the
+// instance writes it, or the line (--line).
 //
 //	go test -run '^$' -bench Ask -benchmem ./internal/statusapi
 func BenchmarkAsk(b *testing.B) {
@@ -28,18 +29,18 @@ func BenchmarkAsk(b *testing.B) {
 					}
 				}
 			})
-			b.Run("json", func(b *testing.B) { // status --json: the accounts left encoded, then indented
-				b.ReportAllocs()
-				for b.Loop() {
-					a, err := AskJSON(ctx, dir, p.db)
-					if err != nil || a.Summary.Accounts != n {
-						b.Fatalf("AskJSON: %v", err)
+			for _, res := range []string{JSONPath, TablePath} {
+				// status --json and status: the instance writes the text.
+				b.Run(map[string]string{JSONPath: "json", TablePath: "table"}[res], func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						p, err := AskPrinted(ctx, dir, p.db, res)
+						if err != nil || p.Summary.Accounts != n {
+							b.Fatalf("AskPrinted: %v", err)
+						}
 					}
-					if err := WriteRawJSON(discard{}, a.Accounts); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
+				})
+			}
 			b.Run("line", func(b *testing.B) { // status --line
 				b.ReportAllocs()
 				for b.Loop() {

@@ -32,17 +32,7 @@ const maxAnswer = 64 << 20
 // Sockets left by dead processes are removed on the way. ctx bounds the
 // wait.
 func Ask(ctx context.Context, dir, db string) (*Answer, error) {
-	return askAll(ctx, dir, db, Path, func(a *Answer) (bool, error) {
-		if a.Schema != Schema {
-			return false, schemaErr(a.Schema)
-		}
-		return a.Instance != nil && a.Instance.Poller, nil
-	})
-}
-
-// AskJSON is Ask with the accounts left encoded, for `status --json`.
-func AskJSON(ctx context.Context, dir, db string) (*RawAnswer, error) {
-	return askAll(ctx, dir, db, Path, func(a *RawAnswer) (bool, error) {
+	return askAll(ctx, dir, db, Path, decodeJSON[Answer], func(a *Answer) (bool, error) {
 		if a.Schema != Schema {
 			return false, schemaErr(a.Schema)
 		}
@@ -53,7 +43,7 @@ func AskJSON(ctx context.Context, dir, db string) (*RawAnswer, error) {
 // AskLine is Ask for the line only: the instance sums its accounts up
 // itself, so a status bar's question stays small with a thousand of them.
 func AskLine(ctx context.Context, dir, db string) (*Line, error) {
-	return askAll(ctx, dir, db, LinePath, func(l *Line) (bool, error) {
+	return askAll(ctx, dir, db, LinePath, decodeJSON[Line], func(l *Line) (bool, error) {
 		if l.Schema != Schema {
 			return false, schemaErr(l.Schema)
 		}
@@ -62,12 +52,12 @@ func AskLine(ctx context.Context, dir, db string) (*Line, error) {
 }
 
 func schemaErr(got string) error {
-	return fmt.Errorf("answered in schema %q, this quotatui reads %q (run the same version)", got, Schema)
+	return fmt.Errorf("in schema %q, this quotatui reads %q (run the same version)", got, Schema)
 }
 
 // askAll asks every live socket of db for path and returns the first
 // answer that polls says is the poller's, else the first answer.
-func askAll[T any](ctx context.Context, dir, db, path string, polls func(*T) (bool, error)) (*T, error) {
+func askAll[T any](ctx context.Context, dir, db, path string, read reader[T], polls func(*T) (bool, error)) (*T, error) {
 	socks, err := sockets(dir, key(db))
 	if err != nil {
 		return nil, err
@@ -86,9 +76,9 @@ func askAll[T any](ctx context.Context, dir, db, path string, polls func(*T) (bo
 	for _, s := range socks {
 		go func() {
 			var r result
-			if r.v, r.err = askOne[T](ctx, s.path, path); r.err == nil {
+			if r.v, r.err = askOne(ctx, s.path, path, read); r.err == nil {
 				if r.poller, r.err = polls(r.v); r.err != nil {
-					r.err = fmt.Errorf("%s %w", s.path, r.err)
+					r.err = fmt.Errorf("%s answered %w", s.path, r.err)
 				}
 			}
 			if r.err != nil && isDead(r.err) {
@@ -129,8 +119,11 @@ func askAll[T any](ctx context.Context, dir, db, path string, polls func(*T) (bo
 	return nil, fmt.Errorf("%w: %w", ErrNoAnswer, errors.Join(errs...))
 }
 
+// A reader takes a T from an answer whose status is 200 OK.
+type reader[T any] func(*http.Response) (*T, error)
+
 // askOne asks the process behind one socket for resource.
-func askOne[T any](ctx context.Context, path, resource string) (*T, error) {
+func askOne[T any](ctx context.Context, path, resource string, read reader[T]) (*T, error) {
 	conn, err := dial(ctx, path)
 	if err != nil {
 		return nil, err
@@ -159,11 +152,70 @@ func askOne[T any](ctx context.Context, path, resource string) (*T, error) {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		return nil, fmt.Errorf("%s answered %s: %s", path, resp.Status, strings.TrimSpace(string(b)))
 	}
+	v, err := read(resp)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, askErr(ctx, path, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s answered %w", path, err)
+	}
+	return v, nil
+}
+
+func decodeJSON[T any](resp *http.Response) (*T, error) {
 	var v T
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&v); err != nil {
-		return nil, fmt.Errorf("%s answered unreadable JSON: %w", path, askErr(ctx, path, err))
+		return nil, fmt.Errorf("unreadable JSON: %w", err)
 	}
 	return &v, nil
+}
+
+// Printed is what `status` or `status --json` prints, as a running
+// instance wrote it (AskPrinted).
+type Printed struct {
+	Summary Summary // for the exit status
+	Poller  bool    // the instance polls the upstream
+	Text    []byte  // exactly what is printed
+}
+
+// AskPrinted is Ask for what status prints: resource is JSONPath or
+// TablePath. The instance writes the text and sums up, so a thousand
+// accounts are neither decoded nor encoded again here. The text is read
+// whole, to its announced length, before it is returned: a short or
+// malformed answer is an error, never half a table.
+func AskPrinted(ctx context.Context, dir, db, resource string) (*Printed, error) {
+	return askAll(ctx, dir, db, resource, readPrinted, func(p *Printed) (bool, error) { return p.Poller, nil })
+}
+
+// readPrinted reads a printed answer and checks its headers and length.
+func readPrinted(resp *http.Response) (*Printed, error) {
+	h := resp.Header
+	if got := h.Get(headerSchema); got != Schema {
+		return nil, schemaErr(got)
+	}
+	p := &Printed{}
+	switch h.Get(headerPoller) {
+	case "true":
+		p.Poller = true
+	case "false":
+	default:
+		return nil, fmt.Errorf("no %s header", headerPoller)
+	}
+	if err := json.Unmarshal([]byte(h.Get(headerSummary)), &p.Summary); err != nil {
+		return nil, fmt.Errorf("an unreadable %s header: %w", headerSummary, err)
+	}
+	n := resp.ContentLength
+	if n <= 0 || n > maxAnswer {
+		return nil, fmt.Errorf("a text of unknown or unlikely length (%d bytes)", n)
+	}
+	p.Text = make([]byte, n)
+	if got, err := io.ReadFull(resp.Body, p.Text); err != nil {
+		return nil, fmt.Errorf("%d of %d bytes: %w", got, n, err)
+	}
+	if p.Text[n-1] != '\n' {
+		return nil, errors.New("a text that does not end its last line")
+	}
+	return p, nil
 }
 
 // askErr prefers the context's reason to the I/O error it caused.

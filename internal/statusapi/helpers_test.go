@@ -113,7 +113,13 @@ type running struct {
 // (or stop) ends it.
 func serve(tb testing.TB, dir, db string, eng Engine, command string) *running {
 	tb.Helper()
-	srv, err := Listen(Options{Dir: dir, DB: db, Engine: eng, Judge: testJudge, Instance: NewInstance(command, "test", db, time.Now())})
+	return serveWith(tb, Options{Dir: dir, DB: db, Engine: eng, Judge: testJudge, Instance: NewInstance(command, "test", db, time.Now())})
+}
+
+// serveWith is serve with all the options.
+func serveWith(tb testing.TB, opt Options) *running {
+	tb.Helper()
+	srv, err := Listen(opt)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package statusapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,11 +19,22 @@ import (
 )
 
 // The resources a socket serves, read-only: GET Path answers the Answer
-// as JSON, GET LinePath the Line. Anything else is 404, any other method
-// 405.
+// as JSON, LinePath the Line; JSONPath and TablePath answer exactly what
+// `status --json` and `status` print, with the summary and the poller in
+// headers (Printed), so the client prints them without decoding a
+// thousand accounts. Anything else is 404, any other method 405.
 const (
-	Path     = "/v1/status"
-	LinePath = "/v1/line"
+	Path      = "/v1/status"
+	LinePath  = "/v1/line"
+	JSONPath  = "/v1/status.json"
+	TablePath = "/v1/status.txt"
+)
+
+// The headers of a printed answer (JSONPath, TablePath).
+const (
+	headerSchema  = "Quotatui-Schema"
+	headerSummary = "Quotatui-Summary" // Summary as JSON
+	headerPoller  = "Quotatui-Poller"  // "true" or "false"
 )
 
 // Options configure a Server.
@@ -152,7 +164,9 @@ func (s *Server) Close() error {
 // Handler returns the HTTP handler the socket serves.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != Path && r.URL.Path != LinePath {
+		switch r.URL.Path {
+		case Path, LinePath, JSONPath, TablePath:
+		default:
 			http.NotFound(w, r)
 			return
 		}
@@ -162,18 +176,22 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		a := Build(s.opt.Engine, s.opt.Judge, s.opt.Instance, s.opt.Clock.Now())
-		var v any = a
-		if r.URL.Path == LinePath {
-			l := LineOf(a)
-			v = &l
+		buf, _ := bodies.Get().(*[]byte)
+		if buf == nil {
+			buf = new([]byte)
 		}
-		b, err := json.Marshal(v)
+		b, err := s.encode((*buf)[:0], w.Header(), r.URL.Path, a)
+		defer func() {
+			if cap(b) <= maxPooled {
+				*buf = b
+				bodies.Put(buf)
+			}
+		}()
 		if err != nil {
 			s.opt.Logger.Warn("status: answer not encoded", "err", err)
 			http.Error(w, "answer not encoded", http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		if r.Method == http.MethodHead {
@@ -184,3 +202,40 @@ func (s *Server) Handler() http.Handler {
 		}
 	})
 }
+
+// encode appends resource's body made from a to buf, and sets its
+// headers in h.
+func (s *Server) encode(buf []byte, h http.Header, resource string, a *Answer) ([]byte, error) {
+	switch resource {
+	case LinePath:
+		h.Set("Content-Type", "application/json")
+		l := LineOf(a)
+		return json.Marshal(&l)
+	case Path:
+		h.Set("Content-Type", "application/json")
+		return appendAnswer(buf, a)
+	}
+	sum, err := json.Marshal(a.Summary)
+	if err != nil {
+		return nil, err
+	}
+	h.Set(headerSchema, Schema)
+	h.Set(headerSummary, string(sum))
+	h.Set(headerPoller, strconv.FormatBool(a.Instance != nil && a.Instance.Poller))
+	if resource == JSONPath {
+		h.Set("Content-Type", "application/json")
+		return appendJSON(buf, a.Accounts)
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	b := bytes.NewBuffer(buf)
+	err = WriteStatus(b, a)
+	return b.Bytes(), err
+}
+
+// bodies are the buffers answers are encoded in, reused: a thousand
+// accounts' JSON is 2 MB, and a fresh one per answer cost the serving
+// process as much as the encoding (clearing it, and collecting it).
+var bodies sync.Pool // of *[]byte
+
+// maxPooled bounds the buffers kept for the next answer.
+const maxPooled = 16 << 20
