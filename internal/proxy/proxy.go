@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -385,7 +386,27 @@ func (s *Server) routes() http.Handler {
 	}
 	s.frontendRoutes(mux)
 	mux.HandleFunc("/", s.handleOther)
-	return s.count(s.guard(s.requireKey(mux)))
+	return s.count(s.guard(s.requireKey(passthroughFirst(mux, s.handleOther))))
+}
+
+// passthroughFirst sends the Code Assist passthrough's calls, the busiest
+// route, straight to other, the mux's "/" handler, which is where the mux
+// sends them too: no other pattern can match a path under "/v1internal:"
+// or "/v1internal/operations/". The mux would first match the path
+// against its patterns (5 allocations per request). A request the mux
+// would treat otherwise (a path it cleans and redirects, CONNECT, "*")
+// goes through the mux.
+func passthroughFirst(mux *http.ServeMux, other http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.EscapedPath() // what the mux matches; no allocation for these paths
+		if (strings.HasPrefix(p, "/v1internal:") || strings.HasPrefix(p, "/v1internal/operations/")) &&
+			r.Method != http.MethodConnect && r.RequestURI != "*" && path.Clean(p) == p {
+			r.Pattern = "/"
+			other(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // statusWriter records the status sent to the client and the request's

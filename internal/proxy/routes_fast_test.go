@@ -1,0 +1,60 @@
+package proxy
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+)
+
+// TestPassthroughFirstRoutesAsTheMux checks that passthroughFirst sends
+// every request where the mux alone would: the same handler with the same
+// path, or the same redirect, 404 or 405. Paths the mux would clean,
+// escaped paths, CONNECT and the other routes are among them.
+func TestPassthroughFirstRoutesAsTheMux(t *testing.T) {
+	mux := http.NewServeMux()
+	named := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Handler", name)
+			w.Header().Set("X-Path", r.URL.Path)
+			w.Header().Set("X-Pattern", r.Pattern)
+			w.WriteHeader(http.StatusTeapot)
+		}
+	}
+	mux.HandleFunc("GET /healthz", named("health"))
+	mux.HandleFunc("GET /v1beta/models", named("list"))
+	mux.HandleFunc("POST /v1beta/models/{call}", named("gemini"))
+	mux.HandleFunc("POST /v1/messages", named("messages"))
+	mux.HandleFunc("GET /v1/models/{model}", named("model"))
+	other := named("other")
+	mux.HandleFunc("/", other)
+	fast := passthroughFirst(mux, other)
+
+	paths := []string{
+		"/v1internal:generateContent", "/v1internal:streamGenerateContent?alt=sse", "/v1internal:loadCodeAssist?key=k",
+		"/v1internal/operations/op-1", "/v1internal/operations/", "/v1internal/operations/a/b",
+		"/v1internal:generateContent/", "/v1internal:generateContent/../healthz", "/v1internal:x/./y", "//v1internal:generateContent",
+		"/v1internal/operations/..", "/v1internal/operations/op%2F1", "/v1internal%3AgenerateContent", "/v1internal:gen%20erate",
+		"/v1internal", "/v1internal/", "/v1internalx", "/healthz", "/v1beta/models", "/v1beta/models/gemini-3-flash:generateContent",
+		"/v1/messages", "/v1/models/x", "/nowhere",
+	}
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodConnect} {
+		for _, p := range paths {
+			u, err := url.Parse("http://127.0.0.1:8045" + p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, got := httptest.NewRecorder(), httptest.NewRecorder()
+			mux.ServeHTTP(want, &http.Request{Method: method, URL: u, Host: u.Host, RequestURI: u.RequestURI(), Header: http.Header{}})
+			fast.ServeHTTP(got, &http.Request{Method: method, URL: u, Host: u.Host, RequestURI: u.RequestURI(), Header: http.Header{}})
+			if got.Code != want.Code || got.Body.String() != want.Body.String() {
+				t.Errorf("%s %s: got %d %q, the mux %d %q", method, p, got.Code, got.Body, want.Code, want.Body)
+			}
+			for _, h := range []string{"X-Handler", "X-Path", "X-Pattern", "Location", "Allow"} {
+				if got.Header().Get(h) != want.Header().Get(h) {
+					t.Errorf("%s %s: %s %q, the mux's %q", method, p, h, got.Header().Get(h), want.Header().Get(h))
+				}
+			}
+		}
+	}
+}
