@@ -70,7 +70,11 @@ func (s *sessions) bind(key string, account int64, now time.Time) {
 		return
 	}
 	s.mu.Lock()
-	s.bindings[key] = &binding{account: account, lastUsed: now}
+	if b, ok := s.bindings[key]; ok {
+		b.account, b.lastUsed = account, now // no new binding per request
+	} else {
+		s.bindings[key] = &binding{account: account, lastUsed: now}
+	}
 	if now.Sub(s.lastSweep) > time.Minute {
 		s.sweepLocked(now)
 	}
