@@ -146,11 +146,11 @@ func SessionFromBody(request json.RawMessage, model string) string {
 		v := request[m.Value:m.End]
 		switch {
 		case m.Fold("sessionId"):
-			if json.Unmarshal(v, &id) != nil {
+			if id, ok = decodeString(v, id); !ok {
 				return ""
 			}
 		case m.Fold("session_id"):
-			if json.Unmarshal(v, &idSnake) != nil {
+			if idSnake, ok = decodeString(v, idSnake); !ok {
 				return ""
 			}
 		case m.Fold("contents"):
@@ -165,17 +165,12 @@ func SessionFromBody(request json.RawMessage, model string) string {
 	}
 	key := ""
 	rawjson.Elements(contents, func(elem []byte) bool {
-		var c struct {
-			Role  string `json:"role"`
-			Parts []struct {
-				Text string `json:"text"`
-			} `json:"parts"`
-		}
-		if role, ok := rawjson.Field(elem, "role"); ok && !rawjson.IsNull(role) {
-			if json.Unmarshal(role, &c.Role) != nil {
+		if raw, ok := rawjson.Field(elem, "role"); ok && !rawjson.IsNull(raw) {
+			role, ok := decodeString(raw, "")
+			if !ok {
 				return false
 			}
-			if c.Role != "" && c.Role != "user" {
+			if role != "" && role != "user" {
 				return true // a model turn: the first user message is further on
 			}
 		}
@@ -199,6 +194,12 @@ func SessionFromBody(request json.RawMessage, model string) string {
 				return true
 			})
 		} else {
+			var c struct {
+				Role  string `json:"role"`
+				Parts []struct {
+					Text string `json:"text"`
+				} `json:"parts"`
+			}
 			if json.Unmarshal(elem, &c) != nil {
 				return false
 			}
@@ -207,11 +208,31 @@ func SessionFromBody(request json.RawMessage, model string) string {
 			}
 		}
 		if text {
-			key = "h:" + hex.EncodeToString(h.Sum(nil)[:12])
+			// One allocation, the key itself (hex.EncodeToString and
+			// the concatenation took three).
+			var sum [sha256.Size]byte
+			var out [2 + 24]byte
+			copy(out[:], "h:")
+			hex.Encode(out[2:], h.Sum(sum[:0])[:12])
+			key = string(out[:])
 		}
 		return false
 	})
 	return key
+}
+
+// decodeString decodes a JSON string value as encoding/json does into a
+// string that holds old: null leaves old; ok is false for any other type.
+// A plain string (no escapes, UTF-8) is its bytes, without decoding.
+func decodeString(v []byte, old string) (string, bool) {
+	if plainString(v) {
+		return string(v[1 : len(v)-1]), true
+	}
+	s := old
+	if json.Unmarshal(v, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // plainParts returns the "parts" of a content element when the element
