@@ -36,21 +36,38 @@ func putStreamReader(br *bufio.Reader) {
 // for a 40 KB Gemini CLI turn was eight allocations and as many copies. A
 // wrong size only costs growth: the reading is the same.
 func readBody(r io.Reader, size, max int64) ([]byte, error) {
-	if size <= 0 || size > max {
-		return io.ReadAll(r)
+	return readUpTo(r, size, max, -1)
+}
+
+// readUpTo is readBody reading at most limit bytes (limit < 0: no limit),
+// as through io.LimitReader, which cost an allocation per answer.
+func readUpTo(r io.Reader, size, max, limit int64) ([]byte, error) {
+	n := int64(512) // io.ReadAll's first buffer
+	if size > 0 && size <= max {
+		n = size + 1 // +1: the read that finds EOF needs no growth
 	}
-	b := make([]byte, 0, size+1) // +1: the read that finds EOF needs no growth
+	if limit >= 0 {
+		n = min(n, limit)
+	}
+	b := make([]byte, 0, n)
 	for {
-		n, err := r.Read(b[len(b):cap(b)])
+		if limit >= 0 && int64(len(b)) >= limit {
+			return b, nil
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		p := b[len(b):cap(b)]
+		if limit >= 0 && int64(len(p)) > limit-int64(len(b)) {
+			p = p[:limit-int64(len(b))]
+		}
+		n, err := r.Read(p)
 		b = b[:len(b)+n]
 		if err != nil {
 			if err == io.EOF {
 				err = nil
 			}
 			return b, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
 		}
 	}
 }

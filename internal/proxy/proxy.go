@@ -173,6 +173,10 @@ type Server struct {
 	started time.Time    // when New made it; never written after
 	listen  atomic.Value // string, the address Serve listens on
 	fe      *frontends   // the Anthropic and OpenAI front-ends
+	// labels holds the X-Quotatui-Account values by label
+	// (accountHeader): read without a lock, replaced under labelsMu.
+	labels   atomic.Pointer[map[string][]string]
+	labelsMu sync.Mutex
 }
 
 // New returns a proxy that routes through q, tokens and up. It refuses a
@@ -249,6 +253,7 @@ func New(q Quota, tokens TokenSource, up Upstream, opt Options) (*Server, error)
 		s.tm.sessions = opt.Bindings
 	}
 	s.listen.Store(opt.Listen)
+	s.labels.Store(&map[string][]string{})
 	s.handler = s.routes()
 	return s, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -70,7 +71,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 		res.charged = c.generation
 		return res
 	}
-	answer, err := readBody(io.LimitReader(resp.Body, maxUpstreamBody), resp.ContentLength, maxUpstreamBody)
+	answer, err := readUpTo(resp.Body, resp.ContentLength, maxUpstreamBody, maxUpstreamBody)
 	first.Stop()
 	if err != nil {
 		return sent{err: cause(actx, err), charged: c.generation}
@@ -79,7 +80,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 		return sent{err: errUnusableAnswer, charged: c.generation}
 	}
 	s.success(c, ch, started)
-	w.Header().Set("X-Quotatui-Account", ch.Label)
+	w.Header()["X-Quotatui-Account"] = s.accountHeader(ch.Label)
 	res := sent{done: true, status: http.StatusOK, charged: c.generation}
 	if c.generation {
 		var u usageTap
@@ -91,6 +92,33 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 	}
 	return res
 }
+
+// accountHeader returns the X-Quotatui-Account value naming label: one
+// slice per label, made once and shared by every answer from that account
+// (Header.Set made one per answer). net/http only reads header values; a
+// caller that adds to it appends to a copy (its capacity is its length).
+func (s *Server) accountHeader(label string) []string {
+	if v, ok := (*s.labels.Load())[label]; ok {
+		return v
+	}
+	s.labelsMu.Lock()
+	defer s.labelsMu.Unlock()
+	old := *s.labels.Load()
+	if v, ok := old[label]; ok {
+		return v
+	}
+	next := make(map[string][]string, len(old)+1)
+	if len(old) < maxLabels { // labels change rarely; a bound all the same
+		maps.Copy(next, old)
+	}
+	v := []string{label}
+	next[label] = v[:1:1]
+	s.labels.Store(&next)
+	return v
+}
+
+// maxLabels bounds accountHeader's map: past it, it starts over.
+const maxLabels = 1024
 
 // cause returns why an upstream call under actx failed: the proxy's own
 // timeout when that is what cancelled it, else err.
@@ -128,7 +156,7 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 		return sent{err: errUnusableAnswer}
 	}
 	s.success(c, ch, started)
-	w.Header().Set("X-Quotatui-Account", ch.Label)
+	w.Header()["X-Quotatui-Account"] = s.accountHeader(ch.Label)
 	if c.out.StartStream(w) != nil {
 		return sent{done: true, status: statusClientGone}
 	}

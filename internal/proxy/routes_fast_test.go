@@ -58,3 +58,23 @@ func TestPassthroughFirstRoutesAsTheMux(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountHeaderIsShared checks what sharing X-Quotatui-Account's
+// value across answers relies on: one value per label, and adding to an
+// answer's header (Header.Add) changes a copy, never the shared value.
+func TestAccountHeaderIsShared(t *testing.T) {
+	srv, err := New(newFakeQuota(nil, 1), &fakeTokens{}, &fakeUpstream{}, NewOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := srv.accountHeader("a@example.com"), srv.accountHeader("b@example.com")
+	if len(a) != 1 || a[0] != "a@example.com" || len(b) != 1 || b[0] != "b@example.com" {
+		t.Fatalf("got %q and %q", a, b)
+	}
+	h := http.Header{}
+	h["X-Quotatui-Account"] = srv.accountHeader("a@example.com")
+	h.Add("X-Quotatui-Account", "more")
+	if again := srv.accountHeader("a@example.com"); len(again) != 1 || again[0] != "a@example.com" || cap(again) != 1 {
+		t.Errorf("after Add the shared value is %q (cap %d)", again, cap(again))
+	}
+}
