@@ -53,9 +53,8 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 	body := c.body(ch.Project)
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	limit := s.opt.FirstByteTimeout
-	first := time.AfterFunc(limit, func() { cancel(&cloudcode.TimeoutError{Stage: "first byte", After: limit}) })
-	defer first.Stop()
+	first := startDeadline(cancel, "first byte", s.opt.FirstByteTimeout)
+	defer first.done()
 
 	started := s.clk.Now()
 	t0 := time.Now()
@@ -72,7 +71,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 		return res
 	}
 	answer, err := readUpTo(resp.Body, resp.ContentLength, maxUpstreamBody, maxUpstreamBody)
-	first.Stop()
+	first.stop()
 	if err != nil {
 		return sent{err: cause(actx, err), charged: c.generation}
 	}
@@ -137,13 +136,13 @@ func cause(actx context.Context, err error) error {
 // bytes: a break ends the client's stream so that it can tell
 // (BreakStream, then an aborted connection). A writer that keeps quiet
 // streams alive (pinger) gets its pings in between.
-func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFunc, first *time.Timer,
+func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFunc, first *deadline,
 	w http.ResponseWriter, c *call, ch *Choice, resp *http.Response, started time.Time) sent {
 	br := getStreamReader(resp.Body)
 	defer putStreamReader(br) // last: after the pinger has stopped
 	events := &eventReader{br: br, max: s.opt.MaxEventBytes}
 	data, err := events.next()
-	first.Stop()
+	first.stop()
 	switch {
 	case errors.Is(err, errEventTooLarge):
 		return sent{err: err}
@@ -171,8 +170,8 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 		return f(w)
 	}
 	idle := s.opt.StreamIdleTimeout
-	stall := time.AfterFunc(idle, func() { cancel(&cloudcode.TimeoutError{Stage: "stream event", After: idle}) })
-	defer stall.Stop()
+	stall := startDeadline(cancel, "stream event", idle)
+	defer stall.done()
 	n := 0
 	var usage usageTap // the last usageMetadata: a stream's final counts
 	broke := func(why error) sent {
@@ -198,7 +197,7 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 			return sent{done: true, status: statusClientGone}
 		}
 		n++
-		stall.Reset(idle)
+		stall.reset(idle)
 		data, err = events.next()
 		switch {
 		case err == nil:
