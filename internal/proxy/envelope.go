@@ -26,17 +26,28 @@ type envelope struct {
 // members. Its errors are encoding/json's, as decoding the body into a
 // map would give them (jsonProblem words them for the client).
 func parseEnvelope(body []byte) (*envelope, error) {
+	e := &envelope{}
+	if err := e.parse(body, make([]rawjson.Member, 0, 8)); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// parse is parseEnvelope into e, indexing the members in ms (appended
+// to: room for them saves an allocation).
+func (e *envelope) parse(body []byte, ms []rawjson.Member) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, errEmptyBody
+		return errEmptyBody
 	}
 	if !rawjson.Valid(body) {
-		return nil, decodeError(body)
+		return decodeError(body)
 	}
-	ms, ok := rawjson.Members(make([]rawjson.Member, 0, 8), body)
+	ms, ok := rawjson.Members(ms, body)
 	if !ok {
-		return nil, decodeError(body) // valid JSON, but not an object
+		return decodeError(body) // valid JSON, but not an object
 	}
-	return &envelope{raw: body, members: ms}, nil
+	*e = envelope{raw: body, members: ms}
+	return nil
 }
 
 // decodeError is encoding/json's error for a body that is not one JSON

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
 // generationRPCs spend model quota and are routed by model.
@@ -77,7 +78,15 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, pat
 		return
 	}
 	defer s.budget.give(taken)
-	c := &call{rpc: rpc, path: path, httpMethod: r.Method, query: forwardQuery(r.URL),
+	// The call, its writer and its body's index in one allocation (four).
+	p := &struct {
+		c   call
+		g   googleWriter
+		env envelope
+		ms  [8]rawjson.Member
+	}{}
+	c := &p.c
+	*c = call{rpc: rpc, path: path, httpMethod: r.Method, query: forwardQuery(r.URL),
 		generation: generationRPCs[rpc], stream: rpc == "streamGenerateContent"}
 	if c.stream && c.query.Get("alt") != "sse" {
 		// The upstream streams SSE either way; the proxy rebuilds the
@@ -86,13 +95,12 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, pat
 		c.query = withAlt(c.query)
 	}
 	if r.Method == http.MethodPost && (len(bytes.TrimSpace(body)) > 0 || c.generation) {
-		env, err := parseEnvelope(body)
-		if err != nil {
+		if err := p.env.parse(body, p.ms[:0]); err != nil {
 			writeError(w, http.StatusBadRequest, jsonProblem(err))
 			return
 		}
-		c.env = env
-		if raw := env.get("model"); raw != nil && !plainString(raw) {
+		c.env = &p.env
+		if raw := c.env.get("model"); raw != nil && !plainString(raw) {
 			if err := json.Unmarshal(raw, &c.model); err != nil {
 				writeError(w, http.StatusBadRequest, "request body's model must be a string: "+jsonProblem(err))
 				return
@@ -126,6 +134,8 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, pat
 			c.session = affinityKey(r.Header.Get("Authorization"))
 		}
 	}
+	p.g = c.googleWriter()
+	c.out = &p.g
 	s.forward(w, r, c)
 }
 
