@@ -133,7 +133,8 @@ func (m *TokenManager) pick(ctx context.Context, model, session string, exclude 
 
 func (m *TokenManager) pickOnce(ctx context.Context, model, session string, exclude map[int64]bool) (Choice, error) {
 	fam := cloudcode.ModelFamily(model)
-	key := sessionKey(session, fam)
+	var kb [128]byte // the key stays on the stack unless it is longer
+	key := appendSessionKey(kb[:0], session, fam)
 	now := m.clk.Now()
 	from := m.bound(ctx, key, now)
 
@@ -384,7 +385,7 @@ func (m *TokenManager) recheck(ctx context.Context, account int64, model string)
 }
 
 // finish gets the token, binds the session and counts a proactive switch.
-func (m *TokenManager) finish(ctx context.Context, key string, c Choice, release func(), from int64, exclude map[int64]bool) (Choice, error) {
+func (m *TokenManager) finish(ctx context.Context, key []byte, c Choice, release func(), from int64, exclude map[int64]bool) (Choice, error) {
 	c.release = release
 	tok, err := m.tokens.Token(ctx, c.AccountID)
 	if err != nil {
@@ -493,7 +494,8 @@ func (m *TokenManager) pickAny(ctx context.Context, session, project string, exc
 }
 
 func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string, exclude map[int64]bool) (Choice, error) {
-	key := sessionKey(session, cloudcode.FamilyUnknown)
+	var kb [128]byte
+	key := appendSessionKey(kb[:0], session, cloudcode.FamilyUnknown)
 	now := m.clk.Now()
 	all := m.q.GetAllQuotas()
 	from := m.bound(ctx, key, now)

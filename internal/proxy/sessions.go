@@ -40,40 +40,55 @@ func newSessions(idle time.Duration) *sessions {
 	return &sessions{idle: idle, bindings: map[string]*binding{}}
 }
 
-func sessionKey(session string, f cloudcode.Family) string {
+// appendSessionKey appends the session's binding key for family f to dst
+// (session + "\x00" + family; nothing for no session). The proxy builds it
+// in a buffer on the stack, and the in-memory bindings look it up without
+// making it a string (a concatenation per request).
+func appendSessionKey(dst []byte, session string, f cloudcode.Family) []byte {
 	if session == "" {
-		return ""
+		return dst
 	}
-	return session + "\x00" + f.String()
+	return append(append(append(dst, session...), 0), f.String()...)
 }
 
 // bound returns the session's live binding (0 when none or expired).
 func (s *sessions) bound(key string, now time.Time) int64 {
-	if key == "" {
+	return s.boundBytes([]byte(key), now)
+}
+
+// boundBytes is bound for a key in bytes.
+func (s *sessions) boundBytes(key []byte, now time.Time) int64 {
+	if len(key) == 0 {
 		return 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.bindings[key]
+	b, ok := s.bindings[string(key)]
 	if !ok {
 		return 0
 	}
 	if now.Sub(b.lastUsed) > s.idle {
-		delete(s.bindings, key)
+		delete(s.bindings, string(key))
 		return 0
 	}
 	return b.account
 }
 
 func (s *sessions) bind(key string, account int64, now time.Time) {
-	if key == "" {
+	s.bindBytes([]byte(key), account, now)
+}
+
+// bindBytes is bind for a key in bytes; it makes the key a string only
+// for a new binding.
+func (s *sessions) bindBytes(key []byte, account int64, now time.Time) {
+	if len(key) == 0 {
 		return
 	}
 	s.mu.Lock()
-	if b, ok := s.bindings[key]; ok {
+	if b, ok := s.bindings[string(key)]; ok {
 		b.account, b.lastUsed = account, now // no new binding per request
 	} else {
-		s.bindings[key] = &binding{account: account, lastUsed: now}
+		s.bindings[string(key)] = &binding{account: account, lastUsed: now}
 	}
 	if now.Sub(s.lastSweep) > time.Minute {
 		s.sweepLocked(now)

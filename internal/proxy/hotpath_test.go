@@ -4,7 +4,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/quotatui/quotatui/internal/cloudcode"
 )
 
 // TestPassthroughFirstRoutesAsTheMux checks that passthroughFirst sends
@@ -76,5 +80,37 @@ func TestAccountHeaderIsShared(t *testing.T) {
 	h.Add("X-Quotatui-Account", "more")
 	if again := srv.accountHeader("a@example.com"); len(again) != 1 || again[0] != "a@example.com" || cap(again) != 1 {
 		t.Errorf("after Add the shared value is %q (cap %d)", again, cap(again))
+	}
+}
+
+// TestSessionKeyBytes checks that the key the proxy builds on the stack is
+// the key the Bindings interface is given (session, NUL, family), for a
+// key that fits the stack buffer and one that does not, and that an
+// existing binding updated in place moves.
+func TestSessionKeyBytes(t *testing.T) {
+	now := t0
+	s := newSessions(time.Hour)
+	for _, session := range []string{"conv-1", strings.Repeat("long-session-", 20), "h:0011aabb", "ünï"} {
+		for i, f := range []cloudcode.Family{cloudcode.FamilyGemini, cloudcode.FamilyClaudeGPT} {
+			var kb [128]byte
+			key := appendSessionKey(kb[:0], session, f)
+			if string(key) != session+"\x00"+f.String() {
+				t.Fatalf("key %q", key)
+			}
+			s.bindBytes(key, int64(10+i), now)
+			if got := s.bound(session+"\x00"+f.String(), now); got != int64(10+i) {
+				t.Errorf("%q %s: bound %d, want %d", session, f, got, 10+i)
+			}
+			s.bindBytes(key, int64(20+i), now.Add(time.Minute))
+			if got := s.boundBytes(key, now.Add(time.Minute)); got != int64(20+i) {
+				t.Errorf("%q %s: after a move bound %d, want %d", session, f, got, 20+i)
+			}
+		}
+	}
+	if n := s.active(now.Add(time.Minute)); n != 8 {
+		t.Errorf("%d conversations active, want 8", n)
+	}
+	if len(appendSessionKey(nil, "", cloudcode.FamilyGemini)) != 0 {
+		t.Error("no session has a key")
 	}
 }
