@@ -138,9 +138,8 @@ func cause(actx context.Context, err error) error {
 // streams alive (pinger) gets its pings in between.
 func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFunc, first *deadline,
 	w http.ResponseWriter, c *call, ch *Choice, resp *http.Response, started time.Time) sent {
-	br := getStreamReader(resp.Body)
-	defer putStreamReader(br) // last: after the pinger has stopped
-	events := &eventReader{br: br, max: s.opt.MaxEventBytes}
+	events := getEventReader(resp.Body, s.opt.MaxEventBytes)
+	defer putEventReader(events) // last: after the pinger has stopped
 	data, err := events.next()
 	first.stop()
 	switch {
