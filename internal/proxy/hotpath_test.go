@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -112,5 +113,32 @@ func TestSessionKeyBytes(t *testing.T) {
 	}
 	if len(appendSessionKey(nil, "", cloudcode.FamilyGemini)) != 0 {
 		t.Error("no session has a key")
+	}
+}
+
+// TestStatusWritersAreNotShared checks that a pooled statusWriter starts
+// clean: a generation (family and status counted), then calls that set
+// no family or a status of their own, counted as their own.
+func TestStatusWritersAreNotShared(t *testing.T) {
+	h := newHarness(t, 2, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+		return jsonResponse(200, okAnswer), nil
+	})
+	for range 3 {
+		if resp, body := h.post("/v1internal:generateContent", genBody("gemini-3-flash", "hi")); resp.StatusCode != 200 {
+			t.Fatalf("generate: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := h.post("/v1internal:loadCodeAssist", `{}`); resp.StatusCode != 200 {
+			t.Fatalf("loadCodeAssist: %d %s", resp.StatusCode, body)
+		}
+		if resp, _ := h.post("/nowhere", `{}`); resp.StatusCode != 404 {
+			t.Fatalf("/nowhere: %d", resp.StatusCode)
+		}
+	}
+	st := h.srv.Stats()
+	if got := st.RequestsByFamily; len(got) != 1 || got[cloudcode.FamilyGemini.String()] != 3 {
+		t.Errorf("by family %v, want 3 Gemini requests only", got)
+	}
+	if got := st.RequestsByStatus; len(got) != 2 || got[200] != 6 || got[404] != 3 {
+		t.Errorf("by status %v, want 6 × 200 and 3 × 404", got)
 	}
 }

@@ -457,6 +457,12 @@ func setFamily(w http.ResponseWriter, f string) {
 	}
 }
 
+// statusWriters recycles the statusWriters of count: one per request
+// otherwise. Nothing holds one past its request: the handlers return only
+// when every goroutine of theirs that writes (a stream's pinger) has
+// stopped.
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
+
 // count keeps the request counters for every proxied call (not for the
 // health and metrics endpoints, which pollers hit on a timer).
 func (s *Server) count(next http.Handler) http.Handler {
@@ -467,11 +473,14 @@ func (s *Server) count(next http.Handler) http.Handler {
 		}
 		s.stats.requests.Add(1)
 		s.stats.inFlight.Add(1)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statusWriters.Get().(*statusWriter)
+		*sw = statusWriter{ResponseWriter: w}
 		defer func() {
 			s.stats.inFlight.Add(-1)
 			status := cmp.Or(sw.final, sw.status, statusClientGone)
 			s.stats.finished(status, sw.family)
+			*sw = statusWriter{} // nothing of the request is kept
+			statusWriters.Put(sw)
 		}()
 		next.ServeHTTP(sw, r)
 	})
