@@ -158,14 +158,20 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 	if c.out.StartStream(w) != nil {
 		return sent{done: true, status: statusClientGone}
 	}
-	var turn sync.Mutex // the loop's writes and the pings take turns
+	// With pings, the loop's writes and the pings take turns; without
+	// (Google's shapes) there is nothing to take turns with, and no
+	// mutex to allocate.
+	var turn *sync.Mutex
 	if p, ok := c.out.(pinger); ok && p.PingInterval() > 0 {
-		stop := keepAlive(w, p, &turn)
+		turn = new(sync.Mutex)
+		stop := keepAlive(w, p, turn)
 		defer stop()
 	}
 	write := func(f func(http.ResponseWriter) error) error {
-		turn.Lock()
-		defer turn.Unlock()
+		if turn != nil {
+			turn.Lock()
+			defer turn.Unlock()
+		}
 		return f(w)
 	}
 	idle := s.opt.StreamIdleTimeout
