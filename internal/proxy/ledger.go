@@ -52,6 +52,20 @@ func (u *usageTap) tokens() (quota.Tokens, bool) {
 	return u.counts, true
 }
 
+// usageJSON is a usageMetadata object as encoding/json decodes it.
+// proto3 JSON leaves a count of 0 out: a missing member is 0.
+type usageJSON struct {
+	Prompt     int64 `json:"promptTokenCount"`
+	Candidates int64 `json:"candidatesTokenCount"`
+	Thoughts   int64 `json:"thoughtsTokenCount"`
+	Cached     int64 `json:"cachedContentTokenCount"`
+	Total      int64 `json:"totalTokenCount"`
+}
+
+func (m usageJSON) tokens() quota.Tokens {
+	return quota.Tokens{Prompt: m.Prompt, Candidates: m.Candidates, Thoughts: m.Thoughts, Cached: m.Cached, Total: m.Total}
+}
+
 // parseUsage reads a usageMetadata object as decoding it into the struct
 // below would: keys matched without regard to case, the last of a key
 // winning, unknown keys ignored. Counts written as plain integers are read
@@ -87,18 +101,11 @@ func parseUsage(span []byte) (quota.Tokens, bool) {
 		*dst = n
 	}
 	if !plain {
-		// proto3 JSON leaves a count of 0 out: a missing member is 0.
-		var m struct {
-			Prompt     int64 `json:"promptTokenCount"`
-			Candidates int64 `json:"candidatesTokenCount"`
-			Thoughts   int64 `json:"thoughtsTokenCount"`
-			Cached     int64 `json:"cachedContentTokenCount"`
-			Total      int64 `json:"totalTokenCount"`
-		}
+		var m usageJSON
 		if json.Unmarshal(span, &m) != nil {
 			return quota.Tokens{}, false
 		}
-		t = quota.Tokens{Prompt: m.Prompt, Candidates: m.Candidates, Thoughts: m.Thoughts, Cached: m.Cached, Total: m.Total}
+		t = m.tokens()
 	}
 	if t.Prompt < 0 || t.Candidates < 0 || t.Thoughts < 0 || t.Cached < 0 || t.Total < 0 {
 		return quota.Tokens{}, false
