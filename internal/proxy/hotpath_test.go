@@ -142,3 +142,32 @@ func TestStatusWritersAreNotShared(t *testing.T) {
 		t.Errorf("by status %v, want 6 × 200 and 3 × 404", got)
 	}
 }
+
+// TestSharedQueryStaysAsIs checks the query shared by streamed calls
+// (sseQuery): every call's upstream query is its own, and none changes
+// the shared value.
+func TestSharedQueryStaysAsIs(t *testing.T) {
+	h := newHarness(t, 2, NewOptions(), func(ctx context.Context, n int, r cloudcode.Request) (*http.Response, error) {
+		return sseBody(`{"response":{"candidates":[]}}`), nil
+	})
+	for _, tt := range []struct{ query, want string }{
+		{"?alt=sse", "alt=sse"},
+		{"", "alt=sse"},
+		{"?alt=sse&key=local-key", "alt=sse"},
+		{"?foo=1", "alt=sse&foo=1"},
+		{"?alt=json", "alt=sse"},
+		{"?alt=sse", "alt=sse"},
+	} {
+		n := len(h.up.Calls())
+		if resp, body := h.post("/v1internal:streamGenerateContent"+tt.query, genBody("gemini-3-flash", "hi")); resp.StatusCode != 200 {
+			t.Fatalf("%q: %d %s", tt.query, resp.StatusCode, body)
+		}
+		calls := h.up.Calls()
+		if got := calls[n].Query.Encode(); len(calls) != n+1 || got != tt.want {
+			t.Errorf("%q: upstream query %q, want %q", tt.query, got, tt.want)
+		}
+	}
+	if got := sseQuery.Encode(); got != "alt=sse" {
+		t.Errorf("the shared query is now %q", got)
+	}
+}
