@@ -61,7 +61,7 @@ var errRoomFreed = errors.New("a request in flight on the account ended")
 // enter counts a request in flight on k when fewer than limit are (limit
 // < 0: no limit). When limit are, it answers errBusy, or with wait it
 // waits until one of them ends and answers errRoomFreed. The returned
-// leave ends the request; it is safe to call more than once.
+// flight's leave ends the request; it is safe to call more than once.
 func (z *lowZone) enter(ctx context.Context, k gateKey, limit int, wait bool) (*flight, error) {
 	z.mu.Lock()
 	f := z.flying[k]
