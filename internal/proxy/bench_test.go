@@ -20,8 +20,8 @@ import (
 // BenchmarkHandlerGenerate measures the proxy's own work per request
 // (routing, body rewrite, answer validation, writing) over fakes, without
 // the network: a small one-shot call, the same in a session, a Gemini CLI
-// turn of about 40 KB (system prompt, tools, history) and a streamed
-// answer of eight events. What the harness itself costs per request (the
+// turn of about 40 KB (system prompt, tools, history), a streamed answer
+// of eight events, and a small one-shot call of the Gemini API. What the harness itself costs per request (the
 // request and its context, the writer, the upstream's answer, the fakes'
 // calls) is BenchmarkHandlerHarness: the proxy's own share is the
 // difference.
@@ -60,6 +60,7 @@ func BenchmarkHandlerHarness(b *testing.B) {
 type benchCase struct {
 	name, session, body string
 	stream              bool
+	path                string // default the Code Assist passthrough's
 }
 
 func benchCases() []benchCase {
@@ -69,6 +70,8 @@ func benchCases() []benchCase {
 		{name: "session", session: "conv-1", body: small},
 		{name: "cli-turn", body: cliTurnBody(40 << 10)},
 		{name: "stream", session: "conv-1", body: small, stream: true},
+		{name: "gemini-api", body: `{"contents":[{"role":"user","parts":[{"text":"hello"}]}]}`,
+			path: "/v1beta/models/gemini-3-flash:generateContent"},
 	}
 }
 
@@ -108,6 +111,9 @@ func newBenchHarness(b *testing.B, bc benchCase) *benchHarness {
 	path := "/v1internal:generateContent"
 	if bc.stream {
 		path = "/v1internal:streamGenerateContent?alt=sse"
+	}
+	if bc.path != "" {
+		path = bc.path
 	}
 	h.tmpl = httptest.NewRequest(http.MethodPost, path, nil)
 	h.tmpl.Host = "127.0.0.1:8045"

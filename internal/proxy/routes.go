@@ -69,6 +69,16 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
+// googleCall is a call in Google's shapes, its writer and its body's
+// index, in one allocation where they took four. It lives as long as its
+// request.
+type googleCall struct {
+	c   call
+	g   googleWriter
+	env envelope
+	ms  [8]rawjson.Member
+}
+
 // handleInternal is the Code Assist passthrough: any v1internal method (or
 // an operation's path), with the chosen account's token and project
 // swapped in.
@@ -78,13 +88,7 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, pat
 		return
 	}
 	defer s.budget.give(taken)
-	// The call, its writer and its body's index in one allocation (four).
-	p := &struct {
-		c   call
-		g   googleWriter
-		env envelope
-		ms  [8]rawjson.Member
-	}{}
+	p := &googleCall{}
 	c := &p.c
 	*c = call{rpc: rpc, path: path, httpMethod: r.Method, query: forwardQuery(r.URL),
 		generation: generationRPCs[rpc], stream: rpc == "streamGenerateContent"}
@@ -174,11 +178,13 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.budget.give(taken)
-	if _, err := parseEnvelope(body); err != nil {
+	p := &googleCall{}
+	if err := p.env.parse(body, p.ms[:0]); err != nil { // checked, not kept
 		writeError(w, http.StatusBadRequest, jsonProblem(err))
 		return
 	}
-	c := &call{rpc: method, httpMethod: http.MethodPost, model: model,
+	c := &p.c
+	*c = call{rpc: method, httpMethod: http.MethodPost, model: model,
 		family: cloudcode.ModelFamily(model), gemini: true}
 	if method == "countTokens" {
 		// Code Assist counts {"request": {"model": "models/x", "contents": [...]}}.
@@ -196,6 +202,8 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 		inner["model"], _ = json.Marshal("models/" + model)
 		b, _ := json.Marshal(inner)
 		c.env = requestEnv(b)
+		p.g = c.googleWriter()
+		c.out = &p.g
 		s.forward(w, r, c)
 		return
 	}
@@ -203,14 +211,16 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 	c.setProject = true
 	c.stream = method == "streamGenerateContent"
 	if c.stream {
-		c.jsonArray = r.URL.Query().Get("alt") != "sse"
-		c.query = sseQuery // the array form is rebuilt from SSE events
+		c.jsonArray = forwardQuery(r.URL).Get("alt") != "sse" // the client's alt, as r.URL.Query() has it
+		c.query = sseQuery                                    // the array form is rebuilt from SSE events
 	}
 	c.env = generationEnv(model, body, s.clk.Now())
 	c.session = r.Header.Get("X-Session-Id")
 	if c.session == "" {
 		c.session = SessionFromBody(body, model)
 	}
+	p.g = c.googleWriter()
+	c.out = &p.g
 	s.forward(w, r, c)
 }
 
