@@ -75,38 +75,48 @@ func (br *budgetReader) Read(p []byte) (int, error) {
 // (call it when the request is done); on refusal it has answered the client
 // through out and returns ok false.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, out AnswerWriter) (body []byte, done func(), ok bool) {
-	done = func() {}
+	body, taken, ok := s.admitBody(w, r, out)
+	if !ok || taken == 0 {
+		return body, func() {}, ok
+	}
+	return body, func() { s.budget.give(taken) }, true
+}
+
+// admitBody is admit returning the budget taken, which the caller gives
+// back (s.budget.give) when the request is done: no func to allocate.
+func (s *Server) admitBody(w http.ResponseWriter, r *http.Request, out AnswerWriter) (body []byte, taken int64, ok bool) {
 	if s.Paused() {
 		out.WriteError(w, &ClientError{Status: http.StatusServiceUnavailable, RetryAfter: 30 * time.Second,
 			Message: "the proxy is paused in quotatui (press p in the dashboard to resume)"})
-		return nil, done, false
+		return nil, 0, false
 	}
 	if r.Method != http.MethodPost {
-		return nil, done, true
+		return nil, 0, true
 	}
 	if !jsonBody(r) {
 		w.Header().Set("Connection", "close")
 		out.WriteError(w, &ClientError{Status: http.StatusUnsupportedMediaType,
 			Message: fmt.Sprintf("quotatui proxy takes JSON bodies only: send Content-Type: application/json (got %q)", r.Header.Get("Content-Type"))})
-		return nil, done, false
+		return nil, 0, false
 	}
 	if r.ContentLength > s.opt.BodyLimit {
 		refuseBody(w, out, s.tooLarge())
-		return nil, done, false
+		return nil, 0, false
 	}
-	var src io.Reader = http.MaxBytesReader(w, r.Body, s.opt.BodyLimit)
 	var (
-		taken   int64
+		src     io.Reader     = r.Body
 		metered *budgetReader // a body of unknown length, reserved as it arrives
 	)
 	if r.ContentLength >= 0 {
+		// Its length is within the limit, and net/http's body reader
+		// ends at the length: no MaxBytesReader needed (one per request).
 		if !s.budget.take(r.ContentLength) {
 			refuseBody(w, out, s.budgetFull())
-			return nil, done, false
+			return nil, 0, false
 		}
 		taken = r.ContentLength
 	} else {
-		metered = &budgetReader{r: src, b: s.budget}
+		metered = &budgetReader{r: http.MaxBytesReader(w, r.Body, s.opt.BodyLimit), b: s.budget}
 		src = metered
 	}
 	rc := http.NewResponseController(w)
@@ -118,7 +128,11 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, out AnswerWriter)
 	if metered != nil {
 		taken = metered.taken
 	}
-	done = func() { s.budget.give(taken) }
+	if err == nil && int64(len(body)) > s.opt.BodyLimit {
+		// Only a reader that gives more than its Content-Length gets
+		// here (net/http's does not): refused as MaxBytesReader would.
+		err = &http.MaxBytesError{Limit: s.opt.BodyLimit}
+	}
 	if err != nil {
 		var (
 			tooBig *http.MaxBytesError
@@ -135,10 +149,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, out AnswerWriter)
 		default:
 			refuseBody(w, out, &ClientError{Status: http.StatusBadRequest, Message: "could not read the request body: " + err.Error()})
 		}
-		done()
-		return nil, func() {}, false
+		s.budget.give(taken)
+		return nil, 0, false
 	}
-	return body, done, true
+	return body, taken, true
 }
 
 // refuseBody answers a request whose body the proxy will not read to the

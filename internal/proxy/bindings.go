@@ -1,9 +1,9 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
-	"strings"
 	"time"
 )
 
@@ -55,16 +55,16 @@ func (b memBindings) Active(_ context.Context, now time.Time) (int, error) {
 // bound is the session's bound account (0 for no session); a failure of
 // shared bindings is logged (at most once a minute) and the request
 // picks on what Bound could still say.
-func (m *TokenManager) bound(ctx context.Context, key string, now time.Time) int64 {
-	if key == "" {
+func (m *TokenManager) bound(ctx context.Context, key []byte, now time.Time) int64 {
+	if len(key) == 0 {
 		return 0
 	}
 	if mem, ok := m.sessions.(memBindings); ok {
-		return mem.s.bound(key, now) // no I/O: no timeout to set (a timer per request)
+		return mem.s.boundBytes(key, now) // no I/O: no timeout to set (a timer per request)
 	}
 	ctx, cancel := context.WithTimeout(ctx, bindingsTimeout)
 	defer cancel()
-	id, err := m.sessions.Bound(ctx, key, now)
+	id, err := m.sessions.Bound(ctx, string(key), now)
 	if err != nil {
 		m.logLimited(slog.LevelWarn, "bindings", "", "the shared session bindings cannot be read; a conversation may change account", "err", err)
 	}
@@ -72,17 +72,17 @@ func (m *TokenManager) bound(ctx context.Context, key string, now time.Time) int
 }
 
 // bind binds the session to account (nothing for no session).
-func (m *TokenManager) bind(ctx context.Context, key string, account int64, now time.Time) {
-	if key == "" {
+func (m *TokenManager) bind(ctx context.Context, key []byte, account int64, now time.Time) {
+	if len(key) == 0 {
 		return
 	}
 	if mem, ok := m.sessions.(memBindings); ok {
-		mem.s.bind(key, account, now) // no I/O: no timeout to set
+		mem.s.bindBytes(key, account, now) // no I/O: no timeout to set
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bindingsTimeout)
 	defer cancel()
-	if err := m.sessions.Bind(ctx, key, account, !strings.HasPrefix(key, affinityPrefix), now); err != nil {
+	if err := m.sessions.Bind(ctx, string(key), account, !bytes.HasPrefix(key, []byte(affinityPrefix)), now); err != nil {
 		m.logLimited(slog.LevelWarn, "bindings", "", "the shared session bindings cannot be written; another instance may move this conversation", "err", err)
 	}
 }

@@ -145,3 +145,26 @@ func TestReadBody(t *testing.T) {
 		})
 	}
 }
+
+// TestReadUpTo reads what io.ReadAll(io.LimitReader(r, limit)) reads, and
+// leaves the rest unread.
+func TestReadUpTo(t *testing.T) {
+	body := strings.Repeat("0123456789", 1000)
+	for _, limit := range []int64{0, 1, 511, 512, 513, 4096, int64(len(body)) - 1, int64(len(body)), int64(len(body)) + 1} {
+		for _, size := range []int64{-1, 0, 10, limit, int64(len(body)), 1 << 40} {
+			for name, wrap := range map[string]func(io.Reader) io.Reader{
+				"plain": func(r io.Reader) io.Reader { return r }, "one byte": iotest.OneByteReader, "data with EOF": iotest.DataErrReader,
+			} {
+				want, _ := io.ReadAll(io.LimitReader(strings.NewReader(body), limit))
+				r := strings.NewReader(body)
+				got, err := readUpTo(wrap(r), size, 1<<20, limit)
+				if err != nil || string(got) != string(want) {
+					t.Errorf("limit %d, size %d, %s: got %d bytes, err %v; want %d", limit, size, name, len(got), err, len(want))
+				}
+				if rest := r.Len(); rest != len(body)-len(want) && name != "data with EOF" {
+					t.Errorf("limit %d, size %d, %s: %d bytes left unread, want %d", limit, size, name, rest, len(body)-len(want))
+				}
+			}
+		}
+	}
+}

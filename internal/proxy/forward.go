@@ -58,6 +58,11 @@ func (c *call) body(project string) []byte {
 	return c.env.withProject(project, c.setProject)
 }
 
+// googleWriter is the writer of Google's shapes for the call.
+func (c *call) googleWriter() googleWriter {
+	return googleWriter{unwrap: c.gemini, array: c.jsonArray, errorEvents: c.gemini}
+}
+
 // outcome is what one client request came to, for the log and counters.
 type outcome struct {
 	status   int // sent to the client; statusClientGone, statusUpstreamBroke
@@ -93,7 +98,8 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *call) {
 		setFamily(w, fam)
 	}
 	if c.out == nil {
-		c.out = &googleWriter{unwrap: c.gemini, array: c.jsonArray, errorEvents: c.gemini}
+		g := c.googleWriter()
+		c.out = &g
 	}
 	out := s.attempt(w, r, c)
 	setOutcome(w, out.status)

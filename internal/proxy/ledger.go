@@ -9,6 +9,7 @@ import (
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 	"github.com/quotatui/quotatui/internal/quota"
+	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
 // The proxy's part of the spend ledger (quota/ledger.go): forward, the
@@ -24,36 +25,114 @@ import (
 // its quotes would be escaped, so a match is a member name.
 var usageKey = []byte(`"usageMetadata"`)
 
-// usageTap keeps the last usageMetadata object seen in one request's
-// answer.
+// usageTap keeps the counts of the last usageMetadata object seen in one
+// request's answer, read as each is seen: a stream's events are not kept,
+// and copying each span to parse it once at the end cost an allocation,
+// parsing it with encoding/json three more.
 type usageTap struct {
-	last []byte // a copy: stream events are not kept
+	seen   bool
+	counts quota.Tokens
+	ok     bool // the last one seen was usable
 }
 
 // see looks for usageMetadata in one answer or stream event.
 func (u *usageTap) see(data []byte) {
 	if span := usageSpan(data); span != nil {
-		u.last = append(u.last[:0], span...)
+		u.seen = true
+		u.counts, u.ok = parseUsage(span)
 	}
 }
 
-// tokens parses what was kept; ok is false when no answer carried usage.
+// tokens returns the last counts seen; ok is false when no answer carried
+// usage, or the last that did was not usable.
 func (u *usageTap) tokens() (quota.Tokens, bool) {
-	if len(u.last) == 0 {
+	if !u.seen || !u.ok {
 		return quota.Tokens{}, false
 	}
-	// proto3 JSON leaves a count of 0 out: a missing member is 0.
-	var m struct {
-		Prompt     int64 `json:"promptTokenCount"`
-		Candidates int64 `json:"candidatesTokenCount"`
-		Thoughts   int64 `json:"thoughtsTokenCount"`
-		Cached     int64 `json:"cachedContentTokenCount"`
-		Total      int64 `json:"totalTokenCount"`
+	return u.counts, true
+}
+
+// usageJSON is a usageMetadata object as encoding/json decodes it.
+// proto3 JSON leaves a count of 0 out: a missing member is 0.
+type usageJSON struct {
+	Prompt     int64 `json:"promptTokenCount"`
+	Candidates int64 `json:"candidatesTokenCount"`
+	Thoughts   int64 `json:"thoughtsTokenCount"`
+	Cached     int64 `json:"cachedContentTokenCount"`
+	Total      int64 `json:"totalTokenCount"`
+}
+
+func (m usageJSON) tokens() quota.Tokens {
+	return quota.Tokens{Prompt: m.Prompt, Candidates: m.Candidates, Thoughts: m.Thoughts, Cached: m.Cached, Total: m.Total}
+}
+
+// parseUsage reads a usageMetadata object as decoding it into the struct
+// below would: keys matched without regard to case, the last of a key
+// winning, unknown keys ignored. Counts written as plain integers are read
+// in place; anything else (null, floats, strings, escaped keys, numbers
+// past int64, malformed JSON) is decoded by encoding/json, whose error
+// makes the whole object unusable. A negative count is not believed.
+func parseUsage(span []byte) (quota.Tokens, bool) {
+	var t quota.Tokens
+	var buf [8]rawjson.Member
+	ms, ok := rawjson.Members(buf[:0], span)
+	plain := ok && rawjson.Valid(span)
+	for _, m := range ms {
+		if !plain {
+			break
+		}
+		var dst *int64
+		switch {
+		case m.Fold("promptTokenCount"):
+			dst = &t.Prompt
+		case m.Fold("candidatesTokenCount"):
+			dst = &t.Candidates
+		case m.Fold("thoughtsTokenCount"):
+			dst = &t.Thoughts
+		case m.Fold("cachedContentTokenCount"):
+			dst = &t.Cached
+		case m.Fold("totalTokenCount"):
+			dst = &t.Total
+		default:
+			continue
+		}
+		n, isInt := plainInt(span[m.Value:m.End])
+		plain = isInt && bytes.IndexByte(m.Key, '\\') < 0
+		*dst = n
 	}
-	if json.Unmarshal(u.last, &m) != nil || m.Prompt < 0 || m.Candidates < 0 || m.Thoughts < 0 || m.Cached < 0 || m.Total < 0 {
+	if !plain {
+		var m usageJSON
+		if json.Unmarshal(span, &m) != nil {
+			return quota.Tokens{}, false
+		}
+		t = m.tokens()
+	}
+	if t.Prompt < 0 || t.Candidates < 0 || t.Thoughts < 0 || t.Cached < 0 || t.Total < 0 {
 		return quota.Tokens{}, false
 	}
-	return quota.Tokens{Prompt: m.Prompt, Candidates: m.Candidates, Thoughts: m.Thoughts, Cached: m.Cached, Total: m.Total}, true
+	return t, true
+}
+
+// plainInt reads a JSON integer that fits in int64 ("-"? and digits);
+// ok is false for anything else.
+func plainInt(v []byte) (n int64, ok bool) {
+	neg := len(v) > 0 && v[0] == '-'
+	if neg {
+		v = v[1:]
+	}
+	if len(v) == 0 || len(v) > 18 { // 18 digits cannot overflow
+		return 0, false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // usageSpan returns the object of the last usageMetadata member in data

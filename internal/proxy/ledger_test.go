@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -68,4 +69,50 @@ func TestClientName(t *testing.T) {
 			t.Errorf("clientName(%s, %q) = %q, want %q", tt.path, tt.ua, got, tt.want)
 		}
 	}
+}
+
+// parseUsageByDecoding is what parseUsage must agree with: the object
+// decoded by encoding/json, a negative count not believed.
+func parseUsageByDecoding(span []byte) (quota.Tokens, bool) {
+	var m usageJSON
+	if json.Unmarshal(span, &m) != nil || m.Prompt < 0 || m.Candidates < 0 || m.Thoughts < 0 || m.Cached < 0 || m.Total < 0 {
+		return quota.Tokens{}, false
+	}
+	return m.tokens(), true
+}
+
+var usageSeeds = []string{
+	`{"promptTokenCount":12,"candidatesTokenCount":3,"totalTokenCount":15}`,
+	`{}`, `{"promptTokenCount":null}`, `{"promptTokenCount":5,"promptTokenCount":null}`, `{"promptTokenCount":5,"PROMPTTOKENCOUNT":7}`,
+	`{"prompt\u0054okenCount":9}`, `{"promptTokenCount":1.5}`, `{"promptTokenCount":1e3}`, `{"promptTokenCount":"12"}`,
+	`{"promptTokenCount":-0}`, `{"promptTokenCount":-4}`, `{"promptTokenCount":9223372036854775807}`, `{"promptTokenCount":9223372036854775808}`,
+	`{"promptTokenCount":123456789012345678}`, `{"promptTokenCount":1234567890123456789}`, `{"promptTokenCount":007}`, `{"promptTokenCount":+5}`,
+	`{"promptTokenCount":4`, `{"other":{"promptTokenCount":3},"totalTokenCount":2}`, `{"thoughtsTokenCount":120,"cachedContentTokenCount":1600, "x":[1,2]}`,
+	` { "totalTokenCount" : 14 } `, `{"totalTokenCount":[]}`, `{"promptTokenCount":1,"candidatesTokenCount":2,"thoughtsTokenCount":3,"cachedContentTokenCount":4,"totalTokenCount":5,"a":1,"b":2,"c":3,"d":4}`,
+	`{"ſ":1}`, `{"promptTokenCount":true}`,
+}
+
+// TestParseUsageAsDecoding checks parseUsage against encoding/json on the
+// shapes where reading in place could differ.
+func TestParseUsageAsDecoding(t *testing.T) {
+	for _, s := range usageSeeds {
+		got, ok := parseUsage([]byte(s))
+		want, wantOK := parseUsageByDecoding([]byte(s))
+		if got != want || ok != wantOK {
+			t.Errorf("%s: got %+v, %v; decoding gives %+v, %v", s, got, ok, want, wantOK)
+		}
+	}
+}
+
+func FuzzParseUsage(f *testing.F) {
+	for _, s := range usageSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := parseUsage(b)
+		want, wantOK := parseUsageByDecoding(b)
+		if got != want || ok != wantOK {
+			t.Errorf("%q: got %+v, %v; decoding gives %+v, %v", b, got, ok, want, wantOK)
+		}
+	})
 }

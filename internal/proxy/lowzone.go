@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
 )
@@ -60,8 +61,8 @@ var errRoomFreed = errors.New("a request in flight on the account ended")
 // enter counts a request in flight on k when fewer than limit are (limit
 // < 0: no limit). When limit are, it answers errBusy, or with wait it
 // waits until one of them ends and answers errRoomFreed. The returned
-// leave ends the request; it is safe to call more than once.
-func (z *lowZone) enter(ctx context.Context, k gateKey, limit int, wait bool) (func(), error) {
+// flight's leave ends the request; it is safe to call more than once.
+func (z *lowZone) enter(ctx context.Context, k gateKey, limit int, wait bool) (*flight, error) {
 	z.mu.Lock()
 	f := z.flying[k]
 	if f == nil {
@@ -71,8 +72,7 @@ func (z *lowZone) enter(ctx context.Context, k gateKey, limit int, wait bool) (f
 	if limit < 0 || f.n < limit {
 		f.n++
 		z.mu.Unlock()
-		var once sync.Once
-		return func() { once.Do(func() { z.leave(k) }) }, nil
+		return &flight{z: z, k: k}, nil
 	}
 	if !wait {
 		z.mu.Unlock()
@@ -92,11 +92,23 @@ func (z *lowZone) enter(ctx context.Context, k gateKey, limit int, wait bool) (f
 	}
 	z.mu.Lock()
 	f.waiters--
-	if f.n <= 0 && f.waiters == 0 && z.flying[k] == f {
-		delete(z.flying, k)
-	}
 	z.mu.Unlock()
 	return nil, err
+}
+
+// flight is one request in flight on an (account, family), from enter;
+// one allocation where a func with its sync.Once took three.
+type flight struct {
+	z    *lowZone
+	k    gateKey
+	left atomic.Bool
+}
+
+// leave ends the request in flight; it is safe to call more than once.
+func (f *flight) leave() {
+	if f.left.CompareAndSwap(false, true) {
+		f.z.leave(f.k)
+	}
 }
 
 // leave ends one request in flight on k and wakes those waiting for room.
@@ -112,9 +124,8 @@ func (z *lowZone) leave(k gateKey) {
 		close(f.freed)
 		f.freed = nil
 	}
-	if f.n <= 0 && f.waiters == 0 {
-		delete(z.flying, k)
-	}
+	// The entry stays, at zero: one per (account, family) that ever
+	// served, where deleting it cost an allocation per request.
 }
 
 // inFlight returns how many requests are in flight on k.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -52,9 +53,8 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 	body := c.body(ch.Project)
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	limit := s.opt.FirstByteTimeout
-	first := time.AfterFunc(limit, func() { cancel(&cloudcode.TimeoutError{Stage: "first byte", After: limit}) })
-	defer first.Stop()
+	first := startDeadline(cancel, "first byte", s.opt.FirstByteTimeout)
+	defer first.done()
 
 	started := s.clk.Now()
 	t0 := time.Now()
@@ -70,8 +70,8 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 		res.charged = c.generation
 		return res
 	}
-	answer, err := readBody(io.LimitReader(resp.Body, maxUpstreamBody), resp.ContentLength, maxUpstreamBody)
-	first.Stop()
+	answer, err := readUpTo(resp.Body, resp.ContentLength, maxUpstreamBody, maxUpstreamBody)
+	first.stop()
 	if err != nil {
 		return sent{err: cause(actx, err), charged: c.generation}
 	}
@@ -79,7 +79,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 		return sent{err: errUnusableAnswer, charged: c.generation}
 	}
 	s.success(c, ch, started)
-	w.Header().Set("X-Quotatui-Account", ch.Label)
+	w.Header()["X-Quotatui-Account"] = s.accountHeader(ch.Label)
 	res := sent{done: true, status: http.StatusOK, charged: c.generation}
 	if c.generation {
 		var u usageTap
@@ -91,6 +91,33 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, c *call, ch *C
 	}
 	return res
 }
+
+// accountHeader returns the X-Quotatui-Account value naming label: one
+// slice per label, made once and shared by every answer from that account
+// (Header.Set made one per answer). net/http only reads header values; a
+// caller that adds to it appends to a copy (its capacity is its length).
+func (s *Server) accountHeader(label string) []string {
+	if v, ok := (*s.labels.Load())[label]; ok {
+		return v
+	}
+	s.labelsMu.Lock()
+	defer s.labelsMu.Unlock()
+	old := *s.labels.Load()
+	if v, ok := old[label]; ok {
+		return v
+	}
+	next := make(map[string][]string, len(old)+1)
+	if len(old) < maxLabels { // labels change rarely; a bound all the same
+		maps.Copy(next, old)
+	}
+	v := []string{label}
+	next[label] = v[:1:1]
+	s.labels.Store(&next)
+	return v
+}
+
+// maxLabels bounds accountHeader's map: past it, it starts over.
+const maxLabels = 1024
 
 // cause returns why an upstream call under actx failed: the proxy's own
 // timeout when that is what cancelled it, else err.
@@ -109,13 +136,12 @@ func cause(actx context.Context, err error) error {
 // bytes: a break ends the client's stream so that it can tell
 // (BreakStream, then an aborted connection). A writer that keeps quiet
 // streams alive (pinger) gets its pings in between.
-func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFunc, first *time.Timer,
+func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFunc, first *deadline,
 	w http.ResponseWriter, c *call, ch *Choice, resp *http.Response, started time.Time) sent {
-	br := getStreamReader(resp.Body)
-	defer putStreamReader(br) // last: after the pinger has stopped
-	events := &eventReader{br: br, max: s.opt.MaxEventBytes}
+	events := getEventReader(resp.Body, s.opt.MaxEventBytes)
+	defer putEventReader(events) // last: after the pinger has stopped
 	data, err := events.next()
-	first.Stop()
+	first.stop()
 	switch {
 	case errors.Is(err, errEventTooLarge):
 		return sent{err: err}
@@ -128,23 +154,29 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 		return sent{err: errUnusableAnswer}
 	}
 	s.success(c, ch, started)
-	w.Header().Set("X-Quotatui-Account", ch.Label)
+	w.Header()["X-Quotatui-Account"] = s.accountHeader(ch.Label)
 	if c.out.StartStream(w) != nil {
 		return sent{done: true, status: statusClientGone}
 	}
-	var turn sync.Mutex // the loop's writes and the pings take turns
+	// With pings, the loop's writes and the pings take turns; without
+	// (Google's shapes) there is nothing to take turns with, and no
+	// mutex to allocate.
+	var turn *sync.Mutex
 	if p, ok := c.out.(pinger); ok && p.PingInterval() > 0 {
-		stop := keepAlive(w, p, &turn)
+		turn = new(sync.Mutex)
+		stop := keepAlive(w, p, turn)
 		defer stop()
 	}
 	write := func(f func(http.ResponseWriter) error) error {
-		turn.Lock()
-		defer turn.Unlock()
+		if turn != nil {
+			turn.Lock()
+			defer turn.Unlock()
+		}
 		return f(w)
 	}
 	idle := s.opt.StreamIdleTimeout
-	stall := time.AfterFunc(idle, func() { cancel(&cloudcode.TimeoutError{Stage: "stream event", After: idle}) })
-	defer stall.Stop()
+	stall := startDeadline(cancel, "stream event", idle)
+	defer stall.done()
 	n := 0
 	var usage usageTap // the last usageMetadata: a stream's final counts
 	broke := func(why error) sent {
@@ -170,7 +202,7 @@ func (s *Server) stream(ctx, actx context.Context, cancel context.CancelCauseFun
 			return sent{done: true, status: statusClientGone}
 		}
 		n++
-		stall.Reset(idle)
+		stall.reset(idle)
 		data, err = events.next()
 		switch {
 		case err == nil:

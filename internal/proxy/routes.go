@@ -11,19 +11,45 @@ import (
 	"strings"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
 // generationRPCs spend model quota and are routed by model.
 var generationRPCs = map[string]bool{"generateContent": true, "streamGenerateContent": true}
 
-// forwardQuery copies the client's query without the local API key.
-func forwardQuery(q url.Values) url.Values {
+// sseQuery is the query of a streamed call, "alt=sse". It is shared by
+// every call that has no other: read only.
+var sseQuery = url.Values{"alt": {"sse"}}
+
+// forwardQuery copies the client's query without the local API key. The
+// usual queries, none and "alt=sse", cost nothing: nil, and sseQuery
+// (read only, as every call's query is once made).
+func forwardQuery(u *url.URL) url.Values {
+	switch u.RawQuery {
+	case "":
+		return nil
+	case "alt=sse":
+		return sseQuery
+	}
 	out := url.Values{}
-	for k, v := range q {
+	for k, v := range u.Query() {
 		if k != "key" {
 			out[k] = v
 		}
 	}
+	return out
+}
+
+// withAlt returns q with alt=sse, a copy: q may be shared.
+func withAlt(q url.Values) url.Values {
+	if len(q) == 0 {
+		return sseQuery
+	}
+	out := make(url.Values, len(q)+1)
+	for k, v := range q {
+		out[k] = v
+	}
+	out.Set("alt", "sse")
 	return out
 }
 
@@ -43,35 +69,48 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
+// googleCall is a call in Google's shapes, its writer and its body's
+// index, in one allocation where they took four. It lives as long as its
+// request.
+type googleCall struct {
+	c   call
+	g   googleWriter
+	env envelope
+	ms  [8]rawjson.Member
+}
+
 // handleInternal is the Code Assist passthrough: any v1internal method (or
 // an operation's path), with the chosen account's token and project
 // swapped in.
 func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, path string) {
-	body, done, ok := s.admit(w, r, googleErrors)
+	body, taken, ok := s.admitBody(w, r, googleErrors)
 	if !ok {
 		return
 	}
-	defer done()
-	c := &call{rpc: rpc, path: path, httpMethod: r.Method, query: forwardQuery(r.URL.Query()),
+	defer s.budget.give(taken)
+	p := &googleCall{}
+	c := &p.c
+	*c = call{rpc: rpc, path: path, httpMethod: r.Method, query: forwardQuery(r.URL),
 		generation: generationRPCs[rpc], stream: rpc == "streamGenerateContent"}
 	if c.stream && c.query.Get("alt") != "sse" {
 		// The upstream streams SSE either way; the proxy rebuilds the
 		// JSON array the client asked for from its events.
 		c.jsonArray = true
-		c.query.Set("alt", "sse")
+		c.query = withAlt(c.query)
 	}
 	if r.Method == http.MethodPost && (len(bytes.TrimSpace(body)) > 0 || c.generation) {
-		env, err := parseEnvelope(body)
-		if err != nil {
+		if err := p.env.parse(body, p.ms[:0]); err != nil {
 			writeError(w, http.StatusBadRequest, jsonProblem(err))
 			return
 		}
-		c.env = env
-		if raw := env.get("model"); raw != nil {
+		c.env = &p.env
+		if raw := c.env.get("model"); raw != nil && !plainString(raw) {
 			if err := json.Unmarshal(raw, &c.model); err != nil {
 				writeError(w, http.StatusBadRequest, "request body's model must be a string: "+jsonProblem(err))
 				return
 			}
+		} else if raw != nil {
+			c.model = string(raw[1 : len(raw)-1]) // what decoding gives, without decoding (3 allocations)
 		}
 	}
 	if c.generation {
@@ -83,7 +122,7 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, pat
 	}
 	c.model = strings.TrimPrefix(c.model, "models/")
 	c.family = cloudcode.ModelFamily(c.model)
-	c.session = r.Header.Get("x-session-id")
+	c.session = r.Header.Get("X-Session-Id")
 	if c.session == "" && c.generation {
 		c.session = SessionFromBody(c.env.get("request"), c.model)
 	}
@@ -99,6 +138,8 @@ func (s *Server) handleInternal(w http.ResponseWriter, r *http.Request, rpc, pat
 			c.session = affinityKey(r.Header.Get("Authorization"))
 		}
 	}
+	p.g = c.googleWriter()
+	c.out = &p.g
 	s.forward(w, r, c)
 }
 
@@ -132,16 +173,18 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("method %q is not supported by quotatui's Gemini API; use generateContent, streamGenerateContent or countTokens", method))
 		return
 	}
-	body, done, ok := s.admit(w, r, googleErrors)
+	body, taken, ok := s.admitBody(w, r, googleErrors)
 	if !ok {
 		return
 	}
-	defer done()
-	if _, err := parseEnvelope(body); err != nil {
+	defer s.budget.give(taken)
+	p := &googleCall{}
+	if err := p.env.parse(body, p.ms[:0]); err != nil { // checked, not kept
 		writeError(w, http.StatusBadRequest, jsonProblem(err))
 		return
 	}
-	c := &call{rpc: method, httpMethod: http.MethodPost, query: url.Values{}, model: model,
+	c := &p.c
+	*c = call{rpc: method, httpMethod: http.MethodPost, model: model,
 		family: cloudcode.ModelFamily(model), gemini: true}
 	if method == "countTokens" {
 		// Code Assist counts {"request": {"model": "models/x", "contents": [...]}}.
@@ -159,6 +202,8 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 		inner["model"], _ = json.Marshal("models/" + model)
 		b, _ := json.Marshal(inner)
 		c.env = requestEnv(b)
+		p.g = c.googleWriter()
+		c.out = &p.g
 		s.forward(w, r, c)
 		return
 	}
@@ -166,14 +211,16 @@ func (s *Server) handleGemini(w http.ResponseWriter, r *http.Request) {
 	c.setProject = true
 	c.stream = method == "streamGenerateContent"
 	if c.stream {
-		c.jsonArray = r.URL.Query().Get("alt") != "sse"
-		c.query.Set("alt", "sse") // the array form is rebuilt from SSE events
+		c.jsonArray = forwardQuery(r.URL).Get("alt") != "sse" // the client's alt, as r.URL.Query() has it
+		c.query = sseQuery                                    // the array form is rebuilt from SSE events
 	}
 	c.env = generationEnv(model, body, s.clk.Now())
-	c.session = r.Header.Get("x-session-id")
+	c.session = r.Header.Get("X-Session-Id")
 	if c.session == "" {
 		c.session = SessionFromBody(body, model)
 	}
+	p.g = c.googleWriter()
+	c.out = &p.g
 	s.forward(w, r, c)
 }
 

@@ -29,9 +29,9 @@ type Choice struct {
 	From  int64
 	Check quota.Check
 
-	release func() // frees the low-zone gate; nil when none was taken
-	leave   func() // ends the request in flight on the account (lowzone.go)
-	counted bool   // the engine counted the charge when the upstream accepted it
+	release func()  // frees the low-zone gate; nil when none was taken
+	leave   *flight // ends the request in flight on the account (lowzone.go)
+	counted bool    // the engine counted the charge when the upstream accepted it
 }
 
 // Release frees the low-zone gate of the choice's account, once the
@@ -49,7 +49,7 @@ func (c *Choice) Release() {
 func (c *Choice) Done() {
 	c.Release()
 	if c.leave != nil {
-		c.leave()
+		c.leave.leave()
 		c.leave = nil
 	}
 }
@@ -90,6 +90,9 @@ func repick(exclude map[int64]bool, once func(map[int64]bool) (Choice, error)) (
 	var causes []string
 	for {
 		c, err := once(exclude)
+		if err == nil {
+			return c, nil // before errors.As: its targets cost an allocation each
+		}
 		var r errRepick
 		if !errors.As(err, &r) {
 			var na *NoAccountError
@@ -130,7 +133,8 @@ func (m *TokenManager) pick(ctx context.Context, model, session string, exclude 
 
 func (m *TokenManager) pickOnce(ctx context.Context, model, session string, exclude map[int64]bool) (Choice, error) {
 	fam := cloudcode.ModelFamily(model)
-	key := sessionKey(session, fam)
+	var kb [128]byte // the key stays on the stack unless it is longer
+	key := appendSessionKey(kb[:0], session, fam)
 	now := m.clk.Now()
 	from := m.bound(ctx, key, now)
 
@@ -336,7 +340,7 @@ func (m *TokenManager) tryOnce(ctx context.Context, account int64, model string,
 	case check.Left >= 0:
 		limit = max(check.Left, 1)
 	}
-	leave, err := m.low.enter(ctx, k, limit, waitRoom)
+	in, err := m.low.enter(ctx, k, limit, waitRoom)
 	if err != nil {
 		return Choice{}, nil, false, err
 	}
@@ -346,7 +350,7 @@ func (m *TokenManager) tryOnce(ctx context.Context, account int64, model string,
 		// flight when it runs out, check or no check.
 		release, err = m.low.acquire(ctx, k, waitGate)
 		if err != nil {
-			leave()
+			in.leave()
 			return Choice{}, nil, false, err
 		}
 		if m.preCheck {
@@ -365,14 +369,14 @@ func (m *TokenManager) tryOnce(ctx context.Context, account int64, model string,
 		usable := check.Usable || check.Reason == quota.ReasonEstimatedEmpty
 		if (err != nil && m.preCheck) || !usable {
 			release()
-			leave()
+			in.leave()
 			if ctx.Err() != nil {
 				return Choice{}, nil, false, ctx.Err()
 			}
 			return Choice{}, nil, false, nil
 		}
 	}
-	return Choice{AccountID: account, Check: check, leave: leave}, release, true, nil
+	return Choice{AccountID: account, Check: check, leave: in}, release, true, nil
 }
 
 // recheck asks the engine for a figure synced now, not the cached one.
@@ -381,7 +385,7 @@ func (m *TokenManager) recheck(ctx context.Context, account int64, model string)
 }
 
 // finish gets the token, binds the session and counts a proactive switch.
-func (m *TokenManager) finish(ctx context.Context, key string, c Choice, release func(), from int64, exclude map[int64]bool) (Choice, error) {
+func (m *TokenManager) finish(ctx context.Context, key []byte, c Choice, release func(), from int64, exclude map[int64]bool) (Choice, error) {
 	c.release = release
 	tok, err := m.tokens.Token(ctx, c.AccountID)
 	if err != nil {
@@ -490,7 +494,8 @@ func (m *TokenManager) pickAny(ctx context.Context, session, project string, exc
 }
 
 func (m *TokenManager) pickAnyOnce(ctx context.Context, session, project string, exclude map[int64]bool) (Choice, error) {
-	key := sessionKey(session, cloudcode.FamilyUnknown)
+	var kb [128]byte
+	key := appendSessionKey(kb[:0], session, cloudcode.FamilyUnknown)
 	now := m.clk.Now()
 	all := m.q.GetAllQuotas()
 	from := m.bound(ctx, key, now)

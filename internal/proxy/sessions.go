@@ -40,37 +40,56 @@ func newSessions(idle time.Duration) *sessions {
 	return &sessions{idle: idle, bindings: map[string]*binding{}}
 }
 
-func sessionKey(session string, f cloudcode.Family) string {
+// appendSessionKey appends the session's binding key for family f to dst
+// (session + "\x00" + family; nothing for no session). The proxy builds it
+// in a buffer on the stack, and the in-memory bindings look it up without
+// making it a string (a concatenation per request).
+func appendSessionKey(dst []byte, session string, f cloudcode.Family) []byte {
 	if session == "" {
-		return ""
+		return dst
 	}
-	return session + "\x00" + f.String()
+	return append(append(append(dst, session...), 0), f.String()...)
 }
 
 // bound returns the session's live binding (0 when none or expired).
 func (s *sessions) bound(key string, now time.Time) int64 {
-	if key == "" {
+	return s.boundBytes([]byte(key), now)
+}
+
+// boundBytes is bound for a key in bytes.
+func (s *sessions) boundBytes(key []byte, now time.Time) int64 {
+	if len(key) == 0 {
 		return 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.bindings[key]
+	b, ok := s.bindings[string(key)]
 	if !ok {
 		return 0
 	}
 	if now.Sub(b.lastUsed) > s.idle {
-		delete(s.bindings, key)
+		delete(s.bindings, string(key))
 		return 0
 	}
 	return b.account
 }
 
 func (s *sessions) bind(key string, account int64, now time.Time) {
-	if key == "" {
+	s.bindBytes([]byte(key), account, now)
+}
+
+// bindBytes is bind for a key in bytes; it makes the key a string only
+// for a new binding.
+func (s *sessions) bindBytes(key []byte, account int64, now time.Time) {
+	if len(key) == 0 {
 		return
 	}
 	s.mu.Lock()
-	s.bindings[key] = &binding{account: account, lastUsed: now}
+	if b, ok := s.bindings[string(key)]; ok {
+		b.account, b.lastUsed = account, now // no new binding per request
+	} else {
+		s.bindings[string(key)] = &binding{account: account, lastUsed: now}
+	}
 	if now.Sub(s.lastSweep) > time.Minute {
 		s.sweepLocked(now)
 	}
@@ -142,11 +161,11 @@ func SessionFromBody(request json.RawMessage, model string) string {
 		v := request[m.Value:m.End]
 		switch {
 		case m.Fold("sessionId"):
-			if json.Unmarshal(v, &id) != nil {
+			if id, ok = decodeString(v, id); !ok {
 				return ""
 			}
 		case m.Fold("session_id"):
-			if json.Unmarshal(v, &idSnake) != nil {
+			if idSnake, ok = decodeString(v, idSnake); !ok {
 				return ""
 			}
 		case m.Fold("contents"):
@@ -161,17 +180,12 @@ func SessionFromBody(request json.RawMessage, model string) string {
 	}
 	key := ""
 	rawjson.Elements(contents, func(elem []byte) bool {
-		var c struct {
-			Role  string `json:"role"`
-			Parts []struct {
-				Text string `json:"text"`
-			} `json:"parts"`
-		}
-		if role, ok := rawjson.Field(elem, "role"); ok && !rawjson.IsNull(role) {
-			if json.Unmarshal(role, &c.Role) != nil {
+		if raw, ok := rawjson.Field(elem, "role"); ok && !rawjson.IsNull(raw) {
+			role, ok := decodeString(raw, "")
+			if !ok {
 				return false
 			}
-			if c.Role != "" && c.Role != "user" {
+			if role != "" && role != "user" {
 				return true // a model turn: the first user message is further on
 			}
 		}
@@ -195,6 +209,12 @@ func SessionFromBody(request json.RawMessage, model string) string {
 				return true
 			})
 		} else {
+			var c struct {
+				Role  string `json:"role"`
+				Parts []struct {
+					Text string `json:"text"`
+				} `json:"parts"`
+			}
 			if json.Unmarshal(elem, &c) != nil {
 				return false
 			}
@@ -203,11 +223,31 @@ func SessionFromBody(request json.RawMessage, model string) string {
 			}
 		}
 		if text {
-			key = "h:" + hex.EncodeToString(h.Sum(nil)[:12])
+			// One allocation, the key itself (hex.EncodeToString and
+			// the concatenation took three).
+			var sum [sha256.Size]byte
+			var out [2 + 24]byte
+			copy(out[:], "h:")
+			hex.Encode(out[2:], h.Sum(sum[:0])[:12])
+			key = string(out[:])
 		}
 		return false
 	})
 	return key
+}
+
+// decodeString decodes a JSON string value as encoding/json does into a
+// string that holds old: null leaves old; ok is false for any other type.
+// A plain string (no escapes, UTF-8) is its bytes, without decoding.
+func decodeString(v []byte, old string) (string, bool) {
+	if plainString(v) {
+		return string(v[1 : len(v)-1]), true
+	}
+	s := old
+	if json.Unmarshal(v, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // plainParts returns the "parts" of a content element when the element
