@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -27,25 +29,48 @@ import (
 // decodeResponse decodes b, one JSON value, into a Response; ok is false
 // when b is unusual in any of the ways above.
 func decodeResponse(b []byte) (_ *Response, ok bool) {
-	d := decoder{b: b}
+	d := Decoder{b: b}
 	r := new(Response)
 	d.response(r)
-	d.space()
-	if d.bad || d.i != len(d.b) {
+	if !d.Done() {
 		return nil, false
 	}
 	return r, true
 }
 
-// decoder reads one value at i; bad is set at the first unusual thing,
-// after which every method returns without reading.
-type decoder struct {
+// Decoder reads the common shape of a JSON document into a struct the
+// way encoding/json would, for the translators' hot paths, and gives up
+// (Failed) on anything unusual, where the caller decodes the document
+// with encoding/json instead and so gets its result and its errors:
+// a key that matches a field only without regard to case, a key with
+// escapes or non-ASCII bytes, a field given twice, null where a field
+// reads a value, a value of the wrong type, a number that does not fit.
+// Its input must have been checked by rawjson.Valid (or json.Valid);
+// on any input it never panics and never reads past it. After the first
+// failure every method returns a zero value without reading.
+type Decoder struct {
 	b   []byte
 	i   int
 	bad bool
 }
 
-func (d *decoder) space() {
+// NewDecoder returns a decoder of the JSON value b.
+func NewDecoder(b []byte) *Decoder { return &Decoder{b: b} }
+
+// Fail marks the input unusual: the caller is to use encoding/json.
+func (d *Decoder) Fail() { d.bad = true }
+
+// Failed reports whether the decoder gave up.
+func (d *Decoder) Failed() bool { return d.bad }
+
+// Done reports whether the one value was read whole and nothing but
+// white space follows it.
+func (d *Decoder) Done() bool {
+	d.space()
+	return !d.bad && d.i == len(d.b)
+}
+
+func (d *Decoder) space() {
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
 		case ' ', '\t', '\n', '\r':
@@ -57,7 +82,7 @@ func (d *decoder) space() {
 }
 
 // peek returns the next byte after white space, or 0 at the end.
-func (d *decoder) peek() byte {
+func (d *Decoder) peek() byte {
 	d.space()
 	if d.i >= len(d.b) {
 		return 0
@@ -65,12 +90,12 @@ func (d *decoder) peek() byte {
 	return d.b[d.i]
 }
 
-// object reads an object, calling member for each key; member must read
+// Object reads an object, calling member for each key; member must read
 // the value (or call d.skip). The key aliases the input. fields are the
 // names member knows: a key that matches one of them only without regard
 // to case is unusual (encoding/json would take it), and so is one given
 // twice. A key with escapes or non-ASCII bytes is unusual too.
-func (d *decoder) object(fields []string, member func(field int)) {
+func (d *Decoder) Object(fields []string, member func(field int)) {
 	if d.bad || d.peek() != '{' {
 		d.bad = true
 		return
@@ -100,7 +125,7 @@ func (d *decoder) object(fields []string, member func(field int)) {
 			}
 		}
 		if field < 0 {
-			d.skip()
+			d.Skip()
 		} else {
 			if seen&(1<<field) != 0 {
 				d.bad = true
@@ -122,7 +147,7 @@ func (d *decoder) object(fields []string, member func(field int)) {
 }
 
 // key reads an object key without escapes or non-ASCII bytes.
-func (d *decoder) key() ([]byte, bool) {
+func (d *Decoder) key() ([]byte, bool) {
 	if d.peek() != '"' {
 		return nil, false
 	}
@@ -139,10 +164,10 @@ func (d *decoder) key() ([]byte, bool) {
 	return nil, false
 }
 
-// array reads an array, calling elem for each element; elem must read it.
+// Array reads an array, calling elem for each element; elem must read it.
 // (The caller sets its slice to an empty one first: encoding/json makes
 // "[]" an empty, non-nil slice.)
-func (d *decoder) array(elem func()) {
+func (d *Decoder) Array(elem func()) {
 	if d.bad || d.peek() != '[' {
 		d.bad = true
 		return
@@ -166,31 +191,24 @@ func (d *decoder) array(elem func()) {
 	}
 }
 
-// str reads a string. One with escapes or bytes that are not valid UTF-8
-// is decoded by encoding/json (which replaces them with U+FFFD), so it
-// reads the same.
-func (d *decoder) str() string {
+// Str reads a string, decoding escapes and replacing invalid UTF-8 and
+// lone surrogates with U+FFFD as encoding/json does.
+func (d *Decoder) Str() string {
 	if d.bad || d.peek() != '"' {
 		d.bad = true
 		return ""
 	}
-	start := d.i
-	plain := true
-	for j := start + 1; j < len(d.b); j++ {
+	start := d.i + 1
+	for j := start; j < len(d.b); j++ {
 		switch c := d.b[j]; {
 		case c == '"':
 			d.i = j + 1
-			if plain && utf8.Valid(d.b[start+1:j]) {
-				return string(d.b[start+1 : j])
+			if utf8.Valid(d.b[start:j]) {
+				return string(d.b[start:j])
 			}
-			var s string
-			if json.Unmarshal(d.b[start:d.i], &s) != nil {
-				d.bad = true
-			}
-			return s
+			return string(appendUnquoted(make([]byte, 0, j-start+8), d.b[start:j]))
 		case c == '\\':
-			plain = false
-			j++ // the escaped byte cannot end the string
+			return d.escaped(start)
 		case c < 0x20:
 			d.bad = true
 			return ""
@@ -200,8 +218,117 @@ func (d *decoder) str() string {
 	return ""
 }
 
-// integer reads a number written as a plain integer that fits an int.
-func (d *decoder) integer() int {
+// escaped reads the rest of a string with escapes, which starts at start.
+func (d *Decoder) escaped(start int) string {
+	end := skipString(d.b, start-1)
+	if end < 0 {
+		d.bad = true
+		return ""
+	}
+	raw := d.b[start : end-1]
+	out := appendUnquoted(make([]byte, 0, len(raw)), raw)
+	if out == nil {
+		d.bad = true
+		return ""
+	}
+	d.i = end
+	return string(out)
+}
+
+// appendUnquoted appends the contents of a JSON string (between its
+// quotes) to dst, decoded as encoding/json decodes it; nil when it is
+// malformed (an unknown escape, a control character, a bare quote).
+func appendUnquoted(dst, s []byte) []byte {
+	for r := 0; r < len(s); {
+		switch c := s[r]; {
+		case c == '\\':
+			if r+1 >= len(s) {
+				return nil
+			}
+			switch e := s[r+1]; e {
+			case '"', '\\', '/', '\'':
+				dst = append(dst, e)
+				r += 2
+			case 'b':
+				dst = append(dst, '\b')
+				r += 2
+			case 'f':
+				dst = append(dst, '\f')
+				r += 2
+			case 'n':
+				dst = append(dst, '\n')
+				r += 2
+			case 'r':
+				dst = append(dst, '\r')
+				r += 2
+			case 't':
+				dst = append(dst, '\t')
+				r += 2
+			case 'u':
+				rr := hex4(s[r+2:])
+				if rr < 0 {
+					return nil
+				}
+				r += 6
+				if utf16.IsSurrogate(rr) {
+					if len(s) >= r+6 && s[r] == '\\' && s[r+1] == 'u' {
+						if dec := utf16.DecodeRune(rr, hex4(s[r+2:])); dec != unicode.ReplacementChar {
+							dst = utf8.AppendRune(dst, dec)
+							r += 6
+							break
+						}
+					}
+					rr = unicode.ReplacementChar
+				}
+				dst = utf8.AppendRune(dst, rr)
+			default:
+				return nil
+			}
+		case c == '"' || c < ' ':
+			return nil
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRune(s[r:])
+			if rr == utf8.RuneError && size == 1 {
+				dst = utf8.AppendRune(dst, utf8.RuneError)
+			} else {
+				dst = append(dst, s[r:r+size]...)
+			}
+			r += size
+		}
+	}
+	if dst == nil {
+		dst = []byte{}
+	}
+	return dst
+}
+
+// hex4 reads four hex digits, or returns -1.
+func hex4(s []byte) rune {
+	if len(s) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// Int reads a number written as a plain integer that fits an int.
+func (d *Decoder) Int() int {
 	if d.bad {
 		return 0
 	}
@@ -229,8 +356,35 @@ func (d *decoder) integer() int {
 	return int(n)
 }
 
-// boolean reads true or false.
-func (d *decoder) boolean() bool {
+// Float reads a number as encoding/json reads it into a float64.
+func (d *Decoder) Float() float64 {
+	if d.bad {
+		return 0
+	}
+	d.space()
+	j := d.i
+	for j < len(d.b) && !isDelim(d.b[j]) {
+		j++
+	}
+	c := byte(0)
+	if j > d.i {
+		c = d.b[d.i]
+	}
+	if c != '-' && (c < '0' || c > '9') {
+		d.bad = true // a string, a literal, null
+		return 0
+	}
+	f, err := strconv.ParseFloat(string(d.b[d.i:j]), 64)
+	if err != nil {
+		d.bad = true
+		return 0
+	}
+	d.i = j
+	return f
+}
+
+// Bool reads true or false.
+func (d *Decoder) Bool() bool {
 	d.space()
 	switch {
 	case d.bad:
@@ -245,7 +399,7 @@ func (d *decoder) boolean() bool {
 }
 
 // literal reads word when it is next and ends there.
-func (d *decoder) literal(word string) bool {
+func (d *Decoder) literal(word string) bool {
 	end := d.i + len(word)
 	if !bytes.HasPrefix(d.b[d.i:], []byte(word)) || end < len(d.b) && !isDelim(d.b[end]) {
 		return false
@@ -254,24 +408,24 @@ func (d *decoder) literal(word string) bool {
 	return true
 }
 
-// raw reads any value but null and returns a copy of its bytes, as
+// Raw reads any value but null and returns a copy of its bytes, as
 // json.RawMessage keeps them.
-func (d *decoder) raw() json.RawMessage {
+func (d *Decoder) Raw() json.RawMessage {
 	if d.bad || d.peek() == 'n' {
 		d.bad = true
 		return nil
 	}
 	start := d.i
-	d.skip()
+	d.Skip()
 	if d.bad {
 		return nil
 	}
 	return append(json.RawMessage(nil), d.b[start:d.i]...)
 }
 
-// skip passes over one value; null is unusual only where a field reads
+// Skip passes over one value; null is unusual only where a field reads
 // it, so here it is skipped like any literal.
-func (d *decoder) skip() {
+func (d *Decoder) Skip() {
 	if d.bad {
 		return
 	}
@@ -346,12 +500,12 @@ var (
 	feedbackFields  = []string{"blockReason"}
 )
 
-func (d *decoder) response(r *Response) {
-	d.object(responseFields, func(f int) {
+func (d *Decoder) response(r *Response) {
+	d.Object(responseFields, func(f int) {
 		switch f {
 		case 0:
 			r.Candidates = []Candidate{}
-			d.array(func() {
+			d.Array(func() {
 				r.Candidates = append(r.Candidates, Candidate{})
 				d.candidate(&r.Candidates[len(r.Candidates)-1])
 			})
@@ -359,61 +513,61 @@ func (d *decoder) response(r *Response) {
 			r.UsageMetadata = new(Usage)
 			d.usage(r.UsageMetadata)
 		case 2:
-			r.ModelVersion = d.str()
+			r.ModelVersion = d.Str()
 		case 3:
-			r.ResponseID = d.str()
+			r.ResponseID = d.Str()
 		case 4:
 			r.PromptFeedback = new(struct {
 				BlockReason string `json:"blockReason"`
 			})
-			d.object(feedbackFields, func(int) { r.PromptFeedback.BlockReason = d.str() })
+			d.Object(feedbackFields, func(int) { r.PromptFeedback.BlockReason = d.Str() })
 		}
 	})
 }
 
-func (d *decoder) candidate(c *Candidate) {
-	d.object(candidateFields, func(f int) {
+func (d *Decoder) candidate(c *Candidate) {
+	d.Object(candidateFields, func(f int) {
 		if f == 0 {
 			d.content(&c.Content)
 		} else {
-			c.FinishReason = d.str()
+			c.FinishReason = d.Str()
 		}
 	})
 }
 
-func (d *decoder) content(c *Content) {
-	d.object(contentFields, func(f int) {
+func (d *Decoder) content(c *Content) {
+	d.Object(contentFields, func(f int) {
 		if f == 0 {
-			c.Role = d.str()
+			c.Role = d.Str()
 			return
 		}
 		c.Parts = []Part{}
-		d.array(func() {
+		d.Array(func() {
 			c.Parts = append(c.Parts, Part{})
 			d.part(&c.Parts[len(c.Parts)-1])
 		})
 	})
 }
 
-func (d *decoder) part(p *Part) {
-	d.object(partFields, func(f int) {
+func (d *Decoder) part(p *Part) {
+	d.Object(partFields, func(f int) {
 		switch f {
 		case 0:
-			p.Text = d.str()
+			p.Text = d.Str()
 		case 1:
-			p.Thought = d.boolean()
+			p.Thought = d.Bool()
 		case 2:
-			p.ThoughtSignature = d.str()
+			p.ThoughtSignature = d.Str()
 		case 3:
 			p.FunctionCall = new(FunctionCall)
-			d.object(callFields, func(f int) {
+			d.Object(callFields, func(f int) {
 				switch f {
 				case 0:
-					p.FunctionCall.ID = d.str()
+					p.FunctionCall.ID = d.Str()
 				case 1:
-					p.FunctionCall.Name = d.str()
+					p.FunctionCall.Name = d.Str()
 				case 2:
-					p.FunctionCall.Args = d.raw()
+					p.FunctionCall.Args = d.Raw()
 				}
 			})
 		default: // rare in answers: left to encoding/json
@@ -422,9 +576,9 @@ func (d *decoder) part(p *Part) {
 	})
 }
 
-func (d *decoder) usage(u *Usage) {
-	d.object(usageFields, func(f int) {
-		n := d.integer()
+func (d *Decoder) usage(u *Usage) {
+	d.Object(usageFields, func(f int) {
+		n := d.Int()
 		switch f {
 		case 0:
 			u.PromptTokenCount = n

@@ -152,3 +152,24 @@ func FuzzParseResponse(f *testing.F) {
 		compareParse(t, in)
 	})
 }
+
+// FuzzStr compares Decoder.Str with encoding/json on any string: the same
+// text, escapes, invalid UTF-8 and lone surrogates included.
+func FuzzStr(f *testing.F) {
+	for _, s := range []string{`plain`, `a\nb\t\"q\"\\ \/`, `\u00e9\ud83d\ude00`, `\ud800 lone`, `\udc00\ud800`, `\u2028<&>`, "\xff\xfe", "é\xc3", `\u0000`, `\b\f\r`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		q := append(append([]byte{'"'}, s...), '"')
+		var want string
+		wantErr := json.Unmarshal(q, &want)
+		d := NewDecoder(q)
+		got := d.Str()
+		if wantErr != nil {
+			return // rawjson.Valid refuses it before a Decoder sees it
+		}
+		if !d.Done() || got != want {
+			t.Fatalf("%q: got %q (done %v), encoding/json %q", q, got, d.Done(), want)
+		}
+	})
+}
