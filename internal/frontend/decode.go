@@ -246,7 +246,7 @@ func appendUnquoted(dst, s []byte) []byte {
 				return nil
 			}
 			switch e := s[r+1]; e {
-			case '"', '\\', '/', '\'':
+			case '"', '\\', '/':
 				dst = append(dst, e)
 				r += 2
 			case 'b':
@@ -592,4 +592,28 @@ func (d *Decoder) usage(u *Usage) {
 			u.CachedContentTokenCount = n
 		}
 	})
+}
+
+// StringOf returns the string a JSON value holds, and false when it is
+// not one (or is malformed): for "a string or a list" fields, decoded once.
+func StringOf(raw json.RawMessage) (string, bool) {
+	if !IsString(raw) {
+		return "", false
+	}
+	d := Decoder{b: raw}
+	if s := d.Str(); d.Done() {
+		return s, true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// Alloc sets *p to a new T and returns it (a decoder's optional
+// sub-object, whose type may be an unnamed struct).
+func Alloc[T any](p **T) *T {
+	*p = new(T)
+	return *p
 }

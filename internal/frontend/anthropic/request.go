@@ -103,9 +103,12 @@ const maxDeclarations = 512
 
 // Parse decodes a Messages request and checks what the translation needs.
 func Parse(body []byte) (*Request, error) {
-	var r Request
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, bad("request body is not a Messages request: %v", err)
+	r, ok := decodeRequest(body)
+	if !ok {
+		r = new(Request)
+		if err := json.Unmarshal(body, r); err != nil {
+			return nil, bad("request body is not a Messages request: %v", err)
+		}
 	}
 	if r.Model == "" {
 		return nil, bad("model: field required")
@@ -113,7 +116,7 @@ func Parse(body []byte) (*Request, error) {
 	if len(r.Messages) == 0 {
 		return nil, bad("messages: at least one message is required")
 	}
-	return &r, nil
+	return r, nil
 }
 
 // Translate builds the Gemini request for upstream model from r. session
@@ -217,8 +220,7 @@ func systemParts(raw json.RawMessage) ([]frontend.Part, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		if strings.TrimSpace(s) == "" {
 			return nil, nil
 		}
@@ -243,9 +245,11 @@ func blocks(raw json.RawMessage) ([]Block, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		return []Block{{Type: "text", Text: s}}, nil
+	}
+	if bs, ok := decodeBlocks(raw); ok {
+		return bs, nil
 	}
 	var bs []Block
 	if err := json.Unmarshal(raw, &bs); err != nil {
@@ -351,13 +355,14 @@ func (t *Translation) toolResult(b Block) (*frontend.FunctionResponse, error) {
 	fr := &frontend.FunctionResponse{ID: frontend.SanitizeID(b.ToolUseID)}
 	var text []string
 	if len(b.Content) > 0 && string(b.Content) != "null" {
-		var s string
-		if frontend.IsString(b.Content) && json.Unmarshal(b.Content, &s) == nil {
+		if s, ok := frontend.StringOf(b.Content); ok {
 			text = append(text, s)
 		} else {
-			var inner []Block
-			if err := json.Unmarshal(b.Content, &inner); err != nil {
-				return nil, fmt.Errorf("tool_result content: want a string or blocks: %v", err)
+			inner, ok := decodeBlocks(b.Content)
+			if !ok {
+				if err := json.Unmarshal(b.Content, &inner); err != nil {
+					return nil, fmt.Errorf("tool_result content: want a string or blocks: %v", err)
+				}
 			}
 			for _, ib := range inner {
 				switch ib.Type {

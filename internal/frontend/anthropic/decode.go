@@ -1,0 +1,176 @@
+package anthropic
+
+import (
+	"github.com/quotatui/quotatui/internal/frontend"
+	"github.com/quotatui/quotatui/internal/rawjson"
+)
+
+// The common shape of a Messages request, read with frontend.Decoder in
+// one pass instead of encoding/json's validate-then-reflect two; anything
+// unusual (see frontend.Decoder) is left to encoding/json, which then
+// gives the same result or its own error. TestDecodeMatchesEncodingJSON
+// and FuzzParse compare the two.
+
+var (
+	requestFields = []string{"model", "messages", "system", "max_tokens", "temperature", "top_p", "top_k", "stop_sequences",
+		"stream", "thinking", "output_config", "tools", "tool_choice", "metadata"}
+	messageFields  = []string{"role", "content"}
+	thinkingFields = []string{"type", "budget_tokens"}
+	effortFields   = []string{"effort"}
+	toolFields     = []string{"type", "name", "description", "input_schema", "defer_loading"}
+	choiceFields   = []string{"type", "name"}
+	metadataFields = []string{"user_id"}
+	blockFields    = []string{"type", "text", "thinking", "signature", "id", "name", "input", "tool_use_id", "content",
+		"is_error", "tool_name", "source"}
+	sourceFields = []string{"type", "media_type", "data", "url"}
+)
+
+// decodeRequest reads body into a Request; ok is false when body is not
+// valid JSON or is unusual.
+func decodeRequest(body []byte) (_ *Request, ok bool) {
+	if !rawjson.Valid(body) {
+		return nil, false
+	}
+	d := frontend.NewDecoder(body)
+	r := new(Request)
+	d.Object(requestFields, func(f int) {
+		switch f {
+		case 0:
+			r.Model = d.Str()
+		case 1:
+			r.Messages = []Message{}
+			d.Array(func() {
+				r.Messages = append(r.Messages, Message{})
+				m := &r.Messages[len(r.Messages)-1]
+				d.Object(messageFields, func(f int) {
+					if f == 0 {
+						m.Role = d.Str()
+					} else {
+						m.Content = d.Raw()
+					}
+				})
+			})
+		case 2:
+			r.System = d.Raw()
+		case 3:
+			r.MaxTokens = d.Int()
+		case 4:
+			*frontend.Alloc(&r.Temperature) = d.Float()
+		case 5:
+			*frontend.Alloc(&r.TopP) = d.Float()
+		case 6:
+			*frontend.Alloc(&r.TopK) = d.Int()
+		case 7:
+			r.StopSequences = []string{}
+			d.Array(func() { r.StopSequences = append(r.StopSequences, d.Str()) })
+		case 8:
+			r.Stream = d.Bool()
+		case 9:
+			t := frontend.Alloc(&r.Thinking)
+			d.Object(thinkingFields, func(f int) {
+				if f == 0 {
+					t.Type = d.Str()
+				} else {
+					t.BudgetTokens = d.Int()
+				}
+			})
+		case 10:
+			o := frontend.Alloc(&r.OutputConfig)
+			d.Object(effortFields, func(int) { o.Effort = d.Str() })
+		case 11:
+			r.Tools = []Tool{}
+			d.Array(func() {
+				r.Tools = append(r.Tools, Tool{})
+				t := &r.Tools[len(r.Tools)-1]
+				d.Object(toolFields, func(f int) {
+					switch f {
+					case 0:
+						t.Type = d.Str()
+					case 1:
+						t.Name = d.Str()
+					case 2:
+						t.Description = d.Str()
+					case 3:
+						t.InputSchema = d.Raw()
+					case 4:
+						t.DeferLoading = d.Bool()
+					}
+				})
+			})
+		case 12:
+			c := frontend.Alloc(&r.ToolChoice)
+			d.Object(choiceFields, func(f int) {
+				if f == 0 {
+					c.Type = d.Str()
+				} else {
+					c.Name = d.Str()
+				}
+			})
+		case 13:
+			m := frontend.Alloc(&r.Metadata)
+			d.Object(metadataFields, func(int) { m.UserID = d.Str() })
+		}
+	})
+	if !d.Done() {
+		return nil, false
+	}
+	return r, true
+}
+
+// decodeBlocks reads a list of content blocks; ok is false when raw is
+// not valid JSON or is unusual.
+func decodeBlocks(raw []byte) (_ []Block, ok bool) {
+	if !rawjson.Valid(raw) {
+		return nil, false
+	}
+	d := frontend.NewDecoder(raw)
+	bs := []Block{}
+	d.Array(func() {
+		bs = append(bs, Block{})
+		b := &bs[len(bs)-1]
+		d.Object(blockFields, func(f int) {
+			switch f {
+			case 0:
+				b.Type = d.Str()
+			case 1:
+				b.Text = d.Str()
+			case 2:
+				b.Thinking = d.Str()
+			case 3:
+				b.Signature = d.Str()
+			case 4:
+				b.ID = d.Str()
+			case 5:
+				b.Name = d.Str()
+			case 6:
+				b.Input = d.Raw()
+			case 7:
+				b.ToolUseID = d.Str()
+			case 8:
+				b.Content = d.Raw()
+			case 9:
+				b.IsError = d.Bool()
+			case 10:
+				b.ToolName = d.Str()
+			case 11:
+				s := frontend.Alloc(&b.Source)
+				d.Object(sourceFields, func(f int) {
+					switch f {
+					case 0:
+						s.Type = d.Str()
+					case 1:
+						s.MediaType = d.Str()
+					case 2:
+						s.Data = d.Str()
+					case 3:
+						s.URL = d.Str()
+					}
+				})
+			}
+		})
+	})
+	if !d.Done() {
+		return nil, false
+	}
+	return bs, true
+}
