@@ -207,7 +207,7 @@ func Translate(r *Request, model, session string, schemas *frontend.SchemaCache)
 	if !gc.Empty() {
 		g.GenerationConfig = gc
 	}
-	t.Body, err = json.Marshal(g)
+	t.Body, err = g.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("encode upstream request: %w", err)
 	}

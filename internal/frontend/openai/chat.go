@@ -228,7 +228,7 @@ func TranslateChat(r *ChatRequest, model, session string, schemas *frontend.Sche
 	if !gc.Empty() {
 		g.GenerationConfig = gc
 	}
-	if t.Body, err = json.Marshal(g); err != nil {
+	if t.Body, err = g.Marshal(); err != nil {
 		return nil, fmt.Errorf("encode upstream request: %w", err)
 	}
 	return t, nil

@@ -162,7 +162,7 @@ func TranslateResponses(r *ResponsesRequest, model, session string, schemas *fro
 	if !gc.Empty() {
 		g.GenerationConfig = gc
 	}
-	if t.Body, err = json.Marshal(g); err != nil {
+	if t.Body, err = g.Marshal(); err != nil {
 		return nil, fmt.Errorf("encode upstream request: %w", err)
 	}
 	return t, nil

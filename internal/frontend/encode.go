@@ -1,0 +1,330 @@
+package frontend
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+
+	"github.com/quotatui/quotatui/internal/rawjson"
+)
+
+// Marshal returns r's JSON: the bytes json.Marshal(r) gives, written
+// field by field instead of by reflection (the upstream request of every
+// translated call). Raw members (arguments, tool results, schemas) are
+// copied when they are already compact and escaped as encoding/json
+// writes them, which is how the translators make them; anything else
+// (and every error: a malformed raw member, a NaN) is left to
+// json.Marshal. TestMarshalMatchesEncodingJSON and FuzzMarshal compare
+// the two.
+func (r *Request) Marshal() ([]byte, error) {
+	e := encoder{b: make([]byte, 0, 512)}
+	e.request(r)
+	if e.bad {
+		return json.Marshal(r)
+	}
+	return e.b, nil
+}
+
+// encoder appends JSON to b; bad is set when a value needs json.Marshal.
+type encoder struct {
+	b     []byte
+	bad   bool
+	first bool // no member written yet in the open object
+}
+
+func (e *encoder) open() { e.b = append(e.b, '{'); e.first = true }
+
+func (e *encoder) close() { e.b = append(e.b, '}'); e.first = false }
+
+// key writes a member's key (a plain ASCII name) and its colon.
+func (e *encoder) key(k string) {
+	if !e.first {
+		e.b = append(e.b, ',')
+	}
+	e.first = false
+	e.b = append(e.b, '"')
+	e.b = append(e.b, k...)
+	e.b = append(e.b, '"', ':')
+}
+
+func (e *encoder) str(k, v string) {
+	e.key(k)
+	e.b = rawjson.AppendString(e.b, v)
+}
+
+// strOmit writes a string member unless it is empty (omitempty).
+func (e *encoder) strOmit(k, v string) {
+	if v != "" {
+		e.str(k, v)
+	}
+}
+
+func (e *encoder) intOmit(k string, v int) {
+	if v != 0 {
+		e.key(k)
+		e.b = strconv.AppendInt(e.b, int64(v), 10)
+	}
+}
+
+// float writes v as encoding/json writes a float64.
+func (e *encoder) float(k string, v float64) {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		e.bad = true
+		return
+	}
+	e.key(k)
+	format := byte('f')
+	if abs := math.Abs(v); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	e.b = strconv.AppendFloat(e.b, v, format, -1, 64)
+	if format == 'e' {
+		// e-09 to e-9, as encoding/json does
+		if n := len(e.b); n >= 4 && e.b[n-4] == 'e' && e.b[n-3] == '-' && e.b[n-2] == '0' {
+			e.b[n-2] = e.b[n-1]
+			e.b = e.b[:n-1]
+		}
+	}
+}
+
+// raw writes a raw member: "null" when nil (json.RawMessage's own
+// encoding), as it is when compact and escaped, else bad.
+func (e *encoder) raw(k string, v json.RawMessage) {
+	e.key(k)
+	if v == nil {
+		e.b = append(e.b, "null"...)
+		return
+	}
+	if !compactEscaped(v) || !rawjson.Valid(v) {
+		e.bad = true
+		return
+	}
+	e.b = append(e.b, v...)
+}
+
+// rawOmit writes a raw member unless it is empty (omitempty).
+func (e *encoder) rawOmit(k string, v json.RawMessage) {
+	if len(v) > 0 {
+		e.raw(k, v)
+	}
+}
+
+// compactEscaped reports JSON with no white space outside strings and
+// none of the characters encoding/json escapes for HTML (<, >, &, U+2028,
+// U+2029) inside them: json.Marshal would write it unchanged.
+func compactEscaped(v []byte) bool {
+	in := false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '"':
+			in = !in
+		case '\\':
+			if in {
+				i++
+			}
+		case ' ', '\t', '\n', '\r':
+			if !in {
+				return false
+			}
+		case '<', '>', '&':
+			return false
+		case 0xE2:
+			if i+2 < len(v) && v[i+1] == 0x80 && (v[i+2] == 0xA8 || v[i+2] == 0xA9) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (e *encoder) strings(k string, v []string) {
+	e.key(k)
+	if v == nil {
+		e.b = append(e.b, "null"...)
+		return
+	}
+	e.b = append(e.b, '[')
+	for i, s := range v {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.b = rawjson.AppendString(e.b, s)
+	}
+	e.b = append(e.b, ']')
+}
+
+func (e *encoder) request(r *Request) {
+	e.open()
+	e.key("contents")
+	e.contents(r.Contents)
+	if r.SystemInstruction != nil {
+		e.key("systemInstruction")
+		e.content(r.SystemInstruction)
+	}
+	if len(r.Tools) > 0 {
+		e.key("tools")
+		e.b = append(e.b, '[')
+		for i := range r.Tools {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.tool(&r.Tools[i])
+		}
+		e.b = append(e.b, ']')
+	}
+	if tc := r.ToolConfig; tc != nil {
+		e.key("toolConfig")
+		e.open()
+		if fc := tc.FunctionCallingConfig; fc != nil {
+			e.key("functionCallingConfig")
+			e.open()
+			e.strOmit("mode", fc.Mode)
+			if len(fc.AllowedFunctionNames) > 0 {
+				e.strings("allowedFunctionNames", fc.AllowedFunctionNames)
+			}
+			e.close()
+		}
+		e.close()
+	}
+	if gc := r.GenerationConfig; gc != nil {
+		e.key("generationConfig")
+		e.generationConfig(gc)
+	}
+	e.strOmit("sessionId", r.SessionID)
+	e.close()
+}
+
+func (e *encoder) contents(cs []Content) {
+	if cs == nil {
+		e.b = append(e.b, "null"...)
+		return
+	}
+	e.b = append(e.b, '[')
+	for i := range cs {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.content(&cs[i])
+	}
+	e.b = append(e.b, ']')
+}
+
+func (e *encoder) content(c *Content) {
+	e.open()
+	e.strOmit("role", c.Role)
+	e.key("parts")
+	e.parts(c.Parts)
+	e.close()
+}
+
+func (e *encoder) parts(ps []Part) {
+	if ps == nil {
+		e.b = append(e.b, "null"...)
+		return
+	}
+	e.b = append(e.b, '[')
+	for i := range ps {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.part(&ps[i])
+	}
+	e.b = append(e.b, ']')
+}
+
+func (e *encoder) part(p *Part) {
+	e.open()
+	e.strOmit("text", p.Text)
+	if p.Thought {
+		e.key("thought")
+		e.b = append(e.b, "true"...)
+	}
+	e.strOmit("thoughtSignature", p.ThoughtSignature)
+	if d := p.InlineData; d != nil {
+		e.key("inlineData")
+		e.open()
+		e.str("mimeType", d.MimeType)
+		e.str("data", d.Data)
+		e.close()
+	}
+	if d := p.FileData; d != nil {
+		e.key("fileData")
+		e.open()
+		e.strOmit("mimeType", d.MimeType)
+		e.str("fileUri", d.FileURI)
+		e.close()
+	}
+	if c := p.FunctionCall; c != nil {
+		e.key("functionCall")
+		e.open()
+		e.strOmit("id", c.ID)
+		e.str("name", c.Name)
+		e.rawOmit("args", c.Args)
+		e.close()
+	}
+	if r := p.FunctionResponse; r != nil {
+		e.key("functionResponse")
+		e.open()
+		e.strOmit("id", r.ID)
+		e.str("name", r.Name)
+		e.raw("response", r.Response)
+		if len(r.Parts) > 0 {
+			e.key("parts")
+			e.parts(r.Parts)
+		}
+		e.close()
+	}
+	e.close()
+}
+
+func (e *encoder) tool(t *Tool) {
+	e.open()
+	if len(t.FunctionDeclarations) > 0 {
+		e.key("functionDeclarations")
+		e.b = append(e.b, '[')
+		for i := range t.FunctionDeclarations {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			d := &t.FunctionDeclarations[i]
+			e.open()
+			e.str("name", d.Name)
+			e.strOmit("description", d.Description)
+			e.rawOmit("parameters", d.Parameters)
+			e.close()
+		}
+		e.b = append(e.b, ']')
+	}
+	e.close()
+}
+
+func (e *encoder) generationConfig(g *GenerationConfig) {
+	e.open()
+	e.intOmit("maxOutputTokens", g.MaxOutputTokens)
+	if g.Temperature != nil {
+		e.float("temperature", *g.Temperature)
+	}
+	if g.TopP != nil {
+		e.float("topP", *g.TopP)
+	}
+	if g.TopK != nil {
+		e.key("topK")
+		e.b = strconv.AppendInt(e.b, int64(*g.TopK), 10)
+	}
+	if len(g.StopSequences) > 0 {
+		e.strings("stopSequences", g.StopSequences)
+	}
+	e.strOmit("responseMimeType", g.ResponseMimeType)
+	e.rawOmit("responseSchema", g.ResponseSchema)
+	if t := g.ThinkingConfig; t != nil {
+		e.key("thinkingConfig")
+		e.open()
+		if t.IncludeThoughts {
+			e.key("includeThoughts")
+			e.b = append(e.b, "true"...)
+		}
+		e.intOmit("thinkingBudget", t.ThinkingBudget)
+		e.close()
+	}
+	e.close()
+}
