@@ -408,13 +408,13 @@ func (d *Decoder) literal(word string) bool {
 	return true
 }
 
-// Raw reads any value but null and returns a copy of its bytes, as
-// json.RawMessage keeps them.
+// Raw reads any value and returns a copy of its bytes, as json.RawMessage
+// keeps them (null too: it is given the literal).
 func (d *Decoder) Raw() json.RawMessage {
-	if d.bad || d.peek() == 'n' {
-		d.bad = true
+	if d.bad {
 		return nil
 	}
+	d.space()
 	start := d.i
 	d.Skip()
 	if d.bad {

@@ -104,9 +104,12 @@ func bad(format string, args ...any) error { return &RequestError{fmt.Sprintf(fo
 
 // ParseChat decodes a Chat Completions request.
 func ParseChat(body []byte) (*ChatRequest, error) {
-	var r ChatRequest
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, bad("request body is not a Chat Completions request: %v", err)
+	r, ok := decodeChat(body)
+	if !ok {
+		r = new(ChatRequest)
+		if err := json.Unmarshal(body, r); err != nil {
+			return nil, bad("request body is not a Chat Completions request: %v", err)
+		}
 	}
 	if r.Model == "" {
 		return nil, bad("you must provide a model parameter")
@@ -114,7 +117,7 @@ func ParseChat(body []byte) (*ChatRequest, error) {
 	if len(r.Messages) == 0 {
 		return nil, bad("messages: at least one message is required")
 	}
-	return &r, nil
+	return r, nil
 }
 
 // TranslateChat builds the Gemini request for upstream model; schemas may
@@ -276,8 +279,7 @@ func chatToolChoice(raw json.RawMessage, names *frontend.Names) (*frontend.ToolC
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		mode := map[string]string{"none": "NONE", "auto": "AUTO", "required": "ANY"}[s]
 		if mode == "" {
 			return nil, bad("tool_choice: %q is not none, auto or required", s)
@@ -307,8 +309,7 @@ func stops(raw json.RawMessage) ([]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		if s == "" {
 			return nil, nil
 		}
@@ -326,8 +327,7 @@ func (t *Translation) parts(raw json.RawMessage, _ frontend.Family) ([]frontend.
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, false, nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		return []frontend.Part{{Text: s}}, true, nil
 	}
 	var ps []contentPart
@@ -382,8 +382,7 @@ func plainText(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		return s, nil
 	}
 	var ps []contentPart

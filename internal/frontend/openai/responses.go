@@ -50,9 +50,12 @@ type respItem struct {
 
 // ParseResponses decodes a Responses request.
 func ParseResponses(body []byte) (*ResponsesRequest, error) {
-	var r ResponsesRequest
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, bad("request body is not a Responses request: %v", err)
+	r, ok := decodeResponses(body)
+	if !ok {
+		r = new(ResponsesRequest)
+		if err := json.Unmarshal(body, r); err != nil {
+			return nil, bad("request body is not a Responses request: %v", err)
+		}
 	}
 	if r.Model == "" {
 		return nil, bad("you must provide a model parameter")
@@ -63,7 +66,7 @@ func ParseResponses(body []byte) (*ResponsesRequest, error) {
 	if len(r.Input) == 0 {
 		return nil, bad("input: field required")
 	}
-	return &r, nil
+	return r, nil
 }
 
 // TranslateResponses builds the Gemini request for upstream model;
@@ -170,8 +173,7 @@ func TranslateResponses(r *ResponsesRequest, model, session string, schemas *fro
 
 // inputItems reads input: a string (one user message) or a list of items.
 func inputItems(raw json.RawMessage) ([]respItem, error) {
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		c, _ := json.Marshal(s)
 		return []respItem{{Type: "message", Role: "user", Content: c}}, nil
 	}

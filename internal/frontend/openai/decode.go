@@ -1,0 +1,207 @@
+package openai
+
+import (
+	"github.com/quotatui/quotatui/internal/frontend"
+	"github.com/quotatui/quotatui/internal/rawjson"
+)
+
+// The common shape of Chat Completions and Responses requests, read with
+// frontend.Decoder in one pass instead of encoding/json's
+// validate-then-reflect two; anything unusual (see frontend.Decoder) is
+// left to encoding/json, which then gives the same result or its own
+// error. TestDecodeMatchesEncodingJSON and FuzzParse compare the two.
+
+var (
+	chatFields = []string{"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop",
+		"stream", "stream_options", "tools", "tool_choice", "reasoning_effort", "response_format", "user"}
+	chatMessageFields  = []string{"role", "content", "tool_calls", "tool_call_id"}
+	toolCallFields     = []string{"id", "type", "function"}
+	callFunctionFields = []string{"name", "arguments"}
+	chatToolFields     = []string{"type", "function"}
+	toolFunctionFields = []string{"name", "description", "parameters"}
+	streamOptionFields = []string{"include_usage"}
+	formatFields       = []string{"type", "json_schema"}
+	jsonSchemaFields   = []string{"schema"}
+
+	responsesFields = []string{"model", "instructions", "input", "tools", "tool_choice", "stream", "max_output_tokens",
+		"temperature", "top_p", "reasoning", "previous_response_id", "user", "prompt_cache_key"}
+	respToolFields  = []string{"type", "name", "description", "parameters"}
+	reasoningFields = []string{"effort"}
+)
+
+// decodeChat reads body into a ChatRequest; ok is false when body is not
+// valid JSON or is unusual.
+func decodeChat(body []byte) (_ *ChatRequest, ok bool) {
+	if !rawjson.Valid(body) {
+		return nil, false
+	}
+	d := frontend.NewDecoder(body)
+	r := new(ChatRequest)
+	d.Object(chatFields, func(f int) {
+		switch f {
+		case 0:
+			r.Model = d.Str()
+		case 1:
+			r.Messages = []ChatMessage{}
+			d.Array(func() {
+				r.Messages = append(r.Messages, ChatMessage{})
+				chatMessage(d, &r.Messages[len(r.Messages)-1])
+			})
+		case 2:
+			r.MaxTokens = d.Int()
+		case 3:
+			r.MaxCompletionTokens = d.Int()
+		case 4:
+			*frontend.Alloc(&r.Temperature) = d.Float()
+		case 5:
+			*frontend.Alloc(&r.TopP) = d.Float()
+		case 6:
+			*frontend.Alloc(&r.TopK) = d.Int()
+		case 7:
+			r.Stop = d.Raw()
+		case 8:
+			r.Stream = d.Bool()
+		case 9:
+			o := frontend.Alloc(&r.StreamOptions)
+			d.Object(streamOptionFields, func(int) { o.IncludeUsage = d.Bool() })
+		case 10:
+			r.Tools = []ChatTool{}
+			d.Array(func() {
+				r.Tools = append(r.Tools, ChatTool{})
+				t := &r.Tools[len(r.Tools)-1]
+				d.Object(chatToolFields, func(f int) {
+					if f == 0 {
+						t.Type = d.Str()
+						return
+					}
+					d.Object(toolFunctionFields, func(f int) {
+						switch f {
+						case 0:
+							t.Function.Name = d.Str()
+						case 1:
+							t.Function.Description = d.Str()
+						case 2:
+							t.Function.Parameters = d.Raw()
+						}
+					})
+				})
+			})
+		case 11:
+			r.ToolChoice = d.Raw()
+		case 12:
+			r.ReasoningEffort = d.Str()
+		case 13:
+			rf := frontend.Alloc(&r.ResponseFormat)
+			d.Object(formatFields, func(f int) {
+				if f == 0 {
+					rf.Type = d.Str()
+					return
+				}
+				js := frontend.Alloc(&rf.JSONSchema)
+				d.Object(jsonSchemaFields, func(int) { js.Schema = d.Raw() })
+			})
+		case 14:
+			r.User = d.Str()
+		}
+	})
+	if !d.Done() {
+		return nil, false
+	}
+	return r, true
+}
+
+func chatMessage(d *frontend.Decoder, m *ChatMessage) {
+	d.Object(chatMessageFields, func(f int) {
+		switch f {
+		case 0:
+			m.Role = d.Str()
+		case 1:
+			m.Content = d.Raw()
+		case 2:
+			m.ToolCalls = []ToolCall{}
+			d.Array(func() {
+				m.ToolCalls = append(m.ToolCalls, ToolCall{})
+				c := &m.ToolCalls[len(m.ToolCalls)-1]
+				d.Object(toolCallFields, func(f int) {
+					switch f {
+					case 0:
+						c.ID = d.Str()
+					case 1:
+						c.Type = d.Str()
+					case 2:
+						d.Object(callFunctionFields, func(f int) {
+							if f == 0 {
+								c.Function.Name = d.Str()
+							} else {
+								c.Function.Arguments = d.Str()
+							}
+						})
+					}
+				})
+			})
+		case 3:
+			m.ToolCallID = d.Str()
+		}
+	})
+}
+
+// decodeResponses reads body into a ResponsesRequest; ok is false when
+// body is not valid JSON or is unusual.
+func decodeResponses(body []byte) (_ *ResponsesRequest, ok bool) {
+	if !rawjson.Valid(body) {
+		return nil, false
+	}
+	d := frontend.NewDecoder(body)
+	r := new(ResponsesRequest)
+	d.Object(responsesFields, func(f int) {
+		switch f {
+		case 0:
+			r.Model = d.Str()
+		case 1:
+			r.Instructions = d.Str()
+		case 2:
+			r.Input = d.Raw()
+		case 3:
+			r.Tools = []RespTool{}
+			d.Array(func() {
+				r.Tools = append(r.Tools, RespTool{})
+				t := &r.Tools[len(r.Tools)-1]
+				d.Object(respToolFields, func(f int) {
+					switch f {
+					case 0:
+						t.Type = d.Str()
+					case 1:
+						t.Name = d.Str()
+					case 2:
+						t.Description = d.Str()
+					case 3:
+						t.Parameters = d.Raw()
+					}
+				})
+			})
+		case 4:
+			r.ToolChoice = d.Raw()
+		case 5:
+			r.Stream = d.Bool()
+		case 6:
+			r.MaxOutputTokens = d.Int()
+		case 7:
+			*frontend.Alloc(&r.Temperature) = d.Float()
+		case 8:
+			*frontend.Alloc(&r.TopP) = d.Float()
+		case 9:
+			re := frontend.Alloc(&r.Reasoning)
+			d.Object(reasoningFields, func(int) { re.Effort = d.Str() })
+		case 10:
+			r.PreviousResponseID = d.Str()
+		case 11:
+			r.User = d.Str()
+		case 12:
+			r.PromptCacheKey = d.Str()
+		}
+	})
+	if !d.Done() {
+		return nil, false
+	}
+	return r, true
+}
