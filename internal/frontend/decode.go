@@ -7,6 +7,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
 // A decoder of the common shape of Gemini answers (candidates with text,
@@ -56,6 +58,46 @@ type Decoder struct {
 
 // NewDecoder returns a decoder of the JSON value b.
 func NewDecoder(b []byte) *Decoder { return &Decoder{b: b} }
+
+// Decode reads the JSON document b into a new T: with read when b is
+// valid JSON of the common shape, else with encoding/json (into a fresh
+// T), whose error it returns.
+func Decode[T any](b []byte, read func(*Decoder, *T)) (*T, error) {
+	if v, ok := DecodeFast(b, read); ok {
+		return v, nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// DecodeFast is Decode's fast path alone: ok is false when b is not
+// valid JSON or read found it unusual.
+func DecodeFast[T any](b []byte, read func(*Decoder, *T)) (_ *T, ok bool) {
+	if !rawjson.Valid(b) {
+		return nil, false
+	}
+	d := Decoder{b: b}
+	v := new(T)
+	read(&d, v)
+	if !d.Done() {
+		return nil, false
+	}
+	return v, true
+}
+
+// Elems reads an array into *s, one element by read: "[]" is an empty,
+// non-nil slice, as encoding/json makes it.
+func Elems[T any](d *Decoder, s *[]T, read func(*T)) {
+	*s = []T{}
+	d.Array(func() {
+		var zero T
+		*s = append(*s, zero)
+		read(&(*s)[len(*s)-1])
+	})
+}
 
 // Fail marks the input unusual: the caller is to use encoding/json.
 func (d *Decoder) Fail() { d.bad = true }
@@ -245,26 +287,11 @@ func appendUnquoted(dst, s []byte) []byte {
 			if r+1 >= len(s) {
 				return nil
 			}
-			switch e := s[r+1]; e {
-			case '"', '\\', '/':
-				dst = append(dst, e)
+			switch e := s[r+1]; {
+			case unescapes[e] != 0:
+				dst = append(dst, unescapes[e])
 				r += 2
-			case 'b':
-				dst = append(dst, '\b')
-				r += 2
-			case 'f':
-				dst = append(dst, '\f')
-				r += 2
-			case 'n':
-				dst = append(dst, '\n')
-				r += 2
-			case 'r':
-				dst = append(dst, '\r')
-				r += 2
-			case 't':
-				dst = append(dst, '\t')
-				r += 2
-			case 'u':
+			case e == 'u':
 				rr := hex4(s[r+2:])
 				if rr < 0 {
 					return nil
@@ -304,6 +331,10 @@ func appendUnquoted(dst, s []byte) []byte {
 	}
 	return dst
 }
+
+// unescapes maps the byte after a backslash to what it stands for (0:
+// not a one-byte escape).
+var unescapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 // hex4 reads four hex digits, or returns -1.
 func hex4(s []byte) rune {
@@ -504,11 +535,7 @@ func (d *Decoder) response(r *Response) {
 	d.Object(responseFields, func(f int) {
 		switch f {
 		case 0:
-			r.Candidates = []Candidate{}
-			d.Array(func() {
-				r.Candidates = append(r.Candidates, Candidate{})
-				d.candidate(&r.Candidates[len(r.Candidates)-1])
-			})
+			Elems(d, &r.Candidates, d.candidate)
 		case 1:
 			r.UsageMetadata = new(Usage)
 			d.usage(r.UsageMetadata)
@@ -541,11 +568,7 @@ func (d *Decoder) content(c *Content) {
 			c.Role = d.Str()
 			return
 		}
-		c.Parts = []Part{}
-		d.Array(func() {
-			c.Parts = append(c.Parts, Part{})
-			d.part(&c.Parts[len(c.Parts)-1])
-		})
+		Elems(d, &c.Parts, d.part)
 	})
 }
 

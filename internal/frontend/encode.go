@@ -139,38 +139,20 @@ func compactEscaped(v []byte) bool {
 
 func (e *encoder) strings(k string, v []string) {
 	e.key(k)
-	if v == nil {
-		e.b = append(e.b, "null"...)
-		return
-	}
-	e.b = append(e.b, '[')
-	for i, s := range v {
-		if i > 0 {
-			e.b = append(e.b, ',')
-		}
-		e.b = rawjson.AppendString(e.b, s)
-	}
-	e.b = append(e.b, ']')
+	list(e, v, func(s *string) { e.b = rawjson.AppendString(e.b, *s) })
 }
 
 func (e *encoder) request(r *Request) {
 	e.open()
 	e.key("contents")
-	e.contents(r.Contents)
+	list(e, r.Contents, e.content)
 	if r.SystemInstruction != nil {
 		e.key("systemInstruction")
 		e.content(r.SystemInstruction)
 	}
 	if len(r.Tools) > 0 {
 		e.key("tools")
-		e.b = append(e.b, '[')
-		for i := range r.Tools {
-			if i > 0 {
-				e.b = append(e.b, ',')
-			}
-			e.tool(&r.Tools[i])
-		}
-		e.b = append(e.b, ']')
+		list(e, r.Tools, e.tool)
 	}
 	if tc := r.ToolConfig; tc != nil {
 		e.key("toolConfig")
@@ -194,17 +176,19 @@ func (e *encoder) request(r *Request) {
 	e.close()
 }
 
-func (e *encoder) contents(cs []Content) {
-	if cs == nil {
+// list writes xs as an array, one element by write; nil is null, as
+// encoding/json writes a nil slice.
+func list[T any](e *encoder, xs []T, write func(*T)) {
+	if xs == nil {
 		e.b = append(e.b, "null"...)
 		return
 	}
 	e.b = append(e.b, '[')
-	for i := range cs {
+	for i := range xs {
 		if i > 0 {
 			e.b = append(e.b, ',')
 		}
-		e.content(&cs[i])
+		write(&xs[i])
 	}
 	e.b = append(e.b, ']')
 }
@@ -213,23 +197,8 @@ func (e *encoder) content(c *Content) {
 	e.open()
 	e.strOmit("role", c.Role)
 	e.key("parts")
-	e.parts(c.Parts)
+	list(e, c.Parts, e.part)
 	e.close()
-}
-
-func (e *encoder) parts(ps []Part) {
-	if ps == nil {
-		e.b = append(e.b, "null"...)
-		return
-	}
-	e.b = append(e.b, '[')
-	for i := range ps {
-		if i > 0 {
-			e.b = append(e.b, ',')
-		}
-		e.part(&ps[i])
-	}
-	e.b = append(e.b, ']')
 }
 
 func (e *encoder) part(p *Part) {
@@ -270,7 +239,7 @@ func (e *encoder) part(p *Part) {
 		e.raw("response", r.Response)
 		if len(r.Parts) > 0 {
 			e.key("parts")
-			e.parts(r.Parts)
+			list(e, r.Parts, e.part)
 		}
 		e.close()
 	}
@@ -281,19 +250,13 @@ func (e *encoder) tool(t *Tool) {
 	e.open()
 	if len(t.FunctionDeclarations) > 0 {
 		e.key("functionDeclarations")
-		e.b = append(e.b, '[')
-		for i := range t.FunctionDeclarations {
-			if i > 0 {
-				e.b = append(e.b, ',')
-			}
-			d := &t.FunctionDeclarations[i]
+		list(e, t.FunctionDeclarations, func(d *FunctionDeclaration) {
 			e.open()
 			e.str("name", d.Name)
 			e.strOmit("description", d.Description)
 			e.rawOmit("parameters", d.Parameters)
 			e.close()
-		}
-		e.b = append(e.b, ']')
+		})
 	}
 	e.close()
 }

@@ -1,15 +1,12 @@
 package anthropic
 
-import (
-	"github.com/quotatui/quotatui/internal/frontend"
-	"github.com/quotatui/quotatui/internal/rawjson"
-)
+import "github.com/quotatui/quotatui/internal/frontend"
 
 // The common shape of a Messages request, read with frontend.Decoder in
 // one pass instead of encoding/json's validate-then-reflect two; anything
 // unusual (see frontend.Decoder) is left to encoding/json, which then
-// gives the same result or its own error. TestDecodeMatchesEncodingJSON
-// and FuzzParse compare the two.
+// gives the same result or its own error (frontend.Decode).
+// TestDecodeMatchesEncodingJSON and FuzzParse compare the two.
 
 var (
 	requestFields = []string{"model", "messages", "system", "max_tokens", "temperature", "top_p", "top_k", "stop_sequences",
@@ -25,23 +22,13 @@ var (
 	sourceFields = []string{"type", "media_type", "data", "url"}
 )
 
-// decodeRequest reads body into a Request; ok is false when body is not
-// valid JSON or is unusual.
-func decodeRequest(body []byte) (_ *Request, ok bool) {
-	if !rawjson.Valid(body) {
-		return nil, false
-	}
-	d := frontend.NewDecoder(body)
-	r := new(Request)
+func readRequest(d *frontend.Decoder, r *Request) {
 	d.Object(requestFields, func(f int) {
 		switch f {
 		case 0:
 			r.Model = d.Str()
 		case 1:
-			r.Messages = []Message{}
-			d.Array(func() {
-				r.Messages = append(r.Messages, Message{})
-				m := &r.Messages[len(r.Messages)-1]
+			frontend.Elems(d, &r.Messages, func(m *Message) {
 				d.Object(messageFields, func(f int) {
 					if f == 0 {
 						m.Role = d.Str()
@@ -61,8 +48,7 @@ func decodeRequest(body []byte) (_ *Request, ok bool) {
 		case 6:
 			*frontend.Alloc(&r.TopK) = d.Int()
 		case 7:
-			r.StopSequences = []string{}
-			d.Array(func() { r.StopSequences = append(r.StopSequences, d.Str()) })
+			frontend.Elems(d, &r.StopSequences, func(s *string) { *s = d.Str() })
 		case 8:
 			r.Stream = d.Bool()
 		case 9:
@@ -78,10 +64,7 @@ func decodeRequest(body []byte) (_ *Request, ok bool) {
 			o := frontend.Alloc(&r.OutputConfig)
 			d.Object(effortFields, func(int) { o.Effort = d.Str() })
 		case 11:
-			r.Tools = []Tool{}
-			d.Array(func() {
-				r.Tools = append(r.Tools, Tool{})
-				t := &r.Tools[len(r.Tools)-1]
+			frontend.Elems(d, &r.Tools, func(t *Tool) {
 				d.Object(toolFields, func(f int) {
 					switch f {
 					case 0:
@@ -111,23 +94,11 @@ func decodeRequest(body []byte) (_ *Request, ok bool) {
 			d.Object(metadataFields, func(int) { m.UserID = d.Str() })
 		}
 	})
-	if !d.Done() {
-		return nil, false
-	}
-	return r, true
 }
 
-// decodeBlocks reads a list of content blocks; ok is false when raw is
-// not valid JSON or is unusual.
-func decodeBlocks(raw []byte) (_ []Block, ok bool) {
-	if !rawjson.Valid(raw) {
-		return nil, false
-	}
-	d := frontend.NewDecoder(raw)
-	bs := []Block{}
-	d.Array(func() {
-		bs = append(bs, Block{})
-		b := &bs[len(bs)-1]
+// readBlocks reads a list of content blocks.
+func readBlocks(d *frontend.Decoder, bs *[]Block) {
+	frontend.Elems(d, bs, func(b *Block) {
 		d.Object(blockFields, func(f int) {
 			switch f {
 			case 0:
@@ -169,8 +140,14 @@ func decodeBlocks(raw []byte) (_ []Block, ok bool) {
 			}
 		})
 	})
-	if !d.Done() {
-		return nil, false
+}
+
+// decodeBlocks reads a list of content blocks, or gives encoding/json's
+// error.
+func decodeBlocks(raw []byte) ([]Block, error) {
+	bs, err := frontend.Decode(raw, readBlocks)
+	if err != nil {
+		return nil, err
 	}
-	return bs, true
+	return *bs, nil
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"reflect"
 	"testing"
+
+	"github.com/quotatui/quotatui/internal/frontend"
 )
 
 // parseStd is Parse with encoding/json alone, as it was before
@@ -114,14 +116,14 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareRequest(t, turn)
-	if _, ok := decodeRequest(turn); !ok {
+	if _, ok := frontend.DecodeFast(turn, readRequest); !ok {
 		t.Error("a Claude Code turn was left to encoding/json")
 	}
 	for _, in := range requestCorpus {
 		compareRequest(t, []byte(in))
 	}
 	for _, in := range requestCorpus[:6] {
-		if _, ok := decodeRequest([]byte(in)); !ok {
+		if _, ok := frontend.DecodeFast([]byte(in), readRequest); !ok {
 			t.Errorf("the common shape %s was left to encoding/json", in)
 		}
 	}

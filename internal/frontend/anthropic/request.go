@@ -103,12 +103,9 @@ const maxDeclarations = 512
 
 // Parse decodes a Messages request and checks what the translation needs.
 func Parse(body []byte) (*Request, error) {
-	r, ok := decodeRequest(body)
-	if !ok {
-		r = new(Request)
-		if err := json.Unmarshal(body, r); err != nil {
-			return nil, bad("request body is not a Messages request: %v", err)
-		}
+	r, err := frontend.Decode(body, readRequest)
+	if err != nil {
+		return nil, bad("request body is not a Messages request: %v", err)
 	}
 	if r.Model == "" {
 		return nil, bad("model: field required")
@@ -248,11 +245,8 @@ func blocks(raw json.RawMessage) ([]Block, error) {
 	if s, ok := frontend.StringOf(raw); ok {
 		return []Block{{Type: "text", Text: s}}, nil
 	}
-	if bs, ok := decodeBlocks(raw); ok {
-		return bs, nil
-	}
-	var bs []Block
-	if err := json.Unmarshal(raw, &bs); err != nil {
+	bs, err := decodeBlocks(raw)
+	if err != nil {
 		return nil, fmt.Errorf("content: want a string or a list of blocks: %v", err)
 	}
 	return bs, nil
@@ -358,11 +352,9 @@ func (t *Translation) toolResult(b Block) (*frontend.FunctionResponse, error) {
 		if s, ok := frontend.StringOf(b.Content); ok {
 			text = append(text, s)
 		} else {
-			inner, ok := decodeBlocks(b.Content)
-			if !ok {
-				if err := json.Unmarshal(b.Content, &inner); err != nil {
-					return nil, fmt.Errorf("tool_result content: want a string or blocks: %v", err)
-				}
+			inner, err := decodeBlocks(b.Content)
+			if err != nil {
+				return nil, fmt.Errorf("tool_result content: want a string or blocks: %v", err)
 			}
 			for _, ib := range inner {
 				switch ib.Type {

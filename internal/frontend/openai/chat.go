@@ -104,12 +104,9 @@ func bad(format string, args ...any) error { return &RequestError{fmt.Sprintf(fo
 
 // ParseChat decodes a Chat Completions request.
 func ParseChat(body []byte) (*ChatRequest, error) {
-	r, ok := decodeChat(body)
-	if !ok {
-		r = new(ChatRequest)
-		if err := json.Unmarshal(body, r); err != nil {
-			return nil, bad("request body is not a Chat Completions request: %v", err)
-		}
+	r, err := frontend.Decode(body, readChat)
+	if err != nil {
+		return nil, bad("request body is not a Chat Completions request: %v", err)
 	}
 	if r.Model == "" {
 		return nil, bad("you must provide a model parameter")

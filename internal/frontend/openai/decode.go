@@ -1,15 +1,12 @@
 package openai
 
-import (
-	"github.com/quotatui/quotatui/internal/frontend"
-	"github.com/quotatui/quotatui/internal/rawjson"
-)
+import "github.com/quotatui/quotatui/internal/frontend"
 
 // The common shape of Chat Completions and Responses requests, read with
 // frontend.Decoder in one pass instead of encoding/json's
 // validate-then-reflect two; anything unusual (see frontend.Decoder) is
 // left to encoding/json, which then gives the same result or its own
-// error. TestDecodeMatchesEncodingJSON and FuzzParse compare the two.
+// error (frontend.Decode). TestDecodeMatchesEncodingJSON and FuzzParse compare the two.
 
 var (
 	chatFields = []string{"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop",
@@ -29,24 +26,13 @@ var (
 	reasoningFields = []string{"effort"}
 )
 
-// decodeChat reads body into a ChatRequest; ok is false when body is not
-// valid JSON or is unusual.
-func decodeChat(body []byte) (_ *ChatRequest, ok bool) {
-	if !rawjson.Valid(body) {
-		return nil, false
-	}
-	d := frontend.NewDecoder(body)
-	r := new(ChatRequest)
+func readChat(d *frontend.Decoder, r *ChatRequest) {
 	d.Object(chatFields, func(f int) {
 		switch f {
 		case 0:
 			r.Model = d.Str()
 		case 1:
-			r.Messages = []ChatMessage{}
-			d.Array(func() {
-				r.Messages = append(r.Messages, ChatMessage{})
-				chatMessage(d, &r.Messages[len(r.Messages)-1])
-			})
+			frontend.Elems(d, &r.Messages, func(m *ChatMessage) { chatMessage(d, m) })
 		case 2:
 			r.MaxTokens = d.Int()
 		case 3:
@@ -65,10 +51,7 @@ func decodeChat(body []byte) (_ *ChatRequest, ok bool) {
 			o := frontend.Alloc(&r.StreamOptions)
 			d.Object(streamOptionFields, func(int) { o.IncludeUsage = d.Bool() })
 		case 10:
-			r.Tools = []ChatTool{}
-			d.Array(func() {
-				r.Tools = append(r.Tools, ChatTool{})
-				t := &r.Tools[len(r.Tools)-1]
+			frontend.Elems(d, &r.Tools, func(t *ChatTool) {
 				d.Object(chatToolFields, func(f int) {
 					if f == 0 {
 						t.Type = d.Str()
@@ -104,10 +87,6 @@ func decodeChat(body []byte) (_ *ChatRequest, ok bool) {
 			r.User = d.Str()
 		}
 	})
-	if !d.Done() {
-		return nil, false
-	}
-	return r, true
 }
 
 func chatMessage(d *frontend.Decoder, m *ChatMessage) {
@@ -118,10 +97,7 @@ func chatMessage(d *frontend.Decoder, m *ChatMessage) {
 		case 1:
 			m.Content = d.Raw()
 		case 2:
-			m.ToolCalls = []ToolCall{}
-			d.Array(func() {
-				m.ToolCalls = append(m.ToolCalls, ToolCall{})
-				c := &m.ToolCalls[len(m.ToolCalls)-1]
+			frontend.Elems(d, &m.ToolCalls, func(c *ToolCall) {
 				d.Object(toolCallFields, func(f int) {
 					switch f {
 					case 0:
@@ -145,14 +121,7 @@ func chatMessage(d *frontend.Decoder, m *ChatMessage) {
 	})
 }
 
-// decodeResponses reads body into a ResponsesRequest; ok is false when
-// body is not valid JSON or is unusual.
-func decodeResponses(body []byte) (_ *ResponsesRequest, ok bool) {
-	if !rawjson.Valid(body) {
-		return nil, false
-	}
-	d := frontend.NewDecoder(body)
-	r := new(ResponsesRequest)
+func readResponses(d *frontend.Decoder, r *ResponsesRequest) {
 	d.Object(responsesFields, func(f int) {
 		switch f {
 		case 0:
@@ -162,10 +131,7 @@ func decodeResponses(body []byte) (_ *ResponsesRequest, ok bool) {
 		case 2:
 			r.Input = d.Raw()
 		case 3:
-			r.Tools = []RespTool{}
-			d.Array(func() {
-				r.Tools = append(r.Tools, RespTool{})
-				t := &r.Tools[len(r.Tools)-1]
+			frontend.Elems(d, &r.Tools, func(t *RespTool) {
 				d.Object(respToolFields, func(f int) {
 					switch f {
 					case 0:
@@ -200,8 +166,4 @@ func decodeResponses(body []byte) (_ *ResponsesRequest, ok bool) {
 			r.PromptCacheKey = d.Str()
 		}
 	})
-	if !d.Done() {
-		return nil, false
-	}
-	return r, true
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+
+	"github.com/quotatui/quotatui/internal/frontend"
 )
 
 // chatStd and responsesStd are the parsers with encoding/json alone, as
@@ -56,18 +58,18 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 	for _, in := range openaiCorpus {
 		compareOpenAI(t, []byte(in))
 	}
-	if _, ok := decodeChat([]byte(openaiCorpus[1])); !ok {
+	if _, ok := frontend.DecodeFast([]byte(openaiCorpus[1]), readChat); !ok {
 		t.Error("a Chat Completions request was left to encoding/json")
 	}
-	if _, ok := decodeResponses([]byte(openaiCorpus[2])); !ok {
+	if _, ok := frontend.DecodeFast([]byte(openaiCorpus[2]), readResponses); !ok {
 		t.Error("a Responses request was left to encoding/json")
 	}
 }
 
 func compareOpenAI(t *testing.T, body []byte) {
 	t.Helper()
-	compareOne(t, body, "chat", func(b []byte) (any, bool) { r, ok := decodeChat(b); return r, ok }, func(b []byte) (any, error) { return chatStd(b) })
-	compareOne(t, body, "responses", func(b []byte) (any, bool) { r, ok := decodeResponses(b); return r, ok }, func(b []byte) (any, error) { return responsesStd(b) })
+	compareOne(t, body, "chat", func(b []byte) (any, bool) { r, ok := frontend.DecodeFast(b, readChat); return r, ok }, func(b []byte) (any, error) { return chatStd(b) })
+	compareOne(t, body, "responses", func(b []byte) (any, bool) { r, ok := frontend.DecodeFast(b, readResponses); return r, ok }, func(b []byte) (any, error) { return responsesStd(b) })
 }
 
 func compareOne(t *testing.T, body []byte, name string, fast func([]byte) (any, bool), std func([]byte) (any, error)) {

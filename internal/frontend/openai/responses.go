@@ -50,12 +50,9 @@ type respItem struct {
 
 // ParseResponses decodes a Responses request.
 func ParseResponses(body []byte) (*ResponsesRequest, error) {
-	r, ok := decodeResponses(body)
-	if !ok {
-		r = new(ResponsesRequest)
-		if err := json.Unmarshal(body, r); err != nil {
-			return nil, bad("request body is not a Responses request: %v", err)
-		}
+	r, err := frontend.Decode(body, readResponses)
+	if err != nil {
+		return nil, bad("request body is not a Responses request: %v", err)
 	}
 	if r.Model == "" {
 		return nil, bad("you must provide a model parameter")
