@@ -40,6 +40,25 @@ func decodeResponse(b []byte) (_ *Response, ok bool) {
 	return r, true
 }
 
+// envelopeFields is v1internal's envelope, as decodeEnvelope reads it.
+var envelopeFields = []string{"response"}
+
+// decodeEnvelope decodes b, a v1internal envelope {"response": ...,
+// "traceId": ...}, into the Response it wraps, in one pass; ok is false
+// when it has no "response" member or is unusual.
+func decodeEnvelope(b []byte) (_ *Response, ok bool) {
+	d := Decoder{b: b}
+	var r *Response
+	d.Object(envelopeFields, func(int) {
+		r = new(Response)
+		d.response(r)
+	})
+	if r == nil || !d.Done() {
+		return nil, false
+	}
+	return r, true
+}
+
 // Decoder reads the common shape of a JSON document into a struct the
 // way encoding/json would, for the translators' hot paths, and gives up
 // (Failed) on anything unusual, where the caller decodes the document

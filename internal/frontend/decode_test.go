@@ -94,6 +94,11 @@ func TestDecodeResponseMatchesEncodingJSON(t *testing.T) {
 	if fast == 0 {
 		t.Error("the fast path was never taken")
 	}
+	for _, in := range answerCorpus[:4] {
+		if _, ok := decodeEnvelope([]byte(in)); !ok {
+			t.Errorf("the envelope of %s was not read in one pass", in)
+		}
+	}
 	for _, in := range answerCorpus[17:] {
 		b, _ := responseMember([]byte(in))
 		if b == nil {

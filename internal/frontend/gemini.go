@@ -180,6 +180,10 @@ func (u Usage) Total() int { return max(u.TotalTokenCount, u.PromptTokenCount+u.
 func ParseResponse(b []byte) (*Response, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '{' && rawjson.Valid(b) {
+		// The usual envelope, read in the same pass as its response.
+		if r, ok := decodeEnvelope(b); ok {
+			return r, nil
+		}
 		// Find "response" without decoding the envelope (a second scan
 		// of every answer and event, and a copy of the response).
 		if v, ok := rawjson.Field(b, "response"); ok && !rawjson.IsNull(v) {
