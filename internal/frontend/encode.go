@@ -95,11 +95,21 @@ func (e *encoder) raw(k string, v json.RawMessage) {
 		e.b = append(e.b, "null"...)
 		return
 	}
-	if !compactEscaped(v) || !rawjson.Valid(v) {
+	var ok bool
+	if e.b, ok = AppendRaw(e.b, v); !ok {
 		e.bad = true
-		return
 	}
-	e.b = append(e.b, v...)
+}
+
+// AppendRaw appends a raw JSON value as json.Marshal writes a
+// json.RawMessage, when that is the value unchanged: valid, compact, and
+// with no character encoding/json escapes for HTML. ok is false (and
+// dst unchanged) otherwise: the caller is to use encoding/json.
+func AppendRaw(dst []byte, v json.RawMessage) (_ []byte, ok bool) {
+	if !compactEscaped(v) || !rawjson.Valid(v) {
+		return dst, false
+	}
+	return append(dst, v...), true
 }
 
 // rawOmit writes a raw member unless it is empty (omitempty).

@@ -138,13 +138,31 @@ func (t *translated) WriteAnswer(w http.ResponseWriter, body []byte) error {
 	// before anything is written, so that a failure is still an error.
 	buf := answerBufs.Get().(*bytes.Buffer)
 	defer putAnswerBuf(buf)
-	if err := json.NewEncoder(buf).Encode(t.whole(g)); err != nil {
+	if err := encodeAnswer(buf, t.whole(g)); err != nil {
 		return fmt.Errorf("encode the answer: %w", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(buf.Bytes())
 	return err
+}
+
+// jsonAppender is an answer that writes its own JSON (json.Marshal's
+// bytes, without its reflection), or says it cannot (ok false).
+type jsonAppender interface {
+	AppendJSON(b []byte) (_ []byte, ok bool)
+}
+
+// encodeAnswer writes v's JSON and a newline to buf.
+func encodeAnswer(buf *bytes.Buffer, v any) error {
+	if a, ok := v.(jsonAppender); ok {
+		if b, ok := a.AppendJSON(buf.AvailableBuffer()); ok {
+			buf.Write(b)
+			buf.WriteByte('\n')
+			return nil
+		}
+	}
+	return json.NewEncoder(buf).Encode(v)
 }
 
 // answerBufs hold translated answers while they are written: a
