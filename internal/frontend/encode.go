@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"sync"
 
 	"github.com/quotatui/quotatui/internal/rawjson"
 )
@@ -17,13 +18,30 @@ import (
 // json.Marshal. TestMarshalMatchesEncodingJSON and FuzzMarshal compare
 // the two.
 func (r *Request) Marshal() ([]byte, error) {
-	e := encoder{b: make([]byte, 0, 512)}
+	p := encodeBufs.Get().(*[]byte)
+	e := encoder{b: (*p)[:0]}
 	e.request(r)
+	var out []byte
+	if !e.bad {
+		out = append(make([]byte, 0, len(e.b)), e.b...) // one allocation of the exact size
+	}
+	if cap(e.b) <= maxPooledEncode {
+		*p = e.b
+		encodeBufs.Put(p)
+	}
 	if e.bad {
 		return json.Marshal(r)
 	}
-	return e.b, nil
+	return out, nil
 }
+
+// encodeBufs are Marshal's scratch buffers: a request is written into
+// one, which grows as it needs, and copied out once, as json.Marshal
+// does with its own.
+var encodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledEncode bounds what goes back to encodeBufs.
+const maxPooledEncode = 1 << 20
 
 // encoder appends JSON to b; bad is set when a value needs json.Marshal.
 type encoder struct {
