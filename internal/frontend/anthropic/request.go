@@ -223,8 +223,8 @@ func systemParts(raw json.RawMessage) ([]frontend.Part, error) {
 		}
 		return []frontend.Part{{Text: s}}, nil
 	}
-	var blocks []Block
-	if err := json.Unmarshal(raw, &blocks); err != nil {
+	blocks, err := decodeBlocks(raw)
+	if err != nil {
 		return nil, bad("system: want a string or a list of text blocks: %v", err)
 	}
 	var parts []frontend.Part
