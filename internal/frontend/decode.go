@@ -252,6 +252,12 @@ func (d *Decoder) Array(elem func()) {
 	}
 }
 
+// StrObject reads an object of string fields: the value of fields[i]
+// into *dst[i].
+func (d *Decoder) StrObject(fields []string, dst ...*string) {
+	d.Object(fields, func(f int) { *dst[f] = d.Str() })
+}
+
 // Str reads a string, decoding escapes and replacing invalid UTF-8 and
 // lone surrogates with U+FFFD as encoding/json does.
 func (d *Decoder) Str() string {
@@ -566,7 +572,7 @@ func (d *Decoder) response(r *Response) {
 			r.PromptFeedback = new(struct {
 				BlockReason string `json:"blockReason"`
 			})
-			d.Object(feedbackFields, func(int) { r.PromptFeedback.BlockReason = d.Str() })
+			d.StrObject(feedbackFields, &r.PromptFeedback.BlockReason)
 		}
 	})
 }

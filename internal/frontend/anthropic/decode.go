@@ -61,8 +61,7 @@ func readRequest(d *frontend.Decoder, r *Request) {
 				}
 			})
 		case 10:
-			o := frontend.Alloc(&r.OutputConfig)
-			d.Object(effortFields, func(int) { o.Effort = d.Str() })
+			d.StrObject(effortFields, &frontend.Alloc(&r.OutputConfig).Effort)
 		case 11:
 			frontend.Elems(d, &r.Tools, func(t *Tool) {
 				d.Object(toolFields, func(f int) {
@@ -82,16 +81,9 @@ func readRequest(d *frontend.Decoder, r *Request) {
 			})
 		case 12:
 			c := frontend.Alloc(&r.ToolChoice)
-			d.Object(choiceFields, func(f int) {
-				if f == 0 {
-					c.Type = d.Str()
-				} else {
-					c.Name = d.Str()
-				}
-			})
+			d.StrObject(choiceFields, &c.Type, &c.Name)
 		case 13:
-			m := frontend.Alloc(&r.Metadata)
-			d.Object(metadataFields, func(int) { m.UserID = d.Str() })
+			d.StrObject(metadataFields, &frontend.Alloc(&r.Metadata).UserID)
 		}
 	})
 }
@@ -125,18 +117,7 @@ func readBlocks(d *frontend.Decoder, bs *[]Block) {
 				b.ToolName = d.Str()
 			case 11:
 				s := frontend.Alloc(&b.Source)
-				d.Object(sourceFields, func(f int) {
-					switch f {
-					case 0:
-						s.Type = d.Str()
-					case 1:
-						s.MediaType = d.Str()
-					case 2:
-						s.Data = d.Str()
-					case 3:
-						s.URL = d.Str()
-					}
-				})
+				d.StrObject(sourceFields, &s.Type, &s.MediaType, &s.Data, &s.URL)
 			}
 		})
 	})

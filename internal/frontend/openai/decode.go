@@ -105,13 +105,7 @@ func chatMessage(d *frontend.Decoder, m *ChatMessage) {
 					case 1:
 						c.Type = d.Str()
 					case 2:
-						d.Object(callFunctionFields, func(f int) {
-							if f == 0 {
-								c.Function.Name = d.Str()
-							} else {
-								c.Function.Arguments = d.Str()
-							}
-						})
+						d.StrObject(callFunctionFields, &c.Function.Name, &c.Function.Arguments)
 					}
 				})
 			})
@@ -156,8 +150,7 @@ func readResponses(d *frontend.Decoder, r *ResponsesRequest) {
 		case 8:
 			*frontend.Alloc(&r.TopP) = d.Float()
 		case 9:
-			re := frontend.Alloc(&r.Reasoning)
-			d.Object(reasoningFields, func(int) { re.Effort = d.Str() })
+			d.StrObject(reasoningFields, &frontend.Alloc(&r.Reasoning).Effort)
 		case 10:
 			r.PreviousResponseID = d.Str()
 		case 11:
