@@ -137,6 +137,35 @@ func (e *encoder) rawOmit(k string, v json.RawMessage) {
 	}
 }
 
+// AppendOptString appends a *string as encoding/json writes it: null
+// when nil.
+func AppendOptString(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return rawjson.AppendString(b, *s)
+}
+
+// AppendList appends xs as a JSON array, one element by appendElem (null
+// when xs is nil, as encoding/json writes a nil slice); ok is false when
+// any element's was.
+func AppendList[T any](b []byte, xs []T, appendElem func(*T, []byte) ([]byte, bool)) (_ []byte, ok bool) {
+	if xs == nil {
+		return append(b, "null"...), true
+	}
+	ok = true
+	b = append(b, '[')
+	for i := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var good bool
+		b, good = appendElem(&xs[i], b)
+		ok = ok && good
+	}
+	return append(b, ']'), ok
+}
+
 // compactEscaped reports JSON with no white space outside strings and
 // none of the characters encoding/json escapes for HTML (<, >, &, U+2028,
 // U+2029) inside them: json.Marshal would write it unchanged.

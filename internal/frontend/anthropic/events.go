@@ -69,7 +69,7 @@ func (e evMessageDelta) AppendJSON(b []byte) ([]byte, bool) {
 	b = append(b, `{"delta":{"stop_reason":`...)
 	b = rawjson.AppendString(b, e.Delta.StopReason)
 	b = append(b, `,"stop_sequence":`...)
-	b = appendOptString(b, e.Delta.StopSequence)
+	b = frontend.AppendOptString(b, e.Delta.StopSequence)
 	b = append(b, `},"type":`...)
 	b = rawjson.AppendString(b, e.Type)
 	b = append(b, `,"usage":`...)
@@ -89,14 +89,6 @@ func (u Usage) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// appendOptString appends a *string: null when nil.
-func appendOptString(b []byte, s *string) []byte {
-	if s == nil {
-		return append(b, "null"...)
-	}
-	return rawjson.AppendString(b, *s)
-}
-
 // AppendJSON appends the answer (a Messages API message).
 func (a *Answer) AppendJSON(b []byte) ([]byte, bool) {
 	b = append(b, `{"id":`...)
@@ -108,25 +100,11 @@ func (a *Answer) AppendJSON(b []byte) ([]byte, bool) {
 	b = append(b, `,"model":`...)
 	b = rawjson.AppendString(b, a.Model)
 	b = append(b, `,"content":`...)
-	ok := true
-	if a.Content == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range a.Content {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var good bool
-			b, good = a.Content[i].AppendJSON(b)
-			ok = ok && good
-		}
-		b = append(b, ']')
-	}
+	b, ok := frontend.AppendList(b, a.Content, func(c *ContentBlock, b []byte) ([]byte, bool) { return c.AppendJSON(b) })
 	b = append(b, `,"stop_reason":`...)
-	b = appendOptString(b, a.StopReason)
+	b = frontend.AppendOptString(b, a.StopReason)
 	b = append(b, `,"stop_sequence":`...)
-	b = appendOptString(b, a.StopSequence)
+	b = frontend.AppendOptString(b, a.StopSequence)
 	b = append(b, `,"usage":`...)
 	return append(a.Usage.AppendJSON(b), '}'), ok
 }

@@ -3,6 +3,7 @@ package openai
 import (
 	"strconv"
 
+	"github.com/quotatui/quotatui/internal/frontend"
 	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
@@ -22,7 +23,7 @@ func (c chatChunk[D]) AppendJSON(b []byte) []byte {
 	b = append(b, `{"choices":[{"delta":`...)
 	b = ch.Delta.AppendJSON(b)
 	b = append(b, `,"finish_reason":`...)
-	b = appendOptString(b, ch.FinishReason)
+	b = frontend.AppendOptString(b, ch.FinishReason)
 	b = append(b, `,"index":`...)
 	b = strconv.AppendInt(b, int64(ch.Index), 10)
 	b = append(b, `}],"created":`...)
@@ -100,14 +101,6 @@ func appendCalls(b []byte, calls []OutCall) []byte {
 	return append(b, ']')
 }
 
-// appendOptString appends a *string: null when nil.
-func appendOptString(b []byte, s *string) []byte {
-	if s == nil {
-		return append(b, "null"...)
-	}
-	return rawjson.AppendString(b, *s)
-}
-
 // AppendJSON appends the usage object.
 func (u ChatUsage) AppendJSON(b []byte) []byte {
 	b = append(b, `{"prompt_tokens":`...)
@@ -149,7 +142,7 @@ func (c *ChatCompletion) AppendJSON(b []byte) (_ []byte, ok bool) {
 			b = append(b, `,"message":{"role":`...)
 			b = rawjson.AppendString(b, ch.Message.Role)
 			b = append(b, `,"content":`...)
-			b = appendOptString(b, ch.Message.Content)
+			b = frontend.AppendOptString(b, ch.Message.Content)
 			if ch.Message.ReasoningContent != "" {
 				b = append(b, `,"reasoning_content":`...)
 				b = rawjson.AppendString(b, ch.Message.ReasoningContent)

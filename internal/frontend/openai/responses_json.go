@@ -3,6 +3,7 @@ package openai
 import (
 	"strconv"
 
+	"github.com/quotatui/quotatui/internal/frontend"
 	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
@@ -25,21 +26,7 @@ func (r *Response) AppendJSON(b []byte) (_ []byte, ok bool) {
 	b = append(b, `,"model":`...)
 	b = rawjson.AppendString(b, r.Model)
 	b = append(b, `,"output":`...)
-	ok = true
-	if r.Output == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i := range r.Output {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var good bool
-			b, good = r.Output[i].AppendJSON(b)
-			ok = ok && good
-		}
-		b = append(b, ']')
-	}
+	b, ok = frontend.AppendList(b, r.Output, (*RespItem).AppendJSON)
 	b = append(b, `,"incomplete_details":`...)
 	if r.IncompleteDetails == nil {
 		b = append(b, "null"...)
