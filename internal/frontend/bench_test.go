@@ -1,6 +1,7 @@
 package frontend_test
 
 import (
+	"encoding/json"
 	"os"
 	"testing"
 	"time"
@@ -120,6 +121,78 @@ func BenchmarkResponses(b *testing.B) {
 		for b.Loop() {
 			s := openai.NewRespStream("gpt-5-codex", nil, true, now)
 			stream(b, s.Chunk, func() []byte { s.Finish(); return s.Take() })
+		}
+	})
+}
+
+// smallAnswer is the simulator's whole answer to quotabench's question.
+const smallAnswer = `{"response":{"candidates":[{"content":{"role":"model","parts":[{"text":"It takes about as long as it takes; the simulator answers at once."}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":14,"totalTokenCount":22},"modelVersion":"gemini-3-flash","responseId":"sim-0123456789abcdef"},"traceId":"t"}`
+
+// BenchmarkSmall is the translators' whole share of one of quotabench's
+// non-streaming requests per route (a one-line question, a one-line
+// answer): parse and translate the request, parse the upstream answer,
+// translate it and encode it, as the proxy does around the call.
+func BenchmarkSmall(b *testing.B) {
+	ans := []byte(smallAnswer)
+	schemas := frontend.NewSchemaCache()
+	now := time.Now()
+	encode := func(b *testing.B, v any) {
+		if _, err := json.Marshal(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("messages", func(b *testing.B) {
+		body := []byte(`{"model":"gemini-3-flash","max_tokens":1024,"messages":[{"role":"user","content":"how long does this take?"}]}`)
+		for b.Loop() {
+			r, err := anthropic.Parse(body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tr, err := anthropic.Translate(r, "gemini-3-flash", anthropic.SessionKey("", r), schemas)
+			if err != nil {
+				b.Fatal(err)
+			}
+			g, err := frontend.ParseResponse(ans)
+			if err != nil {
+				b.Fatal(err)
+			}
+			encode(b, anthropic.TranslateResponse(g, tr.ClientModel, tr.Names))
+		}
+	})
+	b.Run("chat", func(b *testing.B) {
+		body := []byte(`{"model":"gemini-3-flash","messages":[{"role":"user","content":"how long does this take?"}]}`)
+		for b.Loop() {
+			r, err := openai.ParseChat(body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tr, err := openai.TranslateChat(r, "gemini-3-flash", openai.ChatSessionKey("", r), schemas)
+			if err != nil {
+				b.Fatal(err)
+			}
+			g, err := frontend.ParseResponse(ans)
+			if err != nil {
+				b.Fatal(err)
+			}
+			encode(b, openai.TranslateChatResponse(g, tr.ClientModel, tr.Names, now))
+		}
+	})
+	b.Run("responses", func(b *testing.B) {
+		body := []byte(`{"model":"gemini-3-flash","input":"how long does this take?"}`)
+		for b.Loop() {
+			r, err := openai.ParseResponses(body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tr, err := openai.TranslateResponses(r, "gemini-3-flash", openai.ResponsesSessionKey("", r), schemas)
+			if err != nil {
+				b.Fatal(err)
+			}
+			g, err := frontend.ParseResponse(ans)
+			if err != nil {
+				b.Fatal(err)
+			}
+			encode(b, openai.TranslateResponsesResponse(g, tr.ClientModel, tr.Names, now))
 		}
 	})
 }

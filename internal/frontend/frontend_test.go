@@ -228,3 +228,25 @@ func TestSignCalls(t *testing.T) {
 		t.Errorf("other: %+v", p)
 	}
 }
+
+// FuzzSanitizeName checks SanitizeName's fast path for valid names
+// against the character-by-character rewrite it skips.
+func FuzzSanitizeName(f *testing.F) {
+	for _, s := range []string{"Bash", "a/b c", "1st", "mcp:x.y-z", "", "_", "é", strings.Repeat("a", 64), strings.Repeat("a", 65)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if validName(name) {
+			var b strings.Builder
+			for _, r := range name {
+				if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == ':' || r == '-') {
+					t.Fatalf("%q: valid with %q in it", name, r)
+				}
+				b.WriteRune(r)
+			}
+			if s := b.String(); s != name || len(s) > maxNameLen || !(s[0] == '_' || s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+				t.Fatalf("%q: taken as valid", name)
+			}
+		}
+	})
+}

@@ -175,14 +175,22 @@ func (u Usage) Total() int { return max(u.TotalTokenCount, u.PromptTokenCount+u.
 
 // ParseResponse reads a Gemini answer, unwrapping v1internal's
 // {"response": ...} envelope when present. It fails on anything that is
-// not a JSON object.
+// not a JSON object. The common shape is read by decodeResponse, the rest
+// (and every error) by encoding/json.
 func ParseResponse(b []byte) (*Response, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '{' && rawjson.Valid(b) {
+		// The usual envelope, read in the same pass as its response.
+		if r, ok := decodeEnvelope(b); ok {
+			return r, nil
+		}
 		// Find "response" without decoding the envelope (a second scan
 		// of every answer and event, and a copy of the response).
 		if v, ok := rawjson.Field(b, "response"); ok && !rawjson.IsNull(v) {
 			b = v
+		}
+		if r, ok := decodeResponse(b); ok {
+			return r, nil
 		}
 	} else {
 		// Not an object: encoding/json's words for what is wrong.

@@ -18,8 +18,9 @@ type Names struct {
 	down map[string]string // upstream -> client
 }
 
-// NewNames returns an empty map.
-func NewNames() *Names { return &Names{up: map[string]string{}, down: map[string]string{}} }
+// NewNames returns an empty map (its maps are made at the first name: a
+// request without tools has none).
+func NewNames() *Names { return &Names{} }
 
 // Upstream returns the upstream name for a client name, adding it to the
 // map. Two client names never share an upstream name.
@@ -30,6 +31,9 @@ func (n *Names) Upstream(name string) string {
 	s := SanitizeName(name)
 	if prev, taken := n.down[s]; taken && prev != name {
 		s = hashed(s, name)
+	}
+	if n.up == nil {
+		n.up, n.down = map[string]string{}, map[string]string{}
 	}
 	n.up[name], n.down[s] = s, name
 	return s
@@ -46,6 +50,9 @@ func (n *Names) Client(upstream string) string {
 
 // SanitizeName makes a tool name Google accepts. Valid names are kept.
 func SanitizeName(name string) string {
+	if validName(name) {
+		return name
+	}
 	var b strings.Builder
 	for _, r := range name {
 		switch {
@@ -63,6 +70,24 @@ func SanitizeName(name string) string {
 		return hashed(s, name)
 	}
 	return s
+}
+
+// validName reports a name SanitizeName keeps as it is.
+func validName(name string) bool {
+	if name == "" || len(name) > maxNameLen {
+		return false
+	}
+	if c := name[0]; !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '.', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // hashed shortens s and appends a hash of the original name, so distinct

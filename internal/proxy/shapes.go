@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
@@ -132,14 +134,51 @@ func (t *translated) WriteAnswer(w http.ResponseWriter, body []byte) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(t.whole(g))
-	if err != nil {
+	// Encoded into a pooled buffer (json.Marshal's bytes and the newline),
+	// before anything is written, so that a failure is still an error.
+	buf := answerBufs.Get().(*bytes.Buffer)
+	defer putAnswerBuf(buf)
+	if err := encodeAnswer(buf, t.whole(g)); err != nil {
 		return fmt.Errorf("encode the answer: %w", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(append(b, '\n'))
+	_, err = w.Write(buf.Bytes())
 	return err
+}
+
+// jsonAppender is an answer that writes its own JSON (json.Marshal's
+// bytes, without its reflection), or says it cannot (ok false).
+type jsonAppender interface {
+	AppendJSON(b []byte) (_ []byte, ok bool)
+}
+
+// encodeAnswer writes v's JSON and a newline to buf.
+func encodeAnswer(buf *bytes.Buffer, v any) error {
+	if a, ok := v.(jsonAppender); ok {
+		if b, ok := a.AppendJSON(buf.AvailableBuffer()); ok {
+			buf.Write(b)
+			buf.WriteByte('\n')
+			return nil
+		}
+	}
+	return json.NewEncoder(buf).Encode(v)
+}
+
+// answerBufs hold translated answers while they are written: a
+// ResponseWriter does not keep what it is given.
+var answerBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledAnswer bounds what goes back to answerBufs, so that one huge
+// answer does not stay in memory.
+const maxPooledAnswer = 256 << 10
+
+func putAnswerBuf(b *bytes.Buffer) {
+	if b.Cap() > maxPooledAnswer {
+		return
+	}
+	b.Reset()
+	answerBufs.Put(b)
 }
 
 // StartStream writes an SSE stream's headers.

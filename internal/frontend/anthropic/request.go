@@ -103,8 +103,8 @@ const maxDeclarations = 512
 
 // Parse decodes a Messages request and checks what the translation needs.
 func Parse(body []byte) (*Request, error) {
-	var r Request
-	if err := json.Unmarshal(body, &r); err != nil {
+	r, err := frontend.Decode(body, readRequest)
+	if err != nil {
 		return nil, bad("request body is not a Messages request: %v", err)
 	}
 	if r.Model == "" {
@@ -113,7 +113,7 @@ func Parse(body []byte) (*Request, error) {
 	if len(r.Messages) == 0 {
 		return nil, bad("messages: at least one message is required")
 	}
-	return &r, nil
+	return r, nil
 }
 
 // Translate builds the Gemini request for upstream model from r. session
@@ -204,7 +204,7 @@ func Translate(r *Request, model, session string, schemas *frontend.SchemaCache)
 	if !gc.Empty() {
 		g.GenerationConfig = gc
 	}
-	t.Body, err = json.Marshal(g)
+	t.Body, err = g.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("encode upstream request: %w", err)
 	}
@@ -217,15 +217,14 @@ func systemParts(raw json.RawMessage) ([]frontend.Part, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		if strings.TrimSpace(s) == "" {
 			return nil, nil
 		}
 		return []frontend.Part{{Text: s}}, nil
 	}
-	var blocks []Block
-	if err := json.Unmarshal(raw, &blocks); err != nil {
+	blocks, err := decodeBlocks(raw)
+	if err != nil {
 		return nil, bad("system: want a string or a list of text blocks: %v", err)
 	}
 	var parts []frontend.Part
@@ -243,12 +242,11 @@ func blocks(raw json.RawMessage) ([]Block, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		return []Block{{Type: "text", Text: s}}, nil
 	}
-	var bs []Block
-	if err := json.Unmarshal(raw, &bs); err != nil {
+	bs, err := decodeBlocks(raw)
+	if err != nil {
 		return nil, fmt.Errorf("content: want a string or a list of blocks: %v", err)
 	}
 	return bs, nil
@@ -351,12 +349,11 @@ func (t *Translation) toolResult(b Block) (*frontend.FunctionResponse, error) {
 	fr := &frontend.FunctionResponse{ID: frontend.SanitizeID(b.ToolUseID)}
 	var text []string
 	if len(b.Content) > 0 && string(b.Content) != "null" {
-		var s string
-		if frontend.IsString(b.Content) && json.Unmarshal(b.Content, &s) == nil {
+		if s, ok := frontend.StringOf(b.Content); ok {
 			text = append(text, s)
 		} else {
-			var inner []Block
-			if err := json.Unmarshal(b.Content, &inner); err != nil {
+			inner, err := decodeBlocks(b.Content)
+			if err != nil {
 				return nil, fmt.Errorf("tool_result content: want a string or blocks: %v", err)
 			}
 			for _, ib := range inner {

@@ -109,12 +109,12 @@ type (
 		Message Answer `json:"message"`
 		Type    string `json:"type"`
 	}
-	evBlockStart[B any] struct {
+	evBlockStart[B jsonAppender] struct {
 		ContentBlock B      `json:"content_block"`
 		Index        int    `json:"index"`
 		Type         string `json:"type"`
 	}
-	evBlockDelta[D any] struct {
+	evBlockDelta[D jsonAppender] struct {
 		Delta D      `json:"delta"`
 		Index int    `json:"index"`
 		Type  string `json:"type"`
@@ -154,27 +154,43 @@ type (
 	}
 )
 
-// event writes one SSE event when the stream emits them. Generic so that
-// an answer assembled without events (emit false) boxes nothing.
-func event[T any](s *Stream, name string, v T) {
+// event writes one SSE event when the stream emits them, its data
+// written by the event's AppendJSON (encoding/json's bytes, without its
+// reflection), or by encoding/json when AppendJSON cannot. Generic so
+// that an answer assembled without events (emit false) boxes nothing.
+func event[T jsonAppender](s *Stream, name string, v T) {
 	if !s.emit {
 		return
 	}
-	if s.enc == nil {
-		s.enc = json.NewEncoder(&s.buf) // escapes HTML as json.Marshal does
+	s.head(name)
+	if b, ok := v.AppendJSON(s.buf.AvailableBuffer()); ok {
+		s.buf.Write(b)
+		s.buf.WriteByte('\n')
+	} else {
+		s.encode(v)
 	}
-	s.buf.WriteString("event: ")
-	s.buf.WriteString(name)
-	s.buf.WriteString("\ndata: ")
-	_ = s.enc.Encode(v) // the data and "\n"
 	s.buf.WriteByte('\n')
 }
 
-func blockDelta[D any](s *Stream, i int, d D) {
+func (s *Stream) head(name string) {
+	s.buf.WriteString("event: ")
+	s.buf.WriteString(name)
+	s.buf.WriteString("\ndata: ")
+}
+
+// encode writes v's JSON and a newline with encoding/json.
+func (s *Stream) encode(v any) {
+	if s.enc == nil {
+		s.enc = json.NewEncoder(&s.buf) // escapes HTML as json.Marshal does
+	}
+	_ = s.enc.Encode(v)
+}
+
+func blockDelta[D jsonAppender](s *Stream, i int, d D) {
 	event(s, "content_block_delta", evBlockDelta[D]{Delta: d, Index: i, Type: "content_block_delta"})
 }
 
-func blockStart[B any](s *Stream, i int, b B) {
+func blockStart[B jsonAppender](s *Stream, i int, b B) {
 	event(s, "content_block_start", evBlockStart[B]{ContentBlock: b, Index: i, Type: "content_block_start"})
 }
 
@@ -320,7 +336,11 @@ func (s *Stream) Fail(errType, msg string) {
 		return
 	}
 	s.done = true
-	event(s, "error", ErrorBody(errType, msg))
+	if s.emit {
+		s.head("error")
+		s.encode(ErrorBody(errType, msg))
+		s.buf.WriteByte('\n')
+	}
 }
 
 // Answer returns the assembled answer (after Finish).

@@ -104,8 +104,8 @@ func bad(format string, args ...any) error { return &RequestError{fmt.Sprintf(fo
 
 // ParseChat decodes a Chat Completions request.
 func ParseChat(body []byte) (*ChatRequest, error) {
-	var r ChatRequest
-	if err := json.Unmarshal(body, &r); err != nil {
+	r, err := frontend.Decode(body, readChat)
+	if err != nil {
 		return nil, bad("request body is not a Chat Completions request: %v", err)
 	}
 	if r.Model == "" {
@@ -114,7 +114,7 @@ func ParseChat(body []byte) (*ChatRequest, error) {
 	if len(r.Messages) == 0 {
 		return nil, bad("messages: at least one message is required")
 	}
-	return &r, nil
+	return r, nil
 }
 
 // TranslateChat builds the Gemini request for upstream model; schemas may
@@ -228,7 +228,7 @@ func TranslateChat(r *ChatRequest, model, session string, schemas *frontend.Sche
 	if !gc.Empty() {
 		g.GenerationConfig = gc
 	}
-	if t.Body, err = json.Marshal(g); err != nil {
+	if t.Body, err = g.Marshal(); err != nil {
 		return nil, fmt.Errorf("encode upstream request: %w", err)
 	}
 	return t, nil
@@ -276,8 +276,7 @@ func chatToolChoice(raw json.RawMessage, names *frontend.Names) (*frontend.ToolC
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		mode := map[string]string{"none": "NONE", "auto": "AUTO", "required": "ANY"}[s]
 		if mode == "" {
 			return nil, bad("tool_choice: %q is not none, auto or required", s)
@@ -307,8 +306,7 @@ func stops(raw json.RawMessage) ([]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		if s == "" {
 			return nil, nil
 		}
@@ -326,8 +324,7 @@ func (t *Translation) parts(raw json.RawMessage, _ frontend.Family) ([]frontend.
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, false, nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		return []frontend.Part{{Text: s}}, true, nil
 	}
 	var ps []contentPart
@@ -382,8 +379,7 @@ func plainText(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
 	}
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		return s, nil
 	}
 	var ps []contentPart

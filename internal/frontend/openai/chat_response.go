@@ -123,7 +123,7 @@ func (s *ChatStream) Take() []byte {
 // encoding/json wrote the maps they replaced (sorted keys): the same bytes
 // without a map and a boxed value per member on every chunk.
 type (
-	chatChunk[D any] struct {
+	chatChunk[D chatAppender] struct {
 		Choices [1]chatChoice[D] `json:"choices"`
 		Created int64            `json:"created"`
 		ID      string           `json:"id"`
@@ -131,7 +131,7 @@ type (
 		Object  string           `json:"object"`
 		Usage   json.RawMessage  `json:"usage,omitempty"` // null when asked for
 	}
-	chatChoice[D any] struct {
+	chatChoice[D chatAppender] struct {
 		Delta        D       `json:"delta"`
 		FinishReason *string `json:"finish_reason"`
 		Index        int     `json:"index"`
@@ -154,7 +154,7 @@ type (
 
 // chatDelta writes one chunk with delta. Generic so that an answer
 // assembled without chunks (emit false) boxes nothing.
-func chatDelta[D any](s *ChatStream, delta D, finish *string) {
+func chatDelta[D chatAppender](s *ChatStream, delta D, finish *string) {
 	if !s.emit {
 		return
 	}
@@ -163,7 +163,9 @@ func chatDelta[D any](s *ChatStream, delta D, finish *string) {
 	if s.usageChunk {
 		c.Usage = json.RawMessage("null")
 	}
-	s.write(c)
+	s.buf.WriteString("data: ")
+	s.buf.Write(c.AppendJSON(s.buf.AvailableBuffer()))
+	s.buf.WriteString("\n\n")
 }
 
 func (s *ChatStream) write(v any) {

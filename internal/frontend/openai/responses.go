@@ -50,8 +50,8 @@ type respItem struct {
 
 // ParseResponses decodes a Responses request.
 func ParseResponses(body []byte) (*ResponsesRequest, error) {
-	var r ResponsesRequest
-	if err := json.Unmarshal(body, &r); err != nil {
+	r, err := frontend.Decode(body, readResponses)
+	if err != nil {
 		return nil, bad("request body is not a Responses request: %v", err)
 	}
 	if r.Model == "" {
@@ -63,7 +63,7 @@ func ParseResponses(body []byte) (*ResponsesRequest, error) {
 	if len(r.Input) == 0 {
 		return nil, bad("input: field required")
 	}
-	return &r, nil
+	return r, nil
 }
 
 // TranslateResponses builds the Gemini request for upstream model;
@@ -162,7 +162,7 @@ func TranslateResponses(r *ResponsesRequest, model, session string, schemas *fro
 	if !gc.Empty() {
 		g.GenerationConfig = gc
 	}
-	if t.Body, err = json.Marshal(g); err != nil {
+	if t.Body, err = g.Marshal(); err != nil {
 		return nil, fmt.Errorf("encode upstream request: %w", err)
 	}
 	return t, nil
@@ -170,8 +170,7 @@ func TranslateResponses(r *ResponsesRequest, model, session string, schemas *fro
 
 // inputItems reads input: a string (one user message) or a list of items.
 func inputItems(raw json.RawMessage) ([]respItem, error) {
-	var s string
-	if frontend.IsString(raw) && json.Unmarshal(raw, &s) == nil {
+	if s, ok := frontend.StringOf(raw); ok {
 		c, _ := json.Marshal(s)
 		return []respItem{{Type: "message", Role: "user", Content: c}}, nil
 	}
