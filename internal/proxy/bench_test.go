@@ -294,6 +294,11 @@ func (q *benchQuota) GetAllQuotas() []quota.Status {
 	return slices.Clone(q.all)
 }
 
+func (q *benchQuota) ModelListed(id string) (known, listed bool) {
+	q.note("ModelListed")
+	return listedIn(q.all, id)
+}
+
 func (q *benchQuota) Apply(context.Context, int64, cloudcode.Family, quota.Verdict, time.Time) error {
 	panic("the benchmark's upstream does not fail")
 }

@@ -236,6 +236,22 @@ func (q *fakeQuota) GetAllQuotas() []quota.Status {
 	return out
 }
 
+func (q *fakeQuota) ModelListed(id string) (known, listed bool) {
+	return listedIn(q.GetAllQuotas(), id)
+}
+
+// listedIn is quota.Manager.ModelListed over the fakes' statuses.
+func listedIn(all []quota.Status, id string) (known, listed bool) {
+	for i := range all {
+		k, any := all[i].ListsModel(id)
+		if k {
+			return true, true
+		}
+		listed = listed || any
+	}
+	return false, listed
+}
+
 // Apply records the verdict's effect the way the engine carries it out:
 // the mark (in the log as "exhausted", "cooldown"), the state ("state"),
 // the token invalidation and the resync. A verdict that needs a fresh

@@ -89,34 +89,19 @@ func (s *Server) frontendRoutes(mux *http.ServeMux) {
 // It scans the accounts' snapshots and stops at the first match, so a
 // known model costs little even in a large pool.
 func (s *Server) knownModels() func(string) bool {
-	all := s.q.GetAllQuotas()
-	listed := false
-	for i := range all {
-		for _, fq := range all[i].Families {
-			if len(fq.Models) > 0 {
-				listed = true
-				break
-			}
-		}
-	}
-	if !listed {
+	if _, listed := s.q.ModelListed(""); !listed {
 		return nil
 	}
-	return func(id string) bool {
-		if cloudcode.IsInternalModel(id) {
-			return false
-		}
-		for i := range all {
-			for _, fq := range all[i].Families {
-				for _, m := range fq.Models {
-					if m.ID == id {
-						return true
-					}
-				}
-			}
-		}
+	return s.modelKnown
+}
+
+// modelKnown is knownModels' predicate: a user model some account lists.
+func (s *Server) modelKnown(id string) bool {
+	if cloudcode.IsInternalModel(id) {
 		return false
 	}
+	known, _ := s.q.ModelListed(id)
+	return known
 }
 
 // resolveModel maps a client's model name to an upstream id, answering

@@ -48,6 +48,10 @@ type Quota interface {
 	Best(model string) (quota.Candidate, bool)
 	Account(accountID int64) (quota.Status, bool)
 	GetAllQuotas() []quota.Status
+	// ModelListed says whether an account's last answer listed the model
+	// and whether any listed a model at all, without a Status per account
+	// (the translated routes ask it for every request).
+	ModelListed(id string) (known, listed bool)
 	// Apply carries out the engine's verdict on an upstream error
 	// (quota.Judge): marks, account state, token invalidation, resync.
 	// The token it invalidates is the engine's TokenSource's, which must
