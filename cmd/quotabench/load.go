@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
@@ -30,6 +31,14 @@ import (
 // the clients run in this process in both kinds of block and do the same
 // work in both, so a route's CPU minus the direct CPU is the proxy's own:
 // its HTTP server, its HTTP client to the upstream, routing and rewriting.
+//
+// The simulator's work is the same only when the upstream call is: a
+// translated route sends a longer body (a user agent, a request id, a
+// generation config, a session id), which the simulator checks at some
+// cost of its own. So each route also has a twin: the simulator called
+// directly with exactly the call that route sends upstream (recorded once
+// through the proxy), run in the block before the route's. Route − twin is
+// the proxy's own CPU without the simulator's share of the longer body.
 
 // loadRoute is one route timed against the direct call of its kind.
 type loadRoute struct {
@@ -107,6 +116,7 @@ type loadLevel struct {
 	concurrency          int
 	direct, directStream blockStats
 	routes               []blockStats // by loadRoutes
+	twins                []blockStats // by loadRoutes: its upstream call made directly
 }
 
 // load is the whole load measurement.
@@ -120,8 +130,10 @@ type load struct {
 // concurrency, on a pool with quota to spare.
 func loadRun(ctx context.Context, c config) (load, error) {
 	sp, emails := proxytest.Pool(2)
+	rec := &recorder{}
 	st, err := proxytest.Start(ctx, proxytest.Options{
-		Accounts: sp,
+		WrapUpstream: func(up proxy.Upstream) proxy.Upstream { rec.Upstream = up; return rec },
+		Accounts:     sp,
 		Sim: cloudcodetest.Options{Capacity: func(cloudcode.Tier, cloudcode.Family, cloudcode.Window) int { return 1 << 30 },
 			StreamChunks: loadStreamChunks, StreamInterval: time.Microsecond},
 		Quota: quota.Options{Logger: slog.New(slog.DiscardHandler)},
@@ -143,9 +155,16 @@ func loadRun(ctx context.Context, c config) (load, error) {
 	direct := loadRoute{path: st.Sim.BaseURLs()[0] + ":generateContent", body: directBody}
 	directStream := loadRoute{path: st.Sim.BaseURLs()[0] + ":streamGenerateContent?alt=sse", body: directBody, stream: true}
 
+	twins := make([]twinRoute, len(loadRoutes))
+	for i, r := range loadRoutes {
+		if twins[i], err = rec.twin(ctx, hc, st.URL, r, st.Sim.BaseURLs()[0]); err != nil {
+			return load{}, err
+		}
+	}
+
 	res := load{n: c.latencyN, cpuOK: cpuAvailable()}
 	for _, conc := range c.concurrency {
-		lv := loadLevel{concurrency: conc, routes: make([]blockStats, len(loadRoutes))}
+		lv := loadLevel{concurrency: conc, routes: make([]blockStats, len(loadRoutes)), twins: make([]blockStats, len(loadRoutes))}
 		per := max(c.latencyN/loadRounds, conc)
 		// A warm-up block per side: connections, caches, the first GC.
 		for _, r := range []loadRoute{direct, directStream} {
@@ -153,7 +172,10 @@ func loadRun(ctx context.Context, c config) (load, error) {
 				return load{}, err
 			}
 		}
-		for _, r := range loadRoutes {
+		for i, r := range loadRoutes {
+			if _, err := runBlock(ctx, hc, twins[i].loadRoute, "", twins[i].bearer, conc, per/5+conc); err != nil {
+				return load{}, err
+			}
 			if _, err := runBlock(ctx, hc, r, st.URL, "", conc, per/5+conc); err != nil {
 				return load{}, err
 			}
@@ -170,6 +192,11 @@ func loadRun(ctx context.Context, c config) (load, error) {
 				side.sum.add(b)
 			}
 			for i, r := range loadRoutes {
+				tb, err := runBlock(ctx, hc, twins[i].loadRoute, "", twins[i].bearer, conc, per)
+				if err != nil {
+					return load{}, err
+				}
+				lv.twins[i].add(tb)
 				b, err := runBlock(ctx, hc, r, st.URL, "", conc, per)
 				if err != nil {
 					return load{}, err
@@ -180,6 +207,58 @@ func loadRun(ctx context.Context, c config) (load, error) {
 		res.levels = append(res.levels, lv)
 	}
 	return res, nil
+}
+
+// recorder passes the proxy's upstream calls on and, while armed, keeps
+// the last one, for a route's twin.
+type recorder struct {
+	proxy.Upstream
+	armed atomic.Bool
+	mu    sync.Mutex
+	last  *cloudcode.Request
+}
+
+func (r *recorder) Do(ctx context.Context, req cloudcode.Request) (*http.Response, error) {
+	if r.armed.Load() {
+		kept := req
+		kept.Body = slices.Clone(req.Body)
+		r.mu.Lock()
+		r.last = &kept
+		r.mu.Unlock()
+	}
+	return r.Upstream.Do(ctx, req)
+}
+
+// twinRoute is a route's upstream call, made straight to the simulator.
+type twinRoute struct {
+	loadRoute
+	bearer string
+}
+
+// twin sends one request through the proxy on r and returns the call it
+// made upstream, addressed to the simulator at base.
+func (rec *recorder) twin(ctx context.Context, hc *http.Client, proxyURL string, r loadRoute, base string) (twinRoute, error) {
+	rec.mu.Lock()
+	rec.last = nil
+	rec.mu.Unlock()
+	rec.armed.Store(true)
+	_, err := timeOne(ctx, hc, proxyURL+r.path, r.body, "")
+	rec.armed.Store(false)
+	if err != nil {
+		return twinRoute{}, fmt.Errorf("record %s's upstream call: %w", r.name, err)
+	}
+	rec.mu.Lock()
+	last := rec.last
+	rec.mu.Unlock()
+	if last == nil || last.RPC == "" || last.Path != "" {
+		return twinRoute{}, fmt.Errorf("record %s's upstream call: no generation call was made", r.name)
+	}
+	path := base + ":" + last.RPC
+	if q := last.Query.Encode(); q != "" {
+		path += "?" + q
+	}
+	return twinRoute{loadRoute: loadRoute{name: r.name + " (its upstream call, direct)", path: path, body: string(last.Body), stream: r.stream},
+		bearer: last.AccessToken}, nil
 }
 
 // runBlock makes n requests to r (under base, when r.path is relative) at
@@ -266,23 +345,25 @@ func (l load) markdown() string {
 			return &lv.direct
 		}
 		fmt.Fprintf(&b, "\nConcurrency %d:\n\n", lv.concurrency)
-		fmt.Fprintf(&b, "| route | p50 | added p50 | p99 | added p99 | requests/s (of direct) | CPU per 1000 requests | the proxy's own (route − direct) |\n|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| route | p50 | added p50 | p99 | added p99 | requests/s (of direct) | CPU per 1000 requests | route − direct | the proxy's own (route − twin) |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, d := range []struct {
 			name string
 			s    *blockStats
 		}{{"direct to the simulator", &lv.direct}, {"direct, streamed", &lv.directStream}} {
-			fmt.Fprintf(&b, "| %s | %s | | %s | | %.0f | %s | |\n", d.name, ms(d.s.pct(0.5)), ms(d.s.pct(0.99)), d.s.rate(), l.cpu(d.s.perThousand()))
+			fmt.Fprintf(&b, "| %s | %s | | %s | | %.0f | %s | | |\n", d.name, ms(d.s.pct(0.5)), ms(d.s.pct(0.99)), d.s.rate(), l.cpu(d.s.perThousand()))
 		}
 		for i, r := range loadRoutes {
 			s, d := &lv.routes[i], dir(r)
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f (%.0f %%) | %s | %s |\n", r.name,
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f (%.0f %%) | %s | %s | %s |\n", r.name,
 				ms(s.pct(0.5)), ms(s.pct(0.5)-d.pct(0.5)), ms(s.pct(0.99)), ms(s.pct(0.99)-d.pct(0.99)),
-				s.rate(), 100*s.rate()/max(d.rate(), 1e-9), l.cpu(s.perThousand()), l.own(s, d))
+				s.rate(), 100*s.rate()/max(d.rate(), 1e-9), l.cpu(s.perThousand()), l.own(s, d), l.own(s, &lv.twins[i]))
 		}
 	}
 	b.WriteString("\nCPU is this process's user + system time (getrusage) over each block: the clients and the simulator run in it in both kinds of block, " +
 		"so a route's figure minus the direct one is what the proxy itself spends per 1000 requests (both HTTP legs it adds, routing, rewriting, translating); " +
-		"the ratio in brackets is that over the direct figure measured in the same run, which a faster or slower machine leaves about the same.\n")
+		"the ratio in brackets is that over the direct figure measured in the same run, which a faster or slower machine leaves about the same. " +
+		"A route's twin is the simulator called directly with exactly the call that route sends upstream (a translated route's body is longer, and the simulator's checks of it cost it more): " +
+		"route − twin leaves the simulator's share out of the proxy's figure; the ratio in that column is over the twin's CPU.\n")
 	return b.String()
 }
 
