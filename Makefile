@@ -1,7 +1,7 @@
 GO       ?= go
 BIN      ?= quotatui
 PKGS     ?= ./...
-FUZZTIME ?= 60s
+FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 
 .PHONY: all build install test fmt-check vet bench fuzz demo clean
@@ -33,8 +33,22 @@ test: fmt-check vet
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
 
+# Every fuzz target in turn, FUZZTIME each (go test fuzzes one target of
+# one package at a time): the parsers of what comes from the upstream and
+# from clients, and the hand-written JSON readers and writers checked
+# against encoding/json.
+FUZZ_TARGETS = \
+	./internal/cloudcode:FuzzClassify ./internal/cloudcode:FuzzParse \
+	./internal/rawjson:FuzzValid ./internal/rawjson:FuzzMembers ./internal/rawjson:FuzzAppendString \
+	./internal/proxy:FuzzEnvelope ./internal/proxy:FuzzSessionFromBody ./internal/proxy:FuzzParseUsage \
+	./internal/frontend:FuzzParseResponse ./internal/frontend:FuzzStr ./internal/frontend:FuzzMarshal \
+	./internal/frontend:FuzzSanitizeName ./internal/frontend/anthropic:FuzzParse ./internal/frontend/openai:FuzzParse
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzClassify -fuzztime $(FUZZTIME) ./internal/cloudcode
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 demo: build
 	./$(BIN) demo
