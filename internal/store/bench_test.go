@@ -92,29 +92,45 @@ const (
 
 // The week-long fixture is built once per test binary (benchmark
 // functions run several times) and removed by TestMain.
-var benchFixture struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+var benchFixture fixtureFile
 
 func openBenchFixture(b *testing.B) *Store {
 	b.Helper()
-	benchFixture.once.Do(func() {
-		benchFixture.dir, benchFixture.err = os.MkdirTemp("", "quotatui-store-bench-")
-		if benchFixture.err == nil {
-			benchFixture.err = buildWeekFixture(filepath.Join(benchFixture.dir, "week.db"))
-		}
-	})
-	if benchFixture.err != nil {
-		b.Fatal(benchFixture.err)
-	}
-	s, err := Open(context.Background(), filepath.Join(benchFixture.dir, "week.db"))
+	s, err := Open(context.Background(), benchFixture.path(b, "week.db", buildWeekFixture))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
 	return s
+}
+
+// fixtureFile is a database file a benchmark builds once per test binary.
+type fixtureFile struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// path builds the file on first use and returns its path.
+func (f *fixtureFile) path(b *testing.B, name string, build func(path string) error) string {
+	b.Helper()
+	f.once.Do(func() {
+		f.dir, f.err = os.MkdirTemp("", "quotatui-store-bench-")
+		if f.err == nil {
+			f.err = build(filepath.Join(f.dir, name))
+		}
+	})
+	if f.err != nil {
+		b.Fatal(f.err)
+	}
+	return filepath.Join(f.dir, name)
+}
+
+// remove deletes the file, if it was built.
+func (f *fixtureFile) remove() {
+	if f.dir != "" {
+		os.RemoveAll(f.dir)
+	}
 }
 
 // buildWeekFixture writes a week of 5-minute history for benchAccounts
@@ -154,10 +170,4 @@ func buildWeekFixture(path string) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-func removeBenchFixture() {
-	if benchFixture.dir != "" {
-		os.RemoveAll(benchFixture.dir)
-	}
 }

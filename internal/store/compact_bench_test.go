@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 )
@@ -20,11 +19,7 @@ const (
 	compactRolled   = 36
 )
 
-var compactFixture struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+var compactFixture fixtureFile
 
 // compactNow is when the benchmark compacts: the rollup cut (24 h before,
 // to the hour) falls right after the fixture's 5-minute hour.
@@ -33,7 +28,7 @@ var compactNow = t0.Add((compactRolled+1+24)*time.Hour + 10*time.Minute)
 // BenchmarkCompact1000 measures one hourly Compact of the fixture (a
 // fresh copy per op): rolling up 1000 accounts' hour of rows.
 func BenchmarkCompact1000(b *testing.B) {
-	src := compactFixturePath(b)
+	src := compactFixture.path(b, "compact.db", buildCompactFixture)
 	ctx := context.Background()
 	dir := b.TempDir()
 	for i := 0; b.Loop(); i++ {
@@ -84,20 +79,6 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-func compactFixturePath(b *testing.B) string {
-	b.Helper()
-	compactFixture.once.Do(func() {
-		compactFixture.dir, compactFixture.err = os.MkdirTemp("", "quotatui-compact-bench-")
-		if compactFixture.err == nil {
-			compactFixture.err = buildCompactFixture(filepath.Join(compactFixture.dir, "compact.db"))
-		}
-	})
-	if compactFixture.err != nil {
-		b.Fatal(compactFixture.err)
-	}
-	return filepath.Join(compactFixture.dir, "compact.db")
 }
 
 // buildCompactFixture writes the fixture with set-based SQL in one
@@ -151,10 +132,4 @@ func buildCompactFixture(path string) error {
 		return err
 	}
 	return s.Close()
-}
-
-func removeCompactFixture() {
-	if compactFixture.dir != "" {
-		os.RemoveAll(compactFixture.dir)
-	}
 }

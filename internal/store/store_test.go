@@ -24,8 +24,8 @@ func TestMain(m *testing.M) {
 	// goleak catches a Store left open: database/sql's pools own
 	// goroutines until Close.
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		removeBenchFixture()
-		removeCompactFixture()
+		benchFixture.remove()
+		compactFixture.remove()
 		os.Exit(code)
 	}))
 }
