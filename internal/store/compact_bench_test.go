@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"os"
 	"path/filepath"
@@ -81,55 +82,31 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// buildCompactFixture writes the fixture with set-based SQL in one
-// transaction; Close checkpoints it into the one file the ops copy.
+// buildCompactFixture writes the fixture (see compactAccounts).
 func buildCompactFixture(path string) error {
-	ctx := context.Background()
-	s, err := Open(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	in := make([]Account, compactAccounts)
-	for i := range in {
-		in[i] = Account{Email: "compact" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676)) + "@example.com"}
-	}
-	if _, err := s.UpsertAccounts(ctx, in); err != nil {
-		return err
-	}
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	const series = `FROM accounts a, t,
+	return buildFixture(path, compactAccounts, func(ctx context.Context, tx *sql.Tx) error {
+		const series = `FROM accounts a, t,
 			(SELECT 'gemini' AS family UNION ALL SELECT 'claude-gpt') f,
 			(SELECT '5h' AS bucket UNION ALL SELECT 'weekly') w`
-	hour := time.Hour.Milliseconds()
-	for _, q := range []struct {
-		n          int
-		from, step int64
-		rolled     int
-	}{
-		{compactRolled, ms(t0), hour, 1},
-		{12, ms(t0) + compactRolled*hour, (5 * time.Minute).Milliseconds(), 0},
-		{24, ms(t0) + (compactRolled+1)*hour, hour, 0},
-	} {
-		if _, err := tx.ExecContext(ctx, `
-		WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i < ?1 - 1)
-		INSERT INTO quota_history (account_id, family, bucket, fraction, reset_time, at, last_seen, rolled_up)
-		SELECT a.id, f.family, w.bucket, ((t.i * 7 + a.id) % 100) / 100.0, ?2 + (t.i / 5) * 3600000,
-			?2 + t.i * ?3, ?2 + t.i * ?3 + ?3 - 1, ?4 `+series+`
-		ORDER BY t.i`, q.n, q.from, q.step, q.rolled); err != nil {
-			return err
+		hour := time.Hour.Milliseconds()
+		for _, q := range []struct {
+			n          int
+			from, step int64
+			rolled     int
+		}{
+			{compactRolled, ms(t0), hour, 1},
+			{12, ms(t0) + compactRolled*hour, (5 * time.Minute).Milliseconds(), 0},
+			{24, ms(t0) + (compactRolled+1)*hour, hour, 0},
+		} {
+			if _, err := tx.ExecContext(ctx, `
+			WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i < ?1 - 1)
+			INSERT INTO quota_history (account_id, family, bucket, fraction, reset_time, at, last_seen, rolled_up)
+			SELECT a.id, f.family, w.bucket, ((t.i * 7 + a.id) % 100) / 100.0, ?2 + (t.i / 5) * 3600000,
+				?2 + t.i * ?3, ?2 + t.i * ?3 + ?3 - 1, ?4 `+series+`
+			ORDER BY t.i`, q.n, q.from, q.step, q.rolled); err != nil {
+				return err
+			}
 		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO quota_latest (account_id, family, bucket, history_id)
-		SELECT account_id, family, bucket, max(id) FROM quota_history GROUP BY account_id, family, bucket`); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	return s.Close()
+		return nil
+	})
 }
