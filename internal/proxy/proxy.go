@@ -365,16 +365,8 @@ var routedModels = map[cloudcode.Family]string{
 
 // Stats returns a snapshot of the proxy's counters.
 func (s *Server) Stats() Stats {
-	st := Stats{Listen: s.listen.Load().(string), Paused: s.Paused(), Started: s.started}
-	s.stats.fill(&st)
-	st.ActiveSessions = s.tm.activeSessions()
-	st.BufferedBytes = s.budget.held.Load()
-	st.RoutedTo = map[string]string{}
-	for f, model := range routedModels {
-		if c, ok := s.q.Best(model); ok {
-			st.RoutedTo[f.String()] = c.Label
-		}
-	}
+	st := s.Counters()
+	st.RoutedTo = s.RoutedTo()
 	return st
 }
 

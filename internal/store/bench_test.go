@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -92,24 +94,11 @@ const (
 
 // The week-long fixture is built once per test binary (benchmark
 // functions run several times) and removed by TestMain.
-var benchFixture struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+var benchFixture fixtureFile
 
 func openBenchFixture(b *testing.B) *Store {
 	b.Helper()
-	benchFixture.once.Do(func() {
-		benchFixture.dir, benchFixture.err = os.MkdirTemp("", "quotatui-store-bench-")
-		if benchFixture.err == nil {
-			benchFixture.err = buildWeekFixture(filepath.Join(benchFixture.dir, "week.db"))
-		}
-	})
-	if benchFixture.err != nil {
-		b.Fatal(benchFixture.err)
-	}
-	s, err := Open(context.Background(), filepath.Join(benchFixture.dir, "week.db"))
+	s, err := Open(context.Background(), benchFixture.path(b, "week.db", buildWeekFixture))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -117,19 +106,48 @@ func openBenchFixture(b *testing.B) *Store {
 	return s
 }
 
-// buildWeekFixture writes a week of 5-minute history for benchAccounts
-// accounts, every point a change (the worst case), in one transaction of
-// set-based SQL.
-func buildWeekFixture(path string) error {
+// fixtureFile is a database file a benchmark builds once per test binary.
+type fixtureFile struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// path builds the file on first use and returns its path.
+func (f *fixtureFile) path(b *testing.B, name string, build func(path string) error) string {
+	b.Helper()
+	f.once.Do(func() {
+		f.dir, f.err = os.MkdirTemp("", "quotatui-store-bench-")
+		if f.err == nil {
+			f.err = build(filepath.Join(f.dir, name))
+		}
+	})
+	if f.err != nil {
+		b.Fatal(f.err)
+	}
+	return filepath.Join(f.dir, name)
+}
+
+// remove deletes the file, if it was built.
+func (f *fixtureFile) remove() {
+	if f.dir != "" {
+		os.RemoveAll(f.dir)
+	}
+}
+
+// buildFixture writes a benchmark's database: n accounts, the history
+// fill inserts (set-based SQL, one transaction), and quota_latest pointing
+// at each series' newest row. Close checkpoints it into the one file.
+func buildFixture(path string, n int, fill func(ctx context.Context, tx *sql.Tx) error) error {
 	ctx := context.Background()
 	s, err := Open(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	in := make([]Account, benchAccounts)
+	in := make([]Account, n)
 	for i := range in {
-		in[i] = Account{Email: "bench" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + "@example.com"}
+		in[i] = Account{Email: fmt.Sprintf("bench%04d@example.com", i)}
 	}
 	if _, err := s.UpsertAccounts(ctx, in); err != nil {
 		return err
@@ -139,25 +157,32 @@ func buildWeekFixture(path string) error {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `
-		WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i < ?1 - 1)
-		INSERT INTO quota_history (account_id, family, bucket, fraction, reset_time, at, last_seen)
-		SELECT a.id, f.family, w.bucket, ((t.i * 7 + a.id) % 100) / 100.0, ?2 + (t.i / 60) * 3600000, ?2 + t.i * ?3, ?2 + t.i * ?3
-		FROM accounts a, t,
-			(SELECT 'gemini' AS family UNION ALL SELECT 'claude-gpt') f,
-			(SELECT '5h' AS bucket UNION ALL SELECT 'weekly') w
-		ORDER BY t.i`, benchPoints, ms(t0), benchStep.Milliseconds()); err != nil {
+	if err := fill(ctx, tx); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO quota_latest (account_id, family, bucket, history_id)
 		SELECT account_id, family, bucket, max(id) FROM quota_history GROUP BY account_id, family, bucket`); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return s.Close()
 }
 
-func removeBenchFixture() {
-	if benchFixture.dir != "" {
-		os.RemoveAll(benchFixture.dir)
-	}
+// buildWeekFixture writes a week of 5-minute history for benchAccounts
+// accounts, every point a change (the worst case), in one transaction of
+// set-based SQL.
+func buildWeekFixture(path string) error {
+	return buildFixture(path, benchAccounts, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+		WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i < ?1 - 1)
+		INSERT INTO quota_history (account_id, family, bucket, fraction, reset_time, at, last_seen)
+		SELECT a.id, f.family, w.bucket, ((t.i * 7 + a.id) % 100) / 100.0, ?2 + (t.i / 60) * 3600000, ?2 + t.i * ?3, ?2 + t.i * ?3
+		FROM accounts a, t,
+			(SELECT 'gemini' AS family UNION ALL SELECT 'claude-gpt') f,
+			(SELECT '5h' AS bucket UNION ALL SELECT 'weekly') w
+		ORDER BY t.i`, benchPoints, ms(t0), benchStep.Milliseconds())
+		return err
+	})
 }

@@ -2,8 +2,9 @@ package store
 
 import (
 	"context"
-	"database/sql"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -33,7 +34,7 @@ const (
 // per transaction. Then it rolls the raw history rows older than
 // now-rollupAfter (rounded down to the hour) up into one row per hour per
 // (account, family, window), with the hour's lowest fraction, its last
-// reset time and its last sighting; one transaction per account. The
+// reset time and its last sighting; one transaction per 50 accounts. The
 // newest row of each series is never rolled up, since RecordSync keeps
 // extending it.
 func (s *Store) Compact(ctx context.Context, now time.Time, rollupAfter, retention time.Duration) (err error) {
@@ -44,6 +45,15 @@ func (s *Store) Compact(ctx context.Context, now time.Time, rollupAfter, retenti
 	if retention <= 0 {
 		retention = DefaultRetention
 	}
+	if err := s.prune(ctx, now, retention); err != nil {
+		return err
+	}
+	return s.rollup(ctx, ms(now.Add(-rollupAfter).Truncate(time.Hour)), s.rollupAccounts)
+}
+
+// prune deletes what Compact keeps no longer: history and events past
+// retention, ended marks.
+func (s *Store) prune(ctx context.Context, now time.Time, retention time.Duration) error {
 	cut := ms(now.Add(-retention))
 	if err := s.deleteChunked(ctx, "history", pruneHistoryQuery, cut); err != nil {
 		return err
@@ -55,17 +65,22 @@ func (s *Store) Compact(ctx context.Context, now time.Time, rollupAfter, retenti
 	if _, err := s.write.ExecContext(ctx, `DELETE FROM marks WHERE until <= ?`, ms(now)); err != nil {
 		return fmt.Errorf("store: compact: prune marks: %w", err)
 	}
-	rollupCut := now.Add(-rollupAfter).Truncate(time.Hour)
-	ids, err := s.accountsToRollUp(ctx, ms(rollupCut))
+	return nil
+}
+
+// rollup rolls up the raw rows older than cut of every account that has
+// some, s.rollupBatch accounts per call of batch (one transaction each).
+func (s *Store) rollup(ctx context.Context, cut int64, batch func(ctx context.Context, ids []int64, cut int64) error) error {
+	ids, err := s.accountsToRollUp(ctx, cut)
 	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
-	for _, id := range ids {
+	for part := range slices.Chunk(ids, s.rollupBatch) {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("store: compact: %w", err)
 		}
-		if err := s.rollupAccount(ctx, id, ms(rollupCut)); err != nil {
-			return fmt.Errorf("store: compact: roll up account %d: %w", id, err)
+		if err := batch(ctx, part, cut); err != nil {
+			return fmt.Errorf("store: compact: roll up accounts %d–%d: %w", part[0], part[len(part)-1], err)
 		}
 	}
 	return nil
@@ -95,10 +110,13 @@ func (s *Store) deleteChunked(ctx context.Context, what, query string, cut int64
 // accountsToRollUpQuery finds the accounts with raw rows older than ?1
 // that are not their series' newest: the only ones a rollup changes. Most
 // hours that is a few accounts, and the others cost no write transaction.
-const accountsToRollUpQuery = `SELECT DISTINCT account_id FROM quota_history INDEXED BY quota_history_raw
-	WHERE rolled_up = 0 AND at < ?1
-	AND id NOT IN (SELECT history_id FROM quota_latest)
-	ORDER BY account_id`
+// Each account is one seek into the raw rows older than the cut, so the
+// day of raw rows after it is never read.
+const accountsToRollUpQuery = `SELECT a.id FROM accounts a WHERE EXISTS (
+	SELECT 1 FROM quota_history h INDEXED BY quota_history_raw
+	WHERE h.account_id = a.id AND h.rolled_up = 0 AND h.at < ?1
+	AND h.id NOT IN (SELECT history_id FROM quota_latest l WHERE l.account_id = a.id))
+	ORDER BY a.id`
 
 func (s *Store) accountsToRollUp(ctx context.Context, cut int64) ([]int64, error) {
 	rows, err := s.read.QueryContext(ctx, accountsToRollUpQuery, cut)
@@ -117,115 +135,86 @@ func (s *Store) accountsToRollUp(ctx context.Context, cut int64) ([]int64, error
 	return ids, rows.Err()
 }
 
-// histRow is one quota_history row during a rollup.
-type histRow struct {
-	id              int64
-	family, bucket  string
-	fraction        float64
-	reset, at, seen int64
-	rolledUp        bool
-}
-
-// hourKey names one rollup group.
-type hourKey struct {
-	family, bucket string
-	hour           int64 // Unix ms of the hour's start
-}
-
 const hourMS = int64(time.Hour / time.Millisecond)
 
-// rawRowsQuery finds an account's (?1) raw rows older than ?2, except the
-// newest of each series. The partial index on raw rows makes this cheap
-// however long the rolled-up history is.
-const rawRowsQuery = `SELECT id, family, bucket, fraction, reset_time, at, last_seen, rolled_up
-	FROM quota_history INDEXED BY quota_history_raw
-	WHERE account_id = ?1 AND rolled_up = 0 AND at < ?2
-	AND id NOT IN (SELECT history_id FROM quota_latest WHERE account_id = ?1)`
+// defaultRollupBatch bounds how many accounts one rollup transaction takes: at
+// the worst (every series changed every 5 minutes of the hour) that is
+// 50 × 48 rows, a few milliseconds of the writer, so a sync waiting for
+// it waits little; the ~20 transactions of a 1000-account hour write far
+// fewer WAL frames than one per account did.
+const defaultRollupBatch = 50
 
-// rollupAccount rolls up one account's raw rows older than cut (an hour
-// boundary) in one transaction. Each hour that holds a raw row is merged
-// with any row already rolled up for that hour (a series' newest row is
-// rolled up later than the rest of its hour).
-func (s *Store) rollupAccount(ctx context.Context, accountID, cut int64) error {
+// The rollup of one batch of accounts, in SQL, through a temp table on the
+// writer's connection (emptied before each commit):
+//
+//   - rollupRawQuery collects the accounts' raw rows older than the cut
+//     (?1), except each series' newest (RecordSync may still extend it),
+//     with their hour; ?2 holds the account ids as a JSON array;
+//   - rollupRolledQuery adds the rows already rolled up for those hours (a
+//     series' newest row is rolled up later than the rest of its hour);
+//   - rollupInsertQuery writes one row per (account, family, window, hour):
+//     the lowest fraction, the last sighting and the reset time of the
+//     hour's latest row (ties: a raw row before a rolled-up one, then the
+//     higher id);
+//   - rollupDeleteQuery deletes the collected rows.
+const (
+	rollupTempTable = `CREATE TEMP TABLE IF NOT EXISTS rollup (
+		id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, family TEXT NOT NULL, bucket TEXT NOT NULL,
+		hour INTEGER NOT NULL, fraction REAL NOT NULL, reset_time INTEGER NOT NULL, at INTEGER NOT NULL,
+		last_seen INTEGER NOT NULL, rolled_up INTEGER NOT NULL)`
+	rollupRawQuery = `INSERT INTO temp.rollup (id, account_id, family, bucket, hour, fraction, reset_time, at, last_seen, rolled_up)
+	SELECT id, account_id, family, bucket, at - at % 3600000, fraction, reset_time, at, last_seen, 0
+	FROM quota_history INDEXED BY quota_history_raw
+	WHERE account_id IN (SELECT value FROM json_each(?2)) AND rolled_up = 0 AND at < ?1
+	AND id NOT IN (SELECT history_id FROM quota_latest WHERE account_id IN (SELECT value FROM json_each(?2)))`
+	rollupRolledQuery = `INSERT INTO temp.rollup (id, account_id, family, bucket, hour, fraction, reset_time, at, last_seen, rolled_up)
+	SELECT h.id, h.account_id, h.family, h.bucket, g.hour, h.fraction, h.reset_time, h.at, h.last_seen, 1
+	FROM (SELECT DISTINCT account_id, family, bucket, hour FROM temp.rollup) g
+	JOIN quota_history h INDEXED BY quota_history_series
+		ON h.account_id = g.account_id AND h.family = g.family AND h.bucket = g.bucket
+		AND h.at >= g.hour AND h.at < g.hour + 3600000
+	WHERE h.rolled_up = 1`
+	rollupInsertQuery = `INSERT INTO quota_history (account_id, family, bucket, fraction, reset_time, at, last_seen, rolled_up)
+	SELECT account_id, family, bucket, min(fraction), max(CASE WHEN rn = 1 THEN reset_time END), hour, max(last_seen), 1
+	FROM (SELECT *, row_number() OVER (PARTITION BY account_id, family, bucket, hour
+		ORDER BY at DESC, rolled_up ASC, id DESC) AS rn FROM temp.rollup)
+	GROUP BY account_id, family, bucket, hour
+	ORDER BY account_id, family, bucket, hour`
+	rollupDeleteQuery = `DELETE FROM quota_history WHERE id IN (SELECT id FROM temp.rollup)`
+	rollupClearQuery  = `DELETE FROM temp.rollup`
+)
+
+// rollupAccounts rolls up the raw rows older than cut (an hour boundary)
+// of the given accounts in one transaction. Each hour that holds a raw
+// row is merged with any row already rolled up for that hour.
+func (s *Store) rollupAccounts(ctx context.Context, ids []int64, cut int64) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	raw, err := queryHistRows(ctx, tx, rawRowsQuery, accountID, cut)
+	if _, err := tx.ExecContext(ctx, rollupTempTable); err != nil {
+		return fmt.Errorf("temp table: %w", err)
+	}
+	list, err := json.Marshal(ids)
 	if err != nil {
 		return err
 	}
-	if len(raw) == 0 {
-		return nil
+	steps := []struct {
+		what, query string
+		args        []any
+	}{
+		{"clear", rollupClearQuery, nil}, // empty already, unless a commit failed
+		{"collect raw rows", rollupRawQuery, []any{cut, string(list)}},
+		{"collect rolled-up rows", rollupRolledQuery, nil},
+		{"insert rollups", rollupInsertQuery, nil},
+		{"delete rolled rows", rollupDeleteQuery, nil},
+		{"clear", rollupClearQuery, nil},
 	}
-	groups := make(map[hourKey][]histRow)
-	var order []hourKey
-	for _, r := range raw {
-		k := hourKey{r.family, r.bucket, r.at - r.at%hourMS}
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], r)
-	}
-	rolled, err := tx.PrepareContext(ctx, `SELECT id, family, bucket, fraction, reset_time, at, last_seen, rolled_up
-		FROM quota_history WHERE account_id = ? AND family = ? AND bucket = ? AND at >= ? AND at < ? AND rolled_up = 1`)
-	if err != nil {
-		return err
-	}
-	defer rolled.Close()
-	del, err := tx.PrepareContext(ctx, `DELETE FROM quota_history WHERE id = ?`)
-	if err != nil {
-		return err
-	}
-	defer del.Close()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO quota_history (account_id, family, bucket, fraction, reset_time, at, last_seen, rolled_up)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 1)`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
-	for _, k := range order {
-		rows, err := scanHistRows(rolled.QueryContext(ctx, accountID, k.family, k.bucket, k.hour, k.hour+hourMS))
-		if err != nil {
-			return err
-		}
-		rows = append(rows, groups[k]...)
-		agg := histRow{fraction: rows[0].fraction}
-		var lastAt int64 = -1
-		for _, r := range rows {
-			agg.fraction = min(agg.fraction, r.fraction)
-			agg.seen = max(agg.seen, r.seen)
-			if r.at >= lastAt { // ties: the later row (raw after rolled, then by id)
-				lastAt, agg.reset = r.at, r.reset
-			}
-			if _, err := del.ExecContext(ctx, r.id); err != nil {
-				return fmt.Errorf("delete row %d: %w", r.id, err)
-			}
-		}
-		if _, err := ins.ExecContext(ctx, accountID, k.family, k.bucket, agg.fraction, agg.reset, k.hour, agg.seen); err != nil {
-			return fmt.Errorf("insert rollup: %w", err)
+	for _, st := range steps {
+		if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
+			return fmt.Errorf("%s: %w", st.what, err)
 		}
 	}
 	return tx.Commit()
-}
-
-func queryHistRows(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]histRow, error) {
-	return scanHistRows(tx.QueryContext(ctx, query, args...))
-}
-
-func scanHistRows(rows *sql.Rows, err error) ([]histRow, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []histRow
-	for rows.Next() {
-		var r histRow
-		if err := rows.Scan(&r.id, &r.family, &r.bucket, &r.fraction, &r.reset, &r.at, &r.seen, &r.rolledUp); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }

@@ -61,6 +61,7 @@ type Store struct {
 	now   func() time.Time
 
 	pruneChunk  int // rows per pruning transaction; tests make it small
+	rollupBatch int // accounts per rollup transaction; tests make it small
 	bulkSamples int // RecordSync batch size that preloads; tests vary it
 
 	health health
@@ -113,7 +114,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 
-	s := &Store{path: path, now: time.Now, pruneChunk: defaultPruneChunk, bulkSamples: defaultBulkSamples}
+	s := &Store{path: path, now: time.Now, pruneChunk: defaultPruneChunk, rollupBatch: defaultRollupBatch, bulkSamples: defaultBulkSamples}
 	if s.write, err = sql.Open("sqlite", path+dsnParams); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}

@@ -24,7 +24,8 @@ func TestMain(m *testing.M) {
 	// goleak catches a Store left open: database/sql's pools own
 	// goroutines until Close.
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		removeBenchFixture()
+		benchFixture.remove()
+		compactFixture.remove()
 		os.Exit(code)
 	}))
 }
@@ -586,11 +587,18 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"History", historyQuery, []any{1, "gemini", "5h", 0}, "USING INDEX quota_history_series"},
 		{"prune history", pruneHistoryQuery, []any{0, 10}, "USING INDEX quota_history_at"},
 		{"prune events", pruneEventsQuery, []any{0, 10}, "INDEX events_at"},
-		{"rollup", rawRowsQuery, []any{1, 0}, "USING INDEX quota_history_raw"},
+		{"accounts to roll up", accountsToRollUpQuery, []any{0}, "USING COVERING INDEX quota_history_raw (account_id=? AND at<?)"},
+		{"rollup: raw rows", rollupRawQuery, []any{0, "[1]"}, "USING INDEX quota_history_raw (account_id=? AND at<?)"},
+		{"rollup: rolled-up rows", rollupRolledQuery, nil, "USING INDEX quota_history_series (account_id=? AND family=? AND bucket=? AND at>? AND at<?)"},
+		{"rollup: delete", rollupDeleteQuery, nil, "SEARCH quota_history USING INTEGER PRIMARY KEY"},
+	}
+	// The rollup's temp table lives on the writer's one connection.
+	if _, err := s.write.ExecContext(context.Background(), rollupTempTable); err != nil {
+		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows, err := s.read.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)
+			rows, err := s.write.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)
 			if err != nil {
 				t.Fatal(err)
 			}

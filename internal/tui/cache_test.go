@@ -182,3 +182,53 @@ func TestRenderCacheStaysSmall(t *testing.T) {
 		t.Errorf("the cache holds %d lines after 200 frames of 40 lines", n)
 	}
 }
+
+// TestPanelsHeightCountsWhatPanelsDraw: split decides between the full
+// and the terse panels by panelsHeight and terseHeight, which count their
+// lines without drawing them; they must count what is drawn, at
+// every width, with and without the proxy, with no, few and many
+// warnings, scrolled or not, and with families this build does not know.
+func TestPanelsHeightCountsWhatPanelsDraw(t *testing.T) {
+	many := make([]quota.Event, 0, 40)
+	for range 8 {
+		many = append(many, fixtureEvents()...)
+	}
+	for _, withProxy := range []bool{false, true} {
+		for _, evs := range [][]quota.Event{nil, fixtureEvents()[:1], fixtureEvents(), many} {
+			for _, unknown := range []bool{false, true} {
+				eng := newFakeEngine()
+				deps := Deps{Engine: eng, Clock: clock.NewFake(t0)}
+				if withProxy {
+					prx := newFakeProxy()
+					if unknown {
+						prx.stats.RoutedTo = map[string]string{"gemini": "a", "future-family": "b", "other": "c"}
+					}
+					deps.Proxy = prx
+				}
+				m := New(deps)
+				nm, _ := m.Update(eventsMsg{events: evs})
+				m = nm.(Model)
+				for _, w := range []int{30, 61, 62, 80, wideFrom - 1, wideFrom, 200} {
+					for _, offset := range []int{-1, 0, 3, 100} {
+						m.width, m.height = w, 40
+						m.focus, m.logOffset = focusTable, 0
+						if offset >= 0 {
+							m.focus, m.logOffset = focusLog, offset
+						}
+						vc := m.vc()
+						if got, want := m.panelsHeight(vc), len(m.panelLines(vc, false, 0)); got != want {
+							t.Errorf("proxy %v, %d warnings, unknown families %v, width %d, log offset %d: panelsHeight = %d, panelLines drew %d",
+								withProxy, len(evs), unknown, w, offset, got, want)
+						}
+						for budget := range 12 {
+							if got, want := m.terseHeight(budget), len(m.tersePanels(vc, budget)); got != want {
+								t.Errorf("proxy %v, %d warnings, width %d, log offset %d: terseHeight(%d) = %d, tersePanels drew %d",
+									withProxy, len(evs), w, offset, budget, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -32,8 +32,9 @@ type statsMsg struct {
 	now      time.Time
 	wall     time.Time // time.Now, for rates: the clock may run fast (the demo)
 	mon      quota.MonitorStats
-	pstats   proxy.Stats
+	pstats   proxy.Stats // RoutedTo nil: not ranked this time, the shown one stays
 	hasProxy bool
+	ranked   ranking // with RoutedTo: what it was ranked on
 	// standings of the account whose detail was open when the tick was
 	// armed (standingsFor; 0: none).
 	standings    []quota.Standing
@@ -111,6 +112,7 @@ func (m Model) waitFeed() tea.Cmd {
 // ends, so no timer goroutine survives the program.
 func (m Model) tick() tea.Cmd {
 	d, ctx, eng, prx, clk := m.deps.Tick, m.ctx, m.deps.Engine, m.deps.Proxy, m.deps.Clock
+	snap, ranked := m.snap, m.ranked
 	var detail int64
 	if m.detail {
 		detail = m.detailID
@@ -125,7 +127,10 @@ func (m Model) tick() tea.Cmd {
 		}
 		msg := statsMsg{now: clk.Now(), wall: time.Now(), mon: eng.MonitorStats()}
 		if prx != nil {
-			msg.pstats, msg.hasProxy = prx.Stats(), true
+			msg.pstats, msg.hasProxy = prx.Counters(), true
+			if r := (ranking{on: rankingKey(snap, &msg.pstats), at: msg.now}); ranked.stale(r) {
+				msg.pstats.RoutedTo, msg.ranked = prx.RoutedTo(), r
+			}
 		}
 		if detail != 0 {
 			msg.standings, msg.standingsFor = eng.Standings(detail), detail

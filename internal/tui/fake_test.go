@@ -269,6 +269,7 @@ type fakeProxy struct {
 	stats  proxy.Stats
 	paused bool
 	sets   []bool
+	ranks  int // RoutedTo calls
 }
 
 func newFakeProxy() *fakeProxy {
@@ -279,13 +280,34 @@ func newFakeProxy() *fakeProxy {
 	}}
 }
 
+// Stats is what *proxy.Server's Stats returns: the counters and a
+// ranking (the tests build statsMsgs from it).
 func (p *fakeProxy) Stats() proxy.Stats {
+	s := p.Counters()
+	s.RoutedTo = p.RoutedTo()
+	return s
+}
+
+func (p *fakeProxy) Counters() proxy.Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
 	s.Paused = p.paused
-	s.RoutedTo = maps.Clone(p.stats.RoutedTo)
+	s.RoutedTo = nil
 	return s
+}
+
+func (p *fakeProxy) RoutedTo() map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ranks++
+	return maps.Clone(p.stats.RoutedTo)
+}
+
+func (p *fakeProxy) rankCalls() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ranks
 }
 
 func (p *fakeProxy) SetPaused(v bool) {

@@ -43,6 +43,40 @@ func (m Model) panelLines(vc viewContext, terse bool, budget int) []string {
 	}
 }
 
+// monitorPanelHeight is how many lines monitorPanel draws: always the same.
+const monitorPanelHeight = 7
+
+// proxyPanelHeight is len(m.proxyPanel(vc)), without drawing it.
+func (m Model) proxyPanelHeight() int {
+	n := 5 + len(cloudcode.Families)
+	for f := range m.pstats.RoutedTo {
+		if cloudcode.ParseFamily(f) == cloudcode.FamilyUnknown {
+			n++
+		}
+	}
+	return n
+}
+
+// panelsHeight is len(m.panelLines(vc, false, 0)), without drawing the
+// panels: at 1000 accounts split chooses between them and the terse ones
+// by their heights, and draws only the one it chose.
+func (m Model) panelsHeight(vc viewContext) int {
+	mon, prx := monitorPanelHeight, 0
+	if m.deps.Proxy != nil {
+		prx = m.proxyPanelHeight()
+	}
+	w := vc.width
+	switch {
+	case w >= wideFrom:
+		top := max(mon, prx)
+		return 1 + max(top, m.warningsHeight(top))
+	case w >= 2*30+2 && prx > 0:
+		return 1 + max(mon, prx) + m.warningsHeight(4)
+	default:
+		return 1 + mon + prx + m.warningsHeight(3)
+	}
+}
+
 // tersePanels packs the monitor and the proxy into two lines each for
 // short terminals, in at most budget lines. When even that is too much,
 // what goes first is what matters least: the newest warning, the sync
@@ -84,11 +118,36 @@ func (m Model) tersePanels(vc viewContext, budget int) []string {
 		prx = fmt.Sprintf("%s %s %s req/s · %d in flight · 429s %d", st.Title.Render("PROXY"), state, rate, ps.InFlight, ps.Client429s)
 		routes = fmt.Sprintf("sw %d/%d · sess %d · %s · %s", ps.ProactiveSwitches, ps.ReactiveSwitches, ps.ActiveSessions, strings.Join(to, " "), m.policy)
 	}
-	// The warnings' title and newest line come first; then one line each,
-	// while there is room, in order of use; the rest goes to the warnings.
+	lay := m.terseLayout(budget)
+	var out []string
+	for _, l := range []struct {
+		on   bool
+		text string
+	}{{lay.blank, ""}, {lay.sync, sync}, {lay.cache, cache}, {lay.proxy, prx}, {lay.routes, routes}} {
+		if l.on {
+			out = append(out, l.text)
+		}
+	}
+	if lay.warnH > 0 {
+		out = append(out, m.warningsPanel(vc, vc.width, lay.warnH)...)
+	}
+	return out
+}
+
+// terseLines says which of the terse panels' lines are shown.
+type terseLines struct {
+	blank, sync, cache, proxy, routes bool
+	warnH                             int // lines offered to the warnings panel
+}
+
+// terseLayout shares budget lines among the terse panels' lines: the
+// warnings' title and newest line come first; then one line each, while
+// there is room, in order of use; the rest goes to the warnings.
+func (m Model) terseLayout(budget int) terseLines {
+	var l terseLines
 	left := budget
-	warnH := min(2, left)
-	left -= warnH
+	l.warnH = min(2, left)
+	left -= l.warnH
 	take := func(ok bool) bool {
 		if ok && left > 0 {
 			left--
@@ -96,25 +155,28 @@ func (m Model) tersePanels(vc viewContext, budget int) []string {
 		}
 		return false
 	}
-	showSync := take(true)
-	showPrx := take(prx != "")
-	blank := take(true)
-	showRoutes := take(routes != "")
-	showCache := take(true)
-	warnH += left
-	var out []string
-	for _, l := range []struct {
-		on   bool
-		text string
-	}{{blank, ""}, {showSync, sync}, {showCache, cache}, {showPrx, prx}, {showRoutes, routes}} {
-		if l.on {
-			out = append(out, l.text)
+	l.sync = take(true)
+	l.proxy = take(m.deps.Proxy != nil)
+	l.blank = take(true)
+	l.routes = take(m.deps.Proxy != nil)
+	l.cache = take(true)
+	l.warnH += left
+	return l
+}
+
+// terseHeight is len(m.tersePanels(vc, budget)), without drawing them.
+func (m Model) terseHeight(budget int) int {
+	l := m.terseLayout(budget)
+	n := 0
+	for _, on := range []bool{l.blank, l.sync, l.cache, l.proxy, l.routes} {
+		if on {
+			n++
 		}
 	}
-	if warnH > 0 {
-		out = append(out, m.warningsPanel(vc, vc.width, warnH)...)
+	if l.warnH > 0 {
+		n += m.warningsHeight(l.warnH)
 	}
-	return out
+	return n
 }
 
 // monitorPanel shows the background monitor and the cache.
@@ -217,13 +279,24 @@ func (m Model) warningsPanel(vc viewContext, w, h int) []string {
 	if m.focus == focusLog {
 		start = m.logOffset
 	}
-	for _, l := range m.eventLines(vc, m.warnings[min(start, len(m.warnings)):]) {
-		if len(lines) >= max(h, 2) {
-			break
-		}
+	// Only the warnings that fit are drawn (of up to maxWarnings kept).
+	evs := m.warnings[min(start, len(m.warnings)):]
+	for _, l := range m.eventLines(vc, evs[:min(len(evs), max(h, 2)-1)]) {
 		lines = append(lines, clip(l, w))
 	}
 	return lines
+}
+
+// warningsHeight is len(m.warningsPanel(vc, w, h)), without drawing it.
+func (m Model) warningsHeight(h int) int {
+	if len(m.warnings) == 0 {
+		return 2
+	}
+	start := 0
+	if m.focus == focusLog {
+		start = m.logOffset
+	}
+	return 1 + min(len(m.warnings)-min(start, len(m.warnings)), max(h, 2)-1)
 }
 
 // eventGlyph marks an event's kind, with the severity's colour.

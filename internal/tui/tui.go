@@ -56,7 +56,11 @@ type Feed interface {
 
 // Proxy is what the dashboard uses of the proxy (*proxy.Server).
 type Proxy interface {
-	Stats() proxy.Stats
+	// Counters is the proxy's counters (copies), taken every second.
+	Counters() proxy.Stats
+	// RoutedTo ranks every account per family to name where a new
+	// session would go: asked only when something moved (routed.go).
+	RoutedTo() map[string]string
 	SetPaused(paused bool)
 	Paused() bool
 }
@@ -204,6 +208,8 @@ type Model struct {
 
 	cache *renderCache // what recent frames drew (cache.go)
 	snap  uint64       // the accounts snapshot's generation, for the cache
+
+	ranked ranking // what the shown RoutedTo was ranked on (routed.go)
 }
 
 // New builds the dashboard's model and takes a first snapshot of the
@@ -233,7 +239,9 @@ func New(deps Deps) Model {
 	m.mon = deps.Engine.MonitorStats()
 	m.policy = deps.Engine.Policy()
 	if deps.Proxy != nil {
-		m.pstats = deps.Proxy.Stats()
+		m.pstats = deps.Proxy.Counters()
+		m.pstats.RoutedTo = deps.Proxy.RoutedTo()
+		m.ranked = ranking{on: rankingKey(m.snap, &m.pstats), at: m.now}
 		m.prevReq, m.prevAt = m.pstats.Requests, m.now
 	}
 	m.initHist = m.startHistory()

@@ -91,7 +91,13 @@ func (m *Model) applyStats(msg statsMsg) {
 		m.rps = float64(msg.pstats.Requests-m.prevReq) / dt.Seconds()
 		m.haveRate = true
 	}
+	routed := m.pstats.RoutedTo
 	m.pstats = msg.pstats
+	if msg.pstats.RoutedTo == nil {
+		m.pstats.RoutedTo = routed // nothing moved: the last ranking holds
+	} else {
+		m.ranked = msg.ranked
+	}
 	m.prevReq, m.prevAt = msg.pstats.Requests, at
 }
 

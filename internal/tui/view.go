@@ -335,22 +335,48 @@ const terseMin = 5
 // keeps up to half the height and scrolls, and the terse panels get the
 // rest, the newest warning first.
 func (m Model) split(vc viewContext, h int) (tableH int, panels []string) {
+	p := m.panelLayout(vc, h)
+	// Only the panels chosen are drawn.
+	if p.terse {
+		panels = m.tersePanels(vc, p.budget)
+	} else {
+		panels = m.panelLines(vc, false, 0)
+	}
+	if verifyRenderCache {
+		// The test hook: the heights must be the drawn panels' lengths.
+		if n := len(m.panelLines(vc, false, 0)); n != m.panelsHeight(vc) {
+			panic(fmt.Sprintf("tui: panelsHeight says %d lines, the panels drew %d", m.panelsHeight(vc), n))
+		}
+		if n := len(m.tersePanels(vc, p.budget)); n != m.terseHeight(p.budget) {
+			panic(fmt.Sprintf("tui: terseHeight(%d) says %d lines, the terse panels drew %d", p.budget, m.terseHeight(p.budget), n))
+		}
+	}
+	return h - p.lines, panels[:p.lines]
+}
+
+// panelChoice is split's decision, made from the panels' heights alone.
+type panelChoice struct {
+	terse  bool
+	budget int // the terse panels' budget
+	lines  int // how many of the chosen panels' lines are shown
+}
+
+func (m Model) panelLayout(vc viewContext, h int) panelChoice {
 	tableWant := 1 + max(len(m.rows), 1)
 	tableMin := min(tableWant, max(h/2, 3))
-	panels = m.panelLines(vc, false, 0)
-	if h-len(panels) < tableWant {
-		budget := h - tableWant
-		if budget < terseMin {
-			budget = h - tableMin
+	var p panelChoice
+	n := m.panelsHeight(vc)
+	if h-n < tableWant {
+		p.budget = h - tableWant
+		if p.budget < terseMin {
+			p.budget = h - tableMin
 		}
-		if terse := m.tersePanels(vc, budget); len(terse) < len(panels) {
-			panels = terse
+		if t := m.terseHeight(p.budget); t < n {
+			p.terse, n = true, t
 		}
 	}
-	if len(panels) > h-tableMin {
-		panels = panels[:max(h-tableMin, 0)]
-	}
-	return h - len(panels), panels
+	p.lines = min(n, max(h-tableMin, 0))
+	return p
 }
 
 // tableRows is how many account rows the table shows at the current size.
@@ -358,8 +384,8 @@ func (m *Model) tableRows() int {
 	if m.height <= 0 {
 		return 0
 	}
-	tableH, _ := m.split(m.vc(), m.bodyHeight())
-	return rowsShown(tableH, len(m.rows))
+	p := m.panelLayout(m.vc(), m.bodyHeight())
+	return rowsShown(m.bodyHeight()-p.lines, len(m.rows))
 }
 
 // rowsShown is how many of total rows fit a table of h lines: one line is

@@ -76,7 +76,8 @@ type Store struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	pruneChunk int
+	pruneChunk  int // rows per pruning statement
+	rollupBatch int // accounts per rollup transaction
 
 	health health
 
@@ -123,7 +124,7 @@ func Open(ctx context.Context, dbURL string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", shown, err)
 	}
-	s := &Store{url: dbURL, pool: pool, log: opt.Logger, now: opt.Now, pruneChunk: defaultPruneChunk, closing: make(chan struct{})}
+	s := &Store{url: dbURL, pool: pool, log: opt.Logger, now: opt.Now, pruneChunk: defaultPruneChunk, rollupBatch: defaultRollupBatch, closing: make(chan struct{})}
 	s.health.path = shown
 	var schema *string
 	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {

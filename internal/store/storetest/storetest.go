@@ -82,6 +82,7 @@ func Run(t *testing.T, open Opener) {
 		{"Marks", testMarks},
 		{"AccountSyncs", testAccountSyncs},
 		{"Compact", testCompact},
+		{"CompactMatchesSQLite", testCompactMatchesSQLite},
 		{"LeaseOneHolder", testLease},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"UsageSumsPerHour", testUsageSumsPerHour},
