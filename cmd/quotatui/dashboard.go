@@ -10,6 +10,7 @@ import (
 )
 
 func runDashboard(ctx context.Context, c *cli) error {
+	tuneLongRunningGC(c)
 	if err := needTerminal(c, "the dashboard"); err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ func demoCommand(c *cli) *cobra.Command {
 }
 
 func runDemo(ctx context.Context, c *cli, o demoOptions) error {
+	tuneLongRunningGC(c)
 	if o.speed <= 0 || o.speed > 100000 {
 		return cmdline.Usagef("--speed = %v: must be above 0 and at most 100000", o.speed)
 	}

@@ -27,6 +27,7 @@ func serveCommand(c *cli) *cobra.Command {
 }
 
 func runServe(ctx context.Context, c *cli, verbose bool) error {
+	tuneLongRunningGC(c)
 	cfg, src, err := loadConfig(c)
 	if err != nil {
 		return err

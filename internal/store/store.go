@@ -48,6 +48,16 @@ var dsnParams = "?_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")" +
 	"&_pragma=synchronous(NORMAL)" +
 	"&_txlock=immediate"
 
+// readerCacheKiB is each reading connection's page cache (SQLite's default
+// is 2000 KiB per connection). The readers serve point lookups and history
+// ranges the OS page cache holds anyway; at four readers the default cost
+// 6 MB of the process's 60 MB budget at 1000 accounts for no measurable
+// gain (docs/BENCHMARKS.md, memory). The writer keeps the default, so a
+// sync of every account does not spill its transaction's pages early.
+const readerCacheKiB = 512
+
+var readerParams = dsnParams + "&_pragma=cache_size(-" + strconv.Itoa(readerCacheKiB) + ")"
+
 // openRetryFor bounds how long Open retries the steps that SQLite may
 // refuse with SQLITE_BUSY without waiting on its busy handler (switching to
 // WAL, upgrading a read lock while another process migrates).
@@ -142,7 +152,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.health.opened = fi // CheckFile compares with it
 	}
 	// Readers open after migration, so the file is already in WAL mode.
-	if s.read, err = sql.Open("sqlite", path+dsnParams); err != nil {
+	if s.read, err = sql.Open("sqlite", path+readerParams); err != nil {
 		s.write.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}

@@ -402,9 +402,19 @@ func TestPragmasOnEveryPooledConnection(t *testing.T) {
 		}
 		defer c.Close()
 	}
+	cacheSize := func(c *sql.Conn) int {
+		var n int
+		if err := c.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&n); err != nil {
+			t.Fatalf("read cache_size: %v", err)
+		}
+		return n
+	}
 	for i, c := range conns {
 		if err := checkConnPragmas(ctx, c); err != nil {
 			t.Errorf("reader %d: %v", i, err)
+		}
+		if got := cacheSize(c); got != -readerCacheKiB {
+			t.Errorf("reader %d: cache_size %d, want %d (KiB)", i, got, -readerCacheKiB)
 		}
 	}
 	w, err := s.write.Conn(ctx)
@@ -414,6 +424,9 @@ func TestPragmasOnEveryPooledConnection(t *testing.T) {
 	defer w.Close()
 	if err := checkConnPragmas(ctx, w); err != nil {
 		t.Errorf("writer: %v", err)
+	}
+	if got := cacheSize(w); got != -2000 {
+		t.Errorf("writer: cache_size %d, want SQLite's default -2000", got)
 	}
 	if got := s.write.Stats().MaxOpenConnections; got != 1 {
 		t.Errorf("writer pool allows %d connections, want 1", got)
