@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -23,8 +24,8 @@ import (
 // copy still holding the old snapshot never sees the new rows), its
 // place, the cursor and the width; its tail (sparkline and forecast) also
 // by its history (histories are replaced, never changed) and by the
-// sparkline's text, which moves with the clock and is computed every
-// frame. The countdown between them changes every second for an account
+// sparkline's text, which moves with the clock: it is re-sampled only
+// when one of its slots passes a point (sparkMemo). The countdown between them changes every second for an account
 // resetting within the hour and is drawn every frame. The key hints by
 // their bindings and the width; a warning's line by the event. A row that fits the width is not measured
 // again to be clipped. The cache keeps what the last two frames used and
@@ -43,6 +44,7 @@ type renderCache struct {
 	lines   twoFrames[lineKey, string] // clipped lines
 	footers twoFrames[lineKey, string] // by the hints' key (footerKey)
 	events  twoFrames[eventKey, string]
+	sparks  twoFrames[sparkKey, sparkMemo]
 }
 
 // twoFrames is a map that keeps what the current frame and the one
@@ -95,6 +97,23 @@ func (t *twoFrames[K, V]) len() int { return len(t.cur) + len(t.prev) }
 type eventKey struct {
 	e      *quota.Event
 	styles *Styles
+}
+
+// sparkKey is what a row's sparkline depends on besides the clock: its
+// history (replaced, never changed) and the family drawn.
+type sparkKey struct {
+	h *accountHistory
+	f int // index into h.points
+}
+
+// sparkMemo is a sparkline and the clock times it holds for: from at
+// until just before until (zero: for ever). Its slots move with the clock
+// but its samples only change when a slot's end passes a point, so at
+// 1000 accounts re-sampling every visible row each second was an eighth of
+// the idle frame.
+type sparkMemo struct {
+	text      string
+	at, until time.Time
 }
 
 // drawn is a rendered part of a row and its width in cells.
@@ -186,6 +205,36 @@ func (c *renderCache) clip(s string, w int) string {
 	return c.lines.get(lineKey{s, w}, func() string { return clip(s, w) })
 }
 
+// spark is the sparkline of pts (h's points of family f) at now.
+func (c *renderCache) spark(h *accountHistory, f int, pts []Point, now time.Time) string {
+	draw := func() sparkMemo {
+		vals, holds := sampleFor(pts, now.Add(-historyWindow), now, sparkW)
+		v := sparkMemo{text: sparkline(vals), at: now}
+		if holds >= 0 {
+			v.until = now.Add(holds)
+		}
+		return v
+	}
+	if c == nil {
+		return draw().text
+	}
+	k := sparkKey{h, f}
+	v, ok := c.sparks.cur[k]
+	if !ok {
+		v, ok = c.sparks.prev[k]
+	}
+	if !ok || now.Before(v.at) || !v.until.IsZero() && !now.Before(v.until) {
+		v, ok = draw(), false
+	}
+	c.sparks.put(k, v)
+	if ok && verifyRenderCache {
+		if fresh := draw(); fresh.text != v.text {
+			panic(fmt.Sprintf("tui: render cache: stale sparkline for %+v at %v (drawn at %v): %q, afresh %q", k, now, v.at, v.text, fresh.text))
+		}
+	}
+	return v.text
+}
+
 // endFrame forgets what neither this frame nor the one before used.
 func (c *renderCache) endFrame() {
 	if c == nil {
@@ -195,6 +244,7 @@ func (c *renderCache) endFrame() {
 	c.lines.endFrame()
 	c.footers.endFrame()
 	c.events.endFrame()
+	c.sparks.endFrame()
 }
 
 // cachedRow is the table row of the account at index i of the snapshot:

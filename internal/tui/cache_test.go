@@ -232,3 +232,51 @@ func TestPanelsHeightCountsWhatPanelsDraw(t *testing.T) {
 		}
 	}
 }
+
+// TestSparklineHeldUntilASlotPassesAPoint: sampleFor's samples hold, with
+// from and to moving on together, for exactly as long as it says, and the
+// cache redraws a sparkline then and only then.
+func TestSparklineHeldUntilASlotPassesAPoint(t *testing.T) {
+	var pts []Point
+	for i := range 40 {
+		pts = append(pts, Point{At: t0.Add(-15*time.Hour + time.Duration(i*i)*37*time.Second), Fraction: float64(i%7) / 6})
+	}
+	now := t0.Add(-3 * time.Hour)
+	for range 200 {
+		vals, holds := sampleFor(pts, now.Add(-historyWindow), now, sparkW)
+		if holds < 0 {
+			break
+		}
+		same := func(d time.Duration) bool {
+			got := sample(pts, now.Add(d-historyWindow), now.Add(d), sparkW)
+			return sparkline(got) == sparkline(vals)
+		}
+		for _, d := range []time.Duration{0, holds / 2, holds - time.Nanosecond} {
+			if d >= 0 && !same(d) {
+				t.Fatalf("at %v: the samples changed %v later, before the %v they hold for", now, d, holds)
+			}
+		}
+		now = now.Add(holds)
+	}
+
+	c := newRenderCache()
+	h := &accountHistory{}
+	at := t0.Add(-3 * time.Hour)
+	_, holds := sampleFor(pts, at.Add(-historyWindow), at, sparkW)
+	first := c.spark(h, 0, pts, at)
+	c.endFrame()
+	if v := c.sparks.prev[sparkKey{h, 0}]; !v.at.Equal(at) || !v.until.Equal(at.Add(holds)) {
+		t.Fatalf("memo %+v, want drawn at %v until %v", v, at, at.Add(holds))
+	}
+	if got := c.spark(h, 0, pts, at.Add(holds-time.Nanosecond)); got != first {
+		t.Fatalf("within its time: %q, want %q", got, first)
+	}
+	if v := c.sparks.cur[sparkKey{h, 0}]; !v.at.Equal(at) {
+		t.Fatalf("redrawn within its time (at %v)", v.at)
+	}
+	c.endFrame()
+	c.spark(h, 0, pts, at.Add(holds))
+	if v := c.sparks.cur[sparkKey{h, 0}]; !v.at.Equal(at.Add(holds)) {
+		t.Fatalf("not redrawn when a slot passed a point (at %v)", v.at)
+	}
+}

@@ -63,10 +63,20 @@ func windowText(w cloudcode.Window) string {
 // value of a column is that of the last point at or before its end; NaN
 // before the first point, so no data is drawn as a gap, not as 0 %.
 func sample(points []Point, from, to time.Time, n int) []float64 {
+	out, _ := sampleFor(points, from, to, n)
+	return out
+}
+
+// sampleFor is sample, and for how long after to the same samples hold
+// when from and to move on together (-1: for ever). A sample is the last
+// point at or before its slot's end, so it changes only when that end
+// passes the next point.
+func sampleFor(points []Point, from, to time.Time, n int) ([]float64, time.Duration) {
 	out := make([]float64, n)
 	step := to.Sub(from) / time.Duration(max(n, 1))
 	j := 0
 	cur := math.NaN()
+	holds := time.Duration(-1)
 	for i := range n {
 		end := from.Add(step * time.Duration(i+1))
 		for j < len(points) && !points[j].At.After(end) {
@@ -74,8 +84,13 @@ func sample(points []Point, from, to time.Time, n int) []float64 {
 			j++
 		}
 		out[i] = cur
+		if j < len(points) {
+			if d := points[j].At.Sub(end); holds < 0 || d < holds {
+				holds = d
+			}
+		}
 	}
-	return out
+	return out, holds
 }
 
 // sparkline renders values in [0, 1] as one row of block glyphs; NaN is a

@@ -36,9 +36,11 @@ type statsMsg struct {
 	hasProxy bool
 	ranked   ranking // with RoutedTo: what it was ranked on
 	// standings of the account whose detail was open when the tick was
-	// armed (standingsFor; 0: none).
+	// armed (standingsFor; 0: none, or not ranked this time and the shown
+	// ones stay), and what they were ranked on (stood).
 	standings    []quota.Standing
 	standingsFor int64
+	stood        ranking
 }
 
 // historyMsg carries fetched history and forecasts.
@@ -112,10 +114,13 @@ func (m Model) waitFeed() tea.Cmd {
 // ends, so no timer goroutine survives the program.
 func (m Model) tick() tea.Cmd {
 	d, ctx, eng, prx, clk := m.deps.Tick, m.ctx, m.deps.Engine, m.deps.Proxy, m.deps.Clock
-	snap, ranked := m.snap, m.ranked
+	snap, ranked, stood := m.snap, m.ranked, m.stood
 	var detail int64
 	if m.detail {
 		detail = m.detailID
+		if m.standingsFor != detail {
+			stood = ranking{} // ranked for another account (or none): due
+		}
 	}
 	return func() tea.Msg {
 		t := time.NewTimer(d)
@@ -128,12 +133,15 @@ func (m Model) tick() tea.Cmd {
 		msg := statsMsg{now: clk.Now(), wall: time.Now(), mon: eng.MonitorStats()}
 		if prx != nil {
 			msg.pstats, msg.hasProxy = prx.Counters(), true
-			if r := (ranking{on: rankingKey(snap, &msg.pstats), at: msg.now}); ranked.stale(r) {
-				msg.pstats.RoutedTo, msg.ranked = prx.RoutedTo(), r
-			}
 		}
-		if detail != 0 {
-			msg.standings, msg.standingsFor = eng.Standings(detail), detail
+		// RoutedTo and the detail's standings are the same ranking of
+		// every account: both are redone only when something moved.
+		r := ranking{on: rankingKey(snap, &msg.pstats), at: msg.now}
+		if prx != nil && ranked.stale(r) {
+			msg.pstats.RoutedTo, msg.ranked = prx.RoutedTo(), r
+		}
+		if detail != 0 && stood.stale(r) {
+			msg.standings, msg.standingsFor, msg.stood = eng.Standings(detail), detail, r
 		}
 		return msg
 	}

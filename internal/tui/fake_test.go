@@ -125,6 +125,7 @@ type fakeEngine struct {
 	extraEvents []quota.Event            // returned by RecentEvents before the fixture's
 	forecasts   map[int64]quota.Forecast // per account, for Gemini; before the fixture's
 	policy      quota.Policy
+	stands      int // Standings calls
 }
 
 func newFakeEngine() *fakeEngine {
@@ -210,11 +211,20 @@ func (e *fakeEngine) Policy() quota.Policy { return e.policy }
 
 // Standings ranks the fixture's statuses with quota's own code, at t0.
 func (e *fakeEngine) Standings(id int64) []quota.Standing {
+	e.mu.Lock()
+	e.stands++
+	e.mu.Unlock()
 	sts := e.GetAllQuotas()
 	for i := range sts {
 		sts[i].At = t0
 	}
 	return quota.StandingsOf(e.policy, sts, id)
+}
+
+func (e *fakeEngine) standCalls() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stands
 }
 
 func (e *fakeEngine) Forecast(_ context.Context, id int64, f cloudcode.Family) (quota.Forecast, error) {

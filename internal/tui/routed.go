@@ -6,7 +6,8 @@ import (
 	"github.com/quotatui/quotatui/internal/proxy"
 )
 
-// rankEvery bounds how old the shown RoutedTo may be when nothing moved.
+// rankEvery bounds how old the shown RoutedTo, and the detail view's
+// standings (the same ranking, Engine.Standings), may be when nothing moved.
 // Ranking 1000 accounts per family every second was a third of the idle
 // dashboard's CPU (issue 18), and its answer changes only with the
 // accounts' figures and marks (a new snapshot), the proxy's traffic, or
@@ -15,7 +16,8 @@ import (
 // at the next tick; time alone has no key, so it is re-ranked this often.
 const rankEvery = 5 * time.Second
 
-// rankKey is what RoutedTo's answer depends on that the dashboard can see.
+// rankKey is what RoutedTo's and Standings' answers depend on that the
+// dashboard can see.
 type rankKey struct {
 	snap                      uint64 // the accounts snapshot's generation
 	requests, switches, c429s uint64 // the proxy's traffic
@@ -24,7 +26,7 @@ type rankKey struct {
 	paused                    bool
 }
 
-// ranking is what a shown RoutedTo was ranked on, and when.
+// ranking is what a shown RoutedTo or standings were ranked on, and when.
 type ranking struct {
 	on rankKey
 	at time.Time

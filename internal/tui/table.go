@@ -296,7 +296,7 @@ func (m Model) sparkFor(vc viewContext, s *quota.Status, h *accountHistory) stri
 	if len(pts) == 0 {
 		return ""
 	}
-	return sparkline(sample(pts, vc.now.Add(-historyWindow), vc.now, sparkW))
+	return m.cache.spark(h, worstFamily(s), pts, vc.now)
 }
 
 // forecastText warns when a family runs out before its reset, the family

@@ -191,9 +191,11 @@ type Model struct {
 	detailEvts []quota.Event
 	detailErr  string
 	// standings are where the account standingsFor stands in the proxy's
-	// ranking, fetched with the detail and on every tick while it is open.
+	// ranking, fetched with the detail and, while it is open, by the tick
+	// when something moved (stood: what they were ranked on, routed.go).
 	standings    []quota.Standing
 	standingsFor int64
+	stood        ranking
 	policy       quota.Policy
 
 	warnings []quota.Event // newest first

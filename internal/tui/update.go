@@ -78,7 +78,7 @@ func (m *Model) applyStats(msg statsMsg) {
 	m.now = msg.now
 	m.mon = msg.mon
 	if m.detail && msg.standingsFor != 0 && msg.standingsFor == m.detailID {
-		m.standings, m.standingsFor = msg.standings, msg.standingsFor
+		m.standings, m.standingsFor, m.stood = msg.standings, msg.standingsFor, msg.stood
 	}
 	if !msg.hasProxy {
 		return
@@ -228,7 +228,7 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.detail, m.detailID = true, m.selected
 			m.scroll[pageDetail] = 0
 			m.detailEvts, m.detailErr = nil, ""
-			m.standings, m.standingsFor = nil, 0
+			m.standings, m.standingsFor, m.stood = nil, 0, ranking{}
 			usageCmd := m.startUsage(true)
 			return m, tea.Batch(m.fetchDetailEvents(m.detailID), m.startHistory(), usageCmd)
 		}
