@@ -27,6 +27,7 @@ import (
 type QuotaSource interface {
 	GetAllQuotas() []quota.Status
 	MonitorStats() quota.MonitorStats
+	SyncStats() map[int64]quota.AccountSyncStats
 }
 
 // healthSource is a QuotaSource that also reports the engine's own health
@@ -232,7 +233,7 @@ func (c *collector) collectQuota(ch chan<- prometheus.Metric) {
 	}
 	ms := c.q.MonitorStats()
 	ch <- counter(descSyncs, float64(ms.SyncsRun))
-	for id, st := range ms.PerAccount {
+	for id, st := range c.q.SyncStats() {
 		if acct, ok := labels[id]; ok {
 			ch <- counter(descSyncErrors, float64(st.Errors), acct)
 		}

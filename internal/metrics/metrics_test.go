@@ -28,12 +28,16 @@ var (
 type fakeQuota struct {
 	statuses []quota.Status
 	stats    quota.MonitorStats
+	syncs    map[int64]quota.AccountSyncStats
 	health   quota.Health
 }
 
 func (f *fakeQuota) GetAllQuotas() []quota.Status     { return f.statuses }
 func (f *fakeQuota) Health() quota.Health             { return f.health }
 func (f *fakeQuota) MonitorStats() quota.MonitorStats { return f.stats }
+func (f *fakeQuota) SyncStats() map[int64]quota.AccountSyncStats {
+	return f.syncs
+}
 
 type fakeProxy struct{ stats proxy.Stats }
 
@@ -79,12 +83,12 @@ func fixtures() (*fakeQuota, *fakeProxy) {
 			SyncsRun:      7,
 			LastSyncStart: syncStart,
 			LastSyncTook:  1500 * time.Millisecond,
-			PerAccount: map[int64]quota.AccountSyncStats{
-				1:  {Successes: 5, Errors: 2, LastError: "boom"},
-				2:  {Successes: 7},
-				99: {Errors: 4}, // removed since: no label to give it
-			},
-			Cache: quota.CacheStats{Hits: 30, Misses: 10, HitRatio: 0.75},
+			Cache:         quota.CacheStats{Hits: 30, Misses: 10, HitRatio: 0.75},
+		},
+		syncs: map[int64]quota.AccountSyncStats{
+			1:  {Successes: 5, Errors: 2, LastError: "boom"},
+			2:  {Successes: 7},
+			99: {Errors: 4}, // removed since: no label to give it
 		},
 	}
 	p := &fakeProxy{stats: proxy.Stats{

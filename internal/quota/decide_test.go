@@ -414,8 +414,8 @@ func TestSyncAllErrorIsolation(t *testing.T) {
 	if st, _ := e.m.Account(e.id("verify@example.com")); st.ValidationURL != "https://accounts.example/verify" {
 		t.Errorf("validation URL %q", st.ValidationURL)
 	}
-	if ms := e.m.MonitorStats(); ms.PerAccount[e.id("forbidden@example.com")].Errors != 1 || ms.PerAccount[e.id("ok@example.com")].Successes != 1 {
-		t.Errorf("per-account stats %+v", ms.PerAccount)
+	if ss := e.m.SyncStats(); ss[e.id("forbidden@example.com")].Errors != 1 || ss[e.id("ok@example.com")].Successes != 1 {
+		t.Errorf("per-account stats %+v", ss)
 	}
 
 	// The next sync: the account that needs a login is skipped, and the

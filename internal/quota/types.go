@@ -360,7 +360,6 @@ type MonitorStats struct {
 	LastSyncOK     int
 	LastSyncErrors int
 	NextSync       time.Time
-	PerAccount     map[int64]AccountSyncStats
 	Cache          CacheStats
 	Monitoring     bool   // StartMonitor is running
 	ResyncDropped  uint64 // ResyncSoon requests dropped (queue full or no monitor)

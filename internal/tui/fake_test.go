@@ -151,9 +151,7 @@ func (e *fakeEngine) GetAllQuotas() []quota.Status {
 func (e *fakeEngine) MonitorStats() quota.MonitorStats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	ms := e.mon
-	ms.PerAccount = maps.Clone(e.mon.PerAccount)
-	return ms
+	return e.mon
 }
 
 func (e *fakeEngine) wait(ctx context.Context) error {
