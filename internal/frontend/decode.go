@@ -624,6 +624,28 @@ func (d *Decoder) part(p *Part) {
 	})
 }
 
+// ParseUsage reads a usageMetadata object as encoding/json decodes it
+// into a Usage: in place when it is of the common shape (counts written as
+// plain integers, keys as Google writes them), else by encoding/json; ok
+// is false when that fails. It allocates nothing on the common shape, so
+// the proxy can read every answer's and stream event's counts with it.
+func ParseUsage(b []byte) (Usage, bool) {
+	if rawjson.Valid(b) {
+		var u Usage
+		d := Decoder{b: b}
+		d.usage(&u)
+		if d.Done() {
+			return u, true
+		}
+	}
+	// Declared here: what encoding/json is given escapes to the heap.
+	v := new(Usage)
+	if json.Unmarshal(b, v) != nil {
+		return Usage{}, false
+	}
+	return *v, true
+}
+
 func (d *Decoder) usage(u *Usage) {
 	d.Object(usageFields, func(f int) {
 		n := d.Int()

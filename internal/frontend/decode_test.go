@@ -178,3 +178,19 @@ func FuzzStr(f *testing.F) {
 		}
 	})
 }
+
+// TestParseUsageAllocatesNothing guards what the proxy relies on to read
+// every answer's and stream event's counts: no allocation on the common
+// shape (a fallback's variable declared too early moves to the heap).
+func TestParseUsageAllocatesNothing(t *testing.T) {
+	b := []byte(`{"promptTokenCount":12,"candidatesTokenCount":3,"totalTokenCount":15,"thoughtsTokenCount":4}`)
+	if u, ok := ParseUsage(b); !ok || u.PromptTokenCount != 12 || u.ThoughtsTokenCount != 4 {
+		t.Fatalf("ParseUsage = %+v, %v", u, ok)
+	}
+	if n := testing.AllocsPerRun(100, func() { ParseUsage(b) }); n != 0 {
+		t.Errorf("ParseUsage allocates %v times per call on the common shape, want 0", n)
+	}
+	if _, ok := ParseUsage([]byte(`{"promptTokenCount":"12"}`)); ok {
+		t.Error("a count written as a string was accepted (encoding/json refuses it)")
+	}
+}

@@ -2,14 +2,13 @@ package proxy
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/quotatui/quotatui/internal/cloudcode"
+	"github.com/quotatui/quotatui/internal/frontend"
 	"github.com/quotatui/quotatui/internal/quota"
-	"github.com/quotatui/quotatui/internal/rawjson"
 )
 
 // The proxy's part of the spend ledger (quota/ledger.go): forward, the
@@ -52,87 +51,18 @@ func (u *usageTap) tokens() (quota.Tokens, bool) {
 	return u.counts, true
 }
 
-// usageJSON is a usageMetadata object as encoding/json decodes it.
-// proto3 JSON leaves a count of 0 out: a missing member is 0.
-type usageJSON struct {
-	Prompt     int64 `json:"promptTokenCount"`
-	Candidates int64 `json:"candidatesTokenCount"`
-	Thoughts   int64 `json:"thoughtsTokenCount"`
-	Cached     int64 `json:"cachedContentTokenCount"`
-	Total      int64 `json:"totalTokenCount"`
-}
-
-func (m usageJSON) tokens() quota.Tokens {
-	return quota.Tokens{Prompt: m.Prompt, Candidates: m.Candidates, Thoughts: m.Thoughts, Cached: m.Cached, Total: m.Total}
-}
-
-// parseUsage reads a usageMetadata object as decoding it into the struct
-// below would: keys matched without regard to case, the last of a key
-// winning, unknown keys ignored. Counts written as plain integers are read
-// in place; anything else (null, floats, strings, escaped keys, numbers
-// past int64, malformed JSON) is decoded by encoding/json, whose error
-// makes the whole object unusable. A negative count is not believed.
+// parseUsage reads a usageMetadata object as encoding/json would decode
+// it (frontend.ParseUsage: in place on the common shape, by encoding/json
+// otherwise, whose error makes the object unusable). A negative count is
+// not believed.
 func parseUsage(span []byte) (quota.Tokens, bool) {
-	var t quota.Tokens
-	var buf [8]rawjson.Member
-	ms, ok := rawjson.Members(buf[:0], span)
-	plain := ok && rawjson.Valid(span)
-	for _, m := range ms {
-		if !plain {
-			break
-		}
-		var dst *int64
-		switch {
-		case m.Fold("promptTokenCount"):
-			dst = &t.Prompt
-		case m.Fold("candidatesTokenCount"):
-			dst = &t.Candidates
-		case m.Fold("thoughtsTokenCount"):
-			dst = &t.Thoughts
-		case m.Fold("cachedContentTokenCount"):
-			dst = &t.Cached
-		case m.Fold("totalTokenCount"):
-			dst = &t.Total
-		default:
-			continue
-		}
-		n, isInt := plainInt(span[m.Value:m.End])
-		plain = isInt && bytes.IndexByte(m.Key, '\\') < 0
-		*dst = n
-	}
-	if !plain {
-		var m usageJSON
-		if json.Unmarshal(span, &m) != nil {
-			return quota.Tokens{}, false
-		}
-		t = m.tokens()
-	}
-	if t.Prompt < 0 || t.Candidates < 0 || t.Thoughts < 0 || t.Cached < 0 || t.Total < 0 {
+	u, ok := frontend.ParseUsage(span)
+	t := quota.Tokens{Prompt: int64(u.PromptTokenCount), Candidates: int64(u.CandidatesTokenCount),
+		Thoughts: int64(u.ThoughtsTokenCount), Cached: int64(u.CachedContentTokenCount), Total: int64(u.TotalTokenCount)}
+	if !ok || t.Prompt < 0 || t.Candidates < 0 || t.Thoughts < 0 || t.Cached < 0 || t.Total < 0 {
 		return quota.Tokens{}, false
 	}
 	return t, true
-}
-
-// plainInt reads a JSON integer that fits in int64 ("-"? and digits);
-// ok is false for anything else.
-func plainInt(v []byte) (n int64, ok bool) {
-	neg := len(v) > 0 && v[0] == '-'
-	if neg {
-		v = v[1:]
-	}
-	if len(v) == 0 || len(v) > 18 { // 18 digits cannot overflow
-		return 0, false
-	}
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		n = -n
-	}
-	return n, true
 }
 
 // usageSpan returns the object of the last usageMetadata member in data

@@ -74,11 +74,17 @@ func TestClientName(t *testing.T) {
 // parseUsageByDecoding is what parseUsage must agree with: the object
 // decoded by encoding/json, a negative count not believed.
 func parseUsageByDecoding(span []byte) (quota.Tokens, bool) {
-	var m usageJSON
+	var m struct {
+		Prompt     int64 `json:"promptTokenCount"`
+		Candidates int64 `json:"candidatesTokenCount"`
+		Thoughts   int64 `json:"thoughtsTokenCount"`
+		Cached     int64 `json:"cachedContentTokenCount"`
+		Total      int64 `json:"totalTokenCount"`
+	}
 	if json.Unmarshal(span, &m) != nil || m.Prompt < 0 || m.Candidates < 0 || m.Thoughts < 0 || m.Cached < 0 || m.Total < 0 {
 		return quota.Tokens{}, false
 	}
-	return m.tokens(), true
+	return quota.Tokens{Prompt: m.Prompt, Candidates: m.Candidates, Thoughts: m.Thoughts, Cached: m.Cached, Total: m.Total}, true
 }
 
 var usageSeeds = []string{
